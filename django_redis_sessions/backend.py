@@ -1,0 +1,479 @@
+"""``SESSION_ENGINE = "django_redis_sessions.backend"``: Django sessions in Redis.
+
+The class follows Django's ``SessionBase`` contract (sync and, natively on
+``redis.asyncio``, async) and adds:
+
+* sliding expiry in the load's own round trip, capped by an absolute lifetime;
+* delta saves: only keys this request changed are written, so two concurrent
+  requests that change different keys both persist;
+* a per-user index kept exact on login, logout, ``cycle_key`` and delete;
+* no resurrection: saving a session deleted elsewhere raises ``UpdateError``.
+
+All Redis work is in ``store.py``; this module decides *what* to write.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from django.apps import apps
+from django.contrib.auth import SESSION_KEY
+from django.contrib.sessions.backends.base import (
+    VALID_KEY_CHARS,
+    CreateError,
+    SessionBase,
+    UpdateError,
+)
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.crypto import get_random_string
+
+from . import keys, record
+from .conf import conf
+from .connection import get_async_client, get_client
+from .store import (
+    AsyncSessionStorage,
+    CyclePlan,
+    CycleResult,
+    SaveResult,
+    SessionStorage,
+    WritePlan,
+)
+
+logger = logging.getLogger("django_redis_sessions")
+security_logger = logging.getLogger("django.security.SuspiciousSession")
+
+#: Key collisions among 165-bit random keys do not happen; a loop that keeps
+#: colliding means something else is wrong, and must not spin for ever.
+_NEW_KEY_ATTEMPTS = 10
+_FIELD_MAX = record.NO_DEADLINE_SCORE
+
+
+def _require_app() -> None:
+    if apps.ready and not apps.is_installed("django_redis_sessions"):
+        raise ImproperlyConfigured(
+            'SESSION_ENGINE is "django_redis_sessions.backend" but "django_redis_sessions" '
+            "is not in INSTALLED_APPS: add it so its system checks, commands and admin "
+            "load. (django_redis_sessions.E010)"
+        )
+
+
+def _clamp(value: int) -> int:
+    return max(0, min(value, _FIELD_MAX))
+
+
+class SessionStore(SessionBase):
+    """Sessions in Redis with sliding and absolute expiry and a per-user index."""
+
+    def __init__(self, session_key: str | None = None) -> None:
+        _require_app()
+        super().__init__(session_key)
+        self._codec = self.serializer()
+
+    # -- state tied to the current key ----------------------------------------
+    #
+    # What Redis holds for the current key, as last read or written: the encoded
+    # values (to find what a save changed), the header fields and the indexed
+    # user. ``_stored is None`` means "never read": a save then replaces the data.
+
+    def _reset_stored(self) -> None:
+        self._stored: dict[str, bytes] | None = {}
+        self._in_store = False
+        self._created: int | None = None
+        self._deadline = 0
+        self._idle = 0
+        self._stored_user = ""
+
+    def _set_session_key(self, value: str | None) -> None:
+        SessionBase._set_session_key(self, value)  # type: ignore[attr-defined]
+        self._reset_stored()
+
+    _session_key = property(SessionBase._get_session_key, _set_session_key)  # type: ignore[attr-defined]
+
+    def _validate_session_key(self, key: str | None) -> bool:
+        # Stricter than Django's "8 characters or more": anything but [a-z0-9]{8,64}
+        # is treated as no session, before any Redis command is built from it.
+        return keys.is_valid_session_key(key)
+
+    def _get_new_session_key(self) -> str:
+        # No EXISTS round trip: creation uses SET NX, so a collision is detected
+        # by the write itself.
+        return get_random_string(32, VALID_KEY_CHARS)
+
+    async def _aget_new_session_key(self) -> str:
+        return self._get_new_session_key()
+
+    @staticmethod
+    def _storage() -> SessionStorage:
+        return SessionStorage(get_client(), conf.prefix)
+
+    @staticmethod
+    def _astorage() -> AsyncSessionStorage:
+        return AsyncSessionStorage(get_async_client(), conf.prefix)
+
+    # -- expiry ------------------------------------------------------------------
+
+    def _created_or_now(self) -> int:
+        return self._created if self._created is not None else int(time.time())
+
+    def _absolute_deadline(self) -> int | None:
+        """When this session must end whatever the activity (Unix seconds), if ever.
+
+        An explicit ``set_expiry(datetime)`` is already in Django's own figure;
+        this is the cap that ``SESSION_REDIS_ABSOLUTE_AGE`` puts on top of it.
+        """
+        absolute_age = conf.absolute_age
+        return self._created_or_now() + absolute_age if absolute_age else None
+
+    def _cap_age(self, age: int, modification: datetime | None) -> int:
+        deadline = self._absolute_deadline()
+        if deadline is None:
+            return age
+        now = modification.timestamp() if modification is not None else time.time()
+        return min(age, int(deadline - now))
+
+    def _cap_date(self, date: datetime) -> datetime:
+        deadline = self._absolute_deadline()
+        if deadline is None:
+            return date
+        cap = datetime.fromtimestamp(deadline, tz=UTC)
+        cap = cap.astimezone(date.tzinfo) if date.tzinfo else cap.astimezone().replace(tzinfo=None)
+        return min(date, cap)
+
+    def get_expiry_age(self, **kwargs: Any) -> int:
+        return self._cap_age(super().get_expiry_age(**kwargs), kwargs.get("modification"))
+
+    async def aget_expiry_age(self, **kwargs: Any) -> int:
+        age = await super().aget_expiry_age(**kwargs)
+        return self._cap_age(age, kwargs.get("modification"))
+
+    def get_expiry_date(self, **kwargs: Any) -> datetime:
+        return self._cap_date(super().get_expiry_date(**kwargs))
+
+    async def aget_expiry_date(self, **kwargs: Any) -> datetime:
+        return self._cap_date(await super().aget_expiry_date(**kwargs))
+
+    def _policy(self, data: dict[str, Any], created: int, now: int) -> tuple[int, int]:
+        """``(idle, deadline)`` to store, from ``set_expiry`` and the settings."""
+        absolute_age = conf.absolute_age
+        deadline = created + absolute_age if absolute_age else 0
+        idle = conf.idle_age
+        expiry = data.get("_session_expiry")
+        if isinstance(expiry, datetime | str) and expiry:
+            # set_expiry(datetime/timedelta): a fixed end, no sliding.
+            when = datetime.fromisoformat(expiry) if isinstance(expiry, str) else expiry
+            fixed = max(1, int(when.timestamp()))
+            deadline = min(deadline, fixed) if deadline else fixed
+            idle = 0
+        elif isinstance(expiry, int) and not isinstance(expiry, bool) and expiry:
+            if expiry > 0:
+                idle = expiry
+            else:  # a negative age: already expired, as Django's cookie would be
+                deadline, idle = max(1, now + expiry), 0
+        return _clamp(idle), _clamp(deadline)
+
+    # -- load ------------------------------------------------------------------
+
+    def _adopt(self, raw: bytes | None) -> tuple[dict[str, Any], bool]:
+        """Session data from a loaded record, and whether the record was corrupt."""
+        if raw is None:
+            # Unknown or expired key: never adopt it, a new one is issued on save.
+            self._session_key = None
+            return {}, False
+        session_key = self.session_key
+        try:
+            stored = record.decode(raw)
+            data = {key: self._codec.loads(value) for key, value in stored.data.items()}
+        except Exception as exc:  # noqa: BLE001 - any serializer may raise anything
+            fingerprint = keys.fingerprint(session_key) if session_key else "-"
+            security_logger.warning(
+                "Session %s: stored data could not be decoded (%s); the record was "
+                "removed and an empty session used instead.",
+                fingerprint,
+                exc.__class__.__name__,
+            )
+            self._session_key = None
+            return {}, True
+        self._stored = dict(stored.data)
+        self._in_store = True
+        self._created = stored.created
+        self._deadline = stored.deadline
+        self._idle = stored.idle
+        self._stored_user = stored.user_id
+        return data, False
+
+    def load(self) -> dict[str, Any]:
+        session_key = self.session_key
+        if session_key is None:
+            return {}
+        digest = keys.digest(session_key)
+        storage = self._storage()
+        raw = storage.load(digest, conf.absolute_age or 0)
+        data, corrupt = self._adopt(raw)
+        if corrupt and raw is not None:
+            storage.discard(digest, raw)
+        return data
+
+    async def aload(self) -> dict[str, Any]:
+        session_key = self.session_key
+        if session_key is None:
+            return {}
+        digest = keys.digest(session_key)
+        storage = self._astorage()
+        raw = await storage.load(digest, conf.absolute_age or 0)
+        data, corrupt = self._adopt(raw)
+        if corrupt and raw is not None:
+            await storage.discard(digest, raw)
+        return data
+
+    def exists(self, session_key: str | None) -> bool:
+        if not keys.is_valid_session_key(session_key):
+            return False
+        assert session_key is not None
+        return self._storage().exists(keys.digest(session_key))
+
+    async def aexists(self, session_key: str | None) -> bool:
+        if not keys.is_valid_session_key(session_key):
+            return False
+        assert session_key is not None
+        return await self._astorage().exists(keys.digest(session_key))
+
+    # -- save ------------------------------------------------------------------
+
+    def _user_of(self, data: dict[str, Any]) -> str:
+        user_id = data.get(SESSION_KEY)
+        return "" if user_id is None else str(user_id)
+
+    def _encode(self, data: dict[str, Any]) -> dict[str, bytes]:
+        return {key: self._codec.dumps(value) for key, value in data.items()}
+
+    def _plan(
+        self, data: dict[str, Any], must_create: bool
+    ) -> tuple[WritePlan | None, dict[str, bytes]]:
+        """What a save must write, or ``None`` when Redis already holds it all."""
+        assert self.session_key is not None
+        encoded = self._encode(data)
+        now = int(time.time())
+        created = now if must_create or self._created is None else self._created
+        idle, deadline = self._policy(data, created, now)
+        user_id = self._user_of(data)
+        common = {
+            "digest": keys.digest(self.session_key),
+            "created": created,
+            "deadline": deadline,
+            "idle": idle,
+            "user_id": user_id,
+        }
+        if must_create:
+            plan = WritePlan(
+                mode="c", expected_user_id="", data=record.encode_data(encoded), **common
+            )
+        elif self._stored is None:
+            plan = WritePlan(
+                mode="r",
+                expected_user_id=self._stored_user,
+                data=record.encode_data(encoded),
+                **common,
+            )
+        else:
+            stored = self._stored
+            changed = {k: v for k, v in encoded.items() if stored.get(k) != v}
+            deleted = [k for k in stored if k not in encoded]
+            unchanged = (
+                not changed
+                and not deleted
+                and self._in_store
+                and (idle, deadline, user_id) == (self._idle, self._deadline, self._stored_user)
+            )
+            if unchanged:
+                # The load already slid the expiry; rewriting would only add a
+                # round trip (SESSION_SAVE_EVERY_REQUEST costs nothing extra).
+                return None, encoded
+            plan = WritePlan(
+                mode="m",
+                expected_user_id=self._stored_user,
+                data=record.encode_data(changed),
+                deleted=record.encode_keys(deleted),
+                **common,
+            )
+        return plan, encoded
+
+    def _saved(self, plan: WritePlan, result: int, encoded: dict[str, bytes]) -> None:
+        if result == SaveResult.SAVED:
+            self._stored = encoded
+            self._in_store = True
+            self._created = plan.created
+            self._deadline = plan.deadline
+            self._idle = plan.idle
+            self._stored_user = plan.user_id
+            return
+        if plan.mode == "c":
+            raise CreateError
+        if result == SaveResult.CORRUPT:
+            security_logger.warning(
+                "Session %s: stored data could not be decoded while saving; not overwritten.",
+                keys.fingerprint_of_digest(plan.digest),
+            )
+        # Deleted elsewhere (logout, revocation, expiry) while this request ran:
+        # refusing the write is what keeps it deleted (Django ticket #21608).
+        raise UpdateError
+
+    def save(self, must_create: bool = False) -> None:
+        if self.session_key is None:
+            return self.create()
+        data = self._get_session(no_load=must_create)
+        plan, encoded = self._plan(data, must_create)
+        if plan is not None:
+            self._saved(plan, self._storage().save(plan), encoded)
+        return None
+
+    async def asave(self, must_create: bool = False) -> None:
+        if self.session_key is None:
+            return await self.acreate()
+        data = await self._aget_session(no_load=must_create)
+        plan, encoded = self._plan(data, must_create)
+        if plan is not None:
+            self._saved(plan, await self._astorage().save(plan), encoded)
+        return None
+
+    def create(self) -> None:
+        for _ in range(_NEW_KEY_ATTEMPTS):
+            self._session_key = self._get_new_session_key()
+            try:
+                self.save(must_create=True)
+            except CreateError:
+                continue
+            self.modified = True
+            return
+        raise RuntimeError("Unable to create a new session key: every attempt collided.")
+
+    async def acreate(self) -> None:
+        for _ in range(_NEW_KEY_ATTEMPTS):
+            self._session_key = await self._aget_new_session_key()
+            try:
+                await self.asave(must_create=True)
+            except CreateError:
+                continue
+            self.modified = True
+            return
+        raise RuntimeError("Unable to create a new session key: every attempt collided.")
+
+    # -- delete ------------------------------------------------------------------
+
+    def _delete_target(self, session_key: str | None) -> tuple[str, str] | None:
+        """``(digest, expected stored user)`` for a delete, or ``None`` for no-op."""
+        if session_key is None:
+            session_key = self.session_key
+            if session_key is None:
+                return None
+        if not keys.is_valid_session_key(session_key):
+            return None
+        own = session_key == self.session_key
+        return keys.digest(session_key), self._stored_user if own else ""
+
+    def _deleted(self, session_key: str | None) -> None:
+        if session_key is None or session_key == self.session_key:
+            self._reset_stored()
+
+    def delete(self, session_key: str | None = None) -> None:
+        target = self._delete_target(session_key)
+        if target is not None:
+            self._storage().delete(*target)
+            self._deleted(session_key)
+
+    async def adelete(self, session_key: str | None = None) -> None:
+        target = self._delete_target(session_key)
+        if target is not None:
+            await self._astorage().delete(*target)
+            self._deleted(session_key)
+
+    # -- cycle_key ---------------------------------------------------------------
+
+    def _cycle_plan(self, old_key: str, new_key: str, data: dict[str, Any]) -> CyclePlan:
+        # The new key starts a new session: its absolute lifetime counts from now
+        # (cycle_key runs at login, where a fresh lifetime is what users expect).
+        now = int(time.time())
+        idle, deadline = self._policy(data, now, now)
+        return CyclePlan(
+            old_digest=keys.digest(old_key),
+            new_digest=keys.digest(new_key),
+            expected_user_id=self._stored_user,
+            old_in_store=self._in_store,
+            created=now,
+            deadline=deadline,
+            idle=idle,
+            user_id=self._user_of(data),
+            data=record.encode_data(self._encode(data)),
+        )
+
+    def _cycled(self, new_key: str, plan: CyclePlan, result: int, data: dict[str, Any]) -> None:
+        self._session_key = new_key
+        if result == CycleResult.OLD_GONE:
+            data = {}
+            user_id = ""
+        else:
+            user_id = plan.user_id
+        self._session_cache = data
+        self._stored = self._encode(data)
+        self._in_store = True
+        self._created = plan.created
+        self._deadline = plan.deadline
+        self._idle = plan.idle
+        self._stored_user = user_id
+        self.modified = True
+
+    def cycle_key(self) -> None:
+        data = self._get_session()
+        old_key = self.session_key
+        if old_key is None:
+            self.create()
+            return
+        storage = self._storage()
+        for _ in range(_NEW_KEY_ATTEMPTS):
+            new_key = self._get_new_session_key()
+            plan = self._cycle_plan(old_key, new_key, data)
+            result = storage.cycle(plan)
+            if result != CycleResult.TAKEN:
+                self._cycled(new_key, plan, result, data)
+                return
+        raise RuntimeError("Unable to create a new session key: every attempt collided.")
+
+    async def acycle_key(self) -> None:
+        data = await self._aget_session()
+        old_key = self.session_key
+        if old_key is None:
+            await self.acreate()
+            return
+        storage = self._astorage()
+        for _ in range(_NEW_KEY_ATTEMPTS):
+            new_key = await self._aget_new_session_key()
+            plan = self._cycle_plan(old_key, new_key, data)
+            result = await storage.cycle(plan)
+            if result != CycleResult.TAKEN:
+                self._cycled(new_key, plan, result, data)
+                return
+        raise RuntimeError("Unable to create a new session key: every attempt collided.")
+
+    # -- cleanup -------------------------------------------------------------------
+
+    @classmethod
+    def clear_expired(cls) -> None:
+        stats = SessionStore._storage().clear_expired()
+        logger.info(
+            "clear_expired: %d user indexes checked, %d stale entries pruned, %d indexes removed",
+            stats.indexes,
+            stats.entries_pruned,
+            stats.indexes_removed,
+        )
+
+    @classmethod
+    async def aclear_expired(cls) -> None:
+        stats = await SessionStore._astorage().clear_expired()
+        logger.info(
+            "clear_expired: %d user indexes checked, %d stale entries pruned, %d indexes removed",
+            stats.indexes,
+            stats.entries_pruned,
+            stats.indexes_removed,
+        )

@@ -1,0 +1,223 @@
+"""System checks for this app's settings, each with a stable id.
+
+``manage.py check`` reports them; tests assert the exact ids. The ids are
+documented in README.md ("System checks").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core import checks
+from django.core.checks import CheckMessage, Error, Warning
+from django.utils.module_loading import import_string
+
+from .conf import DEFAULTS, conf
+
+ENGINE = "django_redis_sessions.backend"
+_NUMBER = (int, float)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _url_errors() -> list[CheckMessage]:
+    if conf.cache_alias:
+        return []
+    url = conf.url
+    if not isinstance(url, str):
+        return [
+            Error(
+                "SESSION_REDIS_URL must be a string.",
+                hint='For example "redis://localhost:6379/0".',
+                id="django_redis_sessions.E001",
+            )
+        ]
+    from redis.connection import parse_url
+
+    try:
+        parse_url(url)
+    except (ValueError, TypeError) as exc:
+        # The message of parse_url never contains the URL (nor so its password).
+        return [
+            Error(
+                f"SESSION_REDIS_URL is not a valid Redis URL: {exc}",
+                hint="Use redis://[:password@]host:port/db, rediss://... for TLS, or "
+                "unix:///path/to/redis.sock?db=0.",
+                id="django_redis_sessions.E001",
+            )
+        ]
+    return []
+
+
+def _prefix_errors() -> list[CheckMessage]:
+    prefix = conf.prefix
+    if not isinstance(prefix, str) or not prefix or any(c.isspace() for c in prefix):
+        return [
+            Error(
+                "SESSION_REDIS_PREFIX must be a non-empty string without whitespace.",
+                hint=f'The default is "{DEFAULTS["SESSION_REDIS_PREFIX"]}".',
+                id="django_redis_sessions.E002",
+            )
+        ]
+    if "{" in prefix or "}" in prefix:
+        return [
+            Warning(
+                "SESSION_REDIS_PREFIX contains a brace, which Redis Cluster reads as a "
+                "hash tag: every session would land in one slot.",
+                hint="Use letters, digits, ':', '-' or '_'.",
+                id="django_redis_sessions.W005",
+            )
+        ]
+    return []
+
+
+def _age_errors() -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    absolute_age = conf.absolute_age
+    idle_age = settings.SESSION_COOKIE_AGE
+    if absolute_age is not None and (not _is_int(absolute_age) or absolute_age <= 0):
+        messages.append(
+            Error(
+                "SESSION_REDIS_ABSOLUTE_AGE must be a positive number of seconds, or None.",
+                hint="For example 30 * 24 * 3600; None turns the absolute lifetime off.",
+                id="django_redis_sessions.E003",
+            )
+        )
+    if not _is_int(idle_age) or idle_age <= 0:
+        messages.append(
+            Error(
+                "SESSION_COOKIE_AGE must be a positive number of seconds: this engine "
+                "uses it as the idle timeout.",
+                id="django_redis_sessions.E008",
+            )
+        )
+    elif _is_int(absolute_age) and 0 < absolute_age < idle_age:
+        messages.append(
+            Warning(
+                f"SESSION_REDIS_ABSOLUTE_AGE ({absolute_age}s) is shorter than the idle "
+                f"timeout SESSION_COOKIE_AGE ({idle_age}s): sessions will always end at "
+                "the absolute limit and never by idleness.",
+                hint="Raise SESSION_REDIS_ABSOLUTE_AGE or lower SESSION_COOKIE_AGE.",
+                id="django_redis_sessions.W002",
+            )
+        )
+    return messages
+
+
+def _connection_errors() -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    for name, value in (
+        ("SESSION_REDIS_SOCKET_TIMEOUT", conf.socket_timeout),
+        ("SESSION_REDIS_CONNECT_TIMEOUT", conf.connect_timeout),
+    ):
+        if value is None:
+            messages.append(
+                Warning(
+                    f"{name} is None: a stalled Redis would hang requests for ever.",
+                    hint=f"Use a number of seconds, such as {DEFAULTS[name]}.",
+                    id="django_redis_sessions.W003",
+                )
+            )
+        elif isinstance(value, bool) or not isinstance(value, _NUMBER) or value <= 0:
+            messages.append(
+                Error(
+                    f"{name} must be a positive number of seconds.",
+                    hint=f"The default is {DEFAULTS[name]}.",
+                    id="django_redis_sessions.E004",
+                )
+            )
+    retries = conf.retries
+    if not _is_int(retries) or retries < 0:
+        messages.append(
+            Error(
+                "SESSION_REDIS_RETRIES must be a whole number, 0 or more.",
+                hint=f"The default is {DEFAULTS['SESSION_REDIS_RETRIES']}.",
+                id="django_redis_sessions.E005",
+            )
+        )
+    if not isinstance(conf.connection_kwargs, dict):
+        messages.append(
+            Error(
+                "SESSION_REDIS_CONNECTION_KWARGS must be a dict of redis-py client options.",
+                id="django_redis_sessions.E006",
+            )
+        )
+    return messages
+
+
+def _cache_alias_errors() -> list[CheckMessage]:
+    alias = conf.cache_alias
+    if alias is None:
+        return []
+    if not isinstance(alias, str) or alias not in settings.CACHES:
+        return [
+            Error(
+                f"SESSION_REDIS_CACHE_ALIAS {alias!r} is not a cache in CACHES.",
+                hint="Name a django-redis cache, or unset it to use SESSION_REDIS_URL.",
+                id="django_redis_sessions.E007",
+            )
+        ]
+    try:
+        import django_redis  # noqa: F401
+    except ImportError:
+        return [
+            Error(
+                "SESSION_REDIS_CACHE_ALIAS needs the django-redis package.",
+                hint="pip install django-redis-sessionstore[django-redis]",
+                id="django_redis_sessions.E007",
+            )
+        ]
+    backend = str(settings.CACHES[alias].get("BACKEND", ""))
+    if not backend.startswith("django_redis."):
+        return [
+            Error(
+                f"SESSION_REDIS_CACHE_ALIAS {alias!r} is not a django-redis cache "
+                f"(its BACKEND is {backend!r}).",
+                hint='Use BACKEND "django_redis.cache.RedisCache", or SESSION_REDIS_URL.',
+                id="django_redis_sessions.E007",
+            )
+        ]
+    return []
+
+
+def _serializer_warnings() -> list[CheckMessage]:
+    path = conf.serializer
+    try:
+        serializer = import_string(path)
+    except ImportError:
+        return [
+            Error(
+                f"SESSION_SERIALIZER {path!r} cannot be imported.",
+                id="django_redis_sessions.E009",
+            )
+        ]
+    names = f"{path} {getattr(serializer, '__module__', '')} {serializer!r}".lower()
+    if "pickle" in names:
+        return [
+            Warning(
+                f"SESSION_SERIALIZER {path!r} uses pickle: anyone who can write to Redis "
+                "can then run code in your application.",
+                hint='Use "django.contrib.sessions.serializers.JSONSerializer" (the default).',
+                id="django_redis_sessions.W001",
+            )
+        ]
+    return []
+
+
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Validate every setting this engine reads."""
+    return [
+        *_url_errors(),
+        *_prefix_errors(),
+        *_age_errors(),
+        *_connection_errors(),
+        *_cache_alias_errors(),
+        *_serializer_warnings(),
+    ]
+
+
+def register_checks() -> None:
+    checks.register(check_settings, checks.Tags.compatibility)

@@ -1,0 +1,99 @@
+"""The app's settings, read lazily through one typed object.
+
+Every property calls ``getattr(settings, NAME, default)`` on each read, so
+``override_settings`` in tests and settings changed at start-up both take effect
+without a restart of anything we cache. Validation lives in ``checks.py`` (system
+checks with ids); the properties only supply defaults.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings as django_settings
+
+#: Default idle timeout comes from Django (``SESSION_COOKIE_AGE``: two weeks). The
+#: absolute lifetime defaults to 30 days: long enough that a daily user is not
+#: forced to sign in again more than monthly, short enough that a stolen cookie
+#: cannot be kept alive forever by replaying it inside every idle window.
+DEFAULT_ABSOLUTE_AGE = 30 * 24 * 60 * 60
+
+DEFAULTS: dict[str, Any] = {
+    "SESSION_REDIS_URL": "redis://localhost:6379/0",
+    "SESSION_REDIS_CACHE_ALIAS": None,
+    "SESSION_REDIS_PREFIX": "session",
+    "SESSION_REDIS_ABSOLUTE_AGE": DEFAULT_ABSOLUTE_AGE,
+    # A healthy Redis answers in well under a millisecond; two seconds rides out a
+    # busy moment or a failover's reconnect without hanging a worker for ever
+    # (redis-py's default) or logging users out on a hiccup (0.1 s elsewhere).
+    "SESSION_REDIS_SOCKET_TIMEOUT": 2.0,
+    "SESSION_REDIS_CONNECT_TIMEOUT": 2.0,
+    "SESSION_REDIS_RETRIES": 2,
+    "SESSION_REDIS_CONNECTION_KWARGS": {},
+}
+
+
+class Settings:
+    """Typed, lazy view of the ``SESSION_REDIS_*`` settings (and the Django ones we use)."""
+
+    def _get(self, name: str) -> Any:
+        return getattr(django_settings, name, DEFAULTS[name])
+
+    @property
+    def url(self) -> str:
+        value: str = self._get("SESSION_REDIS_URL")
+        return value
+
+    @property
+    def cache_alias(self) -> str | None:
+        value: str | None = self._get("SESSION_REDIS_CACHE_ALIAS")
+        return value
+
+    @property
+    def prefix(self) -> str:
+        value: str = self._get("SESSION_REDIS_PREFIX")
+        return value
+
+    @property
+    def absolute_age(self) -> int | None:
+        value: int | None = self._get("SESSION_REDIS_ABSOLUTE_AGE")
+        return value
+
+    @property
+    def idle_age(self) -> int:
+        """Django's ``SESSION_COOKIE_AGE``, which this engine treats as the idle timeout."""
+        value: int = django_settings.SESSION_COOKIE_AGE
+        return value
+
+    @property
+    def socket_timeout(self) -> float | None:
+        value: float | None = self._get("SESSION_REDIS_SOCKET_TIMEOUT")
+        return value
+
+    @property
+    def connect_timeout(self) -> float | None:
+        value: float | None = self._get("SESSION_REDIS_CONNECT_TIMEOUT")
+        return value
+
+    @property
+    def retries(self) -> int:
+        value: int = self._get("SESSION_REDIS_RETRIES")
+        return value
+
+    @property
+    def connection_kwargs(self) -> dict[str, Any]:
+        value: dict[str, Any] = self._get("SESSION_REDIS_CONNECTION_KWARGS")
+        return value
+
+    @property
+    def serializer(self) -> str:
+        value: str = django_settings.SESSION_SERIALIZER
+        return value
+
+    @property
+    def engine(self) -> str:
+        value: str = django_settings.SESSION_ENGINE
+        return value
+
+
+conf = Settings()

@@ -1,0 +1,151 @@
+"""Building the sync and async Redis clients the engine talks to.
+
+Clients are cached per configuration (and, for asyncio, per event loop, because a
+``redis.asyncio`` connection belongs to the loop that opened it), so changing the
+settings with ``override_settings`` gives a new client instead of a stale one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+from typing import Any
+from urllib.parse import urlsplit
+
+import redis
+import redis.asyncio
+from django.core.exceptions import ImproperlyConfigured
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from .conf import conf
+
+URL_SCHEMES = ("redis", "rediss", "unix")
+
+_lock = threading.Lock()
+_sync_clients: dict[tuple[Any, ...], redis.Redis] = {}
+_async_clients: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[Any, ...], redis.asyncio.Redis]
+] = weakref.WeakKeyDictionary()
+
+
+def _config_key() -> tuple[Any, ...]:
+    return (
+        conf.cache_alias,
+        conf.url,
+        conf.socket_timeout,
+        conf.connect_timeout,
+        conf.retries,
+        repr(sorted(conf.connection_kwargs.items())),
+    )
+
+
+def _backoff() -> ExponentialBackoff:
+    # Short, bounded waits: a request must fail visibly within a few seconds
+    # rather than queue behind a dead server.
+    return ExponentialBackoff(cap=0.5, base=0.05)
+
+
+def _client_kwargs(asynchronous: bool) -> dict[str, Any]:
+    retry_class = AsyncRetry if asynchronous else Retry
+    kwargs: dict[str, Any] = {
+        "socket_timeout": conf.socket_timeout,
+        "socket_connect_timeout": conf.connect_timeout,
+        "retry": retry_class(_backoff(), conf.retries),
+        "retry_on_timeout": conf.retries > 0,
+    }
+    kwargs.update(conf.connection_kwargs)
+    return kwargs
+
+
+def _check_url(url: str) -> None:
+    scheme = urlsplit(url).scheme
+    if scheme not in URL_SCHEMES:
+        raise ImproperlyConfigured(
+            f"SESSION_REDIS_URL must start with redis://, rediss:// or unix:// "
+            f"(got a {scheme or 'missing'!r} scheme)."
+        )
+
+
+def _django_redis_client(alias: str) -> redis.Redis:
+    try:
+        from django_redis import get_redis_connection
+    except ImportError as exc:  # pragma: no cover - exercised by the system check
+        raise ImproperlyConfigured(
+            "SESSION_REDIS_CACHE_ALIAS needs django-redis: pip install django-redis"
+        ) from exc
+    client: redis.Redis = get_redis_connection(alias)
+    return client
+
+
+def _async_from_sync(client: redis.Redis) -> redis.asyncio.Redis:
+    """An asyncio client for the same server as a sync client's pool.
+
+    A sync pool's sockets cannot be awaited, so with ``SESSION_REDIS_CACHE_ALIAS``
+    the async side opens its own pool with the same connection parameters.
+    """
+    params = dict(client.connection_pool.connection_kwargs)
+    connection_class = client.connection_pool.connection_class
+    if issubclass(connection_class, redis.UnixDomainSocketConnection):
+        params["connection_class"] = redis.asyncio.UnixDomainSocketConnection
+    elif issubclass(connection_class, redis.SSLConnection):
+        params["connection_class"] = redis.asyncio.SSLConnection
+    params.pop("retry", None)
+    params["retry"] = AsyncRetry(_backoff(), conf.retries)
+    for unsupported in ("driver_info", "lib_name", "lib_version", "credential_provider"):
+        params.pop(unsupported, None)
+    pool = redis.asyncio.ConnectionPool(**params)
+    return redis.asyncio.Redis(connection_pool=pool)
+
+
+def get_client() -> redis.Redis:
+    """The sync client for the configured Redis (cached per configuration)."""
+    key = _config_key()
+    client = _sync_clients.get(key)
+    if client is not None:
+        return client
+    with _lock:
+        client = _sync_clients.get(key)
+        if client is None:
+            if conf.cache_alias:
+                client = _django_redis_client(conf.cache_alias)
+            else:
+                _check_url(conf.url)
+                client = redis.Redis.from_url(conf.url, **_client_kwargs(False))
+            _sync_clients[key] = client
+    return client
+
+
+def get_async_client() -> redis.asyncio.Redis:
+    """The asyncio client for the configured Redis, bound to the running loop."""
+    loop = asyncio.get_running_loop()
+    key = _config_key()
+    per_loop = _async_clients.get(loop)
+    if per_loop is None:
+        per_loop = _async_clients.setdefault(loop, {})
+    client = per_loop.get(key)
+    if client is None:
+        if conf.cache_alias:
+            client = _async_from_sync(_django_redis_client(conf.cache_alias))
+        else:
+            _check_url(conf.url)
+            client = redis.asyncio.Redis.from_url(conf.url, **_client_kwargs(True))
+        per_loop[key] = client
+    return client
+
+
+def describe_server(client: redis.Redis | redis.asyncio.Redis) -> str:
+    """``host:port`` or the socket path of a client's server; never credentials."""
+    params = client.connection_pool.connection_kwargs
+    if params.get("path"):
+        return str(params["path"])
+    return f"{params.get('host', 'localhost')}:{params.get('port', 6379)}"
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests; after a fork). Their sockets close with them."""
+    with _lock:
+        _sync_clients.clear()
+    _async_clients.clear()

@@ -1,0 +1,150 @@
+"""The byte layout of one stored session, shared by Python and the Lua scripts.
+
+A session is one Redis string::
+
+    "1" created seen deadline idle  <meta>  <data pairs>
+     |  \\_____ 4 x 10 ASCII digits _/
+
+* ``created``, ``seen``: Unix seconds. ``seen`` sits at a fixed offset so the load
+  script can refresh it in place with ``SETRANGE`` instead of rewriting the data.
+* ``deadline``: Unix seconds after which the session is dead whatever the activity
+  (``created + SESSION_REDIS_ABSOLUTE_AGE``, or an earlier ``set_expiry(datetime)``);
+  0 means none.
+* ``idle``: seconds of inactivity that end the session (sliding); 0 means the
+  session does not slide and lives until ``deadline``.
+* ``<meta>``: one netstring (``<len>:<bytes>``) holding netstring pairs of
+  metadata, currently ``u`` = the indexed user id. It is not part of
+  ``request.session``.
+* ``<data pairs>``: netstring pairs ``key, value`` where each value is encoded on
+  its own with ``SESSION_SERIALIZER``. Keeping values encoded one by one is what
+  lets the save script merge only the keys a request changed (no lost update when
+  two requests change different keys) without ever decoding a value in Lua, where
+  JSON round trips change types.
+
+Netstrings are binary-safe, so a custom serializer that emits arbitrary bytes works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+VERSION = b"1"
+HEADER_LENGTH = 41
+#: 0-based offset of ``seen`` for ``SETRANGE`` (mirrored in ``scripts/prelude.lua``).
+SEEN_OFFSET = 11
+FIELD_WIDTH = 10
+#: Index score for a session without any deadline: no index entry may be pruned by
+#: score unless its session is certainly dead, so such entries sort last (year 2286).
+NO_DEADLINE_SCORE = 9_999_999_999
+
+META_USER = b"u"
+
+
+class CorruptRecord(ValueError):
+    """Stored bytes that are not a session record this version can read."""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    created: int
+    seen: int
+    deadline: int
+    idle: int
+    user_id: str
+    #: Data pairs as stored: key (str) -> encoded value (bytes).
+    data: dict[str, bytes]
+
+
+def netstring(item: bytes) -> bytes:
+    return b"%d:%s" % (len(item), item)
+
+
+def encode_pairs(pairs: Iterable[tuple[bytes, bytes]]) -> bytes:
+    return b"".join(netstring(k) + netstring(v) for k, v in pairs)
+
+
+def encode_keys(keys: Iterable[str]) -> bytes:
+    return b"".join(netstring(k.encode("utf-8")) for k in keys)
+
+
+def encode_meta(user_id: str) -> bytes:
+    pairs = [(META_USER, user_id.encode("utf-8"))] if user_id else []
+    return netstring(encode_pairs(pairs))
+
+
+def encode_data(data: dict[str, bytes]) -> bytes:
+    return encode_pairs((k.encode("utf-8"), v) for k, v in data.items())
+
+
+def _field(value: int) -> bytes:
+    if not 0 <= value <= NO_DEADLINE_SCORE:
+        raise ValueError(f"timestamp field out of range: {value}")
+    return b"%010d" % value
+
+
+def encode(record: Record) -> bytes:
+    return b"".join(
+        (
+            VERSION,
+            _field(record.created),
+            _field(record.seen),
+            _field(record.deadline),
+            _field(record.idle),
+            encode_meta(record.user_id),
+            encode_data(record.data),
+        )
+    )
+
+
+def _read_netstring(raw: bytes, pos: int) -> tuple[bytes, int]:
+    colon = raw.find(b":", pos, pos + 12)
+    if colon < 0:
+        raise CorruptRecord("netstring length missing")
+    length_text = raw[pos:colon]
+    if not length_text.isdigit():
+        raise CorruptRecord("netstring length is not a number")
+    end = colon + 1 + int(length_text)
+    if end > len(raw):
+        raise CorruptRecord("netstring runs past the end of the record")
+    return raw[colon + 1 : end], end
+
+
+def iter_pairs(raw: bytes, pos: int = 0) -> Iterator[tuple[bytes, bytes]]:
+    end = len(raw)
+    while pos < end:
+        key, pos = _read_netstring(raw, pos)
+        if pos >= end:
+            raise CorruptRecord("pair without a value")
+        value, pos = _read_netstring(raw, pos)
+        yield key, value
+
+
+def decode(raw: bytes) -> Record:
+    """Parse a stored record; raise :class:`CorruptRecord` for anything else."""
+    header = raw[:HEADER_LENGTH]
+    if len(header) < HEADER_LENGTH or header[:1] != VERSION or not header[1:].isdigit():
+        raise CorruptRecord("bad header")
+    meta_blob, pos = _read_netstring(raw, HEADER_LENGTH)
+    try:
+        meta = dict(iter_pairs(meta_blob))
+        user_id = meta.get(META_USER, b"").decode("utf-8")
+        data = {k.decode("utf-8"): v for k, v in iter_pairs(raw, pos)}
+    except UnicodeDecodeError as exc:
+        raise CorruptRecord("key is not UTF-8") from exc
+    return Record(
+        created=int(header[1:11]),
+        seen=int(header[11:21]),
+        deadline=int(header[21:31]),
+        idle=int(header[31:41]),
+        user_id=user_id,
+        data=data,
+    )
+
+
+def user_id_of(raw: bytes) -> str:
+    """The indexed user id of a stored record, or ``""`` if it cannot be read."""
+    try:
+        return decode(raw).user_id
+    except CorruptRecord:
+        return ""

@@ -1,0 +1,110 @@
+-- Shared helpers, prepended to every script (see store.py). The record layout is
+-- documented in record.py; the offsets here must match it.
+local HEADER_LENGTH = 41
+local SEEN_OFFSET = 11
+local NO_DEADLINE = 9999999999
+
+-- Read one netstring ("<len>:<bytes>") at pos; return item, next pos (or nil).
+local function ns_read(s, pos)
+  local colon = string.find(s, ':', pos, true)
+  if not colon or colon - pos > 11 then return nil end
+  local n = tonumber(string.sub(s, pos, colon - 1))
+  if not n then return nil end
+  local stop = colon + n
+  if stop > #s then return nil end
+  return string.sub(s, colon + 1, stop), stop + 1
+end
+
+local function ns(item)
+  return #item .. ':' .. item
+end
+
+-- Header fields as numbers, or nil when the record is not ours.
+local function header(raw)
+  if #raw < HEADER_LENGTH or string.sub(raw, 1, 1) ~= '1' then return nil end
+  local digits = string.sub(raw, 2, HEADER_LENGTH)
+  if not string.match(digits, '^%d+$') then return nil end
+  return {
+    created = tonumber(string.sub(raw, 2, 11)),
+    deadline = tonumber(string.sub(raw, 22, 31)),
+    idle = tonumber(string.sub(raw, 32, 41)),
+  }
+end
+
+-- Parse netstring pairs from s[pos..]; return an ordered list of {k, v} or nil.
+local function read_pairs(s, pos)
+  local out = {}
+  while pos <= #s do
+    local k, v
+    k, pos = ns_read(s, pos)
+    if not k then return nil end
+    v, pos = ns_read(s, pos)
+    if not v then return nil end
+    out[#out + 1] = {k, v}
+  end
+  return out
+end
+
+-- The indexed user id stored in a record's metadata ('' if none), and the position
+-- where its data pairs start; nil when the record is corrupt.
+local function meta_user(raw)
+  local meta, pos = ns_read(raw, HEADER_LENGTH + 1)
+  if not meta then return nil end
+  local items = read_pairs(meta, 1)
+  if not items then return nil end
+  for _, kv in ipairs(items) do
+    if kv[1] == 'u' then return kv[2], pos end
+  end
+  return '', pos
+end
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), tonumber(t[1])
+end
+
+-- When the session dies, in ms: the sooner of the idle window from now and the
+-- absolute deadline. idle == 0 means "does not slide"; deadline == 0 means none.
+local function expiry_ms(now, idle, deadline)
+  local exp = nil
+  if idle > 0 then exp = now + idle * 1000 end
+  if deadline > 0 and (exp == nil or deadline * 1000 < exp) then exp = deadline * 1000 end
+  return exp or now
+end
+
+local function field(n)
+  return string.format('%010d', n)
+end
+
+-- Add member to a user's index, scored by its session's deadline (an upper bound
+-- on its life, so pruning by score never drops a live session), prune what is
+-- certainly dead, and keep the index's own TTL at its longest-lived member so an
+-- index can never outlive its sessions.
+--
+-- When the member is new (a login), the oldest `limit` members are also checked
+-- for existence, so sessions that ended by idleness leave the index at the next
+-- login instead of waiting for their deadline. This reads other sessions' keys,
+-- which is fine on a single server; a Cluster deployment moves this sweep to the
+-- client (other slots).
+local function index_add(idx, member, deadline, now_s, session_prefix, limit)
+  local score = deadline
+  if score <= 0 then score = NO_DEADLINE end
+  local added = redis.call('ZADD', idx, score, member)
+  redis.call('ZREMRANGEBYSCORE', idx, '-inf', '(' .. now_s)
+  if added == 1 and limit > 0 then
+    for _, m in ipairs(redis.call('ZRANGE', idx, 0, limit - 1)) do
+      if m ~= member and redis.call('EXISTS', session_prefix .. m) == 0 then
+        redis.call('ZREM', idx, m)
+      end
+    end
+  end
+  local top = redis.call('ZRANGE', idx, -1, -1, 'WITHSCORES')
+  if top[2] then
+    local max_score = tonumber(top[2])
+    if max_score >= NO_DEADLINE then
+      redis.call('PERSIST', idx)
+    else
+      redis.call('EXPIREAT', idx, max_score + 1)
+    end
+  end
+end

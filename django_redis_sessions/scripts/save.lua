@@ -1,0 +1,81 @@
+-- Create, replace or merge a session, and keep its user's index exact, atomically.
+-- KEYS[1] session key, KEYS[2] index of the new user, KEYS[3] index of the user
+--   the caller believes is stored (unused index slots repeat KEYS[1]).
+-- ARGV[1] mode: 'c' create (fails if the key exists), 'r' replace all data,
+--   'm' merge only changed/deleted keys (both fail if the key is gone: no
+--   resurrection of a session deleted elsewhere).
+-- ARGV[2] created, [3] deadline, [4] idle, [5] meta netstring, [6] new user id,
+--   [7] expected stored user id, [8] index member (digest), [9] data pairs (all
+--   for c/r, changed ones for m), [10] deleted keys (netstrings, m only),
+--   [11] session key prefix, [12] index sweep limit.
+-- Returns 1 saved, 0 exists (c) / missing (r, m), -1 stored record corrupt,
+--   {'uid', stored_user_id} when the stored user differs from ARGV[7].
+local mode = ARGV[1]
+local raw = redis.call('GET', KEYS[1])
+local created = tonumber(ARGV[2])
+local data = ARGV[9]
+if mode == 'c' then
+  if raw then return 0 end
+else
+  if not raw then return 0 end
+  local h = header(raw)
+  if not h then return -1 end
+  local stored_user, data_pos = meta_user(raw)
+  if not stored_user then return -1 end
+  if stored_user ~= ARGV[7] then return {'uid', stored_user} end
+  created = h.created
+  if mode == 'm' then
+    local items = read_pairs(raw, data_pos)
+    if not items then return -1 end
+    local changed = read_pairs(ARGV[9], 1)
+    local deleted = {}
+    local pos = 1
+    while pos <= #ARGV[10] do
+      local k
+      k, pos = ns_read(ARGV[10], pos)
+      if not k then break end
+      deleted[k] = true
+    end
+    local fresh = {}
+    for _, kv in ipairs(changed) do fresh[kv[1]] = kv[2] end
+    local parts = {}
+    for _, kv in ipairs(items) do
+      local k = kv[1]
+      if fresh[k] ~= nil then
+        parts[#parts + 1] = ns(k) .. ns(fresh[k])
+        fresh[k] = nil
+      elseif not deleted[k] then
+        parts[#parts + 1] = ns(k) .. ns(kv[2])
+      end
+    end
+    for _, kv in ipairs(changed) do
+      if fresh[kv[1]] ~= nil then parts[#parts + 1] = ns(kv[1]) .. ns(kv[2]) end
+    end
+    data = table.concat(parts)
+  end
+end
+
+local now, now_s = now_ms()
+local deadline = tonumber(ARGV[3])
+local idle = tonumber(ARGV[4])
+local exp = expiry_ms(now, idle, deadline)
+local member = ARGV[8]
+local new_user = ARGV[6]
+local old_user = ARGV[7]
+if exp <= now then
+  -- Saved with an expiry in the past: the session ends now (Django ticket #19200).
+  if raw then redis.call('DEL', KEYS[1]) end
+  if old_user ~= '' then redis.call('ZREM', KEYS[3], member) end
+  if new_user ~= '' then redis.call('ZREM', KEYS[2], member) end
+  return 1
+end
+redis.call('SET', KEYS[1],
+  '1' .. field(created) .. field(now_s) .. field(deadline) .. field(idle) .. ARGV[5] .. data,
+  'PXAT', exp)
+if old_user ~= '' and old_user ~= new_user then
+  redis.call('ZREM', KEYS[3], member)
+end
+if new_user ~= '' then
+  index_add(KEYS[2], member, deadline, now_s, ARGV[11], tonumber(ARGV[12]))
+end
+return 1

@@ -1,0 +1,443 @@
+"""The Redis operations behind the engine, sync and async.
+
+Every operation on one session is a single Lua script call (one round trip): load
+and slide, create/replace/merge with the user index, delete, cycle. The scripts
+live in ``scripts/*.lua`` and share ``prelude.lua``. Argument building and result
+reading are shared by :class:`SessionStorage` and :class:`AsyncSessionStorage`, so
+the two differ only in how they talk to Redis.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from importlib.resources import files
+from typing import Any
+
+import redis
+import redis.asyncio
+from redis.exceptions import NoScriptError
+
+from . import keys
+from .connection import describe_server
+from .exceptions import SessionStoreError, SessionStoreUnavailable
+from .record import NO_DEADLINE_SCORE, encode_meta
+
+logger = logging.getLogger("django_redis_sessions")
+
+#: How many of a user's oldest index entries a login checks for sessions that
+#: ended by idleness. Bounds the work of one login whatever the index size.
+INDEX_SWEEP_LIMIT = 32
+#: Index keys handled per batch by ``clear_expired`` (memory stays bounded).
+CLEANUP_BATCH = 500
+#: A stored user id can change between our read and our write only if another
+#: request logs in or out on the same key at that moment; one retry settles it.
+_USER_RETRIES = 3
+
+
+#: A script call's KEYS and ARGV, and a function building them for a given
+#: expected stored user id (scripts refuse when the stored user differs).
+_Call = tuple[list[str], list[Any]]
+_CallBuilder = Callable[[str], _Call]
+
+
+@dataclass(frozen=True, slots=True)
+class LuaScript:
+    name: str
+    text: str
+    sha: str
+
+
+def _load_script(name: str) -> LuaScript:
+    folder = files(__package__).joinpath("scripts")
+    text = folder.joinpath("prelude.lua").read_text() + folder.joinpath(f"{name}.lua").read_text()
+    return LuaScript(name, text, hashlib.sha1(text.encode()).hexdigest())  # noqa: S324
+
+
+LOAD = _load_script("load")
+SAVE = _load_script("save")
+DELETE = _load_script("delete")
+CYCLE = _load_script("cycle")
+DISCARD = _load_script("discard")
+
+
+@dataclass(frozen=True, slots=True)
+class WritePlan:
+    """One save: what to write for a session and which index it belongs to."""
+
+    digest: str
+    #: "c" create (NX), "r" replace all data, "m" merge changed/deleted keys.
+    mode: str
+    created: int
+    deadline: int
+    idle: int
+    user_id: str
+    expected_user_id: str
+    data: bytes
+    deleted: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class CyclePlan:
+    old_digest: str
+    new_digest: str
+    expected_user_id: str
+    old_in_store: bool
+    created: int
+    deadline: int
+    idle: int
+    user_id: str
+    data: bytes
+
+
+@dataclass(slots=True)
+class CleanupStats:
+    indexes: int = 0
+    entries_pruned: int = 0
+    indexes_removed: int = 0
+
+
+class SaveResult:
+    SAVED = 1
+    CONFLICT = 0  # create: key taken; replace/merge: session gone
+    CORRUPT = -1
+
+
+class CycleResult:
+    TAKEN = 0
+    MOVED = 1
+    #: The old session was deleted meanwhile; the new key holds an empty session.
+    OLD_GONE = 2
+
+
+def _user_mismatch(result: Any) -> str | None:
+    """The stored user id when a script refused because it differs from ours."""
+    if isinstance(result, list) and len(result) == 2 and result[0] == b"uid":
+        value: bytes = result[1]
+        return value.decode("utf-8")
+    return None
+
+
+class _StorageBase:
+    """Key naming and script arguments shared by the sync and async storages."""
+
+    def __init__(self, client: redis.Redis | redis.asyncio.Redis, prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+
+    def session_key(self, digest: str) -> str:
+        return keys.session_redis_key(self.prefix, digest)
+
+    def index_key(self, user_id: str) -> str:
+        return keys.user_index_key(self.prefix, user_id)
+
+    @contextmanager
+    def errors(self, action: str) -> Iterator[None]:
+        """Turn redis-py failures into our exceptions, naming the server."""
+        try:
+            yield
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            server = describe_server(self.client)
+            raise SessionStoreUnavailable(
+                f"Session store Redis at {server} is unreachable ({action}): {exc}", server
+            ) from exc
+        except redis.RedisError as exc:
+            server = describe_server(self.client)
+            raise SessionStoreError(
+                f"Session store Redis at {server} failed ({action}): {exc}", server
+            ) from exc
+
+    def save_call_for(self, plan: WritePlan) -> _CallBuilder:
+        return lambda expected: self.save_call(replace(plan, expected_user_id=expected))
+
+    def delete_call_for(self, digest: str) -> _CallBuilder:
+        return lambda expected: self.delete_call(digest, expected)
+
+    def cycle_call_for(self, plan: CyclePlan) -> _CallBuilder:
+        return lambda expected: self.cycle_call(replace(plan, expected_user_id=expected))
+
+    def save_call(self, plan: WritePlan) -> _Call:
+        session = self.session_key(plan.digest)
+        new_index = self.index_key(plan.user_id) if plan.user_id else session
+        old_index = self.index_key(plan.expected_user_id) if plan.expected_user_id else session
+        args: list[Any] = [
+            plan.mode,
+            plan.created,
+            plan.deadline,
+            plan.idle,
+            encode_meta(plan.user_id),
+            plan.user_id,
+            plan.expected_user_id,
+            plan.digest,
+            plan.data,
+            plan.deleted,
+            keys.session_key_prefix(self.prefix),
+            INDEX_SWEEP_LIMIT,
+        ]
+        return [session, new_index, old_index], args
+
+    def delete_call(self, digest: str, expected_user_id: str) -> _Call:
+        session = self.session_key(digest)
+        index = self.index_key(expected_user_id) if expected_user_id else session
+        return [session, index], [expected_user_id, digest]
+
+    def cycle_call(self, plan: CyclePlan) -> _Call:
+        old = self.session_key(plan.old_digest)
+        new = self.session_key(plan.new_digest)
+        old_index = self.index_key(plan.expected_user_id) if plan.expected_user_id else old
+        new_index = self.index_key(plan.user_id) if plan.user_id else old
+        args: list[Any] = [
+            plan.expected_user_id,
+            plan.old_digest,
+            plan.new_digest,
+            plan.created,
+            plan.deadline,
+            plan.idle,
+            encode_meta(plan.user_id),
+            plan.user_id,
+            plan.data,
+            "1" if plan.old_in_store else "0",
+            keys.session_key_prefix(self.prefix),
+            INDEX_SWEEP_LIMIT,
+        ]
+        return [old, new, old_index, new_index], args
+
+    def index_pattern(self) -> str:
+        return keys.escape_glob(keys.user_index_prefix(self.prefix)) + "*"
+
+    def _conflict(self, action: str) -> SessionStoreError:
+        server = describe_server(self.client)
+        return SessionStoreError(
+            f"Session store Redis at {server}: {action} kept racing with a concurrent "
+            "login or logout on the same session",
+            server,
+        )
+
+    @staticmethod
+    def _alive_score_range(now: int) -> tuple[int, int]:
+        return now, NO_DEADLINE_SCORE
+
+
+class SessionStorage(_StorageBase):
+    """Session operations on a sync ``redis.Redis`` client."""
+
+    client: redis.Redis
+
+    def _run(self, script: LuaScript, keys_: Sequence[str], args: Sequence[Any]) -> Any:
+        try:
+            return self.client.evalsha(script.sha, len(keys_), *keys_, *args)
+        except NoScriptError:
+            # First use on this server (or after a restart or failover): EVAL
+            # sends the text once and the server caches it for later EVALSHAs.
+            return self.client.eval(script.text, len(keys_), *keys_, *args)
+
+    def load(self, digest: str, absolute_age: int) -> bytes | None:
+        with self.errors("load"):
+            raw: bytes | None = self._run(LOAD, [self.session_key(digest)], [absolute_age])
+        return raw
+
+    def exists(self, digest: str) -> bool:
+        with self.errors("exists"):
+            return bool(self.client.exists(self.session_key(digest)))
+
+    def _run_expecting_user(
+        self, script: LuaScript, call: _CallBuilder, expected_user_id: str, action: str
+    ) -> Any:
+        with self.errors(action):
+            for _ in range(_USER_RETRIES):
+                result = self._run(script, *call(expected_user_id))
+                stored_user = _user_mismatch(result)
+                if stored_user is None:
+                    return result
+                expected_user_id = stored_user
+        raise self._conflict(action)
+
+    def save(self, plan: WritePlan) -> int:
+        call = self.save_call_for(plan)
+        return int(self._run_expecting_user(SAVE, call, plan.expected_user_id, "save"))
+
+    def delete(self, digest: str, expected_user_id: str) -> bool:
+        call = self.delete_call_for(digest)
+        return bool(self._run_expecting_user(DELETE, call, expected_user_id, "delete"))
+
+    def cycle(self, plan: CyclePlan) -> int:
+        call = self.cycle_call_for(plan)
+        return int(self._run_expecting_user(CYCLE, call, plan.expected_user_id, "cycle_key"))
+
+    def discard(self, digest: str, raw: bytes) -> None:
+        with self.errors("discard"):
+            self._run(DISCARD, [self.session_key(digest)], [raw])
+
+    def server_time(self) -> int:
+        with self.errors("time"):
+            seconds, _micro = self.client.time()
+        return int(seconds)
+
+    def user_session_digests(self, user_id: str) -> list[str]:
+        """Digests of the user's live sessions; prunes dead entries on the way."""
+        index = self.index_key(user_id)
+        with self.errors("read user index"):
+            low, high = self._alive_score_range(self.server_time())
+            pipe = self.client.pipeline(transaction=False)
+            pipe.zremrangebyscore(index, "-inf", f"({low}")
+            pipe.zrangebyscore(index, low, high)
+            members = [m.decode() for m in pipe.execute()[1]]
+            return self._keep_existing(index, members)
+
+    def _keep_existing(self, index: str, members: list[str]) -> list[str]:
+        if not members:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for member in members:
+            pipe.exists(self.session_key(member))
+        alive = pipe.execute()
+        dead = [m for m, ok in zip(members, alive, strict=True) if not ok]
+        if dead:
+            self.client.zrem(index, *dead)
+        return [m for m, ok in zip(members, alive, strict=True) if ok]
+
+    def clear_expired(self) -> CleanupStats:
+        """Prune every user index of entries whose session has ended.
+
+        Walks the index keys with ``SCAN`` (never ``KEYS``) in batches; sessions
+        themselves expire through their Redis TTL.
+        """
+        stats = CleanupStats()
+        with self.errors("clear_expired"):
+            now = self.server_time()
+            batch: list[bytes] = []
+            for index in self.client.scan_iter(
+                match=self.index_pattern(), count=CLEANUP_BATCH, _type="zset"
+            ):
+                batch.append(index)
+                if len(batch) >= CLEANUP_BATCH:
+                    self._prune_batch(batch, now, stats)
+                    batch = []
+            if batch:
+                self._prune_batch(batch, now, stats)
+        return stats
+
+    def _prune_batch(self, batch: list[bytes], now: int, stats: CleanupStats) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for index in batch:
+            pipe.zremrangebyscore(index, "-inf", f"({now}")
+            pipe.zrange(index, 0, -1)
+        replies = pipe.execute()
+        for position, index in enumerate(batch):
+            by_score = int(replies[2 * position])
+            members = [m.decode() for m in replies[2 * position + 1]]
+            alive = self._keep_existing(index.decode(), members)
+            stats.indexes += 1
+            stats.entries_pruned += by_score + len(members) - len(alive)
+            stats.indexes_removed += not alive
+
+
+class AsyncSessionStorage(_StorageBase):
+    """The same operations on a ``redis.asyncio.Redis`` client."""
+
+    client: redis.asyncio.Redis
+
+    async def _run(self, script: LuaScript, keys_: Sequence[str], args: Sequence[Any]) -> Any:
+        try:
+            return await self.client.evalsha(script.sha, len(keys_), *keys_, *args)  # type: ignore[misc]
+        except NoScriptError:
+            return await self.client.eval(script.text, len(keys_), *keys_, *args)  # type: ignore[misc]
+
+    async def load(self, digest: str, absolute_age: int) -> bytes | None:
+        with self.errors("load"):
+            raw: bytes | None = await self._run(LOAD, [self.session_key(digest)], [absolute_age])
+        return raw
+
+    async def exists(self, digest: str) -> bool:
+        with self.errors("exists"):
+            return bool(await self.client.exists(self.session_key(digest)))
+
+    async def _run_expecting_user(
+        self, script: LuaScript, call: _CallBuilder, expected_user_id: str, action: str
+    ) -> Any:
+        with self.errors(action):
+            for _ in range(_USER_RETRIES):
+                result = await self._run(script, *call(expected_user_id))
+                stored_user = _user_mismatch(result)
+                if stored_user is None:
+                    return result
+                expected_user_id = stored_user
+        raise self._conflict(action)
+
+    async def save(self, plan: WritePlan) -> int:
+        call = self.save_call_for(plan)
+        return int(await self._run_expecting_user(SAVE, call, plan.expected_user_id, "save"))
+
+    async def delete(self, digest: str, expected_user_id: str) -> bool:
+        call = self.delete_call_for(digest)
+        return bool(await self._run_expecting_user(DELETE, call, expected_user_id, "delete"))
+
+    async def cycle(self, plan: CyclePlan) -> int:
+        call = self.cycle_call_for(plan)
+        return int(
+            await self._run_expecting_user(CYCLE, call, plan.expected_user_id, "cycle_key")
+        )
+
+    async def discard(self, digest: str, raw: bytes) -> None:
+        with self.errors("discard"):
+            await self._run(DISCARD, [self.session_key(digest)], [raw])
+
+    async def server_time(self) -> int:
+        with self.errors("time"):
+            seconds, _micro = await self.client.time()
+        return int(seconds)
+
+    async def user_session_digests(self, user_id: str) -> list[str]:
+        index = self.index_key(user_id)
+        with self.errors("read user index"):
+            low, high = self._alive_score_range(await self.server_time())
+            pipe = self.client.pipeline(transaction=False)
+            pipe.zremrangebyscore(index, "-inf", f"({low}")
+            pipe.zrangebyscore(index, low, high)
+            members = [m.decode() for m in (await pipe.execute())[1]]
+            return await self._keep_existing(index, members)
+
+    async def _keep_existing(self, index: str, members: list[str]) -> list[str]:
+        if not members:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for member in members:
+            pipe.exists(self.session_key(member))
+        alive = await pipe.execute()
+        dead = [m for m, ok in zip(members, alive, strict=True) if not ok]
+        if dead:
+            await self.client.zrem(index, *dead)
+        return [m for m, ok in zip(members, alive, strict=True) if ok]
+
+    async def clear_expired(self) -> CleanupStats:
+        stats = CleanupStats()
+        with self.errors("clear_expired"):
+            now = await self.server_time()
+            batch: list[bytes] = []
+            async for index in self.client.scan_iter(
+                match=self.index_pattern(), count=CLEANUP_BATCH, _type="zset"
+            ):
+                batch.append(index)
+                if len(batch) >= CLEANUP_BATCH:
+                    await self._prune_batch(batch, now, stats)
+                    batch = []
+            if batch:
+                await self._prune_batch(batch, now, stats)
+        return stats
+
+    async def _prune_batch(self, batch: list[bytes], now: int, stats: CleanupStats) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for index in batch:
+            pipe.zremrangebyscore(index, "-inf", f"({now}")
+            pipe.zrange(index, 0, -1)
+        replies = await pipe.execute()
+        for position, index in enumerate(batch):
+            by_score = int(replies[2 * position])
+            members = [m.decode() for m in replies[2 * position + 1]]
+            alive = await self._keep_existing(index.decode(), members)
+            stats.indexes += 1
+            stats.entries_pruned += by_score + len(members) - len(alive)
+            stats.indexes_removed += not alive

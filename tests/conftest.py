@@ -1,0 +1,151 @@
+"""Shared fixtures: the real Redis, round-trip counting, and the CI guard.
+
+Tests marked ``real_redis`` need the Redis server named by ``SESSION_REDIS_URL``
+(127.0.0.1:6379 db 9 by default). On a developer machine without Redis they are
+skipped with a reason; with ``DRS_REQUIRE_REAL_REDIS=1`` (set by tox and CI) a
+missing server is an error and *any* skipped test fails the run, so a green CI
+always means the real-Redis tests ran.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+import redis
+import redis.asyncio
+from django.conf import settings
+
+from django_redis_sessions import connection
+from django_redis_sessions.conf import conf
+
+REQUIRE_REAL_REDIS = os.environ.get("DRS_REQUIRE_REAL_REDIS") == "1"
+
+
+def _redis_available() -> bool:
+    try:
+        return bool(redis.Redis.from_url(settings.SESSION_REDIS_URL, socket_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+_AVAILABLE: bool | None = None
+
+
+def redis_available() -> bool:
+    global _AVAILABLE
+    if _AVAILABLE is None:
+        _AVAILABLE = _redis_available()
+    return _AVAILABLE
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if redis_available():
+        return
+    if REQUIRE_REAL_REDIS:
+        raise pytest.UsageError(
+            f"DRS_REQUIRE_REAL_REDIS=1 but Redis at {settings.SESSION_REDIS_URL} is not "
+            "answering: start it (see README) instead of skipping the real-Redis tests."
+        )
+    skip = pytest.mark.skip(reason=f"no Redis at {settings.SESSION_REDIS_URL}")
+    for item in items:
+        if "real_redis" in item.keywords:
+            item.add_marker(skip)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not REQUIRE_REAL_REDIS:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if skipped:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if reporter:
+            reporter.write_line(
+                f"DRS_REQUIRE_REAL_REDIS=1: {skipped} test(s) were skipped; "
+                "skips are failures in CI.",
+                red=True,
+            )
+
+
+def _delete_prefix(client: redis.Redis, prefix: str) -> None:
+    pattern = prefix.replace("\\", "\\\\").replace("*", "\\*") + "*"
+    batch = list(client.scan_iter(match=pattern, count=1000))
+    for start in range(0, len(batch), 500):
+        client.delete(*batch[start : start + 500])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cleanup_run_keys() -> Iterator[None]:
+    yield
+    if redis_available():
+        client = redis.Redis.from_url(settings.SESSION_REDIS_URL)
+        _delete_prefix(client, settings.SESSION_REDIS_PREFIX)
+        client.close()
+
+
+@pytest.fixture
+def r() -> Iterator[redis.Redis]:
+    """A plain client on the test Redis; the test's keys are removed afterwards."""
+    if not redis_available():
+        pytest.skip(f"no Redis at {settings.SESSION_REDIS_URL}")
+    client = redis.Redis.from_url(settings.SESSION_REDIS_URL)
+    yield client
+    _delete_prefix(client, conf.prefix)
+    client.close()
+
+
+@pytest.fixture
+async def ar() -> AsyncIterator[redis.asyncio.Redis]:
+    if not redis_available():
+        pytest.skip(f"no Redis at {settings.SESSION_REDIS_URL}")
+    client = redis.asyncio.Redis.from_url(settings.SESSION_REDIS_URL)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_clients() -> Iterator[None]:
+    # Clients are cached per settings; each test starts from a clean cache so a
+    # fault-injection test cannot leak a broken client into the next one.
+    connection.reset_clients()
+    yield
+    connection.reset_clients()
+
+
+class CommandCounter:
+    """Counts commands and round trips sent by redis-py connections."""
+
+    def __init__(self) -> None:
+        self.round_trips = 0
+        self.commands: list[str] = []
+
+    def record(self, args: Any) -> None:
+        self.round_trips += 1
+        self.commands.append(str(args))
+
+
+@pytest.fixture
+def count_round_trips(monkeypatch: pytest.MonkeyPatch) -> CommandCounter:
+    """Count every packed send (one per round trip, pipelines included)."""
+    counter = CommandCounter()
+    sync_send = redis.connection.AbstractConnection.send_packed_command
+    async_send = redis.asyncio.connection.AbstractConnection.send_packed_command
+
+    def counting_send(self: Any, command: Any, check_health: bool = True) -> None:
+        counter.record(command)
+        sync_send(self, command, check_health)
+
+    async def acounting_send(self: Any, command: Any, check_health: bool = True) -> None:
+        counter.record(command)
+        await async_send(self, command, check_health)
+
+    monkeypatch.setattr(
+        redis.connection.AbstractConnection, "send_packed_command", counting_send
+    )
+    monkeypatch.setattr(
+        redis.asyncio.connection.AbstractConnection, "send_packed_command", acounting_send
+    )
+    return counter

@@ -1,0 +1,65 @@
+"""Settings for the test suite: the engine against the real Redis on localhost.
+
+Each run uses its own key prefix (and db 9 unless ``DRS_TEST_REDIS_URL`` says
+otherwise) so it never touches anything else on the server; ``conftest.py``
+deletes the run's keys at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+SECRET_KEY = "tests-only-not-secret"  # noqa: S105
+DEBUG = False
+USE_TZ = True
+ROOT_URLCONF = "tests.urls"
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django_redis_sessions",
+]
+
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+SESSION_ENGINE = "django_redis_sessions.backend"
+SESSION_REDIS_URL = os.environ.get("DRS_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+SESSION_REDIS_PREFIX = f"drs-test-{os.getpid()}-{secrets.token_hex(3)}"
+
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "redis": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": SESSION_REDIS_URL,
+        "KEY_PREFIX": SESSION_REDIS_PREFIX + "-cache",
+    },
+}

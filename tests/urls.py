@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("read/", views.read_session),
+    path("write/", views.write_session),
+    path("login/", views.login_view),
+    path("alogin/", views.alogin_view),
+    path("logout/", views.logout_view),
+    path("awrite/", views.awrite_session),
+    path("aread/", views.aread_session),
+]
