@@ -80,22 +80,33 @@ def _django_redis_client(alias: str) -> redis.Redis:
     return client
 
 
+#: Connection parameters that mean the same to redis-py's sync and asyncio pools.
+#: Everything else in a sync pool (parsers, maintenance hooks, driver info) is
+#: specific to it and stays behind.
+_PORTABLE_PARAMS = (
+    "host", "port", "db", "username", "password", "path", "client_name",
+    "socket_timeout", "socket_connect_timeout", "socket_keepalive",
+    "socket_keepalive_options", "ssl_keyfile", "ssl_certfile", "ssl_cert_reqs",
+    "ssl_ca_certs", "ssl_ca_data", "ssl_check_hostname", "ssl_min_version", "ssl_ciphers",
+)  # fmt: skip
+
+
 def _async_from_sync(client: redis.Redis) -> redis.asyncio.Redis:
     """An asyncio client for the same server as a sync client's pool.
 
     A sync pool's sockets cannot be awaited, so with ``SESSION_REDIS_CACHE_ALIAS``
     the async side opens its own pool with the same connection parameters.
     """
-    params = dict(client.connection_pool.connection_kwargs)
+    source = client.connection_pool.connection_kwargs
+    params: dict[str, Any] = {k: source[k] for k in _PORTABLE_PARAMS if k in source}
     connection_class = client.connection_pool.connection_class
     if issubclass(connection_class, redis.UnixDomainSocketConnection):
         params["connection_class"] = redis.asyncio.UnixDomainSocketConnection
+        params.pop("host", None)
+        params.pop("port", None)
     elif issubclass(connection_class, redis.SSLConnection):
         params["connection_class"] = redis.asyncio.SSLConnection
-    params.pop("retry", None)
     params["retry"] = AsyncRetry(_backoff(), conf.retries)
-    for unsupported in ("driver_info", "lib_name", "lib_version", "credential_provider"):
-        params.pop(unsupported, None)
     pool = redis.asyncio.ConnectionPool(**params)
     return redis.asyncio.Redis(connection_pool=pool)
 

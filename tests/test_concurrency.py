@@ -1,0 +1,120 @@
+"""No lost update, no resurrection: concurrent requests on one session."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.contrib.sessions.backends.base import UpdateError
+from django.test import Client
+
+from django_redis_sessions.backend import SessionStore
+
+pytestmark = pytest.mark.real_redis
+
+
+def saved(**data) -> str:
+    s = SessionStore()
+    s.update(data)
+    s.save()
+    assert s.session_key is not None
+    return s.session_key
+
+
+def test_changes_to_different_keys_both_persist(r):
+    key = saved(a=0, b=0, keep="yes")
+    first, second = SessionStore(key), SessionStore(key)
+    first.keys(), second.keys()  # both requests read the session first
+    first["a"] = 1
+    second["b"] = 2
+    del second["keep"]
+    first.save()
+    second.save()
+    final = SessionStore(key)
+    assert dict(final.items()) == {"a": 1, "b": 2}
+
+
+def test_same_key_last_write_wins(r):
+    key = saved(a=0)
+    first, second = SessionStore(key), SessionStore(key)
+    first.keys(), second.keys()  # both requests read the session first
+    first["a"] = 1
+    second["a"] = 2
+    first.save()
+    second.save()
+    assert SessionStore(key)["a"] == 2
+
+
+async def test_async_changes_to_different_keys_both_persist(r):
+    key = saved(a=0, b=0)
+    first, second = SessionStore(key), SessionStore(key)
+    await first.akeys(), await second.akeys()
+    await first.aset("a", 1)
+    await second.aset("b", 2)
+    await first.asave()
+    await second.asave()
+    assert dict(await SessionStore(key).aitems()) == {"a": 1, "b": 2}
+
+
+def test_save_after_delete_elsewhere_raises_and_does_not_resurrect(r):
+    key = saved(a=0)
+    holder = SessionStore(key)
+    assert holder["a"] == 0
+    SessionStore(key).delete()
+    holder["a"] = 1
+    with pytest.raises(UpdateError):
+        holder.save()
+    assert not SessionStore().exists(key)
+
+
+def test_cycle_after_revocation_does_not_carry_the_user_into_a_new_key(r):
+    key = saved(_auth_user_id="42", cart=[1])
+    holder = SessionStore(key)
+    assert holder["cart"] == [1]
+    SessionStore().delete(key)  # revoked by an operator while the request ran
+    holder.cycle_key()
+    assert holder.session_key != key
+    assert "_auth_user_id" not in holder
+    assert dict(SessionStore(holder.session_key).items()) == {}
+
+
+async def test_async_save_after_delete_raises(r):
+    key = saved(a=0)
+    holder = SessionStore(key)
+    assert await holder.aget("a") == 0
+    await SessionStore(key).adelete()
+    await holder.aset("a", 1)
+    with pytest.raises(UpdateError):
+        await holder.asave()
+
+
+def test_concurrent_http_requests_writing_different_keys(r):
+    """Eight threads, each writing its own key 25 times through the middleware."""
+    client = Client()
+    client.post("/write/", data=b'{"seed": 1}', content_type="application/json")
+    cookie = client.cookies["sessionid"].value
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            c = Client()
+            c.cookies["sessionid"] = cookie
+            for i in range(25):
+                response = c.post(
+                    "/write/", data=f'{{"k{n}": {i}}}'.encode(), content_type="application/json"
+                )
+                assert response.status_code == 200
+        except BaseException as exc:  # surfaced in the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    data = SessionStore(cookie)
+    assert {k: data[k] for k in data.keys() if k.startswith("k")} == {
+        f"k{n}": 24 for n in range(8)
+    }
+    assert data["seed"] == 1

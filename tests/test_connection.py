@@ -1,0 +1,123 @@
+"""Every supported way to reach Redis, each against a real server process."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+from django_redis import get_redis_connection
+
+from django_redis_sessions import connection
+from django_redis_sessions.backend import SessionStore
+from django_redis_sessions.exceptions import SessionStoreError
+
+from .servers import free_port, make_tls_files, redis_server
+
+pytestmark = pytest.mark.real_redis
+
+
+def round_trip() -> None:
+    s = SessionStore()
+    s["_auth_user_id"] = "1"
+    s["v"] = "x"
+    s.save()
+    assert SessionStore(s.session_key)["v"] == "x"
+
+
+async def around_trip() -> None:
+    s = SessionStore()
+    await s.aset("v", "y")
+    await s.asave()
+    assert await SessionStore(s.session_key).aget("v") == "y"
+
+
+def test_url_db_number_is_used(r, settings):
+    settings.SESSION_REDIS_URL = "redis://127.0.0.1:6379/11"
+    s = SessionStore()
+    s["v"] = 1
+    s.save()
+    other_db = redis.Redis(db=11)
+    assert any(True for _ in other_db.scan_iter(match=f"{settings.SESSION_REDIS_PREFIX}*"))
+    s.delete()
+
+
+def test_cache_alias_reuses_django_redis_pool(r, settings):
+    settings.SESSION_REDIS_CACHE_ALIAS = "redis"
+    assert connection.get_client() is get_redis_connection("redis")
+    round_trip()
+
+
+async def test_cache_alias_async_uses_same_server(r, settings):
+    settings.SESSION_REDIS_CACHE_ALIAS = "redis"
+    client = connection.get_async_client()
+    sync_params = get_redis_connection("redis").connection_pool.connection_kwargs
+    params = client.connection_pool.connection_kwargs
+    assert (params["host"], params["port"], params.get("db")) == (
+        sync_params["host"],
+        sync_params["port"],
+        sync_params.get("db"),
+    )
+    await around_trip()
+
+
+async def test_async_clients_are_per_event_loop(r):
+    first = connection.get_async_client()
+    assert connection.get_async_client() is first
+    await around_trip()
+
+
+def test_password_and_db_in_url(tmp_path, settings):
+    port = free_port()
+    with redis_server(
+        "--port", str(port), "--requirepass", "s3cret-pw",
+        ping={"port": port, "password": "s3cret-pw"}, tmp=tmp_path,
+    ):
+        settings.SESSION_REDIS_URL = f"redis://:s3cret-pw@127.0.0.1:{port}/3"
+        round_trip()
+        assert redis.Redis(port=port, password="s3cret-pw", db=3).dbsize() >= 1
+
+        settings.SESSION_REDIS_URL = f"redis://:wrong-pw@127.0.0.1:{port}/3"
+        with pytest.raises(SessionStoreError) as info:
+            SessionStore("a" * 32).load()
+        assert f"127.0.0.1:{port}" in str(info.value)
+        assert "wrong-pw" not in str(info.value)
+
+
+def test_unix_socket_url(tmp_path, settings):
+    sock = tmp_path / "redis.sock"
+    with redis_server(
+        "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
+        ping={"unix_socket_path": str(sock)}, tmp=tmp_path,
+    ):
+        settings.SESSION_REDIS_URL = f"unix://{sock}?db=2"
+        round_trip()
+        assert redis.Redis(unix_socket_path=str(sock), db=2).dbsize() >= 1
+
+
+async def test_unix_socket_url_async(tmp_path, settings):
+    sock = tmp_path / "redis.sock"
+    with redis_server(
+        "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
+        ping={"unix_socket_path": str(sock)}, tmp=tmp_path,
+    ):
+        settings.SESSION_REDIS_URL = f"unix://{sock}?db=2"
+        await around_trip()
+
+
+def test_tls_url(tmp_path, settings):
+    files = make_tls_files(tmp_path)
+    port = free_port()
+    with redis_server(
+        "--port", "0", "--tls-port", str(port), "--tls-cert-file", str(files["cert"]),
+        "--tls-key-file", str(files["key"]), "--tls-ca-cert-file", str(files["ca"]),
+        "--tls-auth-clients", "no",
+        ping={"port": port, "ssl": True, "ssl_ca_certs": str(files["ca"])}, tmp=tmp_path,
+    ):
+        settings.SESSION_REDIS_URL = f"rediss://127.0.0.1:{port}/0"
+        settings.SESSION_REDIS_CONNECTION_KWARGS = {"ssl_ca_certs": str(files["ca"])}
+        round_trip()
+
+        # Without the CA the certificate is refused: TLS is really verified.
+        connection.reset_clients()
+        settings.SESSION_REDIS_CONNECTION_KWARGS = {}
+        with pytest.raises(SessionStoreError):
+            SessionStore("a" * 32).load()

@@ -1,0 +1,181 @@
+"""Sliding (idle) and absolute expiry, against the real Redis with real waiting."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from django_redis_sessions import keys, record
+from django_redis_sessions.backend import SessionStore
+
+pytestmark = pytest.mark.real_redis
+
+
+def redis_key(session_key: str) -> str:
+    from django_redis_sessions.conf import conf
+
+    return keys.session_redis_key(conf.prefix, keys.digest(session_key))
+
+
+def new_session(**data) -> SessionStore:
+    s = SessionStore()
+    for k, v in data.items():
+        s[k] = v
+    s.save()
+    return s
+
+
+def test_load_slides_ttl_in_the_same_round_trip_without_rewriting_data(
+    r, settings, count_round_trips
+):
+    settings.SESSION_COOKIE_AGE = 100
+    s = new_session(cart=[1, 2, 3])
+    key = redis_key(s.session_key)
+    r.pexpire(key, 5_000)  # pretend most of the idle window has passed
+    before = r.get(key)
+    SessionStore(s.session_key).load()  # warm the connection and script cache
+    r.pexpire(key, 5_000)
+    count_round_trips.round_trips = 0
+
+    loaded = SessionStore(s.session_key)
+    assert loaded["cart"] == [1, 2, 3]
+
+    assert count_round_trips.round_trips == 1
+    assert 99_000 < r.pttl(key) <= 100_000
+    after = r.get(key)
+    # Only the last-seen field (bytes 11..21) may differ: the data is not rewritten.
+    assert after[: record.SEEN_OFFSET] == before[: record.SEEN_OFFSET]
+    assert after[record.SEEN_OFFSET + 10 :] == before[record.SEEN_OFFSET + 10 :]
+
+
+def test_idle_session_expires_and_activity_keeps_it_alive(r, settings):
+    settings.SESSION_COOKIE_AGE = 2
+    active = new_session(a=1)
+    idle = new_session(b=2)
+    for _ in range(4):  # 3.2 s in all: past the 2 s window, but never idle 2 s
+        time.sleep(0.8)
+        assert SessionStore(active.session_key).get("a") == 1
+    assert SessionStore(active.session_key).exists(active.session_key)
+    assert not SessionStore(idle.session_key).exists(idle.session_key)
+    reader = SessionStore(idle.session_key)
+    assert reader.get("b") is None
+    assert reader.session_key is None  # an expired key is never adopted
+
+
+def test_absolute_lifetime_ends_an_active_session(r, settings):
+    settings.SESSION_COOKIE_AGE = 60
+    settings.SESSION_REDIS_ABSOLUTE_AGE = 2
+    s = new_session(a=1)
+    key = redis_key(s.session_key)
+    assert r.pttl(key) <= 2_000  # server TTL is min(idle, remaining absolute)
+    time.sleep(1.0)
+    assert SessionStore(s.session_key).get("a") == 1
+    assert r.pttl(key) <= 1_000 + 50  # the load did not extend past the deadline
+    time.sleep(1.2)
+    assert SessionStore(s.session_key).get("a") is None
+    assert r.exists(key) == 0
+
+
+def test_lowering_the_absolute_age_applies_to_existing_sessions(r, settings):
+    settings.SESSION_COOKIE_AGE = 600
+    settings.SESSION_REDIS_ABSOLUTE_AGE = 3600
+    s = new_session(a=1)
+    key = redis_key(s.session_key)
+    settings.SESSION_REDIS_ABSOLUTE_AGE = 30
+    assert SessionStore(s.session_key).get("a") == 1
+    assert r.pttl(key) <= 30_000
+    settings.SESSION_REDIS_ABSOLUTE_AGE = 1
+    time.sleep(1.1)
+    assert SessionStore(s.session_key).get("a") is None
+    assert r.exists(key) == 0
+
+
+def test_absolute_age_none_turns_the_cap_off(r, settings):
+    settings.SESSION_COOKIE_AGE = 1000
+    settings.SESSION_REDIS_ABSOLUTE_AGE = None
+    s = new_session(a=1)
+    assert SessionStore(s.session_key).get_expiry_age() == 1000
+    assert 999_000 < r.pttl(redis_key(s.session_key)) <= 1_000_000
+
+
+def test_expiry_age_and_date_never_exceed_remaining_absolute(r, settings):
+    settings.SESSION_COOKIE_AGE = 14 * 86400
+    settings.SESSION_REDIS_ABSOLUTE_AGE = 3600
+    s = new_session(a=1)
+    loaded = SessionStore(s.session_key)
+    assert 3590 <= loaded.get_expiry_age() <= 3600
+    limit = timezone.now() + timedelta(seconds=3601)
+    assert loaded.get_expiry_date() <= limit
+    # set_expiry() keeps working inside the cap...
+    loaded.set_expiry(600)
+    assert loaded.get_expiry_age() == 600
+    loaded.set_expiry(timedelta(days=3))
+    assert loaded.get_expiry_age() <= 3600
+    loaded.set_expiry(timedelta(seconds=120))
+    assert 118 <= loaded.get_expiry_age() <= 120
+    loaded.set_expiry(0)
+    assert loaded.get_expire_at_browser_close()
+    assert loaded.get_expiry_age() <= 3600
+    loaded.set_expiry(None)
+    assert 3590 <= loaded.get_expiry_age() <= 3600
+
+
+def test_custom_idle_from_set_expiry_is_stored_and_slides(r, settings):
+    settings.SESSION_COOKIE_AGE = 1000
+    s = new_session(a=1)
+    s.set_expiry(50)
+    s.save()
+    key = redis_key(s.session_key)
+    assert 49_000 < r.pttl(key) <= 50_000
+    r.pexpire(key, 1_000)
+    SessionStore(s.session_key).load()
+    assert 49_000 < r.pttl(key) <= 50_000
+
+
+def test_datetime_expiry_is_fixed_not_sliding(r, settings):
+    settings.SESSION_COOKIE_AGE = 1000
+    s = new_session(a=1)
+    s.set_expiry(timezone.now() + timedelta(seconds=40))
+    s.save()
+    key = redis_key(s.session_key)
+    assert 38_000 < r.pttl(key) <= 40_000
+    r.pexpire(key, 20_000)  # a load must not push a fixed end further away
+    SessionStore(s.session_key).load()
+    assert r.pttl(key) <= 40_000
+
+
+def test_expiry_in_the_past_ends_the_session_now(r, settings):
+    s = new_session(a=1)
+    s.set_expiry(timezone.now() - timedelta(seconds=10))
+    s.save()
+    assert r.exists(redis_key(s.session_key)) == 0
+    assert SessionStore(s.session_key).get("a") is None
+
+
+@pytest.mark.django_db
+def test_cookie_max_age_is_capped_by_the_absolute_deadline(client, settings, r):
+    settings.SESSION_COOKIE_AGE = 14 * 86400
+    settings.SESSION_REDIS_ABSOLUTE_AGE = 100
+    response = client.post("/write/", data=b'{"x": 1}', content_type="application/json")
+    morsel = response.cookies[settings.SESSION_COOKIE_NAME]
+    assert 98 <= int(morsel["max-age"]) <= 100
+    time.sleep(1.1)
+    response = client.post("/write/", data=b'{"y": 2}', content_type="application/json")
+    assert int(response.cookies[settings.SESSION_COOKIE_NAME]["max-age"]) <= 99
+
+
+async def test_async_load_slides_and_caps(r, settings):
+    settings.SESSION_COOKIE_AGE = 100
+    settings.SESSION_REDIS_ABSOLUTE_AGE = 50
+    s = SessionStore()
+    await s.aset("a", 1)
+    await s.asave()
+    key = redis_key(s.session_key)
+    assert r.pttl(key) <= 50_000
+    loaded = SessionStore(s.session_key)
+    assert await loaded.aget("a") == 1
+    assert await loaded.aget_expiry_age() <= 50
+    assert (await loaded.aget_expiry_date()) <= timezone.now() + timedelta(seconds=51)
