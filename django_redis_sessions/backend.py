@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -79,7 +80,7 @@ class SessionStore(SessionBase):
     # user. ``_stored is None`` means "never read": a save then replaces the data.
 
     def _reset_stored(self) -> None:
-        self._stored: dict[str, bytes] | None = {}
+        self._stored: dict[str, bytes] | None = None
         self._in_store = False
         self._created: int | None = None
         self._deadline = 0
@@ -87,10 +88,10 @@ class SessionStore(SessionBase):
         self._stored_user = ""
 
     def _set_session_key(self, value: str | None) -> None:
-        SessionBase._set_session_key(self, value)  # type: ignore[attr-defined]
+        SessionBase._set_session_key(self, value)
         self._reset_stored()
 
-    _session_key = property(SessionBase._get_session_key, _set_session_key)  # type: ignore[attr-defined]
+    _session_key = property(SessionBase._get_session_key, _set_session_key)
 
     def _validate_session_key(self, key: str | None) -> bool:
         # Stricter than Django's "8 characters or more": anything but [a-z0-9]{8,64}
@@ -259,46 +260,42 @@ class SessionStore(SessionBase):
         created = now if must_create or self._created is None else self._created
         idle, deadline = self._policy(data, created, now)
         user_id = self._user_of(data)
-        common = {
-            "digest": keys.digest(self.session_key),
-            "created": created,
-            "deadline": deadline,
-            "idle": idle,
-            "user_id": user_id,
-        }
+        plan = WritePlan(
+            digest=keys.digest(self.session_key),
+            mode="c",
+            created=created,
+            deadline=deadline,
+            idle=idle,
+            user_id=user_id,
+            expected_user_id="",
+            data=record.encode_data(encoded),
+        )
         if must_create:
-            plan = WritePlan(
-                mode="c", expected_user_id="", data=record.encode_data(encoded), **common
-            )
-        elif self._stored is None:
-            plan = WritePlan(
-                mode="r",
-                expected_user_id=self._stored_user,
-                data=record.encode_data(encoded),
-                **common,
-            )
-        else:
-            stored = self._stored
-            changed = {k: v for k, v in encoded.items() if stored.get(k) != v}
-            deleted = [k for k in stored if k not in encoded]
-            unchanged = (
-                not changed
-                and not deleted
-                and self._in_store
-                and (idle, deadline, user_id) == (self._idle, self._deadline, self._stored_user)
-            )
-            if unchanged:
-                # The load already slid the expiry; rewriting would only add a
-                # round trip (SESSION_SAVE_EVERY_REQUEST costs nothing extra).
-                return None, encoded
-            plan = WritePlan(
-                mode="m",
-                expected_user_id=self._stored_user,
-                data=record.encode_data(changed),
-                deleted=record.encode_keys(deleted),
-                **common,
-            )
-        return plan, encoded
+            return plan, encoded
+        if self._stored is None:
+            # Never read (e.g. clear() before any access): replace everything.
+            return replace(plan, mode="r", expected_user_id=self._stored_user), encoded
+        stored = self._stored
+        changed = {k: v for k, v in encoded.items() if stored.get(k) != v}
+        deleted = [k for k in stored if k not in encoded]
+        unchanged = (
+            not changed
+            and not deleted
+            and self._in_store
+            and (idle, deadline, user_id) == (self._idle, self._deadline, self._stored_user)
+        )
+        if unchanged:
+            # The load already slid the expiry; rewriting would only add a
+            # round trip (SESSION_SAVE_EVERY_REQUEST costs nothing extra).
+            return None, encoded
+        merge = replace(
+            plan,
+            mode="m",
+            expected_user_id=self._stored_user,
+            data=record.encode_data(changed),
+            deleted=record.encode_keys(deleted),
+        )
+        return merge, encoded
 
     def _saved(self, plan: WritePlan, result: int, encoded: dict[str, bytes]) -> None:
         if result == SaveResult.SAVED:
@@ -323,7 +320,7 @@ class SessionStore(SessionBase):
     def save(self, must_create: bool = False) -> None:
         if self.session_key is None:
             return self.create()
-        data = self._get_session(no_load=must_create)
+        data = self._get_session(no_load=must_create)  # type: ignore[attr-defined]
         plan, encoded = self._plan(data, must_create)
         if plan is not None:
             self._saved(plan, self._storage().save(plan), encoded)
@@ -332,7 +329,7 @@ class SessionStore(SessionBase):
     async def asave(self, must_create: bool = False) -> None:
         if self.session_key is None:
             return await self.acreate()
-        data = await self._aget_session(no_load=must_create)
+        data = await self._aget_session(no_load=must_create)  # type: ignore[attr-defined]
         plan, encoded = self._plan(data, must_create)
         if plan is not None:
             self._saved(plan, await self._astorage().save(plan), encoded)
@@ -425,7 +422,7 @@ class SessionStore(SessionBase):
         self.modified = True
 
     def cycle_key(self) -> None:
-        data = self._get_session()
+        data = self._get_session()  # type: ignore[attr-defined]
         old_key = self.session_key
         if old_key is None:
             self.create()
@@ -441,7 +438,7 @@ class SessionStore(SessionBase):
         raise RuntimeError("Unable to create a new session key: every attempt collided.")
 
     async def acycle_key(self) -> None:
-        data = await self._aget_session()
+        data = await self._aget_session()  # type: ignore[attr-defined]
         old_key = self.session_key
         if old_key is None:
             await self.acreate()

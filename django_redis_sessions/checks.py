@@ -38,7 +38,7 @@ def _url_errors() -> list[CheckMessage]:
     from redis.connection import parse_url
 
     try:
-        parse_url(url)
+        parse_url(url)  # type: ignore[no-untyped-call]
     except (ValueError, TypeError) as exc:
         # The message of parse_url never contains the URL (nor so its password).
         return [
@@ -94,7 +94,7 @@ def _age_errors() -> list[CheckMessage]:
                 id="django_redis_sessions.E008",
             )
         )
-    elif _is_int(absolute_age) and 0 < absolute_age < idle_age:
+    elif _is_int(absolute_age) and isinstance(absolute_age, int) and 0 < absolute_age < idle_age:
         messages.append(
             Warning(
                 f"SESSION_REDIS_ABSOLUTE_AGE ({absolute_age}s) is shorter than the idle "

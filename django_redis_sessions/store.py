@@ -22,6 +22,7 @@ import redis.asyncio
 from redis.exceptions import NoScriptError
 
 from . import keys
+from .conf import conf
 from .connection import describe_server
 from .exceptions import SessionStoreError, SessionStoreUnavailable
 from .record import NO_DEADLINE_SCORE, encode_meta
@@ -176,6 +177,7 @@ class _StorageBase:
             plan.deleted,
             keys.session_key_prefix(self.prefix),
             INDEX_SWEEP_LIMIT,
+            conf.absolute_age or 0,
         ]
         return [session, new_index, old_index], args
 
@@ -342,9 +344,9 @@ class AsyncSessionStorage(_StorageBase):
 
     async def _run(self, script: LuaScript, keys_: Sequence[str], args: Sequence[Any]) -> Any:
         try:
-            return await self.client.evalsha(script.sha, len(keys_), *keys_, *args)  # type: ignore[misc]
+            return await self.client.evalsha(script.sha, len(keys_), *keys_, *args)
         except NoScriptError:
-            return await self.client.eval(script.text, len(keys_), *keys_, *args)  # type: ignore[misc]
+            return await self.client.eval(script.text, len(keys_), *keys_, *args)
 
     async def load(self, digest: str, absolute_age: int) -> bytes | None:
         with self.errors("load"):
@@ -377,9 +379,7 @@ class AsyncSessionStorage(_StorageBase):
 
     async def cycle(self, plan: CyclePlan) -> int:
         call = self.cycle_call_for(plan)
-        return int(
-            await self._run_expecting_user(CYCLE, call, plan.expected_user_id, "cycle_key")
-        )
+        return int(await self._run_expecting_user(CYCLE, call, plan.expected_user_id, "cycle_key"))
 
     async def discard(self, digest: str, raw: bytes) -> None:
         with self.errors("discard"):

@@ -142,9 +142,7 @@ def count_round_trips(monkeypatch: pytest.MonkeyPatch) -> CommandCounter:
         counter.record(command)
         await async_send(self, command, check_health)
 
-    monkeypatch.setattr(
-        redis.connection.AbstractConnection, "send_packed_command", counting_send
-    )
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting_send)
     monkeypatch.setattr(
         redis.asyncio.connection.AbstractConnection, "send_packed_command", acounting_send
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 
-SECRET_KEY = "tests-only-not-secret"  # noqa: S105
+SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
 USE_TZ = True
 ROOT_URLCONF = "tests.urls"

@@ -114,7 +114,7 @@ def test_concurrent_http_requests_writing_different_keys(r):
         t.join()
     assert errors == []
     data = SessionStore(cookie)
-    assert {k: data[k] for k in data.keys() if k.startswith("k")} == {
+    assert {k: data[k] for k in list(data.keys()) if k.startswith("k")} == {
         f"k{n}": 24 for n in range(8)
     }
     assert data["seed"] == 1

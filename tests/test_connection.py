@@ -68,8 +68,12 @@ async def test_async_clients_are_per_event_loop(r):
 def test_password_and_db_in_url(tmp_path, settings):
     port = free_port()
     with redis_server(
-        "--port", str(port), "--requirepass", "s3cret-pw",
-        ping={"port": port, "password": "s3cret-pw"}, tmp=tmp_path,
+        "--port",
+        str(port),
+        "--requirepass",
+        "s3cret-pw",
+        ping={"port": port, "password": "s3cret-pw"},
+        tmp=tmp_path,
     ):
         settings.SESSION_REDIS_URL = f"redis://:s3cret-pw@127.0.0.1:{port}/3"
         round_trip()
@@ -85,8 +89,14 @@ def test_password_and_db_in_url(tmp_path, settings):
 def test_unix_socket_url(tmp_path, settings):
     sock = tmp_path / "redis.sock"
     with redis_server(
-        "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
-        ping={"unix_socket_path": str(sock)}, tmp=tmp_path,
+        "--port",
+        "0",
+        "--unixsocket",
+        str(sock),
+        "--unixsocketperm",
+        "700",
+        ping={"unix_socket_path": str(sock)},
+        tmp=tmp_path,
     ):
         settings.SESSION_REDIS_URL = f"unix://{sock}?db=2"
         round_trip()
@@ -96,8 +106,14 @@ def test_unix_socket_url(tmp_path, settings):
 async def test_unix_socket_url_async(tmp_path, settings):
     sock = tmp_path / "redis.sock"
     with redis_server(
-        "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
-        ping={"unix_socket_path": str(sock)}, tmp=tmp_path,
+        "--port",
+        "0",
+        "--unixsocket",
+        str(sock),
+        "--unixsocketperm",
+        "700",
+        ping={"unix_socket_path": str(sock)},
+        tmp=tmp_path,
     ):
         settings.SESSION_REDIS_URL = f"unix://{sock}?db=2"
         await around_trip()
@@ -107,10 +123,20 @@ def test_tls_url(tmp_path, settings):
     files = make_tls_files(tmp_path)
     port = free_port()
     with redis_server(
-        "--port", "0", "--tls-port", str(port), "--tls-cert-file", str(files["cert"]),
-        "--tls-key-file", str(files["key"]), "--tls-ca-cert-file", str(files["ca"]),
-        "--tls-auth-clients", "no",
-        ping={"port": port, "ssl": True, "ssl_ca_certs": str(files["ca"])}, tmp=tmp_path,
+        "--port",
+        "0",
+        "--tls-port",
+        str(port),
+        "--tls-cert-file",
+        str(files["cert"]),
+        "--tls-key-file",
+        str(files["key"]),
+        "--tls-ca-cert-file",
+        str(files["ca"]),
+        "--tls-auth-clients",
+        "no",
+        ping={"port": port, "ssl": True, "ssl_ca_certs": str(files["ca"])},
+        tmp=tmp_path,
     ):
         settings.SESSION_REDIS_URL = f"rediss://127.0.0.1:{port}/0"
         settings.SESSION_REDIS_CONNECTION_KWARGS = {"ssl_ca_certs": str(files["ca"])}

@@ -179,3 +179,17 @@ async def test_async_load_slides_and_caps(r, settings):
     assert await loaded.aget("a") == 1
     assert await loaded.aget_expiry_age() <= 50
     assert (await loaded.aget_expiry_date()) <= timezone.now() + timedelta(seconds=51)
+
+
+def test_clear_before_load_replaces_data_but_keeps_the_absolute_deadline(r, settings):
+    settings.SESSION_COOKIE_AGE = 600
+    settings.SESSION_REDIS_ABSOLUTE_AGE = 3
+    s = new_session(a=1, b=2)
+    time.sleep(1.1)
+    other = SessionStore(s.session_key)
+    other.clear()  # never loaded: the save must replace, not merge
+    other["c"] = 3
+    other.save()
+    assert dict(SessionStore(s.session_key).items()) == {"c": 3}
+    # The replace did not restart the absolute lifetime from "now".
+    assert r.pttl(redis_key(s.session_key)) <= 2_000

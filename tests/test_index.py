@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -198,7 +199,7 @@ async def test_aclear_expired_prunes(r, alice, settings):
     s = SessionStore()
     await s.aset("_auth_user_id", str(alice.pk))
     await s.asave()
-    time.sleep(1.2)
+    await asyncio.sleep(1.2)
     await SessionStore.aclear_expired()
     assert index_members(r, alice.pk) == set()
 
@@ -207,6 +208,4 @@ def test_non_integer_user_ids_are_indexed_verbatim(r):
     s = SessionStore()
     s["_auth_user_id"] = "7d2f6a8e-1c5b-4c1e-9a57-3f0e0c0b9b11"
     s.save()
-    assert index_members(r, "7d2f6a8e-1c5b-4c1e-9a57-3f0e0c0b9b11") == {
-        digest_of(s.session_key)
-    }
+    assert index_members(r, "7d2f6a8e-1c5b-4c1e-9a57-3f0e0c0b9b11") == {digest_of(s.session_key)}

@@ -7,7 +7,9 @@
 -- ARGV[2] created, [3] deadline, [4] idle, [5] meta netstring, [6] new user id,
 --   [7] expected stored user id, [8] index member (digest), [9] data pairs (all
 --   for c/r, changed ones for m), [10] deleted keys (netstrings, m only),
---   [11] session key prefix, [12] index sweep limit.
+--   [11] session key prefix, [12] index sweep limit, [13] current
+--   SESSION_REDIS_ABSOLUTE_AGE (0 = off): the deadline is capped at the STORED
+--   creation time plus it, whatever the client computed.
 -- Returns 1 saved, 0 exists (c) / missing (r, m), -1 stored record corrupt,
 --   {'uid', stored_user_id} when the stored user differs from ARGV[7].
 local mode = ARGV[1]
@@ -57,6 +59,10 @@ end
 
 local now, now_s = now_ms()
 local deadline = tonumber(ARGV[3])
+local absolute_age = tonumber(ARGV[13])
+if absolute_age > 0 and (deadline == 0 or created + absolute_age < deadline) then
+  deadline = created + absolute_age
+end
 local idle = tonumber(ARGV[4])
 local exp = expiry_ms(now, idle, deadline)
 local member = ARGV[8]
