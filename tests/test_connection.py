@@ -36,8 +36,9 @@ def test_url_db_number_is_used(r, settings):
     s["v"] = 1
     s.save()
     other_db = redis.Redis(db=11)
-    assert any(True for _ in other_db.scan_iter(match=f"{settings.SESSION_REDIS_PREFIX}*"))
-    s.delete()
+    written = list(other_db.scan_iter(match=f"{settings.SESSION_REDIS_PREFIX}*"))
+    other_db.delete(*written)
+    assert len(written) == 1
 
 
 def test_cache_alias_reuses_django_redis_pool(r, settings):
