@@ -14,9 +14,10 @@ All Redis work is in ``store.py``; this module decides *what* to write.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
-from dataclasses import replace
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +30,7 @@ from django.contrib.sessions.backends.base import (
     UpdateError,
 )
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signing import JSONSerializer
 from django.utils.crypto import get_random_string
 
 from . import keys, record
@@ -61,6 +63,16 @@ def _require_app() -> None:
         )
 
 
+#: Django's JSONSerializer.dumps builds a new encoder on every call (its compact
+#: separators are not json's defaults). Every save encodes every value to find
+#: what changed, so for that exact serializer we reuse one encoder: same bytes.
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
+def _compact_json_dumps(value: Any) -> bytes:
+    return _COMPACT_JSON.encode(value).encode("latin-1")
+
+
 def _clamp(value: int) -> int:
     return max(0, min(value, _FIELD_MAX))
 
@@ -72,6 +84,9 @@ class SessionStore(SessionBase):
         _require_app()
         super().__init__(session_key)
         self._codec = self.serializer()
+        self._dumps: Callable[[Any], bytes] = (
+            _compact_json_dumps if self.serializer is JSONSerializer else self._codec.dumps
+        )
 
     # -- state tied to the current key ----------------------------------------
     #
@@ -248,7 +263,8 @@ class SessionStore(SessionBase):
         return "" if user_id is None else str(user_id)
 
     def _encode(self, data: dict[str, Any]) -> dict[str, bytes]:
-        return {key: self._codec.dumps(value) for key, value in data.items()}
+        dumps = self._dumps
+        return {key: dumps(value) for key, value in data.items()}
 
     def _plan(
         self, data: dict[str, Any], must_create: bool
@@ -260,42 +276,37 @@ class SessionStore(SessionBase):
         created = now if must_create or self._created is None else self._created
         idle, deadline = self._policy(data, created, now)
         user_id = self._user_of(data)
+        if must_create:
+            mode, expected_user, payload, deleted = "c", "", encoded, b""
+        elif self._stored is None:
+            # Never read (e.g. clear() before any access): replace everything.
+            mode, expected_user, payload, deleted = "r", self._stored_user, encoded, b""
+        else:
+            stored = self._stored
+            payload = {k: v for k, v in encoded.items() if stored.get(k) != v}
+            removed = [k for k in stored if k not in encoded]
+            if (
+                not payload
+                and not removed
+                and self._in_store
+                and (idle, deadline, user_id) == (self._idle, self._deadline, self._stored_user)
+            ):
+                # The load already slid the expiry; rewriting would only add a
+                # round trip (SESSION_SAVE_EVERY_REQUEST costs nothing extra).
+                return None, encoded
+            mode, expected_user, deleted = "m", self._stored_user, record.encode_keys(removed)
         plan = WritePlan(
             digest=keys.digest(self.session_key),
-            mode="c",
+            mode=mode,
             created=created,
             deadline=deadline,
             idle=idle,
             user_id=user_id,
-            expected_user_id="",
-            data=record.encode_data(encoded),
+            expected_user_id=expected_user,
+            data=record.encode_data(payload),
+            deleted=deleted,
         )
-        if must_create:
-            return plan, encoded
-        if self._stored is None:
-            # Never read (e.g. clear() before any access): replace everything.
-            return replace(plan, mode="r", expected_user_id=self._stored_user), encoded
-        stored = self._stored
-        changed = {k: v for k, v in encoded.items() if stored.get(k) != v}
-        deleted = [k for k in stored if k not in encoded]
-        unchanged = (
-            not changed
-            and not deleted
-            and self._in_store
-            and (idle, deadline, user_id) == (self._idle, self._deadline, self._stored_user)
-        )
-        if unchanged:
-            # The load already slid the expiry; rewriting would only add a
-            # round trip (SESSION_SAVE_EVERY_REQUEST costs nothing extra).
-            return None, encoded
-        merge = replace(
-            plan,
-            mode="m",
-            expected_user_id=self._stored_user,
-            data=record.encode_data(changed),
-            deleted=record.encode_keys(deleted),
-        )
-        return merge, encoded
+        return plan, encoded
 
     def _saved(self, plan: WritePlan, result: int, encoded: dict[str, bytes]) -> None:
         if result == SaveResult.SAVED:
@@ -321,6 +332,10 @@ class SessionStore(SessionBase):
         if self.session_key is None:
             return self.create()
         data = self._get_session(no_load=must_create)  # type: ignore[attr-defined]
+        if self.session_key is None:
+            # The load found no such session (expired, deleted, never existed):
+            # a save only updates, as Django's own backends do.
+            raise UpdateError
         plan, encoded = self._plan(data, must_create)
         if plan is not None:
             self._saved(plan, self._storage().save(plan), encoded)
@@ -330,6 +345,10 @@ class SessionStore(SessionBase):
         if self.session_key is None:
             return await self.acreate()
         data = await self._aget_session(no_load=must_create)  # type: ignore[attr-defined]
+        if self.session_key is None:
+            # The load found no such session (expired, deleted, never existed):
+            # a save only updates, as Django's own backends do.
+            raise UpdateError
         plan, encoded = self._plan(data, must_create)
         if plan is not None:
             self._saved(plan, await self._astorage().save(plan), encoded)

@@ -1,8 +1,10 @@
 """The app's settings, read lazily through one typed object.
 
-Every property calls ``getattr(settings, NAME, default)`` on each read, so
-``override_settings`` in tests and settings changed at start-up both take effect
-without a restart of anything we cache. Validation lives in ``checks.py`` (system
+Each setting is read from ``django.conf.settings`` on first use and remembered
+until Django's ``setting_changed`` signal says it changed (``override_settings``
+and pytest-django's ``settings`` fixture send it), so tests can change anything
+while the request path does not pay a ``getattr`` (and, for unset settings, a
+caught ``AttributeError``) per read. Validation lives in ``checks.py`` (system
 checks with ids); the properties only supply defaults.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings as django_settings
+from django.core.signals import setting_changed
 
 #: Default idle timeout comes from Django (``SESSION_COOKIE_AGE``: two weeks). The
 #: absolute lifetime defaults to 30 days: long enough that a daily user is not
@@ -36,8 +39,20 @@ DEFAULTS: dict[str, Any] = {
 class Settings:
     """Typed, lazy view of the ``SESSION_REDIS_*`` settings (and the Django ones we use)."""
 
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] = {}
+
     def _get(self, name: str) -> Any:
-        return getattr(django_settings, name, DEFAULTS[name])
+        try:
+            return self._cache[name]
+        except KeyError:
+            value = getattr(django_settings, name, DEFAULTS.get(name))
+            self._cache[name] = value
+            return value
+
+    def clear(self) -> None:
+        """Forget every remembered value (the next read goes to Django's settings)."""
+        self._cache.clear()
 
     @property
     def url(self) -> str:
@@ -62,7 +77,7 @@ class Settings:
     @property
     def idle_age(self) -> int:
         """Django's ``SESSION_COOKIE_AGE``, which this engine treats as the idle timeout."""
-        value: int = django_settings.SESSION_COOKIE_AGE
+        value: int = self._get("SESSION_COOKIE_AGE")
         return value
 
     @property
@@ -87,13 +102,21 @@ class Settings:
 
     @property
     def serializer(self) -> str:
-        value: str = django_settings.SESSION_SERIALIZER
+        value: str = self._get("SESSION_SERIALIZER")
         return value
 
     @property
     def engine(self) -> str:
-        value: str = django_settings.SESSION_ENGINE
+        value: str = self._get("SESSION_ENGINE")
         return value
 
 
 conf = Settings()
+
+
+def _forget_changed_setting(*, setting: str, **kwargs: Any) -> None:
+    if setting.startswith("SESSION_"):
+        conf.clear()
+
+
+setting_changed.connect(_forget_changed_setting, dispatch_uid="django_redis_sessions.conf")

@@ -1,8 +1,10 @@
 """Building the sync and async Redis clients the engine talks to.
 
 Clients are cached per configuration (and, for asyncio, per event loop, because a
-``redis.asyncio`` connection belongs to the loop that opened it), so changing the
-settings with ``override_settings`` gives a new client instead of a stale one.
+``redis.asyncio`` connection belongs to the loop that opened it). The settings are
+remembered by ``conf`` until ``setting_changed`` fires, so the hot path looks a
+client up by an already-built key; changing the settings with
+``override_settings`` gives a new client instead of a stale one.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from urllib.parse import urlsplit
 import redis
 import redis.asyncio
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
@@ -26,13 +29,20 @@ URL_SCHEMES = ("redis", "rediss", "unix")
 
 _lock = threading.Lock()
 _sync_clients: dict[tuple[Any, ...], redis.Redis] = {}
+#: Clients whose pool we opened (not a django-redis cache's), which we may close.
+_owned: set[int] = set()
 _async_clients: weakref.WeakKeyDictionary[
     asyncio.AbstractEventLoop, dict[tuple[Any, ...], redis.asyncio.Redis]
 ] = weakref.WeakKeyDictionary()
 
 
+_config_key_cache: list[tuple[Any, ...]] = []
+
+
 def _config_key() -> tuple[Any, ...]:
-    return (
+    if _config_key_cache:
+        return _config_key_cache[0]
+    key = (
         conf.cache_alias,
         conf.url,
         conf.socket_timeout,
@@ -40,6 +50,16 @@ def _config_key() -> tuple[Any, ...]:
         conf.retries,
         repr(sorted(conf.connection_kwargs.items())),
     )
+    _config_key_cache[:] = [key]
+    return key
+
+
+def _forget_config_key(*, setting: str, **kwargs: Any) -> None:
+    if setting.startswith("SESSION_"):
+        _config_key_cache.clear()
+
+
+setting_changed.connect(_forget_config_key, dispatch_uid="django_redis_sessions.connection")
 
 
 def _backoff() -> ExponentialBackoff:
@@ -125,6 +145,7 @@ def get_client() -> redis.Redis:
             else:
                 _check_url(conf.url)
                 client = redis.Redis.from_url(conf.url, **_client_kwargs(False))
+                _owned.add(id(client))
             _sync_clients[key] = client
     return client
 
@@ -156,7 +177,20 @@ def describe_server(client: redis.Redis | redis.asyncio.Redis) -> str:
 
 
 def reset_clients() -> None:
-    """Forget cached clients (tests; after a fork). Their sockets close with them."""
+    """Close and forget the sync clients we opened, and forget async ones (tests)."""
+    _config_key_cache.clear()
+    conf.clear()
     with _lock:
+        for client in _sync_clients.values():
+            if id(client) in _owned:
+                client.close()
         _sync_clients.clear()
+        _owned.clear()
     _async_clients.clear()
+
+
+async def aclose_clients() -> None:
+    """Close the running event loop's async clients (tests; before a loop ends)."""
+    per_loop = _async_clients.pop(asyncio.get_running_loop(), {})
+    for client in per_loop.values():
+        await client.aclose()

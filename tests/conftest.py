@@ -25,10 +25,13 @@ REQUIRE_REAL_REDIS = os.environ.get("DRS_REQUIRE_REAL_REDIS") == "1"
 
 
 def _redis_available() -> bool:
+    client = redis.Redis.from_url(settings.SESSION_REDIS_URL, socket_timeout=1)
     try:
-        return bool(redis.Redis.from_url(settings.SESSION_REDIS_URL, socket_timeout=1).ping())
+        return bool(client.ping())
     except redis.RedisError:
         return False
+    finally:
+        client.close()
 
 
 _AVAILABLE: bool | None = None
@@ -113,6 +116,14 @@ def _fresh_clients() -> Iterator[None]:
     connection.reset_clients()
     yield
     connection.reset_clients()
+
+
+@pytest.fixture(autouse=True)
+async def _close_async_clients(_fresh_clients: None) -> AsyncIterator[None]:
+    # An asyncio client belongs to the test's event loop: close it in that loop,
+    # before the loop itself is closed.
+    yield
+    await connection.aclose_clients()
 
 
 class CommandCounter:

@@ -21,41 +21,83 @@ end
 
 -- Header fields as numbers, or nil when the record is not ours.
 local function header(raw)
-  if #raw < HEADER_LENGTH or string.sub(raw, 1, 1) ~= '1' then return nil end
-  local digits = string.sub(raw, 2, HEADER_LENGTH)
-  if not string.match(digits, '^%d+$') then return nil end
-  return {
-    created = tonumber(string.sub(raw, 2, 11)),
-    deadline = tonumber(string.sub(raw, 22, 31)),
-    idle = tonumber(string.sub(raw, 32, 41)),
-  }
+  if string.byte(raw, 1) ~= 49 or #raw < HEADER_LENGTH then return nil end
+  local created = tonumber(string.sub(raw, 2, 11))
+  local deadline = tonumber(string.sub(raw, 22, 31))
+  local idle = tonumber(string.sub(raw, 32, 41))
+  if not (created and deadline and idle) then return nil end
+  return {created = created, deadline = deadline, idle = idle}
 end
 
--- Parse netstring pairs from s[pos..]; return an ordered list of {k, v} or nil.
-local function read_pairs(s, pos)
-  local out = {}
+-- The indexed user id stored in a record's metadata ('' if none), and the position
+-- where its data pairs start; nil when the record is corrupt.
+local function meta_user(raw)
+  local meta, data_pos = ns_read(raw, HEADER_LENGTH + 1)
+  if not meta then return nil end
+  local pos = 1
+  while pos <= #meta do
+    local k, v
+    k, pos = ns_read(meta, pos)
+    if not k then return nil end
+    v, pos = ns_read(meta, pos)
+    if not v then return nil end
+    if k == 'u' then return v, data_pos end
+  end
+  return '', data_pos
+end
+
+-- Keys of the netstring pairs in s (a set), or nil when malformed.
+local function pair_keys(s)
+  local found = {}
+  local pos = 1
   while pos <= #s do
     local k, v
     k, pos = ns_read(s, pos)
     if not k then return nil end
     v, pos = ns_read(s, pos)
     if not v then return nil end
-    out[#out + 1] = {k, v}
+    found[k] = true
   end
-  return out
+  return found
 end
 
--- The indexed user id stored in a record's metadata ('' if none), and the position
--- where its data pairs start; nil when the record is corrupt.
-local function meta_user(raw)
-  local meta, pos = ns_read(raw, HEADER_LENGTH + 1)
-  if not meta then return nil end
-  local items = read_pairs(meta, 1)
-  if not items then return nil end
-  for _, kv in ipairs(items) do
-    if kv[1] == 'u' then return kv[2], pos end
+-- A set of the netstrings listed in s, or nil when malformed.
+local function netstring_set(s)
+  local found = {}
+  local pos = 1
+  while pos <= #s do
+    local item
+    item, pos = ns_read(s, pos)
+    if not item then return nil end
+    found[item] = true
   end
-  return '', pos
+  return found
+end
+
+-- The data pairs of raw from pos on, without those whose key is in drop_a or
+-- drop_b, as one string; nil when malformed. Kept pairs are copied as they are
+-- (one substring each), never decoded.
+local function pairs_without(raw, pos, drop_a, drop_b)
+  local parts = {}
+  local n = #raw
+  while pos <= n do
+    local colon = string.find(raw, ':', pos, true)
+    if not colon then return nil end
+    local key_len = tonumber(string.sub(raw, pos, colon - 1))
+    if not key_len then return nil end
+    local key = string.sub(raw, colon + 1, colon + key_len)
+    local value_pos = colon + key_len + 1
+    colon = string.find(raw, ':', value_pos, true)
+    if not colon then return nil end
+    local value_len = tonumber(string.sub(raw, value_pos, colon - 1))
+    if not value_len or colon + value_len > n then return nil end
+    local stop = colon + value_len
+    if not drop_a[key] and not drop_b[key] then
+      parts[#parts + 1] = string.sub(raw, pos, stop)
+    end
+    pos = stop + 1
+  end
+  return table.concat(parts)
 end
 
 local function now_ms()

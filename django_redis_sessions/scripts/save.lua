@@ -16,6 +16,7 @@ local mode = ARGV[1]
 local raw = redis.call('GET', KEYS[1])
 local created = tonumber(ARGV[2])
 local data = ARGV[9]
+local stored_deadline = -1
 if mode == 'c' then
   if raw then return 0 end
 else
@@ -26,34 +27,15 @@ else
   if not stored_user then return -1 end
   if stored_user ~= ARGV[7] then return {'uid', stored_user} end
   created = h.created
+  stored_deadline = h.deadline
   if mode == 'm' then
-    local items = read_pairs(raw, data_pos)
-    if not items then return -1 end
-    local changed = read_pairs(ARGV[9], 1)
-    local deleted = {}
-    local pos = 1
-    while pos <= #ARGV[10] do
-      local k
-      k, pos = ns_read(ARGV[10], pos)
-      if not k then break end
-      deleted[k] = true
-    end
-    local fresh = {}
-    for _, kv in ipairs(changed) do fresh[kv[1]] = kv[2] end
-    local parts = {}
-    for _, kv in ipairs(items) do
-      local k = kv[1]
-      if fresh[k] ~= nil then
-        parts[#parts + 1] = ns(k) .. ns(fresh[k])
-        fresh[k] = nil
-      elseif not deleted[k] then
-        parts[#parts + 1] = ns(k) .. ns(kv[2])
-      end
-    end
-    for _, kv in ipairs(changed) do
-      if fresh[kv[1]] ~= nil then parts[#parts + 1] = ns(kv[1]) .. ns(kv[2]) end
-    end
-    data = table.concat(parts)
+    -- Keep every stored pair this request did not change or delete, then
+    -- append the changed ones: a concurrent request's other keys survive.
+    local changed = pair_keys(ARGV[9])
+    local deleted = netstring_set(ARGV[10])
+    local kept = changed and deleted and pairs_without(raw, data_pos, changed, deleted)
+    if not kept then return -1 end
+    data = kept .. ARGV[9]
   end
 end
 
@@ -81,7 +63,9 @@ redis.call('SET', KEYS[1],
 if old_user ~= '' and old_user ~= new_user then
   redis.call('ZREM', KEYS[3], member)
 end
-if new_user ~= '' then
+-- The index only changes when the session's user or deadline does: most saves
+-- (a signed-in user changing a key) leave it alone.
+if new_user ~= '' and (new_user ~= old_user or deadline ~= stored_deadline) then
   index_add(KEYS[2], member, deadline, now_s, ARGV[11], tonumber(ARGV[12]))
 end
 return 1
