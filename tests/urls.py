@@ -14,4 +14,10 @@ urlpatterns = [
     path("logout/", views.logout_view),
     path("awrite/", views.awrite_session),
     path("aread/", views.aread_session),
+    path("flush/", views.flush_session),
+    path("cycle/", views.cycle_session),
+    path("interrupted/", views.interrupted_write),
+    path("ainterrupted/", views.ainterrupted_write),
+    path("fail/", views.write_then_fail),
+    path("untouched/", views.untouched),
 ]

@@ -63,3 +63,45 @@ async def alogin_view(request: HttpRequest) -> HttpResponse:
 def logout_view(request: HttpRequest) -> HttpResponse:
     logout(request)
     return HttpResponse("bye")
+
+
+# -- views for tests/test_middleware.py ----------------------------------------------
+
+
+@csrf_exempt
+def flush_session(request: HttpRequest) -> HttpResponse:
+    request.session.flush()
+    return HttpResponse("flushed")
+
+
+@csrf_exempt
+def cycle_session(request: HttpRequest) -> HttpResponse:
+    request.session.cycle_key()
+    return HttpResponse("cycled")
+
+
+@csrf_exempt
+def interrupted_write(request: HttpRequest) -> HttpResponse:
+    """Read the session, have "another request" delete it, then change it."""
+    key = request.session.get("key")
+    request.session.__class__(request.session.session_key).delete()
+    request.session["key"] = f"{key}-changed"
+    return HttpResponse("changed after a concurrent delete")
+
+
+@csrf_exempt
+async def ainterrupted_write(request: HttpRequest) -> HttpResponse:
+    key = await request.session.aget("key")
+    await request.session.__class__(request.session.session_key).adelete()
+    await request.session.aset("key", f"{key}-changed")
+    return HttpResponse("changed after a concurrent delete")
+
+
+@csrf_exempt
+def write_then_fail(request: HttpRequest) -> HttpResponse:
+    request.session["key"] = "written by a failing request"
+    return HttpResponse("server error", status=500)
+
+
+def untouched(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("session not used")
