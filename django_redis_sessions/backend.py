@@ -51,7 +51,7 @@ security_logger = logging.getLogger("django.security.SuspiciousSession")
 #: Key collisions among 165-bit random keys do not happen; a loop that keeps
 #: colliding means something else is wrong, and must not spin for ever.
 _NEW_KEY_ATTEMPTS = 10
-_FIELD_MAX = record.NO_DEADLINE_SCORE
+_FIELD_MAX = record.FIELD_MAX
 
 
 def _require_app() -> None:

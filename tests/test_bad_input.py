@@ -72,9 +72,9 @@ def test_unknown_well_formed_key_is_not_adopted(r):
         b"not a session",
         b"",
         b"1" + b"9" * 40,  # header only, no meta
-        b"1{NOW}{NOW}00000000000000000600" + b"5:abc",  # truncated netstring
+        b"1{NOW}{NOW}00000000{IDLE}" + b"5:abc",  # truncated netstring
         # a value the serializer cannot decode
-        b"1{NOW}{NOW}00000000000000000600" + b"0:" + b"1:a3:{{{",
+        b"1{NOW}{NOW}00000000{IDLE}" + b"0:" + b"1:a3:{{{",
         bytes(range(256)),
     ],
 )
@@ -84,7 +84,8 @@ def test_corrupted_record_gives_empty_session_logs_and_is_removed(r, garbage, ca
     s.save()
     session_key = s.session_key
     redis_key = keys.session_redis_key(conf.prefix, keys.digest(session_key))
-    garbage = garbage.replace(b"{NOW}", b"%010d" % time.time())
+    garbage = garbage.replace(b"{NOW}", record.field(int(time.time())))
+    garbage = garbage.replace(b"{IDLE}", record.field(600))
     r.set(redis_key, garbage, ex=600)
     with caplog.at_level(logging.WARNING, logger="django.security.SuspiciousSession"):
         loaded = SessionStore(session_key)
@@ -159,7 +160,10 @@ def test_outage_is_an_error_not_a_logout_and_loses_nothing(r, settings):
     assert client.cookies["sessionid"].value == session_key
 
     settings.SESSION_REDIS_URL = good_url
-    assert r.get(redis_key)[record.SEEN_OFFSET + 10 :] == stored[record.SEEN_OFFSET + 10 :]
+    assert (
+        r.get(redis_key)[record.SEEN_OFFSET + record.FIELD_WIDTH :]
+        == stored[record.SEEN_OFFSET + record.FIELD_WIDTH :]
+    )
     assert client.get("/read/").json()["data"] == {"a": 1}
 
 

@@ -48,8 +48,8 @@ def saved_session(**data: object) -> SessionStore:
 def backdate_created(r, session_key: str, seconds: int) -> None:
     """Pretend the stored session was created ``seconds`` ago (header ``created``)."""
     raw = r.get(redis_key(session_key))
-    created = int(raw[1:11]) - seconds
-    r.setrange(redis_key(session_key), 1, b"%010d" % created)
+    created = record.read_field(raw, record.CREATED_OFFSET) - seconds
+    r.setrange(redis_key(session_key), record.CREATED_OFFSET, record.field(created))
 
 
 # -- a fresh session and the dict-like API -----------------------------------------

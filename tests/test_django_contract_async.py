@@ -316,7 +316,8 @@ async def test_acycle_key_starts_a_new_absolute_lifetime(r):
     with override_settings(SESSION_REDIS_ABSOLUTE_AGE=100, SESSION_COOKIE_AGE=1000):
         key = (await asaved_session(a=1)).session_key
         raw = r.get(redis_key(key))
-        r.setrange(redis_key(key), 1, b"%010d" % (int(raw[1:11]) - 90))
+        created = record.read_field(raw, record.CREATED_OFFSET)
+        r.setrange(redis_key(key), record.CREATED_OFFSET, record.field(created - 90))
         session = SessionStore(key)
         assert await session.aget("a") == 1
         assert await session.aget_expiry_age() <= 10

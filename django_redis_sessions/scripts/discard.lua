@@ -6,7 +6,7 @@ if not current then return 0 end
 local read = ARGV[1]
 local function outside_seen(s)
   if #s < HEADER_LENGTH then return s end
-  return string.sub(s, 1, SEEN_OFFSET) .. string.sub(s, SEEN_OFFSET + 11)
+  return string.sub(s, 1, SEEN_OFFSET) .. string.sub(s, SEEN_OFFSET + 9)
 end
 if outside_seen(current) == outside_seen(read) then
   return redis.call('DEL', KEYS[1])

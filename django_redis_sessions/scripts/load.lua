@@ -5,9 +5,9 @@
 -- Returns the stored bytes (as they were before this touch), or false.
 local raw = redis.call('GET', KEYS[1])
 if not raw then return false end
-local created = tonumber(string.sub(raw, 2, 11))
-local deadline = tonumber(string.sub(raw, 22, 31))
-local idle = tonumber(string.sub(raw, 32, 41))
+local created = tonumber(string.sub(raw, 2, 9), 16)
+local deadline = tonumber(string.sub(raw, 18, 25), 16)
+local idle = tonumber(string.sub(raw, 26, 33), 16)
 if string.byte(raw, 1) ~= 49 or not (created and deadline and idle) then
   return raw  -- not ours: the client reports and removes it
 end
@@ -25,6 +25,6 @@ if exp <= now then
   redis.call('DEL', KEYS[1])
   return false
 end
-redis.call('SETRANGE', KEYS[1], SEEN_OFFSET, string.format('%010d', now_s))
+redis.call('SETRANGE', KEYS[1], SEEN_OFFSET, field(now_s))
 redis.call('PEXPIREAT', KEYS[1], exp)
 return raw

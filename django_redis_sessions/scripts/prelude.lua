@@ -1,8 +1,8 @@
 -- Shared helpers, prepended to every script (see store.py). The record layout is
 -- documented in record.py; the offsets here must match it.
-local HEADER_LENGTH = 41
-local SEEN_OFFSET = 11
-local NO_DEADLINE = 9999999999
+local HEADER_LENGTH = 33
+local SEEN_OFFSET = 9  -- 0-based, for SETRANGE
+local NO_DEADLINE = 4294967295
 
 -- Read one netstring ("<len>:<bytes>") at pos; return item, next pos (or nil).
 local function ns_read(s, pos)
@@ -22,9 +22,9 @@ end
 -- Header fields as numbers, or nil when the record is not ours.
 local function header(raw)
   if string.byte(raw, 1) ~= 49 or #raw < HEADER_LENGTH then return nil end
-  local created = tonumber(string.sub(raw, 2, 11))
-  local deadline = tonumber(string.sub(raw, 22, 31))
-  local idle = tonumber(string.sub(raw, 32, 41))
+  local created = tonumber(string.sub(raw, 2, 9), 16)
+  local deadline = tonumber(string.sub(raw, 18, 25), 16)
+  local idle = tonumber(string.sub(raw, 26, 33), 16)
   if not (created and deadline and idle) then return nil end
   return {created = created, deadline = deadline, idle = idle}
 end
@@ -114,8 +114,9 @@ local function expiry_ms(now, idle, deadline)
   return exp or now
 end
 
+-- A header field: 8 lowercase hex digits (record.py).
 local function field(n)
-  return string.format('%010d', n)
+  return string.format('%08x', n)
 end
 
 -- Add member to a user's index, scored by its session's deadline (an upper bound
