@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -20,7 +21,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def redis_server(*args: str, ping: dict | None = None, tmp: Path) -> Iterator[None]:
+def redis_server(*args: str, ping: dict[str, Any] | None = None, tmp: Path) -> Iterator[None]:
     """Run ``redis-server`` with ``args`` until the block ends; wait until it answers."""
     binary = shutil.which("redis-server")
     if binary is None:

@@ -450,7 +450,7 @@ def test_none_session_key():
 def test_session_key_is_read_only():
     session = SessionStore()
     with pytest.raises(AttributeError):
-        session.session_key = session._get_new_session_key()
+        session.session_key = session._get_new_session_key()  # type: ignore[misc]
 
 
 def test_new_keys_match_the_engine_key_format(r):

@@ -672,7 +672,7 @@ async def test_aclear_expired_is_a_callable_classmethod(r):
     index = keys.user_index_key(conf.prefix, "43")
     assert r.zcard(index) == 1
     r.delete(redis_key(key))
-    assert await SessionStore.aclear_expired() is None
+    await SessionStore.aclear_expired()
     assert r.exists(index) == 0
 
 
