@@ -196,3 +196,20 @@ def test_clear_before_load_replaces_data_but_keeps_the_absolute_deadline(r, sett
     assert dict(SessionStore(s.session_key).items()) == {"c": 3}
     # The replace did not restart the absolute lifetime from "now".
     assert r.pttl(redis_key(s.session_key)) <= 2_000
+
+
+def test_created_and_last_seen_are_kept_beside_the_data(r, settings):
+    s = new_session(a=1)
+    key = redis_key(s.session_key)
+    first = record.decode(r.get(key))
+    assert abs(first.created - time.time()) <= 2
+    assert first.seen >= first.created
+    time.sleep(1.1)
+    loaded = SessionStore(s.session_key)
+    assert list(loaded.keys()) == ["a"]  # metadata is not among the session's keys
+    after_load = record.decode(r.get(key))
+    assert after_load.seen > first.seen  # refreshed by the load's own round trip
+    assert after_load.created == first.created
+    loaded["b"] = 2
+    loaded.save()
+    assert record.decode(r.get(key)).created == first.created

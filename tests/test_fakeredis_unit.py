@@ -1,0 +1,81 @@
+"""Fast unit layer: the engine's scripts on fakeredis (with Lua), no server needed.
+
+These run everywhere (no ``real_redis`` mark) and keep the scripts honest on the
+in-process Redis that the example project and users' own unit tests may use. The
+real server remains the proof: every behaviour here is also tested against it.
+"""
+
+from __future__ import annotations
+
+import fakeredis
+import pytest
+from django.contrib.sessions.backends.base import UpdateError
+
+from django_redis_sessions import backend, keys
+from django_redis_sessions.backend import SessionStore
+from django_redis_sessions.conf import conf
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    server = fakeredis.FakeServer()
+    client = fakeredis.FakeRedis(server=server)
+    monkeypatch.setattr(backend, "get_client", lambda: client)
+    monkeypatch.setattr(
+        backend, "get_async_client", lambda: fakeredis.FakeAsyncRedis(server=server)
+    )
+    return client
+
+
+def index(fake, user_id: str) -> set[bytes]:
+    return set(fake.zrange(keys.user_index_key(conf.prefix, user_id), 0, -1))
+
+
+def test_create_load_merge_delete(fake):
+    s = SessionStore()
+    s.update({"a": 1, "b": [1, 2], "_auth_user_id": "7"})
+    s.save()
+    assert index(fake, "7") == {keys.digest(s.session_key).encode()}
+
+    first, second = SessionStore(s.session_key), SessionStore(s.session_key)
+    first["a"], second["b"] = 2, [3]
+    first.save()
+    second.save()
+    assert dict(SessionStore(s.session_key).items()) == {"a": 2, "b": [3], "_auth_user_id": "7"}
+
+    s.delete()
+    assert index(fake, "7") == set()
+    stale = SessionStore(s.session_key)
+    stale._session_cache = {"a": 1}
+    with pytest.raises(UpdateError):
+        stale.save()
+
+
+def test_cycle_moves_data_and_index(fake):
+    s = SessionStore()
+    s.update({"_auth_user_id": "9", "cart": ["x"]})
+    s.save()
+    old = s.session_key
+    s.cycle_key()
+    assert SessionStore(s.session_key)["cart"] == ["x"]
+    assert not SessionStore().exists(old)
+    assert index(fake, "9") == {keys.digest(s.session_key).encode()}
+
+
+def test_ttl_is_min_of_idle_and_absolute(fake, settings):
+    settings.SESSION_COOKIE_AGE = 600
+    settings.SESSION_REDIS_ABSOLUTE_AGE = 60
+    s = SessionStore()
+    s["a"] = 1
+    s.save()
+    assert 0 < fake.ttl(keys.session_redis_key(conf.prefix, keys.digest(s.session_key))) <= 60
+
+
+async def test_async_round_trip(fake):
+    s = SessionStore()
+    await s.aset("_auth_user_id", "3")
+    await s.asave()
+    assert await SessionStore(s.session_key).aget("_auth_user_id") == "3"
+    assert index(fake, "3") == {keys.digest(s.session_key).encode()}
+    await s.aflush()
+    assert index(fake, "3") == set()
