@@ -87,37 +87,25 @@ def test_password_and_db_in_url(tmp_path, settings):
         assert "wrong-pw" not in str(info.value)
 
 
-def test_unix_socket_url(tmp_path, settings):
+@pytest.fixture
+def unix_socket_redis(tmp_path, settings):
+    """A Redis listening only on a unix socket; the settings point at its db 2."""
     sock = tmp_path / "redis.sock"
-    with redis_server(
-        "--port",
-        "0",
-        "--unixsocket",
-        str(sock),
-        "--unixsocketperm",
-        "700",
-        ping={"unix_socket_path": str(sock)},
-        tmp=tmp_path,
-    ):
+    options = ("--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700")
+    with redis_server(*options, ping={"unix_socket_path": str(sock)}, tmp=tmp_path):
         settings.SESSION_REDIS_URL = f"unix://{sock}?db=2"
-        round_trip()
-        assert redis.Redis(unix_socket_path=str(sock), db=2).dbsize() >= 1
+        yield sock
 
 
-async def test_unix_socket_url_async(tmp_path, settings):
-    sock = tmp_path / "redis.sock"
-    with redis_server(
-        "--port",
-        "0",
-        "--unixsocket",
-        str(sock),
-        "--unixsocketperm",
-        "700",
-        ping={"unix_socket_path": str(sock)},
-        tmp=tmp_path,
-    ):
-        settings.SESSION_REDIS_URL = f"unix://{sock}?db=2"
-        await around_trip()
+def test_unix_socket_url(unix_socket_redis):
+    round_trip()
+    client = redis.Redis(unix_socket_path=str(unix_socket_redis), db=2)
+    assert client.dbsize() >= 1
+    client.close()
+
+
+async def test_unix_socket_url_async(unix_socket_redis):
+    await around_trip()
 
 
 def test_tls_url(tmp_path, settings):
