@@ -118,3 +118,27 @@ def test_concurrent_http_requests_writing_different_keys(r):
         f"k{n}": 24 for n in range(8)
     }
     assert data["seed"] == 1
+
+
+def test_binary_serializer_values_survive_merges(r, settings):
+    """SESSION_SERIALIZER is honoured, and the record format is binary-safe."""
+    import datetime
+
+    settings.SESSION_SERIALIZER = "tests.pickle_serializer.PickleSerializer"
+    when = datetime.datetime(2026, 1, 2, 3, 4, 5)
+    s = SessionStore()
+    s.update({"blob": bytes(range(256)), "when": when, "tags": {"a", "b"}})
+    s.save()
+    first, second = SessionStore(s.session_key), SessionStore(s.session_key)
+    first.keys(), second.keys()
+    first["blob"] = b"\x00:\xff" * 10
+    second["n"] = 1
+    first.save()
+    second.save()
+    final = SessionStore(s.session_key)
+    assert dict(final.items()) == {
+        "blob": b"\x00:\xff" * 10,
+        "when": when,
+        "tags": {"a", "b"},
+        "n": 1,
+    }
