@@ -219,3 +219,12 @@ def test_djangos_clearsessions_command_prunes_indexes(r, alice, settings):
     time.sleep(1.2)
     call_command("clearsessions")
     assert r.exists(keys.user_index_key(conf.prefix, str(alice.pk))) == 0
+
+
+def test_login_costs_three_round_trips_at_most(r, alice, count_round_trips):
+    client = Client()
+    client.post("/write/", data=b'{"cart": [1]}', content_type="application/json")
+    count_round_trips.round_trips = 0
+    login(client)
+    # load the anonymous session, cycle its key, save the user into it + index
+    assert count_round_trips.round_trips == 3
