@@ -73,6 +73,20 @@ def _compact_json_dumps(value: Any) -> bytes:
     return _COMPACT_JSON.encode(value).encode("latin-1")
 
 
+_codecs: dict[type[Any], tuple[Any, Callable[[Any], bytes]]] = {}
+
+
+def _codec_for(serializer: type[Any]) -> tuple[Any, Callable[[Any], bytes]]:
+    """One serializer instance (and its encoding function) per serializer class."""
+    try:
+        return _codecs[serializer]
+    except KeyError:
+        codec = serializer()
+        dumps = _compact_json_dumps if serializer is JSONSerializer else codec.dumps
+        _codecs[serializer] = (codec, dumps)
+        return codec, dumps
+
+
 def _clamp(value: int) -> int:
     return max(0, min(value, _FIELD_MAX))
 
@@ -83,10 +97,7 @@ class SessionStore(SessionBase):
     def __init__(self, session_key: str | None = None) -> None:
         _require_app()
         super().__init__(session_key)
-        self._codec = self.serializer()
-        self._dumps: Callable[[Any], bytes] = (
-            _compact_json_dumps if self.serializer is JSONSerializer else self._codec.dumps
-        )
+        self._codec, self._dumps = _codec_for(self.serializer)
 
     # -- state tied to the current key ----------------------------------------
     #

@@ -28,7 +28,7 @@ Netstrings are binary-safe, so a custom serializer that emits arbitrary bytes wo
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 VERSION = b"1"
@@ -93,7 +93,10 @@ def field(value: int) -> bytes:
 
 
 def read_field(raw: bytes, offset: int) -> int:
-    return int(raw[offset : offset + FIELD_WIDTH], 16)
+    field = raw[offset : offset + FIELD_WIDTH]
+    if not _HEX_DIGITS.issuperset(field):
+        raise CorruptRecord("header field is not hex")
+    return int(field, 16)
 
 
 def encode(record: Record) -> bytes:
@@ -118,16 +121,6 @@ def _read_netstring(raw: bytes, pos: int) -> tuple[bytes, int]:
     if end > len(raw):
         raise CorruptRecord("netstring runs past the end of the record")
     return raw[colon + 1 : end], end
-
-
-def iter_pairs(raw: bytes, pos: int = 0) -> Iterator[tuple[bytes, bytes]]:
-    end = len(raw)
-    while pos < end:
-        key, pos = _read_netstring(raw, pos)
-        if pos >= end:
-            raise CorruptRecord("pair without a value")
-        value, pos = _read_netstring(raw, pos)
-        yield key, value
 
 
 def decode_data(raw: bytes, pos: int) -> dict[str, bytes]:
@@ -165,32 +158,22 @@ def decode_data(raw: bytes, pos: int) -> dict[str, bytes]:
 def decode(raw: bytes) -> Record:
     """Parse a stored record; raise :class:`CorruptRecord` for anything else."""
     header = raw[:HEADER_LENGTH]
-    if (
-        len(header) < HEADER_LENGTH
-        or header[:1] != VERSION
-        or not _HEX_DIGITS.issuperset(header[1:])
-    ):
+    if len(header) < HEADER_LENGTH or header[:1] != VERSION:
         raise CorruptRecord("bad header")
+    try:
+        # int(..., 16) also takes "+", "_" and spaces; a header mangled into
+        # those still yields numbers, and the data section is checked strictly.
+        created = int(header[CREATED_OFFSET:SEEN_OFFSET], 16)
+        seen = int(header[SEEN_OFFSET:DEADLINE_OFFSET], 16)
+        deadline = int(header[DEADLINE_OFFSET:IDLE_OFFSET], 16)
+        idle = int(header[IDLE_OFFSET:HEADER_LENGTH], 16)
+    except ValueError as exc:
+        raise CorruptRecord("bad header") from exc
     meta_blob, pos = _read_netstring(raw, HEADER_LENGTH)
     user_id = ""
     if meta_blob:
         try:
-            user_id = dict(iter_pairs(meta_blob)).get(META_USER, b"").decode("utf-8")
+            user_id = decode_data(meta_blob, 0).get(META_USER.decode(), b"").decode("utf-8")
         except UnicodeDecodeError as exc:
             raise CorruptRecord("user id is not UTF-8") from exc
-    return Record(
-        created=read_field(header, CREATED_OFFSET),
-        seen=read_field(header, SEEN_OFFSET),
-        deadline=read_field(header, DEADLINE_OFFSET),
-        idle=read_field(header, IDLE_OFFSET),
-        user_id=user_id,
-        data=decode_data(raw, pos),
-    )
-
-
-def user_id_of(raw: bytes) -> str:
-    """The indexed user id of a stored record, or ``""`` if it cannot be read."""
-    try:
-        return decode(raw).user_id
-    except CorruptRecord:
-        return ""
+    return Record(created, seen, deadline, idle, user_id, decode_data(raw, pos))

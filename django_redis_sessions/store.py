@@ -135,21 +135,24 @@ class _StorageBase:
     def index_key(self, user_id: str) -> str:
         return keys.user_index_key(self.prefix, user_id)
 
+    def translate(self, exc: redis.RedisError, action: str) -> SessionStoreError:
+        """Our exception for a redis-py failure, naming the server (never credentials)."""
+        server = describe_server(self.client)
+        if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+            return SessionStoreUnavailable(
+                f"Session store Redis at {server} is unreachable ({action}): {exc}", server
+            )
+        return SessionStoreError(
+            f"Session store Redis at {server} failed ({action}): {exc}", server
+        )
+
     @contextmanager
     def errors(self, action: str) -> Iterator[None]:
-        """Turn redis-py failures into our exceptions, naming the server."""
+        """Turn redis-py failures inside the block into our exceptions."""
         try:
             yield
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            server = describe_server(self.client)
-            raise SessionStoreUnavailable(
-                f"Session store Redis at {server} is unreachable ({action}): {exc}", server
-            ) from exc
         except redis.RedisError as exc:
-            server = describe_server(self.client)
-            raise SessionStoreError(
-                f"Session store Redis at {server} failed ({action}): {exc}", server
-            ) from exc
+            raise self.translate(exc, action) from exc
 
     def save_call_for(self, plan: WritePlan) -> _CallBuilder:
         return lambda expected: self.save_call(replace(plan, expected_user_id=expected))
@@ -237,8 +240,11 @@ class SessionStorage(_StorageBase):
             return self.client.eval(script.text, len(keys_), *keys_, *args)
 
     def load(self, digest: str, absolute_age: int) -> bytes | None:
-        with self.errors("load"):
+        # The hot path: a plain try instead of the errors() context manager.
+        try:
             raw: bytes | None = self._run(LOAD, [self.session_key(digest)], [absolute_age])
+        except redis.RedisError as exc:
+            raise self.translate(exc, "load") from exc
         return raw
 
     def exists(self, digest: str) -> bool:
@@ -349,8 +355,10 @@ class AsyncSessionStorage(_StorageBase):
             return await self.client.eval(script.text, len(keys_), *keys_, *args)
 
     async def load(self, digest: str, absolute_age: int) -> bytes | None:
-        with self.errors("load"):
+        try:
             raw: bytes | None = await self._run(LOAD, [self.session_key(digest)], [absolute_age])
+        except redis.RedisError as exc:
+            raise self.translate(exc, "load") from exc
         return raw
 
     async def exists(self, digest: str) -> bool:
