@@ -193,4 +193,5 @@ async def aclose_clients() -> None:
     """Close the running event loop's async clients (tests; before a loop ends)."""
     per_loop = _async_clients.pop(asyncio.get_running_loop(), {})
     for client in per_loop.values():
-        await client.aclose()
+        # Every async pool here is ours (even with a cache alias): close it too.
+        await client.aclose(close_connection_pool=True)

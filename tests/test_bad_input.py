@@ -183,3 +183,16 @@ def test_redis_never_holds_a_raw_session_key(r):
         if session_key.encode() in name or session_key.encode() in (value or b""):
             found.append(name)
     assert found == []
+
+
+def test_a_dropped_connection_is_replaced_not_reported(r, settings):
+    """A pooled connection the server closed (restart, idle timeout, failover) is
+    replaced at checkout: the request succeeds, even with retries off."""
+    settings.SESSION_REDIS_RETRIES = 0
+    s = SessionStore()
+    s["a"] = 1
+    s.save()  # opens the engine's pooled connection (the only one: no threads here)
+    from django_redis_sessions.connection import get_client
+
+    assert r.client_kill_filter(_id=get_client().client_id()) == 1
+    assert SessionStore(s.session_key)["a"] == 1
