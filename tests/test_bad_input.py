@@ -7,6 +7,7 @@ import socket
 import time
 
 import pytest
+import redis
 from django.test import Client
 
 from django_redis_sessions import keys, record
@@ -196,3 +197,22 @@ def test_a_dropped_connection_is_replaced_not_reported(r, settings):
 
     assert r.client_kill_filter(_id=get_client().client_id()) == 1
     assert SessionStore(s.session_key)["a"] == 1
+
+
+def test_a_server_that_never_answers_times_out_with_a_clear_error(r, settings):
+    """A peer that accepts connections but never replies (a hung Redis, a black
+    hole): the request fails within the configured timeout, naming the server."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    settings.SESSION_REDIS_URL = f"redis://127.0.0.1:{port}/0"
+    settings.SESSION_REDIS_SOCKET_TIMEOUT = 0.3
+    settings.SESSION_REDIS_RETRIES = 1
+    try:
+        with pytest.raises(SessionStoreUnavailable, match=f"127.0.0.1:{port}") as info:
+            SessionStore("a" * 32).load()
+        # The socket timeout fired (redis-py's default would wait for ever).
+        assert isinstance(info.value.__cause__, redis.TimeoutError)
+    finally:
+        listener.close()
