@@ -138,6 +138,8 @@ def test_save_every_request_writes_nothing_when_nothing_changed(
     response = client.get("/read/")
     assert response.json()["user"] == "alice"
     assert count_round_trips.round_trips == 1  # the load (which slides); no write
+    # ...yet the browser's cookie is refreshed: sliding at the cookie, for free.
+    assert int(response.cookies["sessionid"]["max-age"]) > 0
 
 
 def test_modifying_signed_in_request_is_two_round_trips_at_most(r, alice, count_round_trips):
