@@ -10,19 +10,13 @@ from django.test import Client
 
 from django_redis_sessions.backend import SessionStore
 
+from .helpers import saved_key
+
 pytestmark = pytest.mark.real_redis
 
 
-def saved(**data) -> str:
-    s = SessionStore()
-    s.update(data)
-    s.save()
-    assert s.session_key is not None
-    return s.session_key
-
-
 def test_changes_to_different_keys_both_persist(r):
-    key = saved(a=0, b=0, keep="yes")
+    key = saved_key(a=0, b=0, keep="yes")
     first, second = SessionStore(key), SessionStore(key)
     first.keys(), second.keys()  # both requests read the session first
     first["a"] = 1
@@ -35,7 +29,7 @@ def test_changes_to_different_keys_both_persist(r):
 
 
 def test_same_key_last_write_wins(r):
-    key = saved(a=0)
+    key = saved_key(a=0)
     first, second = SessionStore(key), SessionStore(key)
     first.keys(), second.keys()  # both requests read the session first
     first["a"] = 1
@@ -46,7 +40,7 @@ def test_same_key_last_write_wins(r):
 
 
 async def test_async_changes_to_different_keys_both_persist(r):
-    key = saved(a=0, b=0)
+    key = saved_key(a=0, b=0)
     first, second = SessionStore(key), SessionStore(key)
     await first.akeys(), await second.akeys()
     await first.aset("a", 1)
@@ -57,7 +51,7 @@ async def test_async_changes_to_different_keys_both_persist(r):
 
 
 def test_save_after_delete_elsewhere_raises_and_does_not_resurrect(r):
-    key = saved(a=0)
+    key = saved_key(a=0)
     holder = SessionStore(key)
     assert holder["a"] == 0
     SessionStore(key).delete()
@@ -68,7 +62,7 @@ def test_save_after_delete_elsewhere_raises_and_does_not_resurrect(r):
 
 
 def test_cycle_after_revocation_does_not_carry_the_user_into_a_new_key(r):
-    key = saved(_auth_user_id="42", cart=[1])
+    key = saved_key(_auth_user_id="42", cart=[1])
     holder = SessionStore(key)
     assert holder["cart"] == [1]
     SessionStore().delete(key)  # revoked by an operator while the request ran
@@ -79,7 +73,7 @@ def test_cycle_after_revocation_does_not_carry_the_user_into_a_new_key(r):
 
 
 async def test_async_save_after_delete_raises(r):
-    key = saved(a=0)
+    key = saved_key(a=0)
     holder = SessionStore(key)
     assert await holder.aget("a") == 0
     await SessionStore(key).adelete()

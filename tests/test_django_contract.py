@@ -26,23 +26,11 @@ from django_redis_sessions import keys, record
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 
+from .helpers import redis_key, saved_session
+
 pytestmark = pytest.mark.real_redis
 
 SECURITY_LOGGER = "django.security.SuspiciousSession"
-
-
-def redis_key(session_key: str) -> str:
-    """The Redis key that holds ``session_key``'s record."""
-    return keys.session_redis_key(conf.prefix, keys.digest(session_key))
-
-
-def saved_session(**data: object) -> SessionStore:
-    """A session holding ``data``, saved to Redis."""
-    session = SessionStore()
-    session.update(data)
-    session.save()
-    assert session.session_key is not None
-    return session
 
 
 def backdate_created(r, session_key: str, seconds: int) -> None:

@@ -24,13 +24,11 @@ from django_redis_sessions import keys, record
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 
+from .helpers import redis_key
+
 pytestmark = pytest.mark.real_redis
 
 SECURITY_LOGGER = "django.security.SuspiciousSession"
-
-
-def redis_key(session_key: str) -> str:
-    return keys.session_redis_key(conf.prefix, keys.digest(session_key))
 
 
 async def asaved_session(**data: object) -> SessionStore:

@@ -8,31 +8,19 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from django_redis_sessions import keys, record
+from django_redis_sessions import record
 from django_redis_sessions.backend import SessionStore
 
+from .helpers import redis_key, saved_session
+
 pytestmark = pytest.mark.real_redis
-
-
-def redis_key(session_key: str) -> str:
-    from django_redis_sessions.conf import conf
-
-    return keys.session_redis_key(conf.prefix, keys.digest(session_key))
-
-
-def new_session(**data) -> SessionStore:
-    s = SessionStore()
-    for k, v in data.items():
-        s[k] = v
-    s.save()
-    return s
 
 
 def test_load_slides_ttl_in_the_same_round_trip_without_rewriting_data(
     r, settings, count_round_trips
 ):
     settings.SESSION_COOKIE_AGE = 100
-    s = new_session(cart=[1, 2, 3])
+    s = saved_session(cart=[1, 2, 3])
     key = redis_key(s.session_key)
     r.pexpire(key, 5_000)  # pretend most of the idle window has passed
     before = r.get(key)
@@ -56,8 +44,8 @@ def test_load_slides_ttl_in_the_same_round_trip_without_rewriting_data(
 
 def test_idle_session_expires_and_activity_keeps_it_alive(r, settings):
     settings.SESSION_COOKIE_AGE = 2
-    active = new_session(a=1)
-    idle = new_session(b=2)
+    active = saved_session(a=1)
+    idle = saved_session(b=2)
     for _ in range(4):  # 3.2 s in all: past the 2 s window, but never idle 2 s
         time.sleep(0.8)
         assert SessionStore(active.session_key).get("a") == 1
@@ -71,7 +59,7 @@ def test_idle_session_expires_and_activity_keeps_it_alive(r, settings):
 def test_absolute_lifetime_ends_an_active_session(r, settings):
     settings.SESSION_COOKIE_AGE = 60
     settings.SESSION_REDIS_ABSOLUTE_AGE = 2
-    s = new_session(a=1)
+    s = saved_session(a=1)
     key = redis_key(s.session_key)
     assert r.pttl(key) <= 2_000  # server TTL is min(idle, remaining absolute)
     time.sleep(1.0)
@@ -85,7 +73,7 @@ def test_absolute_lifetime_ends_an_active_session(r, settings):
 def test_lowering_the_absolute_age_applies_to_existing_sessions(r, settings):
     settings.SESSION_COOKIE_AGE = 600
     settings.SESSION_REDIS_ABSOLUTE_AGE = 3600
-    s = new_session(a=1)
+    s = saved_session(a=1)
     key = redis_key(s.session_key)
     settings.SESSION_REDIS_ABSOLUTE_AGE = 30
     assert SessionStore(s.session_key).get("a") == 1
@@ -99,7 +87,7 @@ def test_lowering_the_absolute_age_applies_to_existing_sessions(r, settings):
 def test_absolute_age_none_turns_the_cap_off(r, settings):
     settings.SESSION_COOKIE_AGE = 1000
     settings.SESSION_REDIS_ABSOLUTE_AGE = None
-    s = new_session(a=1)
+    s = saved_session(a=1)
     assert SessionStore(s.session_key).get_expiry_age() == 1000
     assert 999_000 < r.pttl(redis_key(s.session_key)) <= 1_000_000
 
@@ -107,7 +95,7 @@ def test_absolute_age_none_turns_the_cap_off(r, settings):
 def test_expiry_age_and_date_never_exceed_remaining_absolute(r, settings):
     settings.SESSION_COOKIE_AGE = 14 * 86400
     settings.SESSION_REDIS_ABSOLUTE_AGE = 3600
-    s = new_session(a=1)
+    s = saved_session(a=1)
     loaded = SessionStore(s.session_key)
     assert 3590 <= loaded.get_expiry_age() <= 3600
     limit = timezone.now() + timedelta(seconds=3601)
@@ -128,7 +116,7 @@ def test_expiry_age_and_date_never_exceed_remaining_absolute(r, settings):
 
 def test_custom_idle_from_set_expiry_is_stored_and_slides(r, settings):
     settings.SESSION_COOKIE_AGE = 1000
-    s = new_session(a=1)
+    s = saved_session(a=1)
     s.set_expiry(50)
     s.save()
     key = redis_key(s.session_key)
@@ -140,7 +128,7 @@ def test_custom_idle_from_set_expiry_is_stored_and_slides(r, settings):
 
 def test_datetime_expiry_is_fixed_not_sliding(r, settings):
     settings.SESSION_COOKIE_AGE = 1000
-    s = new_session(a=1)
+    s = saved_session(a=1)
     s.set_expiry(timezone.now() + timedelta(seconds=40))
     s.save()
     key = redis_key(s.session_key)
@@ -151,7 +139,7 @@ def test_datetime_expiry_is_fixed_not_sliding(r, settings):
 
 
 def test_expiry_in_the_past_ends_the_session_now(r, settings):
-    s = new_session(a=1)
+    s = saved_session(a=1)
     s.set_expiry(timezone.now() - timedelta(seconds=10))
     s.save()
     assert r.exists(redis_key(s.session_key)) == 0
@@ -187,7 +175,7 @@ async def test_async_load_slides_and_caps(r, settings):
 def test_clear_before_load_replaces_data_but_keeps_the_absolute_deadline(r, settings):
     settings.SESSION_COOKIE_AGE = 600
     settings.SESSION_REDIS_ABSOLUTE_AGE = 3
-    s = new_session(a=1, b=2)
+    s = saved_session(a=1, b=2)
     time.sleep(1.1)
     other = SessionStore(s.session_key)
     other.clear()  # never loaded: the save must replace, not merge
@@ -199,7 +187,7 @@ def test_clear_before_load_replaces_data_but_keeps_the_absolute_deadline(r, sett
 
 
 def test_created_and_last_seen_are_kept_beside_the_data(r, settings):
-    s = new_session(a=1)
+    s = saved_session(a=1)
     key = redis_key(s.session_key)
     first = record.decode(r.get(key))
     assert abs(first.created - time.time()) <= 2

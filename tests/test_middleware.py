@@ -19,7 +19,8 @@ from django.test import AsyncClient, Client, RequestFactory, override_settings
 
 from django_redis_sessions import keys
 from django_redis_sessions.backend import SessionStore
-from django_redis_sessions.conf import conf
+
+from .helpers import redis_key, saved_key
 
 pytestmark = pytest.mark.real_redis
 
@@ -27,18 +28,6 @@ COOKIE = settings.SESSION_COOKIE_NAME
 DELETED_EXPIRES = "Thu, 01 Jan 1970 00:00:00 GMT"
 
 factory = RequestFactory()
-
-
-def redis_key(session_key: str) -> str:
-    return keys.session_redis_key(conf.prefix, keys.digest(session_key))
-
-
-def saved_session(**data: object) -> str:
-    session = SessionStore()
-    session.update(data)
-    session.save()
-    assert session.session_key is not None
-    return session.session_key
 
 
 def run(view, cookie: str | None = None):
@@ -186,7 +175,7 @@ def test_cookie_max_age_is_capped_by_absolute_age(r):
 
 
 def test_read_only_session_does_not_set_a_cookie(r):
-    key = saved_session(hello="there")
+    key = saved_key(hello="there")
     request, response = run(reading_view, cookie=key)
     assert response.content == b"there"
     assert COOKIE not in response.cookies
@@ -196,21 +185,21 @@ def test_read_only_session_does_not_set_a_cookie(r):
 
 
 def test_untouched_session_sets_neither_cookie_nor_vary(r):
-    key = saved_session(hello="there")
+    key = saved_key(hello="there")
     _, response = run(lambda request: HttpResponse("no session"), cookie=key)
     assert COOKIE not in response.cookies
     assert "Vary" not in response.headers
 
 
 def test_modified_session_resets_cookie_with_same_key(r):
-    key = saved_session(hello="there")
+    key = saved_key(hello="there")
     _, response = run(touching_view, cookie=key)
     assert response.cookies[COOKIE].value == key
     assert SessionStore(key).load() == {"hello": "world"}
 
 
 def test_flush_deletes_cookie_and_record(r):
-    key = saved_session(hello="there")
+    key = saved_key(hello="there")
     request, response = run(flushing_view, cookie=key)
     assert_deleted_cookie(response)
     assert response.headers["Vary"] == "Cookie"
@@ -226,7 +215,7 @@ def test_flush_with_invalid_cookie_deletes_cookie(r):
 
 @override_settings(SESSION_COOKIE_DOMAIN=".example.local", SESSION_COOKIE_PATH="/example/")
 def test_flush_deletes_cookie_with_custom_domain_and_path(r):
-    key = saved_session(hello="there")
+    key = saved_key(hello="there")
     _, response = run(flushing_view, cookie=key)
     assert_deleted_cookie(response, path="/example/", domain=".example.local")
     assert "Domain=.example.local" in str(response.cookies[COOKIE])
@@ -282,7 +271,7 @@ def test_emptied_session_is_still_saved_and_cookie_kept(r):
 
 
 def test_cycle_key_in_a_view_sends_the_new_key(r):
-    key = saved_session(hello="there")
+    key = saved_key(hello="there")
 
     def view(request):
         request.session.cycle_key()
@@ -300,7 +289,7 @@ def test_cycle_key_in_a_view_sends_the_new_key(r):
 
 @override_settings(SESSION_SAVE_EVERY_REQUEST=True)
 def test_save_every_request_resets_cookie_on_read(r):
-    key = saved_session(hello="there")
+    key = saved_key(hello="there")
     _, response = run(reading_view, cookie=key)
     assert response.cookies[COOKIE].value == key
     assert response.cookies[COOKIE]["max-age"] == settings.SESSION_COOKIE_AGE
@@ -309,7 +298,7 @@ def test_save_every_request_resets_cookie_on_read(r):
 
 @override_settings(SESSION_SAVE_EVERY_REQUEST=True)
 def test_save_every_request_resets_cookie_when_untouched(r):
-    key = saved_session(hello="there")
+    key = saved_key(hello="there")
     _, response = run(lambda request: HttpResponse("no session"), cookie=key)
     assert response.cookies[COOKIE].value == key
     assert response.headers["Vary"] == "Cookie"
@@ -379,7 +368,7 @@ def test_no_session_saved_on_5xx(r, status):
 
 @pytest.mark.parametrize("status", [500, 503])
 def test_existing_session_not_updated_on_5xx(r, status):
-    key = saved_session(hello="there")
+    key = saved_key(hello="there")
 
     def view(request):
         request.session["hello"] = "world"
@@ -404,7 +393,7 @@ def test_session_deleted_during_request_raises_session_interrupted(r):
 
 
 def test_session_deleted_by_another_request_raises_session_interrupted(r):
-    key = saved_session(hello="there")
+    key = saved_key(hello="there")
 
     def view(request):
         assert request.session["hello"] == "there"

@@ -1,0 +1,28 @@
+"""Small helpers shared by the test modules."""
+
+from __future__ import annotations
+
+from django_redis_sessions import keys
+from django_redis_sessions.backend import SessionStore
+from django_redis_sessions.conf import conf
+
+
+def redis_key(session_key: str) -> str:
+    """The Redis key that holds ``session_key``'s record."""
+    return keys.session_redis_key(conf.prefix, keys.digest(session_key))
+
+
+def saved_key(**data: object) -> str:
+    """The key of a new session holding ``data``, saved to Redis."""
+    key = saved_session(**data).session_key
+    assert key is not None
+    return key
+
+
+def saved_session(**data: object) -> SessionStore:
+    """A session holding ``data``, saved to Redis."""
+    session = SessionStore()
+    session.update(data)
+    session.save()
+    assert session.session_key is not None
+    return session
