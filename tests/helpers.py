@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django_redis_sessions import keys
+import time
+
+from django_redis_sessions import keys, record
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 
@@ -26,3 +28,18 @@ def saved_session(**data: object) -> SessionStore:
     session.save()
     assert session.session_key is not None
     return session
+
+
+def undecodable_record() -> bytes:
+    """A well-formed record whose one value the JSON serializer cannot decode."""
+    earlier = int(time.time()) - 100
+    return record.encode(
+        record.Record(
+            created=earlier,
+            seen=earlier,
+            deadline=0,
+            idle=600,
+            user_id="",
+            data={"a": b"{not json"},
+        )
+    )

@@ -26,7 +26,7 @@ from django_redis_sessions import keys, record
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 
-from .helpers import redis_key, saved_session
+from .helpers import redis_key, saved_session, undecodable_record
 
 pytestmark = pytest.mark.real_redis
 
@@ -813,18 +813,7 @@ def test_corrupt_record_loads_as_empty_session_and_is_removed(r, caplog, raw):
 
 def test_undecodable_value_loads_as_empty_session(r, caplog):
     key = saved_session(a=1).session_key
-    earlier = int(time.time()) - 100
-    raw = record.encode(
-        record.Record(
-            created=earlier,
-            seen=earlier,
-            deadline=0,
-            idle=600,
-            user_id="",
-            data={"a": b"{not json"},
-        )
-    )
-    r.set(redis_key(key), raw, ex=60)
+    r.set(redis_key(key), undecodable_record(), ex=60)
     session = SessionStore(key)
     with caplog.at_level(logging.WARNING, logger=SECURITY_LOGGER):
         assert session.get("a") is None

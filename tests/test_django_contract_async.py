@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from datetime import timedelta
 from unittest import mock
 
@@ -24,7 +23,7 @@ from django_redis_sessions import keys, record
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 
-from .helpers import redis_key
+from .helpers import redis_key, undecodable_record
 
 pytestmark = pytest.mark.real_redis
 
@@ -608,18 +607,7 @@ async def test_expired_session_is_gone_for_a_new_reader_async(r):
 
 async def test_corrupt_record_aloads_as_empty_session_and_is_removed(r, caplog):
     key = (await asaved_session(a=1)).session_key
-    earlier = int(time.time()) - 100
-    raw = record.encode(
-        record.Record(
-            created=earlier,
-            seen=earlier,
-            deadline=0,
-            idle=600,
-            user_id="",
-            data={"a": b"{not json"},
-        )
-    )
-    r.set(redis_key(key), raw, ex=60)
+    r.set(redis_key(key), undecodable_record(), ex=60)
     session = SessionStore(key)
     with caplog.at_level(logging.WARNING, logger=SECURITY_LOGGER):
         assert await session.aload() == {}
