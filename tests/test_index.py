@@ -230,3 +230,28 @@ def test_login_costs_three_round_trips_at_most(r, alice, count_round_trips):
     login(client)
     # load the anonymous session, cycle its key, save the user into it + index
     assert count_round_trips.round_trips == 3
+
+
+async def test_async_api_never_offloads_to_a_thread(r, alice, monkeypatch):
+    """Every storage operation awaits redis.asyncio itself: no sync_to_async."""
+    import asgiref.sync
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("offloaded to a thread")
+
+    monkeypatch.setattr(asgiref.sync.SyncToAsync, "__call__", refuse)
+    s = SessionStore()
+    await s.aset("_auth_user_id", str(alice.pk))
+    await s.asave()
+    assert await s.aexists(s.session_key)
+    loaded = SessionStore(s.session_key)
+    assert await loaded.aget("_auth_user_id") == str(alice.pk)
+    await loaded.aset("n", 1)
+    await loaded.asave()
+    await loaded.acycle_key()
+    await SessionStore.aclear_expired()
+    await loaded.aflush()
+    fresh = SessionStore()
+    await fresh.acreate()
+    await fresh.adelete()
+    assert index_members(r, alice.pk) == set()
