@@ -38,6 +38,7 @@ from .conf import conf
 from .connection import get_async_client, get_client
 from .store import (
     AsyncSessionStorage,
+    CleanupStats,
     CyclePlan,
     CycleResult,
     SaveResult,
@@ -85,6 +86,15 @@ def _codec_for(serializer: type[Any]) -> tuple[Any, Callable[[Any], bytes]]:
         dumps = _compact_json_dumps if serializer is JSONSerializer else codec.dumps
         _codecs[serializer] = (codec, dumps)
         return codec, dumps
+
+
+def _log_cleanup(stats: CleanupStats) -> None:
+    logger.info(
+        "clear_expired: %d user indexes checked, %d stale entries pruned, %d indexes removed",
+        stats.indexes,
+        stats.entries_pruned,
+        stats.indexes_removed,
+    )
 
 
 def _clamp(value: int) -> int:
@@ -487,20 +497,8 @@ class SessionStore(SessionBase):
 
     @classmethod
     def clear_expired(cls) -> None:
-        stats = SessionStore._storage().clear_expired()
-        logger.info(
-            "clear_expired: %d user indexes checked, %d stale entries pruned, %d indexes removed",
-            stats.indexes,
-            stats.entries_pruned,
-            stats.indexes_removed,
-        )
+        _log_cleanup(SessionStore._storage().clear_expired())
 
     @classmethod
     async def aclear_expired(cls) -> None:
-        stats = await SessionStore._astorage().clear_expired()
-        logger.info(
-            "clear_expired: %d user indexes checked, %d stale entries pruned, %d indexes removed",
-            stats.indexes,
-            stats.entries_pruned,
-            stats.indexes_removed,
-        )
+        _log_cleanup(await SessionStore._astorage().clear_expired())

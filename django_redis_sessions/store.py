@@ -10,7 +10,6 @@ the two differ only in how they talk to Redis.
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -25,9 +24,7 @@ from . import keys
 from .conf import conf
 from .connection import describe_server
 from .exceptions import SessionStoreError, SessionStoreUnavailable
-from .record import NO_DEADLINE_SCORE, encode_meta
-
-logger = logging.getLogger("django_redis_sessions")
+from .record import encode_meta
 
 #: How many of a user's oldest index entries a login checks for sessions that
 #: ended by idleness. Bounds the work of one login whatever the index size.
@@ -120,6 +117,11 @@ def _user_mismatch(result: Any) -> str | None:
         value: bytes = result[1]
         return value.decode("utf-8")
     return None
+
+
+def _members(reply: Any) -> list[str]:
+    """Index members (digests) from a ZRANGE reply."""
+    return [member.decode() for member in reply]
 
 
 class _StorageBase:
@@ -221,10 +223,6 @@ class _StorageBase:
             server,
         )
 
-    @staticmethod
-    def _alive_score_range(now: int) -> tuple[int, int]:
-        return now, NO_DEADLINE_SCORE
-
 
 class SessionStorage(_StorageBase):
     """Session operations on a sync ``redis.Redis`` client."""
@@ -285,14 +283,14 @@ class SessionStorage(_StorageBase):
         return int(seconds)
 
     def user_session_digests(self, user_id: str) -> list[str]:
-        """Digests of the user's live sessions; prunes dead entries on the way."""
+        """Digests of the user's live sessions; prunes dead entries on the way.
+
+        The existence check is exact, so no pruning by score (and no server
+        clock) is needed here: a session past its deadline no longer exists.
+        """
         index = self.index_key(user_id)
         with self.errors("read user index"):
-            low, high = self._alive_score_range(self.server_time())
-            pipe = self.client.pipeline(transaction=False)
-            pipe.zremrangebyscore(index, "-inf", f"({low}")
-            pipe.zrangebyscore(index, low, high)
-            members = [m.decode() for m in pipe.execute()[1]]
+            members = _members(self.client.zrange(index, 0, -1))
             return self._keep_existing(index, members)
 
     def _keep_existing(self, index: str, members: list[str]) -> list[str]:
@@ -336,7 +334,7 @@ class SessionStorage(_StorageBase):
         replies = pipe.execute()
         for position, index in enumerate(batch):
             by_score = int(replies[2 * position])
-            members = [m.decode() for m in replies[2 * position + 1]]
+            members = _members(replies[2 * position + 1])
             alive = self._keep_existing(index.decode(), members)
             stats.indexes += 1
             stats.entries_pruned += by_score + len(members) - len(alive)
@@ -401,11 +399,7 @@ class AsyncSessionStorage(_StorageBase):
     async def user_session_digests(self, user_id: str) -> list[str]:
         index = self.index_key(user_id)
         with self.errors("read user index"):
-            low, high = self._alive_score_range(await self.server_time())
-            pipe = self.client.pipeline(transaction=False)
-            pipe.zremrangebyscore(index, "-inf", f"({low}")
-            pipe.zrangebyscore(index, low, high)
-            members = [m.decode() for m in (await pipe.execute())[1]]
+            members = _members(await self.client.zrange(index, 0, -1))
             return await self._keep_existing(index, members)
 
     async def _keep_existing(self, index: str, members: list[str]) -> list[str]:
@@ -444,7 +438,7 @@ class AsyncSessionStorage(_StorageBase):
         replies = await pipe.execute()
         for position, index in enumerate(batch):
             by_score = int(replies[2 * position])
-            members = [m.decode() for m in replies[2 * position + 1]]
+            members = _members(replies[2 * position + 1])
             alive = await self._keep_existing(index.decode(), members)
             stats.indexes += 1
             stats.entries_pruned += by_score + len(members) - len(alive)
