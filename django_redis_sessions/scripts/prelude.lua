@@ -15,10 +15,6 @@ local function ns_read(s, pos)
   return string.sub(s, colon + 1, stop), stop + 1
 end
 
-local function ns(item)
-  return #item .. ':' .. item
-end
-
 -- Header fields as numbers, or nil when the record is not ours.
 local function header(raw)
   if string.byte(raw, 1) ~= 49 or #raw < HEADER_LENGTH then return nil end
