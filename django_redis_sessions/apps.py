@@ -9,6 +9,11 @@ class DjangoRedisSessionsConfig(AppConfig):
     default_auto_field = "django.db.models.AutoField"
 
     def ready(self) -> None:
-        from . import checks
+        from django.core.signals import request_started
+
+        from . import auth, checks
 
         checks.register_checks()
+        # A thread reused for the next request must not think it still holds the
+        # previous request's sessions (see auth.py).
+        request_started.connect(auth.forget_in_use, dispatch_uid="django_redis_sessions.in_use")

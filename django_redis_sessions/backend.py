@@ -34,11 +34,12 @@ from django.core.signing import JSONSerializer
 from django.utils.crypto import get_random_string
 
 from . import keys, record
+from .auth import note_in_use
 from .conf import conf
 from .connection import get_async_client, get_client
+from .index_store import AsyncIndexStorage, CleanupStats, IndexStorage
 from .store import (
     AsyncSessionStorage,
-    CleanupStats,
     CyclePlan,
     CycleResult,
     SaveResult,
@@ -90,8 +91,10 @@ def _codec_for(serializer: type[Any]) -> tuple[Any, Callable[[Any], bytes]]:
 
 def _log_cleanup(stats: CleanupStats) -> None:
     logger.info(
-        "clear_expired: %d user indexes checked, %d stale entries pruned, %d indexes removed",
+        "clear_expired: %d user indexes checked, %d entries examined, %d stale entries "
+        "pruned, %d indexes removed",
         stats.indexes,
+        stats.entries_examined,
         stats.entries_pruned,
         stats.indexes_removed,
     )
@@ -251,6 +254,8 @@ class SessionStore(SessionBase):
         data, corrupt = self._adopt(raw)
         if corrupt and raw is not None:
             storage.discard(digest, raw)
+        elif raw is not None:
+            note_in_use(digest)
         return data
 
     async def aload(self) -> dict[str, Any]:
@@ -263,6 +268,8 @@ class SessionStore(SessionBase):
         data, corrupt = self._adopt(raw)
         if corrupt and raw is not None:
             await storage.discard(digest, raw)
+        elif raw is not None:
+            note_in_use(digest)
         return data
 
     def exists(self, session_key: str | None) -> bool:
@@ -331,6 +338,8 @@ class SessionStore(SessionBase):
 
     def _saved(self, plan: WritePlan, result: int, encoded: dict[str, bytes]) -> None:
         if result == SaveResult.SAVED:
+            if plan.mode == "c":
+                note_in_use(plan.digest)
             self._stored = encoded
             self._in_store = True
             self._created = plan.created
@@ -447,6 +456,7 @@ class SessionStore(SessionBase):
 
     def _cycled(self, new_key: str, plan: CyclePlan, result: int, data: dict[str, Any]) -> None:
         self._session_key = new_key
+        note_in_use(plan.new_digest)
         if result == CycleResult.OLD_GONE:
             data = {}
             user_id = ""
@@ -495,10 +505,13 @@ class SessionStore(SessionBase):
 
     # -- cleanup -------------------------------------------------------------------
 
+    # Sessions expire through their Redis TTL; what is left to clean is the user
+    # indexes (see index_store.py). Django's ``clearsessions`` calls this.
+
     @classmethod
     def clear_expired(cls) -> None:
-        _log_cleanup(SessionStore._storage().clear_expired())
+        _log_cleanup(IndexStorage(get_client(), conf.prefix).clear_expired())
 
     @classmethod
     async def aclear_expired(cls) -> None:
-        _log_cleanup(await SessionStore._astorage().clear_expired())
+        _log_cleanup(await AsyncIndexStorage(get_async_client(), conf.prefix).clear_expired())

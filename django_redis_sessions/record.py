@@ -47,6 +47,10 @@ NO_DEADLINE_SCORE = FIELD_MAX
 _HEX_DIGITS = frozenset(b"0123456789abcdef")
 
 META_USER = b"u"
+#: Request metadata kept beside the user id (written by the request-metadata
+#: middleware when it is installed): client IP and user agent.
+META_IP = "ip"
+META_USER_AGENT = "ua"
 
 
 class CorruptRecord(ValueError):
@@ -62,6 +66,18 @@ class Record:
     user_id: str
     #: Data pairs as stored: key (str) -> encoded value (bytes).
     data: dict[str, bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """A record's header and metadata, without its data: what listings show."""
+
+    created: int
+    seen: int
+    deadline: int
+    idle: int
+    user_id: str
+    meta: dict[str, str]
 
 
 def netstring(item: bytes) -> bytes:
@@ -153,6 +169,30 @@ def decode_data(raw: bytes, pos: int) -> dict[str, bytes]:
         except UnicodeDecodeError as exc:
             raise CorruptRecord("key is not UTF-8") from exc
     return data
+
+
+def _header(raw: bytes) -> tuple[int, int, int, int]:
+    header = raw[:HEADER_LENGTH]
+    if len(header) < HEADER_LENGTH or header[:1] != VERSION:
+        raise CorruptRecord("bad header")
+    return (
+        read_field(header, CREATED_OFFSET),
+        read_field(header, SEEN_OFFSET),
+        read_field(header, DEADLINE_OFFSET),
+        read_field(header, IDLE_OFFSET),
+    )
+
+
+def decode_summary(raw: bytes) -> Summary:
+    """Header and metadata of a stored record (its data is not decoded)."""
+    created, seen, deadline, idle = _header(raw)
+    meta_blob, _pos = _read_netstring(raw, HEADER_LENGTH)
+    try:
+        meta = {k: v.decode("utf-8") for k, v in decode_data(meta_blob, 0).items()}
+    except UnicodeDecodeError as exc:
+        raise CorruptRecord("metadata is not UTF-8") from exc
+    user_id = meta.pop(META_USER.decode(), "")
+    return Summary(created, seen, deadline, idle, user_id, meta)
 
 
 def decode(raw: bytes) -> Record:

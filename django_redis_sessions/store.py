@@ -29,8 +29,6 @@ from .record import encode_meta
 #: How many of a user's oldest index entries a login checks for sessions that
 #: ended by idleness. Bounds the work of one login whatever the index size.
 INDEX_SWEEP_LIMIT = 32
-#: Index keys handled per batch by ``clear_expired`` (memory stays bounded).
-CLEANUP_BATCH = 500
 #: A stored user id can change between our read and our write only if another
 #: request logs in or out on the same key at that moment; one retry settles it.
 _USER_RETRIES = 3
@@ -60,6 +58,7 @@ SAVE = _load_script("save")
 DELETE = _load_script("delete")
 CYCLE = _load_script("cycle")
 DISCARD = _load_script("discard")
+REVOKE = _load_script("revoke")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,13 +90,6 @@ class CyclePlan:
     data: bytes
 
 
-@dataclass(slots=True)
-class CleanupStats:
-    indexes: int = 0
-    entries_pruned: int = 0
-    indexes_removed: int = 0
-
-
 class SaveResult:
     SAVED = 1
     CONFLICT = 0  # create: key taken; replace/merge: session gone
@@ -117,11 +109,6 @@ def _user_mismatch(result: Any) -> str | None:
         value: bytes = result[1]
         return value.decode("utf-8")
     return None
-
-
-def _members(reply: Any) -> list[str]:
-    """Index members (digests) from a ZRANGE reply."""
-    return [member.decode() for member in reply]
 
 
 class _StorageBase:
@@ -212,9 +199,6 @@ class _StorageBase:
         ]
         return [old, new, old_index, new_index], args
 
-    def index_pattern(self) -> str:
-        return keys.escape_glob(keys.user_index_prefix(self.prefix)) + "*"
-
     def _conflict(self, action: str) -> SessionStoreError:
         server = describe_server(self.client)
         return SessionStoreError(
@@ -277,69 +261,6 @@ class SessionStorage(_StorageBase):
         with self.errors("discard"):
             self._run(DISCARD, [self.session_key(digest)], [raw])
 
-    def server_time(self) -> int:
-        with self.errors("time"):
-            seconds, _micro = self.client.time()
-        return int(seconds)
-
-    def user_session_digests(self, user_id: str) -> list[str]:
-        """Digests of the user's live sessions; prunes dead entries on the way.
-
-        The existence check is exact, so no pruning by score (and no server
-        clock) is needed here: a session past its deadline no longer exists.
-        """
-        index = self.index_key(user_id)
-        with self.errors("read user index"):
-            members = _members(self.client.zrange(index, 0, -1))
-            return self._keep_existing(index, members)
-
-    def _keep_existing(self, index: str, members: list[str]) -> list[str]:
-        if not members:
-            return []
-        pipe = self.client.pipeline(transaction=False)
-        for member in members:
-            pipe.exists(self.session_key(member))
-        alive = pipe.execute()
-        dead = [m for m, ok in zip(members, alive, strict=True) if not ok]
-        if dead:
-            self.client.zrem(index, *dead)
-        return [m for m, ok in zip(members, alive, strict=True) if ok]
-
-    def clear_expired(self) -> CleanupStats:
-        """Prune every user index of entries whose session has ended.
-
-        Walks the index keys with ``SCAN`` (never ``KEYS``) in batches; sessions
-        themselves expire through their Redis TTL.
-        """
-        stats = CleanupStats()
-        with self.errors("clear_expired"):
-            now = self.server_time()
-            batch: list[bytes] = []
-            for index in self.client.scan_iter(
-                match=self.index_pattern(), count=CLEANUP_BATCH, _type="zset"
-            ):
-                batch.append(index)
-                if len(batch) >= CLEANUP_BATCH:
-                    self._prune_batch(batch, now, stats)
-                    batch = []
-            if batch:
-                self._prune_batch(batch, now, stats)
-        return stats
-
-    def _prune_batch(self, batch: list[bytes], now: int, stats: CleanupStats) -> None:
-        pipe = self.client.pipeline(transaction=False)
-        for index in batch:
-            pipe.zremrangebyscore(index, "-inf", f"({now}")
-            pipe.zrange(index, 0, -1)
-        replies = pipe.execute()
-        for position, index in enumerate(batch):
-            by_score = int(replies[2 * position])
-            members = _members(replies[2 * position + 1])
-            alive = self._keep_existing(index.decode(), members)
-            stats.indexes += 1
-            stats.entries_pruned += by_score + len(members) - len(alive)
-            stats.indexes_removed += not alive
-
 
 class AsyncSessionStorage(_StorageBase):
     """The same operations on a ``redis.asyncio.Redis`` client."""
@@ -390,56 +311,3 @@ class AsyncSessionStorage(_StorageBase):
     async def discard(self, digest: str, raw: bytes) -> None:
         with self.errors("discard"):
             await self._run(DISCARD, [self.session_key(digest)], [raw])
-
-    async def server_time(self) -> int:
-        with self.errors("time"):
-            seconds, _micro = await self.client.time()
-        return int(seconds)
-
-    async def user_session_digests(self, user_id: str) -> list[str]:
-        index = self.index_key(user_id)
-        with self.errors("read user index"):
-            members = _members(await self.client.zrange(index, 0, -1))
-            return await self._keep_existing(index, members)
-
-    async def _keep_existing(self, index: str, members: list[str]) -> list[str]:
-        if not members:
-            return []
-        pipe = self.client.pipeline(transaction=False)
-        for member in members:
-            pipe.exists(self.session_key(member))
-        alive = await pipe.execute()
-        dead = [m for m, ok in zip(members, alive, strict=True) if not ok]
-        if dead:
-            await self.client.zrem(index, *dead)
-        return [m for m, ok in zip(members, alive, strict=True) if ok]
-
-    async def clear_expired(self) -> CleanupStats:
-        stats = CleanupStats()
-        with self.errors("clear_expired"):
-            now = await self.server_time()
-            batch: list[bytes] = []
-            async for index in self.client.scan_iter(
-                match=self.index_pattern(), count=CLEANUP_BATCH, _type="zset"
-            ):
-                batch.append(index)
-                if len(batch) >= CLEANUP_BATCH:
-                    await self._prune_batch(batch, now, stats)
-                    batch = []
-            if batch:
-                await self._prune_batch(batch, now, stats)
-        return stats
-
-    async def _prune_batch(self, batch: list[bytes], now: int, stats: CleanupStats) -> None:
-        pipe = self.client.pipeline(transaction=False)
-        for index in batch:
-            pipe.zremrangebyscore(index, "-inf", f"({now}")
-            pipe.zrange(index, 0, -1)
-        replies = await pipe.execute()
-        for position, index in enumerate(batch):
-            by_score = int(replies[2 * position])
-            members = _members(replies[2 * position + 1])
-            alive = await self._keep_existing(index.decode(), members)
-            stats.indexes += 1
-            stats.entries_pruned += by_score + len(members) - len(alive)
-            stats.indexes_removed += not alive

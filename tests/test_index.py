@@ -13,7 +13,7 @@ from django_redis_sessions import keys, record
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 from django_redis_sessions.connection import get_client
-from django_redis_sessions.store import SessionStorage
+from django_redis_sessions.index_store import IndexStorage
 
 pytestmark = [pytest.mark.real_redis, pytest.mark.django_db]
 
@@ -90,7 +90,7 @@ async def test_async_store_api_keeps_the_index(r, alice):
 def test_several_devices_share_one_index(r, alice):
     keys_ = {login(Client()) for _ in range(3)}
     assert index_members(r, alice.pk) == {digest_of(k) for k in keys_}
-    storage = SessionStorage(get_client(), conf.prefix)
+    storage = IndexStorage(get_client(), conf.prefix)
     assert set(storage.user_session_digests(str(alice.pk))) == {digest_of(k) for k in keys_}
 
 
@@ -166,7 +166,7 @@ def test_entries_of_idle_expired_sessions_are_pruned_on_read_and_by_clear_expire
 
     stale = login(Client())
     time.sleep(1.2)
-    storage = SessionStorage(get_client(), conf.prefix)
+    storage = IndexStorage(get_client(), conf.prefix)
     assert storage.user_session_digests(str(alice.pk)) == []
     assert index_members(r, alice.pk) == set()
 

@@ -1,0 +1,361 @@
+"""Operations over many sessions: a user's index, fingerprints, the whole store.
+
+``store.py`` holds the operations on one session. This module holds the ones an
+operator or the revocation API runs:
+
+* listing and revoking a user's sessions, at a cost proportional to that user's
+  sessions and never to the store (one ``ZRANGE``, one pipelined read, one
+  script call per 500 sessions);
+* finding a session by its fingerprint;
+* ending every session under the prefix (``revoke_sessions --all``);
+* the index cleanup behind ``clearsessions``: ``SCAN`` in bounded batches, never
+  ``KEYS``, three pipelined round trips per batch whatever the batch holds.
+
+Revoking goes through ``scripts/revoke.lua``, which re-reads each record's user
+before deleting it, so a stale index entry can never end another user's session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from . import keys
+from .exceptions import SessionStoreError
+from .record import CorruptRecord, decode_summary
+from .store import REVOKE, AsyncSessionStorage, SessionStorage, _StorageBase
+
+#: Sessions ended per script call: bounds how long one call holds the server.
+REVOKE_BATCH = 500
+#: Index keys asked for per ``SCAN`` call by ``clear_expired`` (memory stays bounded).
+CLEANUP_BATCH = 500
+#: Keys deleted per ``UNLINK`` when every session is ended.
+PURGE_BATCH = 1000
+#: A session's owner can change between our read and the revoke script only if it
+#: logs in or out at that very moment; one more try settles it.
+_OWNER_RETRIES = 3
+
+
+@dataclass(slots=True)
+class CleanupStats:
+    """What one ``clear_expired`` pass did (for its log line and ``clearsessions``)."""
+
+    indexes: int = 0
+    entries_examined: int = 0
+    entries_pruned: int = 0
+    indexes_removed: int = 0
+    #: ``SCAN`` calls made so far; with ``DBSIZE`` it estimates progress.
+    scan_calls: int = 0
+
+
+Progress = Callable[[CleanupStats], None]
+
+
+def _members(reply: Any) -> list[str]:
+    """Index members (digests) from a ZRANGE reply."""
+    return [member.decode() for member in reply]
+
+
+def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+def owner_of(raw: bytes) -> str:
+    """The user id a record names ('' for anonymous or unreadable records)."""
+    try:
+        return decode_summary(raw).user_id
+    except CorruptRecord:
+        return ""
+
+
+class _IndexCalls(_StorageBase):
+    """Patterns and script arguments shared by the sync and async classes."""
+
+    def index_pattern(self) -> str:
+        return keys.escape_glob(keys.user_index_prefix(self.prefix)) + "*"
+
+    def session_pattern(self, fingerprint: str = "") -> str:
+        # Exactly a digest after the prefix, so a longer prefix that happens to
+        # start with ours ("session:s") is never matched.
+        hex_digit = "[0-9a-f]"
+        rest = hex_digit * (2 * keys.DIGEST_SIZE - len(fingerprint))
+        return keys.escape_glob(keys.session_key_prefix(self.prefix)) + fingerprint + rest
+
+    def revoke_call(self, user_id: str, digests: Sequence[str]) -> tuple[list[str], list[str]]:
+        sessions = [self.session_key(d) for d in digests]
+        index = self.index_key(user_id) if user_id else sessions[0]
+        return [index, *sessions], [user_id, *digests]
+
+    def digest_of(self, redis_key: bytes) -> str:
+        return redis_key.decode()[len(keys.session_key_prefix(self.prefix)) :]
+
+    def owner_conflict(self) -> SessionStoreError:
+        return self._conflict("revoke")
+
+    @staticmethod
+    def tally(
+        batch: Sequence[bytes],
+        ranges: list[Any],
+        alive_flags: list[Any],
+        stats: CleanupStats,
+    ) -> list[tuple[bytes, list[str]]]:
+        """Update ``stats`` for one cleanup batch; return ``(index, dead members)``."""
+        dead: list[tuple[bytes, list[str]]] = []
+        flags = iter(alive_flags)
+        for position, index in enumerate(batch):
+            pruned_by_score = int(ranges[2 * position])
+            members = _members(ranges[2 * position + 1])
+            gone = [m for m in members if not next(flags)]
+            stats.indexes += 1
+            stats.entries_examined += pruned_by_score + len(members)
+            stats.entries_pruned += pruned_by_score + len(gone)
+            stats.indexes_removed += len(gone) == len(members)
+            if gone:
+                dead.append((index, gone))
+        return dead
+
+
+class IndexStorage(_IndexCalls, SessionStorage):
+    """Many-session operations on a sync ``redis.Redis`` client."""
+
+    def user_records(self, user_id: str) -> list[tuple[str, bytes]]:
+        """``(digest, stored bytes)`` of the user's live sessions; prunes dead entries.
+
+        A plain ``GET`` per session, pipelined: reading a listing does not slide
+        anybody's expiry.
+        """
+        index = self.index_key(user_id)
+        with self.errors("read user index"):
+            members = _members(self.client.zrange(index, 0, -1))
+            if not members:
+                return []
+            pipe = self.client.pipeline(transaction=False)
+            for member in members:
+                pipe.get(self.session_key(member))
+            raws = pipe.execute()
+            dead = [m for m, raw in zip(members, raws, strict=True) if raw is None]
+            if dead:
+                self.client.zrem(index, *dead)
+        return [(m, raw) for m, raw in zip(members, raws, strict=True) if raw is not None]
+
+    def user_session_digests(self, user_id: str) -> list[str]:
+        return [digest for digest, _raw in self.user_records(user_id)]
+
+    def index_members(self, user_id: str) -> list[str]:
+        with self.errors("read user index"):
+            return _members(self.client.zrange(self.index_key(user_id), 0, -1))
+
+    def revoke(self, user_id: str, digests: Sequence[str]) -> list[str]:
+        """End these sessions of the user; return the digests actually ended."""
+        ended: list[str] = []
+        with self.errors("revoke"):
+            for chunk in _chunks(digests, REVOKE_BATCH):
+                ended += _members(self._run(REVOKE, *self.revoke_call(user_id, chunk)))
+        return ended
+
+    def revoke_user(self, user_id: str, keep: Collection[str] = ()) -> list[str]:
+        """End every session of the user but those in ``keep`` (digests)."""
+        return self.revoke(user_id, [m for m in self.index_members(user_id) if m not in keep])
+
+    def find(self, fingerprint: str, user_id: str | None) -> list[str]:
+        """Digests starting with ``fingerprint``: in the user's index, or store-wide."""
+        if user_id is not None:
+            return [m for m in self.index_members(user_id) if m.startswith(fingerprint)]
+        with self.errors("find session"):
+            return [
+                self.digest_of(key)
+                for key in self.client.scan_iter(
+                    match=self.session_pattern(fingerprint), count=PURGE_BATCH
+                )
+            ]
+
+    def revoke_digest(self, digest: str) -> str | None:
+        """End one session whatever its user; return that user id, None if missing."""
+        for _ in range(_OWNER_RETRIES):
+            with self.errors("revoke"):
+                raw = cast("bytes | None", self.client.get(self.session_key(digest)))
+            if raw is None:
+                return None
+            user_id = owner_of(raw)
+            if self.revoke(user_id, [digest]):
+                return user_id
+        raise self.owner_conflict()
+
+    def purge(self, dry_run: bool = False) -> int:
+        """End every session under the prefix (and drop every index); return how many."""
+        sessions = 0
+        with self.errors("revoke all"):
+            for pattern, counted in ((self.session_pattern(), True), (self.index_pattern(), False)):
+                batch: list[bytes] = []
+                for key in self.client.scan_iter(match=pattern, count=PURGE_BATCH):
+                    batch.append(key)
+                    if len(batch) >= PURGE_BATCH:
+                        removed = self._unlink(batch, dry_run)
+                        sessions += removed if counted else 0
+                        batch = []
+                if batch:
+                    removed = self._unlink(batch, dry_run)
+                    sessions += removed if counted else 0
+        return sessions
+
+    def _unlink(self, batch: list[bytes], dry_run: bool) -> int:
+        if dry_run:
+            return len(batch)
+        return int(self.client.unlink(*batch))
+
+    def clear_expired(self, progress: Progress | None = None) -> CleanupStats:
+        """Prune every user index of entries whose session has ended.
+
+        Sessions themselves expire through their Redis TTL; this keeps the
+        indexes exact and removes the ones left empty.
+        """
+        stats = CleanupStats()
+        with self.errors("clear_expired"):
+            now = int(self.client.time()[0])
+            cursor = 0
+            while True:
+                cursor, found = self.client.scan(
+                    cursor, match=self.index_pattern(), count=CLEANUP_BATCH, _type="zset"
+                )
+                stats.scan_calls += 1
+                if found:
+                    self._prune_batch(cast("list[bytes]", found), now, stats)
+                if progress is not None:
+                    progress(stats)
+                if cursor == 0:
+                    return stats
+
+    def _prune_batch(self, batch: list[bytes], now: int, stats: CleanupStats) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for index in batch:
+            pipe.zremrangebyscore(index, "-inf", f"({now}")
+            pipe.zrange(index, 0, -1)
+        ranges = pipe.execute()
+        pipe = self.client.pipeline(transaction=False)
+        for reply in ranges[1::2]:
+            for member in _members(reply):
+                pipe.exists(self.session_key(member))
+        alive = pipe.execute()
+        dead = self.tally(batch, ranges, alive, stats)
+        if dead:
+            pipe = self.client.pipeline(transaction=False)
+            for index, members in dead:
+                pipe.zrem(index, *members)
+            pipe.execute()
+
+
+class AsyncIndexStorage(_IndexCalls, AsyncSessionStorage):
+    """The same operations on a ``redis.asyncio.Redis`` client."""
+
+    async def user_records(self, user_id: str) -> list[tuple[str, bytes]]:
+        index = self.index_key(user_id)
+        with self.errors("read user index"):
+            members = _members(await self.client.zrange(index, 0, -1))
+            if not members:
+                return []
+            pipe = self.client.pipeline(transaction=False)
+            for member in members:
+                pipe.get(self.session_key(member))
+            raws = await pipe.execute()
+            dead = [m for m, raw in zip(members, raws, strict=True) if raw is None]
+            if dead:
+                await self.client.zrem(index, *dead)
+        return [(m, raw) for m, raw in zip(members, raws, strict=True) if raw is not None]
+
+    async def user_session_digests(self, user_id: str) -> list[str]:
+        return [digest for digest, _raw in await self.user_records(user_id)]
+
+    async def index_members(self, user_id: str) -> list[str]:
+        with self.errors("read user index"):
+            return _members(await self.client.zrange(self.index_key(user_id), 0, -1))
+
+    async def revoke(self, user_id: str, digests: Sequence[str]) -> list[str]:
+        ended: list[str] = []
+        with self.errors("revoke"):
+            for chunk in _chunks(digests, REVOKE_BATCH):
+                ended += _members(await self._run(REVOKE, *self.revoke_call(user_id, chunk)))
+        return ended
+
+    async def revoke_user(self, user_id: str, keep: Collection[str] = ()) -> list[str]:
+        members = await self.index_members(user_id)
+        return await self.revoke(user_id, [m for m in members if m not in keep])
+
+    async def find(self, fingerprint: str, user_id: str | None) -> list[str]:
+        if user_id is not None:
+            members = await self.index_members(user_id)
+            return [m for m in members if m.startswith(fingerprint)]
+        with self.errors("find session"):
+            return [
+                self.digest_of(key)
+                async for key in self.client.scan_iter(
+                    match=self.session_pattern(fingerprint), count=PURGE_BATCH
+                )
+            ]
+
+    async def revoke_digest(self, digest: str) -> str | None:
+        for _ in range(_OWNER_RETRIES):
+            with self.errors("revoke"):
+                raw = cast("bytes | None", await self.client.get(self.session_key(digest)))
+            if raw is None:
+                return None
+            user_id = owner_of(raw)
+            if await self.revoke(user_id, [digest]):
+                return user_id
+        raise self.owner_conflict()
+
+    async def purge(self, dry_run: bool = False) -> int:
+        sessions = 0
+        with self.errors("revoke all"):
+            for pattern, counted in ((self.session_pattern(), True), (self.index_pattern(), False)):
+                batch: list[bytes] = []
+                async for key in self.client.scan_iter(match=pattern, count=PURGE_BATCH):
+                    batch.append(key)
+                    if len(batch) >= PURGE_BATCH:
+                        removed = await self._unlink(batch, dry_run)
+                        sessions += removed if counted else 0
+                        batch = []
+                if batch:
+                    removed = await self._unlink(batch, dry_run)
+                    sessions += removed if counted else 0
+        return sessions
+
+    async def _unlink(self, batch: list[bytes], dry_run: bool) -> int:
+        if dry_run:
+            return len(batch)
+        return int(await self.client.unlink(*batch))
+
+    async def clear_expired(self, progress: Progress | None = None) -> CleanupStats:
+        stats = CleanupStats()
+        with self.errors("clear_expired"):
+            now = int((await self.client.time())[0])
+            cursor = 0
+            while True:
+                cursor, found = await self.client.scan(
+                    cursor, match=self.index_pattern(), count=CLEANUP_BATCH, _type="zset"
+                )
+                stats.scan_calls += 1
+                if found:
+                    await self._prune_batch(cast("list[bytes]", found), now, stats)
+                if progress is not None:
+                    progress(stats)
+                if cursor == 0:
+                    return stats
+
+    async def _prune_batch(self, batch: list[bytes], now: int, stats: CleanupStats) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for index in batch:
+            pipe.zremrangebyscore(index, "-inf", f"({now}")
+            pipe.zrange(index, 0, -1)
+        ranges = await pipe.execute()
+        pipe = self.client.pipeline(transaction=False)
+        for reply in ranges[1::2]:
+            for member in _members(reply):
+                pipe.exists(self.session_key(member))
+        alive = await pipe.execute()
+        dead = self.tally(batch, ranges, alive, stats)
+        if dead:
+            pipe = self.client.pipeline(transaction=False)
+            for index, members in dead:
+                pipe.zrem(index, *members)
+            await pipe.execute()

@@ -1,0 +1,21 @@
+-- End several sessions of one user at once and drop their index entries.
+-- KEYS[1] the user's index (a session key again when the user id is empty),
+--   KEYS[2..n+1] the sessions' keys.
+-- ARGV[1] user id ('' for sessions without one), ARGV[2..n+1] their index members.
+-- A session whose record now names another user is left alone (its entry here
+-- was stale); a record too corrupt to name a user is ended, as a load would.
+-- Returns the members of the sessions that were ended.
+local user = ARGV[1]
+local ended = {}
+for i = 2, #KEYS do
+  local raw = redis.call('GET', KEYS[i])
+  if raw then
+    local stored_user = meta_user(raw)
+    if stored_user == nil or stored_user == user then
+      redis.call('DEL', KEYS[i])
+      ended[#ended + 1] = ARGV[i]
+    end
+  end
+  if user ~= '' then redis.call('ZREM', KEYS[1], ARGV[i]) end
+end
+return ended
