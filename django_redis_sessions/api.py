@@ -252,29 +252,42 @@ async def alist_user_sessions(user: Any, current: Any = None) -> list[SessionInf
 
 
 def revoke_user_sessions(
-    user: Any, keep: Any = None, *, by: str = BY_API, actor: Any = None
+    user: Any,
+    keep: Any = None,
+    *,
+    keep_newest: bool = False,
+    by: str = BY_API,
+    actor: Any = None,
 ) -> int:
     """End every session of ``user`` except ``keep``; return how many ended.
 
     ``keep`` is a request, a session or a session key (usually the caller's
-    own, for "sign out my other devices").
+    own, for "sign out my other devices"). ``keep_newest`` also keeps the
+    user's most recently active session.
     """
-    return _revoke_keeping_digests(user, digests_of(keep), by, actor)
+    return _revoke_keeping_digests(user, digests_of(keep), by, actor, keep_newest)
 
 
-def _revoke_keeping_digests(user: Any, keep: Collection[str], by: str, actor: Any = None) -> int:
+def _revoke_keeping_digests(
+    user: Any, keep: Collection[str], by: str, actor: Any = None, keep_newest: bool = False
+) -> int:
     user_id = user_id_of(user)
-    ended = _storage().revoke_user(user_id, keep)
+    ended = _storage().revoke_user(user_id, keep, keep_newest)
     if (kwargs := _announce(user_id, ended, by, actor)) is not None:
         session_revoked.send(sender=_sender(), **kwargs)
     return len(ended)
 
 
 async def arevoke_user_sessions(
-    user: Any, keep: Any = None, *, by: str = BY_API, actor: Any = None
+    user: Any,
+    keep: Any = None,
+    *,
+    keep_newest: bool = False,
+    by: str = BY_API,
+    actor: Any = None,
 ) -> int:
     user_id = user_id_of(user)
-    ended = await _astorage().revoke_user(user_id, digests_of(keep))
+    ended = await _astorage().revoke_user(user_id, digests_of(keep), keep_newest)
     if (kwargs := _announce(user_id, ended, by, actor)) is not None:
         await session_revoked.asend(sender=_sender(), **kwargs)
     return len(ended)

@@ -23,7 +23,7 @@ from typing import Any, cast
 
 from . import keys
 from .exceptions import SessionStoreError
-from .record import CorruptRecord, decode_summary
+from .record import CREATED_OFFSET, SEEN_OFFSET, CorruptRecord, decode_summary, read_field
 from .store import REVOKE, AsyncSessionStorage, SessionStorage, _StorageBase
 
 #: Sessions ended per script call: bounds how long one call holds the server.
@@ -59,6 +59,18 @@ def _members(reply: Any) -> list[str]:
 
 def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
     return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+def newest_of(records: Sequence[tuple[str, bytes]]) -> set[str]:
+    """The digest of the most recently active session among ``records`` (as a set)."""
+
+    def activity(item: tuple[str, bytes]) -> tuple[int, int]:
+        try:
+            return read_field(item[1], SEEN_OFFSET), read_field(item[1], CREATED_OFFSET)
+        except CorruptRecord:
+            return -1, -1
+
+    return {max(records, key=activity)[0]} if records else set()
 
 
 def owner_of(raw: bytes) -> str:
@@ -154,8 +166,15 @@ class IndexStorage(_IndexCalls, SessionStorage):
                 ended += _members(self._run(REVOKE, *self.revoke_call(user_id, chunk)))
         return ended
 
-    def revoke_user(self, user_id: str, keep: Collection[str] = ()) -> list[str]:
-        """End every session of the user but those in ``keep`` (digests)."""
+    def revoke_user(
+        self, user_id: str, keep: Collection[str] = (), keep_newest: bool = False
+    ) -> list[str]:
+        """End every session of the user but those in ``keep`` (digests).
+
+        With ``keep_newest``, the most recently active session is kept too.
+        """
+        if keep_newest:
+            keep = {*keep, *newest_of(self.user_records(user_id))}
         return self.revoke(user_id, [m for m in self.index_members(user_id) if m not in keep])
 
     def find(self, fingerprint: str, user_id: str | None) -> list[str]:
@@ -277,7 +296,11 @@ class AsyncIndexStorage(_IndexCalls, AsyncSessionStorage):
                 ended += _members(await self._run(REVOKE, *self.revoke_call(user_id, chunk)))
         return ended
 
-    async def revoke_user(self, user_id: str, keep: Collection[str] = ()) -> list[str]:
+    async def revoke_user(
+        self, user_id: str, keep: Collection[str] = (), keep_newest: bool = False
+    ) -> list[str]:
+        if keep_newest:
+            keep = {*keep, *newest_of(await self.user_records(user_id))}
         members = await self.index_members(user_id)
         return await self.revoke(user_id, [m for m in members if m not in keep])
 

@@ -158,3 +158,18 @@ def count_round_trips(monkeypatch: pytest.MonkeyPatch) -> CommandCounter:
         redis.asyncio.connection.AbstractConnection, "send_packed_command", acounting_send
     )
     return counter
+
+
+@pytest.fixture
+def alice(db: None) -> Any:
+    """A user with sessions to list and revoke (password ``pw-alice``)."""
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_user("alice", "alice@example.com", "pw-alice")
+
+
+@pytest.fixture
+def bob(db: None) -> Any:
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_user("bob", "bob@example.com", "pw-bob")

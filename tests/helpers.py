@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from django_redis_sessions import keys, record
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
+
+
+def index_members(client: Any, user_id: object) -> set[str]:
+    """The digests in ``user_id``'s index, read straight from Redis."""
+    index = keys.user_index_key(conf.prefix, str(user_id))
+    return {member.decode() for member in client.zrange(index, 0, -1)}
+
+
+def login(client: Any, username: str = "alice", password: str = "pw-alice") -> str:
+    """Sign ``client`` in through the test login view; return its session key."""
+    response = client.post("/login/", {"username": username, "password": password})
+    assert response.status_code == 200, response.content
+    value: str = client.cookies["sessionid"].value
+    return value
 
 
 def redis_key(session_key: str) -> str:

@@ -6,7 +6,6 @@ import asyncio
 import time
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import AsyncClient, Client
 
 from django_redis_sessions import keys, record
@@ -15,22 +14,9 @@ from django_redis_sessions.conf import conf
 from django_redis_sessions.connection import get_client
 from django_redis_sessions.index_store import IndexStorage
 
+from .helpers import index_members, login
+
 pytestmark = [pytest.mark.real_redis, pytest.mark.django_db]
-
-
-@pytest.fixture
-def alice():
-    return get_user_model().objects.create_user("alice", "alice@example.com", "pw-alice")
-
-
-def index_members(r, user_id) -> set[str]:
-    return {m.decode() for m in r.zrange(keys.user_index_key(conf.prefix, str(user_id)), 0, -1)}
-
-
-def login(client, username="alice", password="pw-alice", url="/login/"):
-    response = client.post(url, {"username": username, "password": password})
-    assert response.status_code == 200, response.content
-    return client.cookies["sessionid"].value
 
 
 def digest_of(session_key: str) -> str:
@@ -113,8 +99,7 @@ def test_delete_by_key_removes_the_index_entry(r, alice):
     assert index_members(r, alice.pk) == set()
 
 
-def test_switching_user_moves_the_entry(r, alice):
-    bob = get_user_model().objects.create_user("bob", "bob@example.com", "pw")
+def test_switching_user_moves_the_entry(r, alice, bob):
     s = SessionStore()
     s["_auth_user_id"] = str(alice.pk)
     s.save()

@@ -1,0 +1,97 @@
+"""``manage.py clearsessions``, with statistics and progress for this engine.
+
+Django's own ``clearsessions`` calls ``SessionStore.clear_expired()``, which
+works with this engine too but prints nothing. This command replaces it when
+``django_redis_sessions`` comes before ``django.contrib.sessions`` in
+``INSTALLED_APPS`` (or when ``django.contrib.sessions`` is not installed, as this
+engine does not need it). For any other engine it does what Django's does.
+
+Sessions expire by themselves through their Redis TTL; what is cleaned here is
+the user indexes: entries of ended sessions are pruned and empty indexes go.
+"""
+
+from __future__ import annotations
+
+import time
+from importlib import import_module
+from typing import Any
+
+from django.conf import settings
+from django.core.management import BaseCommand, CommandError
+
+from ...backend import _log_cleanup
+from ...conf import conf
+from ...connection import get_client
+from ...exceptions import SessionStoreError
+from ...index_store import CLEANUP_BATCH, CleanupStats, IndexStorage
+
+ENGINE = "django_redis_sessions.backend"
+BAR_WIDTH = 30
+
+
+class Command(BaseCommand):
+    help = (
+        "Prune the user indexes of sessions that have ended, in SCAN batches "
+        "(never KEYS). Progress is shown on a terminal, or per batch at --verbosity 2."
+    )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if settings.SESSION_ENGINE != ENGINE:
+            engine = import_module(settings.SESSION_ENGINE)
+            try:
+                engine.SessionStore.clear_expired()
+            except NotImplementedError:
+                raise CommandError(
+                    f"Session engine '{settings.SESSION_ENGINE}' doesn't support clearing "
+                    "expired sessions."
+                ) from None
+            return
+        verbosity: int = options["verbosity"]
+        client = get_client()
+        storage = IndexStorage(client, conf.prefix)
+        started = time.perf_counter()
+        try:
+            # DBSIZE counts every key of the database: enough to estimate how far
+            # the SCAN has got, which is all a progress bar needs.
+            keys_in_db = max(1, int(client.dbsize())) if verbosity else 1
+            stats = storage.clear_expired(progress=self._progress(verbosity, keys_in_db))
+        except SessionStoreError as exc:
+            raise CommandError(str(exc)) from exc
+        finally:
+            if self._bar:
+                self.stdout.write("")  # end the progress bar's line
+        elapsed = time.perf_counter() - started
+        _log_cleanup(stats)
+        if verbosity:
+            rate = stats.entries_examined / elapsed if elapsed > 0 else 0.0
+            self.stdout.write(
+                f"Checked {stats.indexes} user indexes ({stats.entries_examined} entries) in "
+                f"{elapsed:.1f} s ({rate:.0f} entries/s): pruned {stats.entries_pruned} "
+                f"entries of ended sessions, removed {stats.indexes_removed} empty indexes."
+            )
+
+    _bar = False
+
+    def _progress(self, verbosity: int, keys_in_db: int) -> Any:
+        self._bar = verbosity == 1 and self.stdout.isatty()
+        if verbosity < 2 and not self._bar:
+            return None
+
+        def report(stats: CleanupStats) -> None:
+            share = min(1.0, stats.scan_calls * CLEANUP_BATCH / keys_in_db)
+            if verbosity >= 2:
+                self.stdout.write(
+                    f"  batch {stats.scan_calls}: {stats.indexes} indexes, "
+                    f"{stats.entries_examined} entries examined, {stats.entries_pruned} pruned "
+                    f"(about {share:.0%} of the keyspace scanned)"
+                )
+                return
+            filled = round(share * BAR_WIDTH)
+            self.stdout.write(
+                f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {share:4.0%}  "
+                f"{stats.indexes} indexes, {stats.entries_pruned} pruned",
+                ending="",
+            )
+            self.stdout.flush()
+
+        return report

@@ -1,0 +1,80 @@
+"""Finding the users named on a management command's line.
+
+Every name is resolved before anything changes, so a typo in the third name of
+``revoke_sessions alice bob carol`` ends nobody's sessions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.management import CommandError
+
+NOTHING_CHANGED = "Nothing was changed."
+
+
+def _by_pk(model: Any, identifier: str) -> Any:
+    try:
+        pk = model._meta.pk.to_python(identifier)
+    except ValidationError as exc:
+        reason = " ".join(str(message) for message in exc.messages)
+        raise CommandError(
+            f"'{identifier}' is not a valid id for {model._meta.label}: {reason} {NOTHING_CHANGED}"
+        ) from None
+    return model._default_manager.filter(pk=pk).first()
+
+
+def _email_field(model: Any) -> str | None:
+    name = model.get_email_field_name() if hasattr(model, "get_email_field_name") else "email"
+    try:
+        model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return None
+    return str(name)
+
+
+def _by_name(model: Any, identifier: str) -> Any:
+    username_field = model.USERNAME_FIELD
+    user = model._default_manager.filter(**{username_field: identifier}).first()
+    if user is not None:
+        return user
+    email_field = _email_field(model)
+    if email_field is None or email_field == username_field:
+        return None
+    matches = list(model._default_manager.filter(**{f"{email_field}__iexact": identifier})[:2])
+    if len(matches) > 1:
+        raise CommandError(
+            f"'{identifier}' is the email of more than one user: name the user by "
+            f"{username_field} or use --id. {NOTHING_CHANGED}"
+        )
+    return matches[0] if matches else None
+
+
+def resolve_users(identifiers: list[str], by_id: bool) -> list[Any]:
+    """The users named by ``identifiers``, in order; ``CommandError`` if any is unknown."""
+    model = get_user_model()
+    users: list[Any] = []
+    unknown: list[str] = []
+    for identifier in identifiers:
+        user = _by_pk(model, identifier) if by_id else _by_name(model, identifier)
+        if user is None:
+            unknown.append(identifier)
+        elif all(user.pk != seen.pk for seen in users):
+            users.append(user)
+    if unknown:
+        what = "id" if by_id else f"{model.USERNAME_FIELD} or email"
+        names = ", ".join(f"'{name}'" for name in unknown)
+        noun = "user" if len(unknown) == 1 else "users"
+        raise CommandError(f"Unknown {noun} ({what}): {names}. {NOTHING_CHANGED}")
+    return users
+
+
+def label(user: Any) -> str:
+    """How a command's output names a user: ``alice (id 7)``."""
+    return f"{user.get_username()} (id {user.pk})"
+
+
+def plural(count: int, noun: str = "session") -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
