@@ -9,11 +9,13 @@ class DjangoRedisSessionsConfig(AppConfig):
     default_auto_field = "django.db.models.AutoField"
 
     def ready(self) -> None:
-        from django.core.signals import request_started
+        from django.core.signals import request_finished, request_started
 
         from . import auth, checks
 
         checks.register_checks()
-        # A thread reused for the next request must not think it still holds the
-        # previous request's sessions (see auth.py).
-        request_started.connect(auth.forget_in_use, dispatch_uid="django_redis_sessions.in_use")
+        # Code running after a request in the same thread (the next request, a
+        # test, a task) must not think it still holds that request's sessions
+        # (see auth.py).
+        request_started.connect(auth.forget_in_use, dispatch_uid="django_redis_sessions.start")
+        request_finished.connect(auth.forget_in_use, dispatch_uid="django_redis_sessions.finish")

@@ -14,7 +14,8 @@ person who changed the password stays signed in (Django's
 device is signed out at once.
 
 The current request's sessions are known because the engine notes, per request
-(a context variable, reset when a request starts), which sessions it loaded.
+(a context variable, reset when a request starts and ends), which sessions it
+loaded.
 Without a request (``changepassword``, a shell) every session of the user ends.
 """
 
@@ -45,7 +46,7 @@ def sessions_in_use() -> frozenset[str]:
 
 
 def forget_in_use(**kwargs: Any) -> None:
-    """``request_started`` receiver: a thread serving a new request starts clean."""
+    """``request_started``/``request_finished`` receiver: start and end clean."""
     _in_use.set(frozenset())
 
 

@@ -16,13 +16,15 @@ USE_TZ = True
 ROOT_URLCONF = "tests.urls"
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 
+# django_redis_sessions comes before django.contrib.sessions so that its
+# clearsessions (with statistics) is the one manage.py runs, as the README says.
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
+    "django_redis_sessions",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "django_redis_sessions",
 ]
 
 MIDDLEWARE = [

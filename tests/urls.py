@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from . import views
@@ -20,4 +21,9 @@ urlpatterns = [
     path("ainterrupted/", views.ainterrupted_write),
     path("fail/", views.write_then_fail),
     path("untouched/", views.untouched),
+    path(
+        "password_change/",
+        auth_views.PasswordChangeView.as_view(success_url="/read/"),
+        name="password_change",
+    ),
 ]

@@ -29,6 +29,10 @@ ENGINE = "django_redis_sessions.backend"
 BAR_WIDTH = 30
 
 
+def _count(number: int, singular: str, plural: str) -> str:
+    return f"{number} {singular if number == 1 else plural}"
+
+
 class Command(BaseCommand):
     help = (
         "Prune the user indexes of sessions that have ended, in SCAN batches "
@@ -53,7 +57,8 @@ class Command(BaseCommand):
         try:
             # DBSIZE counts every key of the database: enough to estimate how far
             # the SCAN has got, which is all a progress bar needs.
-            keys_in_db = max(1, int(client.dbsize())) if verbosity else 1
+            with storage.errors("dbsize"):
+                keys_in_db = max(1, int(client.dbsize())) if verbosity else 1
             stats = storage.clear_expired(progress=self._progress(verbosity, keys_in_db))
         except SessionStoreError as exc:
             raise CommandError(str(exc)) from exc
@@ -65,9 +70,11 @@ class Command(BaseCommand):
         if verbosity:
             rate = stats.entries_examined / elapsed if elapsed > 0 else 0.0
             self.stdout.write(
-                f"Checked {stats.indexes} user indexes ({stats.entries_examined} entries) in "
-                f"{elapsed:.1f} s ({rate:.0f} entries/s): pruned {stats.entries_pruned} "
-                f"entries of ended sessions, removed {stats.indexes_removed} empty indexes."
+                f"Checked {_count(stats.indexes, 'user index', 'user indexes')} "
+                f"({_count(stats.entries_examined, 'entry', 'entries')}) in {elapsed:.1f} s "
+                f"({rate:.0f} entries/s): pruned "
+                f"{_count(stats.entries_pruned, 'entry', 'entries')} of ended sessions, "
+                f"removed {_count(stats.indexes_removed, 'empty index', 'empty indexes')}."
             )
 
     _bar = False

@@ -18,6 +18,8 @@ def _when(info: api.SessionInfo) -> str:
 
 
 class Command(BaseCommand):
+    # Tests (and callers) may pass their own stdin, as with createsuperuser.
+    stealth_options = ("stdin",)
     help = (
         "End every session of the given users (each a username, an email, or with "
         "--id a primary key), or with --all every session in the store. A revoked "
