@@ -58,6 +58,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+def pytest_ignore_collect(collection_path: Any, config: pytest.Config) -> bool | None:
+    # tests/custom_user needs its own settings (a swapped user model); tox runs
+    # it with --ds=tests.settings_uuid_user and --ds=tests.settings_string_user.
+    if collection_path.name == "custom_user" and settings.AUTH_USER_MODEL == "auth.User":
+        return True
+    return None
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not REQUIRE_REAL_REDIS:
         return

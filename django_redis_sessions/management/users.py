@@ -40,8 +40,10 @@ def _by_name(model: Any, identifier: str) -> Any:
     user = model._default_manager.filter(**{username_field: identifier}).first()
     if user is not None:
         return user
+    # Email addresses are matched without regard to case (even when the email
+    # is the username field): "Alice@Example.com" is the same mailbox.
     email_field = _email_field(model)
-    if email_field is None or email_field == username_field:
+    if email_field is None:
         return None
     matches = list(model._default_manager.filter(**{f"{email_field}__iexact": identifier})[:2])
     if len(matches) > 1:
@@ -50,6 +52,15 @@ def _by_name(model: Any, identifier: str) -> Any:
             f"{username_field} or use --id. {NOTHING_CHANGED}"
         )
     return matches[0] if matches else None
+
+
+def _name_fields(model: Any) -> str:
+    email_field = _email_field(model)
+    if email_field is None:
+        return str(model.USERNAME_FIELD)
+    if email_field == model.USERNAME_FIELD:
+        return email_field
+    return f"{model.USERNAME_FIELD} or {email_field}"
 
 
 def resolve_users(identifiers: list[str], by_id: bool) -> list[Any]:
@@ -64,7 +75,7 @@ def resolve_users(identifiers: list[str], by_id: bool) -> list[Any]:
         elif all(user.pk != seen.pk for seen in users):
             users.append(user)
     if unknown:
-        what = "id" if by_id else f"{model.USERNAME_FIELD} or email"
+        what = "id" if by_id else _name_fields(model)
         names = ", ".join(f"'{name}'" for name in unknown)
         noun = "user" if len(unknown) == 1 else "users"
         raise CommandError(f"Unknown {noun} ({what}): {names}. {NOTHING_CHANGED}")

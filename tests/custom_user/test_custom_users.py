@@ -1,0 +1,116 @@
+"""Revocation with a custom user model whose primary key is a UUID or a string.
+
+Runs only under ``tests.settings_uuid_user`` and ``tests.settings_string_user``
+(tox runs both); under the default settings this folder is not collected.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+from django.test import Client
+
+from django_redis_sessions import api, keys
+
+from ..helpers import index_members, login, redis_key
+
+pytestmark = [pytest.mark.real_redis, pytest.mark.django_db]
+
+
+def make_user(name: str) -> Any:
+    manager: Any = get_user_model()._default_manager
+    if get_user_model().USERNAME_FIELD == "email":
+        return manager.create_user(password=f"pw-{name}", email=f"{name}@example.com")
+    # A string key with characters that mean something to globs and key names.
+    return manager.create_user(
+        password=f"pw-{name}", handle=f"{name}:*[team]", email=f"{name}@example.com"
+    )
+
+
+def sign_in(user: Any) -> tuple[Client, str]:
+    client = Client()
+    key = login(client, user.get_username(), f"pw-{user.email.split('@')[0]}")
+    return client, key
+
+
+def run(*args: str) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_sessions_are_indexed_under_the_primary_key_as_django_stores_it(r):
+    ann = make_user("ann")
+    _client, key = sign_in(ann)
+    assert isinstance(ann.pk, str) or ann.pk.__class__.__name__ == "UUID"
+    assert index_members(r, str(ann.pk)) == {keys.digest(key)}
+    for user in (ann, ann.pk, str(ann.pk)):
+        assert [s.fingerprint for s in api.list_user_sessions(user)] == [keys.fingerprint(key)]
+
+
+def test_revoking_one_user_leaves_the_other_signed_in(r):
+    ann, ben = make_user("ann"), make_user("ben")
+    ann_client, _ = sign_in(ann)
+    _, ann_other = sign_in(ann)
+    ben_client, ben_key = sign_in(ben)
+    assert api.revoke_user_sessions(ann.pk) == 2
+    assert ann_client.get("/read/").json()["user"] is None
+    assert r.exists(redis_key(ann_other)) == 0
+    assert ben_client.get("/read/").json()["user"] == ben.get_username()
+    assert index_members(r, str(ben.pk)) == {keys.digest(ben_key)}
+
+
+def test_revoke_one_session_by_fingerprint_for_the_user(r):
+    ann = make_user("ann")
+    _, key = sign_in(ann)
+    _, kept = sign_in(ann)
+    assert api.revoke_session(keys.fingerprint(key), user=ann) is True
+    assert index_members(r, str(ann.pk)) == {keys.digest(kept)}
+
+
+def test_commands_find_the_user_by_username_field_email_and_id(r):
+    ann = make_user("ann")
+    sign_in(ann)
+    label = f"{ann.get_username()} (id {ann.pk})"
+    assert run("revoke_sessions", ann.get_username()) == f"{label}: 1 session ended\n"
+    sign_in(ann)
+    assert run("revoke_sessions", "ANN@example.com") == f"{label}: 1 session ended\n"
+    _, key = sign_in(ann)
+    listed = json.loads(run("list_sessions", "--id", str(ann.pk), "--json"))
+    assert [s["fingerprint"] for s in listed] == [keys.fingerprint(key)]
+    assert listed[0]["user_id"] == str(ann.pk)
+    assert run("revoke_sessions", "--id", str(ann.pk)) == f"{label}: 1 session ended\n"
+
+
+def test_an_unknown_id_is_a_precise_error(r):
+    field = get_user_model().USERNAME_FIELD
+    fields = "email" if field == "email" else "handle or email"
+    with pytest.raises(CommandError) as excinfo:
+        run("revoke_sessions", "nobody")
+    assert str(excinfo.value) == f"Unknown user ({fields}): 'nobody'. Nothing was changed."
+    if field == "email":
+        with pytest.raises(CommandError) as excinfo:
+            run("revoke_sessions", "--id", "not-a-uuid")
+        assert str(excinfo.value) == (
+            "'not-a-uuid' is not a valid id for custom_user.Member: “not-a-uuid” is not a "
+            "valid UUID. Nothing was changed."
+        )
+        with pytest.raises(ValueError, match=r"is not a valid primary key for custom_user\.Member"):
+            api.list_user_sessions("not-a-uuid")
+
+
+def test_clearsessions_prunes_the_index_of_a_non_integer_key(r, settings):
+    import time
+
+    ann = make_user("ann")
+    settings.SESSION_COOKIE_AGE = 1
+    sign_in(ann)
+    time.sleep(1.2)
+    out = run("clearsessions")
+    assert "pruned 1 entry of ended sessions, removed 1 empty index." in out
+    assert index_members(r, str(ann.pk)) == set()
