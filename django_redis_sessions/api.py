@@ -349,7 +349,9 @@ async def arevoke_session(
 def _announce_all(count: int, by: str, actor: Any) -> dict[str, Any] | None:
     if not count:
         return None
-    logger.warning("All %d sessions under prefix %r revoked (by %s)", count, conf.prefix, by)
+    logger.warning(
+        "Every session under prefix %r revoked: %d ended (by %s)", conf.prefix, count, by
+    )
     return {"user_id": None, "fingerprints": (), "count": count, "by": by, "actor": actor}
 
 

@@ -347,7 +347,9 @@ def test_an_ambiguous_fingerprint_is_refused_and_ends_nothing(r, alice):
 # -- everything --------------------------------------------------------------------------
 
 
-def test_revoke_all_sessions_ends_signed_in_and_anonymous_sessions(r, alice, bob, revocations):
+def test_revoke_all_sessions_ends_signed_in_and_anonymous_sessions(
+    r, alice, bob, revocations, caplog
+):
     sessions = [signed_in(alice.pk), signed_in(bob.pk)]
     anonymous = SessionStore()
     anonymous["n"] = 1
@@ -358,7 +360,11 @@ def test_revoke_all_sessions_ends_signed_in_and_anonymous_sessions(r, alice, bob
         assert api.revoke_all_sessions(dry_run=True) == 3
         assert r.exists(redis_key(anonymous.session_key)) == 1
         assert revocations == []
-        assert api.revoke_all_sessions() == 3
+        with caplog.at_level(logging.WARNING, logger="django_redis_sessions"):
+            assert api.revoke_all_sessions() == 3
+        assert caplog.messages == [
+            f"Every session under prefix '{conf.prefix}' revoked: 3 ended (by api)"
+        ]
         for session in [*sessions, anonymous]:
             assert r.exists(redis_key(session.session_key)) == 0
         assert index_members(r, alice.pk) == set()
