@@ -136,3 +136,67 @@ def test_binary_serializer_values_survive_merges(r, settings):
         "tags": {"a", "b"},
         "n": 1,
     }
+
+
+@pytest.mark.django_db
+def test_revocation_racing_busy_requests_leaves_nothing_behind(r, alice, bob):
+    """Requests keep writing alice's sessions while she is revoked: none survives.
+
+    Each writer thread loads a session, changes it and saves it in a loop, as
+    requests on several devices would. The revocation must end every one of
+    them (no save may write one back), keep the index exact, and leave bob's
+    sessions alone.
+    """
+    from django_redis_sessions import api, keys
+
+    from .helpers import index_members, redis_key
+
+    def signed_in(user_id: object) -> str:
+        session = SessionStore()
+        session["_auth_user_id"] = str(user_id)
+        session.save()
+        assert session.session_key is not None
+        return session.session_key
+
+    alice_keys = [signed_in(alice.pk) for _ in range(12)]
+    bob_keys = [signed_in(bob.pk) for _ in range(3)]
+    revoked = threading.Event()
+    stop = threading.Event()
+    writes_after_revoke = []
+    errors: list[BaseException] = []
+
+    def writer(mine: list[str]) -> None:
+        n = 0
+        try:
+            while not stop.is_set():
+                for key in mine:
+                    session = SessionStore(key)
+                    session.keys()
+                    session["n"] = n
+                    n += 1
+                    try:
+                        session.save()
+                    except UpdateError:
+                        continue  # revoked under our feet: refused, as it must be
+                    if revoked.is_set() and r.exists(redis_key(key)):
+                        writes_after_revoke.append(key)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=writer, args=(alice_keys[i::3],), daemon=True) for i in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    ended = api.revoke_user_sessions(alice)
+    revoked.set()
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=10)
+
+    assert errors == []
+    assert ended == 12
+    assert writes_after_revoke == []
+    assert all(r.exists(redis_key(key)) == 0 for key in alice_keys)
+    assert index_members(r, alice.pk) == set()
+    assert index_members(r, bob.pk) == {keys.digest(key) for key in bob_keys}
