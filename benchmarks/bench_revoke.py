@@ -1,0 +1,730 @@
+"""Revoking a user's sessions at any store size, and the index cleanup's throughput.
+
+Run from the repository root against a local Redis (db 15 by default)::
+
+    python benchmarks/bench_revoke.py [--redis-url URL] [--rounds N] [--small N]
+                                      [--large N] [--stale FRACTION] [--json PATH]
+
+``--large 100000`` gives a quick run (~40 s); the default 1,000,000 takes a few
+minutes and about 0.5 GB of Redis memory while it runs.
+
+It measures, on this checkout's ``django_redis_sessions``:
+
+1. **Revocation cost versus store size.** Two stores (two prefixes in the same
+   Redis database) are filled with real session records, most of them signed in
+   (so there are many user indexes too): ``--small`` and ``--large`` sessions. In
+   every round, user 42 signs in 10 sessions through the real engine
+   (``SessionStore().save()``, which maintains the user index) in each store, and
+   ``django_redis_sessions.api.revoke_user_sessions(42)`` ends them; only that
+   call is timed. Rounds interleave the stores (the order alternates each round),
+   and the medians are compared: the goal is time(large) / time(small) <= 1.5.
+   Before the large store exists, the small store is also timed on its own, as a
+   reference for what the shared database's size might add.
+2. **Round trips of one revocation** of 10 sessions (calls to redis-py's
+   ``send_packed_command``; a pipeline counts once). Expected: 2, a ``ZRANGE`` of
+   the user's index and one ``EVALSHA`` of the revoke script.
+3. **Index cleanup throughput** (what ``manage.py clearsessions`` runs):
+   ``IndexStorage.clear_expired()`` on the large store after a share of the
+   signed-in filler sessions were deleted behind the engine's back (``UNLINK``),
+   which leaves their index entries stale. Two passes, each with its own fresh
+   stale share: the first is timed (entries examined per second), the second runs
+   under ``tracemalloc`` for the peak Python memory (tracemalloc slows Python down,
+   so that pass's time is shown but is not the throughput figure). Each pass must
+   prune exactly the entries made stale.
+
+Every key is under a random 6-character run tag (``<tag>:small:...`` and
+``<tag>:large:...``), deleted at the end with ``SCAN`` + ``UNLINK`` whatever
+happens; filler keys also carry a one-hour TTL. See ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import random
+import secrets
+import statistics
+import string
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+# ``python benchmarks/bench_revoke.py`` puts benchmarks/ (not the repository root)
+# on sys.path; benchmark the checkout's engine even when it is not installed.
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+if (_REPO_ROOT / "django_redis_sessions").is_dir() and str(_REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(_REPO_ROOT))
+
+import django  # noqa: E402
+import redis  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
+DEFAULT_ROUNDS = 200
+DEFAULT_SMALL = 1_000
+DEFAULT_LARGE = 1_000_000
+DEFAULT_STALE = 0.10
+#: Untimed rounds per store first: connections, script loading, warm caches.
+WARMUP_ROUNDS = 10
+
+#: The revoked user and how many sessions it has each round (filler users start
+#: at FILLER_FIRST_UID, so they never share its index).
+TARGET_USER_ID = 42
+TARGET_SESSIONS = 10
+FILLER_FIRST_UID = 1000
+#: Each filler user has this many sessions; every ANONYMOUS_EVERY-th filler
+#: session is anonymous (20%: no user, no index entry).
+SESSIONS_PER_FILLER_USER = 3
+ANONYMOUS_EVERY = 5
+#: Filler keys expire by themselves should a run be killed before its cleanup.
+FILLER_TTL = 3600
+#: Filler records' lifetimes, as the engine's defaults would write them.
+FILLER_ABSOLUTE_AGE = 30 * 24 * 60 * 60
+FILLER_IDLE = 14 * 24 * 60 * 60
+#: Commands per pipelined round trip while building the filler.
+BUILD_BATCH = 5000
+#: How often (in sessions) building the large store reports progress.
+PROGRESS_EVERY = 50_000
+#: Keys per UNLINK (stale entries, final cleanup) and per SCAN call.
+DELETE_BATCH = 1000
+
+RUN_TAG_LENGTH = 6
+RUN_TAG_ALPHABET = string.ascii_lowercase + string.digits
+#: Both store names have the same length, so key names weigh the same in both.
+STORE_NAMES = ("small", "large")
+
+GOAL_RATIO = 1.5
+GOAL_ROUND_TRIPS = 2
+
+
+# -- settings ------------------------------------------------------------------
+
+
+def configure_django(redis_url: str, prefix: str) -> None:
+    settings.configure(
+        DEBUG=False,
+        SECRET_KEY="bench-only-not-secret",
+        USE_TZ=True,
+        INSTALLED_APPS=[
+            "django.contrib.auth",
+            "django.contrib.contenttypes",
+            "django_redis_sessions",
+        ],
+        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+        SESSION_ENGINE="django_redis_sessions.backend",
+        SESSION_REDIS_URL=redis_url,
+        SESSION_REDIS_PREFIX=prefix,
+    )
+    django.setup()
+
+
+def use_store(prefix: str) -> None:
+    """Point the engine (and the API) at one store.
+
+    The app reads its settings through ``conf``, cached until cleared; assigning
+    on the configured settings and clearing the cache avoids the extra settings
+    layer ``override_settings`` adds (see bench_sessions.py). The Redis client
+    does not depend on the prefix, so the same connection serves both stores.
+    """
+    from django_redis_sessions.conf import conf
+
+    settings.SESSION_REDIS_PREFIX = prefix
+    conf.clear()
+
+
+# -- stores and their filler ---------------------------------------------------
+
+
+@dataclass
+class Store:
+    name: str
+    prefix: str
+    #: Filler sessions (the target user's 10 come on top, and go, each round).
+    sessions: int
+    signed_in: int = 0
+    users: int = 0
+    commands: int = 0
+    build_s: float = 0.0
+    #: Disjoint shares of the signed-in filler (digests), one per cleanup pass.
+    stale: list[list[str]] = field(default_factory=list)
+
+
+def build_filler(
+    client: redis.Redis,
+    store: Store,
+    stale_fraction: float,
+    seed: int,
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Write ``store.sessions`` real session records under the store's prefix.
+
+    Pipelined raw writes, ``BUILD_BATCH`` commands per round trip: ``SET key
+    record EX 3600`` per session and, for a signed-in one, ``ZADD`` of its digest
+    (scored by its deadline, as the engine does) to its user's index, which gets
+    a one-hour ``EXPIRE`` too. Two disjoint ``stale_fraction`` shares of the
+    signed-in sessions are remembered for the cleanup passes.
+    """
+    from django_redis_sessions import keys, record
+
+    rng = random.Random(seed)
+    now = int(time.time())
+    deadline = now + FILLER_ABSOLUTE_AGE
+    pipe = client.pipeline(transaction=False)
+    pending = 0
+    store.stale = [[], []]
+    started = time.perf_counter()
+    for number in range(store.sessions):
+        digest = keys.digest(secrets.token_hex(16))
+        if number % ANONYMOUS_EVERY == ANONYMOUS_EVERY - 1:
+            user_id = ""
+            data = {"theme": b'"dark"'}
+        else:
+            uid = FILLER_FIRST_UID + store.signed_in // SESSIONS_PER_FILLER_USER
+            user_id = str(uid)
+            data = {"_auth_user_id": b'"%d"' % uid}
+        raw = record.encode(
+            record.Record(
+                created=now,
+                seen=now,
+                deadline=deadline,
+                idle=FILLER_IDLE,
+                user_id=user_id,
+                data=data,
+            )
+        )
+        pipe.set(keys.session_redis_key(store.prefix, digest), raw, ex=FILLER_TTL)
+        pending += 1
+        if user_id:
+            index = keys.user_index_key(store.prefix, user_id)
+            pipe.zadd(index, {digest: deadline})
+            pending += 1
+            if store.signed_in % SESSIONS_PER_FILLER_USER == 0:  # the user's first session
+                pipe.expire(index, FILLER_TTL)
+                pending += 1
+                store.users += 1
+            store.signed_in += 1
+            draw = rng.random()
+            if draw < stale_fraction:
+                store.stale[0].append(digest)
+            elif draw < 2 * stale_fraction:
+                store.stale[1].append(digest)
+        if pending >= BUILD_BATCH:
+            pipe.execute()
+            store.commands += pending
+            pending = 0
+            if progress is not None:
+                progress(number + 1)
+    if pending:
+        pipe.execute()
+        store.commands += pending
+    store.build_s = time.perf_counter() - started
+
+
+def delete_keys(client: redis.Redis, names: Sequence[str | bytes]) -> int:
+    """``UNLINK`` in batches; return how many keys existed."""
+    removed = 0
+    for start in range(0, len(names), DELETE_BATCH):
+        removed += int(client.unlink(*names[start : start + DELETE_BATCH]))
+    return removed
+
+
+def cleanup(client: redis.Redis, run_tag: str) -> int:
+    """Delete every key under ``<run tag>:`` (SCAN + UNLINK, in batches)."""
+    from django_redis_sessions.keys import escape_glob
+
+    removed = 0
+    batch: list[bytes] = []
+    for name in client.scan_iter(match=escape_glob(f"{run_tag}:") + "*", count=DELETE_BATCH):
+        batch.append(name)
+        if len(batch) >= DELETE_BATCH:
+            removed += delete_keys(client, batch)
+            batch = []
+    if batch:
+        removed += delete_keys(client, batch)
+    return removed
+
+
+# -- revocation ------------------------------------------------------------------
+
+
+def sign_in_target() -> None:
+    """The target user's sessions, through the real engine (index maintained)."""
+    from django.contrib.auth import SESSION_KEY
+
+    from django_redis_sessions.backend import SessionStore
+
+    for _ in range(TARGET_SESSIONS):
+        session = SessionStore()
+        session[SESSION_KEY] = str(TARGET_USER_ID)
+        session.save()
+
+
+def timed_revoke(store: Store) -> float:
+    """µs for one ``revoke_user_sessions`` of the target's 10 sessions in ``store``."""
+    from django_redis_sessions.api import revoke_user_sessions
+
+    use_store(store.prefix)
+    # Collect before the sign-ins, not right before the call: a full collection
+    # walks every object and leaves the CPU caches cold, which would add some
+    # 400 µs (on a 2-core VM) to a call that is not otherwise slowed by it.
+    gc.collect()
+    sign_in_target()
+    gc.disable()
+    try:
+        start = time.perf_counter_ns()
+        ended = revoke_user_sessions(TARGET_USER_ID)
+        elapsed = time.perf_counter_ns() - start
+    finally:
+        gc.enable()
+    if ended != TARGET_SESSIONS:
+        raise SystemExit(
+            f"{store.name} store: revoke_user_sessions ended {ended} sessions, "
+            f"expected {TARGET_SESSIONS}."
+        )
+    return elapsed / 1000.0
+
+
+@dataclass
+class Timing:
+    samples_us: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples_us)
+
+    @property
+    def iqr_pct(self) -> float:
+        """Interquartile range as a share of the median: how noisy the rounds were."""
+        if len(self.samples_us) < 4:
+            return 0.0
+        q1, _, q3 = statistics.quantiles(self.samples_us, n=4)
+        return 100.0 * (q3 - q1) / self.median
+
+    @property
+    def p90(self) -> float:
+        if len(self.samples_us) < 10:
+            return max(self.samples_us)
+        return statistics.quantiles(self.samples_us, n=10)[-1]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "median_us": self.median,
+            "iqr_pct": self.iqr_pct,
+            "p90_us": self.p90,
+            "samples_us": self.samples_us,
+        }
+
+
+def time_alone(store: Store, rounds: int) -> Timing:
+    for _ in range(WARMUP_ROUNDS):
+        timed_revoke(store)
+    return Timing([timed_revoke(store) for _ in range(rounds)])
+
+
+def time_interleaved(stores: Sequence[Store], rounds: int) -> dict[str, Timing]:
+    """Rounds over every store, the order alternating each round."""
+    for _ in range(WARMUP_ROUNDS):
+        for store in stores:
+            timed_revoke(store)
+    timings = {store.name: Timing() for store in stores}
+    for number in range(rounds):
+        order = stores if number % 2 == 0 else list(reversed(stores))
+        for store in order:
+            timings[store.name].samples_us.append(timed_revoke(store))
+        if (number + 1) % 20 == 0 or number + 1 == rounds:
+            print(f"\r  timed {number + 1}/{rounds} rounds", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    return timings
+
+
+# -- round trips -------------------------------------------------------------------
+
+
+def _command_names(packed: bytes) -> list[bytes]:
+    """Names (first arguments) of the RESP-encoded commands redis-py sends at once."""
+    names: list[bytes] = []
+    pos = 0
+    while pos < len(packed) and packed[pos : pos + 1] == b"*":
+        end = packed.index(b"\r\n", pos)
+        argc = int(packed[pos + 1 : end])
+        pos = end + 2
+        for position in range(argc):
+            end = packed.index(b"\r\n", pos)
+            length = int(packed[pos + 1 : end])
+            pos = end + 2
+            if position == 0:
+                names.append(packed[pos : pos + length].upper())
+            elif position == 1 and names[-1] == b"EVALSHA":
+                names[-1] += b"(" + packed[pos : pos + length] + b")"
+            pos += length + 2
+    return names
+
+
+@contextmanager
+def counting_round_trips() -> Iterator[list[str]]:
+    """Record each ``send_packed_command`` call (one round trip) as its commands."""
+    from django_redis_sessions import store as scripts
+
+    script_names = {
+        script.sha: script.name
+        for script in (scripts.LOAD, scripts.SAVE, scripts.DELETE, scripts.REVOKE)
+    }
+    trips: list[str] = []
+    connection_class = redis.connection.AbstractConnection
+    original = connection_class.send_packed_command
+
+    def describe(name: bytes) -> str:
+        text = name.decode()
+        for sha, script in script_names.items():
+            text = text.replace(f"({sha})", f"({script})")
+        return text
+
+    def counting(self: Any, command: Any, check_health: bool = True) -> None:
+        chunks = [command] if isinstance(command, bytes | str) else command
+        packed = b"".join(c.encode() if isinstance(c, str) else bytes(c) for c in chunks)
+        trips.append("+".join(describe(name) for name in _command_names(packed)))
+        original(self, command, check_health)
+
+    connection_class.send_packed_command = counting  # type: ignore[method-assign]
+    try:
+        yield trips
+    finally:
+        connection_class.send_packed_command = original  # type: ignore[method-assign]
+
+
+def count_revoke_round_trips(store: Store) -> list[str]:
+    """The round trips of one revoke of the target's 10 sessions (after warm-up)."""
+    from django_redis_sessions.api import revoke_user_sessions
+
+    use_store(store.prefix)
+    sign_in_target()
+    with counting_round_trips() as trips:
+        ended = revoke_user_sessions(TARGET_USER_ID)
+    if ended != TARGET_SESSIONS:
+        raise SystemExit(f"counted revoke ended {ended} sessions, expected {TARGET_SESSIONS}")
+    return trips
+
+
+# -- cleanup throughput --------------------------------------------------------------
+
+
+def cleanup_pass(
+    client: redis.Redis, store: Store, stale: list[str], *, trace_memory: bool
+) -> dict[str, Any]:
+    """Delete ``stale`` sessions behind the engine's back, then run ``clear_expired``."""
+    from django_redis_sessions import keys
+    from django_redis_sessions.connection import get_client
+    from django_redis_sessions.index_store import IndexStorage
+
+    use_store(store.prefix)
+    made_stale = delete_keys(client, [keys.session_redis_key(store.prefix, d) for d in stale])
+    storage = IndexStorage(get_client(), store.prefix)
+    gc.collect()
+    if trace_memory:
+        tracemalloc.start()
+    try:
+        started = time.perf_counter()
+        stats = storage.clear_expired()
+        elapsed = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1] if trace_memory else None
+    finally:
+        if trace_memory:
+            tracemalloc.stop()
+    return {
+        "traced": trace_memory,
+        "selected": len(stale),
+        "made_stale": made_stale,
+        **asdict(stats),
+        "seconds": elapsed,
+        "entries_per_s": stats.entries_examined / elapsed if elapsed > 0 else 0.0,
+        "peak_python_bytes": peak,
+        "pruned_matches_stale": stats.entries_pruned == made_stale,
+    }
+
+
+# -- report --------------------------------------------------------------------------
+
+
+def _redacted(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def _used_memory(client: redis.Redis) -> int:
+    return int(client.info("memory")["used_memory"])
+
+
+def _mib(value: float) -> str:
+    return f"{value / 2**20:,.1f} MiB"
+
+
+def _status(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def print_report(results: dict[str, Any]) -> None:
+    config = results["config"]
+    print(
+        f"\nDjango {config['django']}, redis-py {config['redis_py']}, Redis "
+        f"{config['redis_server']}, Python {config['python']}; {config['cpus']} CPUs "
+        f"({config['cpu']}); run tag {config['run_tag']}."
+    )
+
+    print("\nFiller (real records, pipelined raw writes)")
+    print(
+        f"  {'store':<6} {'sessions':>10} {'signed in':>10} {'users':>8} "
+        f"{'commands':>10} {'seconds':>8} {'sessions/s':>11}"
+    )
+    for name, build in results["build"].items():
+        rate = build["sessions"] / build["seconds"] if build["seconds"] > 0 else 0.0
+        print(
+            f"  {name:<6} {build['sessions']:>10,} {build['signed_in']:>10,} "
+            f"{build['users']:>8,} {build['commands']:>10,} {build['seconds']:>8.1f} "
+            f"{rate:>11,.0f}"
+        )
+    print(f"  Redis memory added by the large store: {_mib(results['large_store_memory_bytes'])}")
+
+    revoke = results["revoke"]
+    print(
+        f"\nrevoke_user_sessions({TARGET_USER_ID}): ends {TARGET_SESSIONS} sessions; "
+        f"median of {config['rounds']} interleaved rounds (timed: the call alone)"
+    )
+    print(f"  {'store':<50} {'median µs':>10} {'iqr':>5} {'p90 µs':>8}")
+    rows = [
+        (f"small ({results['build']['small']['sessions']:,} sessions)", revoke["small"]),
+        (f"large ({results['build']['large']['sessions']:,} sessions)", revoke["large"]),
+        ("reference: small, before the large store existed", revoke["small_alone"]),
+    ]
+    for label, row in rows:
+        print(
+            f"  {label:<50} {row['median_us']:>10.1f} {row['iqr_pct']:>4.0f}% {row['p90_us']:>8.1f}"
+        )
+    ok = revoke["ratio"] <= GOAL_RATIO
+    print(f"  ratio large / small: {revoke['ratio']:.2f}x (goal <= {GOAL_RATIO}x: {_status(ok)})")
+
+    trips = results["round_trips"]
+    print(
+        f"\nRound trips of one revoke of {TARGET_SESSIONS} sessions: {len(trips)} "
+        f"({', '.join(trips) or 'none'})"
+    )
+
+    print(f"\nclear_expired() on the large store (IndexStorage, prefix {config['prefixes'][1]})")
+    print(
+        f"  {'pass':<12} {'made stale':>10} {'indexes':>8} {'examined':>9} {'pruned':>8} "
+        f"{'idx gone':>8} {'SCANs':>6} {'seconds':>8} {'entries/s':>10} {'peak Python':>12}"
+    )
+    for row in results["cleanup"]:
+        label = "tracemalloc" if row["traced"] else "timed"
+        peak = "-" if row["peak_python_bytes"] is None else _mib(row["peak_python_bytes"])
+        print(
+            f"  {label:<12} {row['made_stale']:>10,} {row['indexes']:>8,} "
+            f"{row['entries_examined']:>9,} {row['entries_pruned']:>8,} "
+            f"{row['indexes_removed']:>8,} {row['scan_calls']:>6,} {row['seconds']:>8.2f} "
+            f"{row['entries_per_s']:>10,.0f} {peak:>12}"
+        )
+
+    print("\nGoals")
+    for goal in results["goals"]:
+        print(f"  [{_status(goal['ok'])}] {goal['goal']}: {goal['value']}")
+
+
+# -- main ------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Benchmark revoking a user's sessions at two store sizes, and the "
+        "user-index cleanup (clearsessions).",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=DEFAULT_REDIS_URL,
+        help=f"Redis to use; only keys under a random run prefix are touched "
+        f"(default: {DEFAULT_REDIS_URL})",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=DEFAULT_ROUNDS,
+        help=f"interleaved rounds (one revoke per store each); medians are taken over "
+        f"them (default: {DEFAULT_ROUNDS})",
+    )
+    parser.add_argument(
+        "--small",
+        type=int,
+        default=DEFAULT_SMALL,
+        help=f"filler sessions in the small store (default: {DEFAULT_SMALL:,})",
+    )
+    parser.add_argument(
+        "--large",
+        type=int,
+        default=DEFAULT_LARGE,
+        help=f"filler sessions in the large store (default: {DEFAULT_LARGE:,}; "
+        "100000 for a quick run)",
+    )
+    parser.add_argument(
+        "--stale",
+        type=float,
+        default=DEFAULT_STALE,
+        help=f"share of the large store's signed-in sessions deleted before each "
+        f"cleanup pass (default: {DEFAULT_STALE})",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed choosing the stale sessions")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    args = parser.parse_args(argv)
+    if args.rounds < 1 or args.small < 1 or args.large < 1:
+        parser.error("--rounds, --small and --large must be >= 1")
+    if not 0 < args.stale <= 0.5:
+        parser.error("--stale must be in (0, 0.5]: two disjoint shares are deleted")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    client = redis.Redis.from_url(args.redis_url)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        print(f"No Redis at {_redacted(args.redis_url)}: {exc}", file=sys.stderr)
+        return 2
+    run_tag = "".join(secrets.choice(RUN_TAG_ALPHABET) for _ in range(RUN_TAG_LENGTH))
+    small = Store("small", f"{run_tag}:small", args.small)
+    large = Store("large", f"{run_tag}:large", args.large)
+    configure_django(args.redis_url, small.prefix)
+    started = time.monotonic()
+    print(f"Keys under {run_tag}:* on {_redacted(args.redis_url)}", file=sys.stderr)
+
+    next_report = [PROGRESS_EVERY]
+
+    def building(count: int) -> None:
+        if count < next_report[0]:
+            return
+        next_report[0] += PROGRESS_EVERY
+        print(
+            f"\r  large store: {count:,}/{large.sessions:,} sessions",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    try:
+        build_filler(client, small, args.stale, args.seed)
+        print(f"  small store built in {small.build_s:.1f} s; timing it alone", file=sys.stderr)
+        small_alone = time_alone(small, args.rounds)
+        memory_before = _used_memory(client)
+        build_filler(client, large, args.stale, args.seed + 1, building)
+        print(f"\n  large store built in {large.build_s:.1f} s", file=sys.stderr)
+        large_memory = _used_memory(client) - memory_before
+        timings = time_interleaved([small, large], args.rounds)
+        trips = count_revoke_round_trips(large)
+        passes = [
+            cleanup_pass(client, large, large.stale[0], trace_memory=False),
+            cleanup_pass(client, large, large.stale[1], trace_memory=True),
+        ]
+    finally:
+        cleanup_started = time.perf_counter()
+        removed = cleanup(client, run_tag)
+        print(
+            f"  removed {removed:,} keys under {run_tag}:* in "
+            f"{time.perf_counter() - cleanup_started:.1f} s",
+            file=sys.stderr,
+        )
+
+    ratio = timings["large"].median / timings["small"].median
+    goals = [
+        {
+            "goal": f"revoke time large/small <= {GOAL_RATIO}x",
+            "value": round(ratio, 3),
+            "ok": ratio <= GOAL_RATIO,
+        },
+        {
+            "goal": f"one revoke of {TARGET_SESSIONS} sessions = {GOAL_ROUND_TRIPS} round trips",
+            "value": len(trips),
+            "ok": len(trips) == GOAL_ROUND_TRIPS,
+        },
+    ]
+    for row in passes:
+        label = "tracemalloc pass" if row["traced"] else "timed pass"
+        goals.append(
+            {
+                "goal": f"clear_expired ({label}) pruned exactly the entries made stale",
+                "value": f"{row['entries_pruned']:,} pruned / {row['made_stale']:,} made stale",
+                "ok": row["pruned_matches_stale"],
+            }
+        )
+    results: dict[str, Any] = {
+        "config": {
+            "redis_url": _redacted(args.redis_url),
+            "run_tag": run_tag,
+            "prefixes": [small.prefix, large.prefix],
+            "rounds": args.rounds,
+            "warmup_rounds": WARMUP_ROUNDS,
+            "small": args.small,
+            "large": args.large,
+            "stale": args.stale,
+            "seed": args.seed,
+            "python": platform.python_version(),
+            "django": django.get_version(),
+            "redis_py": redis.__version__,
+            "redis_server": client.info("server").get("redis_version"),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "cpu": _cpu_model(),
+            "date": time.strftime("%Y-%m-%d"),
+        },
+        "build": {
+            store.name: {
+                "sessions": store.sessions,
+                "signed_in": store.signed_in,
+                "users": store.users,
+                "commands": store.commands,
+                "seconds": store.build_s,
+            }
+            for store in (small, large)
+        },
+        "large_store_memory_bytes": large_memory,
+        "revoke": {
+            "small": timings["small"].as_dict(),
+            "large": timings["large"].as_dict(),
+            "small_alone": small_alone.as_dict(),
+            "ratio": ratio,
+        },
+        "round_trips": trips,
+        "cleanup": passes,
+        "goals": goals,
+        "removed_keys": removed,
+    }
+    results["config"]["elapsed_s"] = round(time.monotonic() - started, 1)
+    print_report(results)
+    print(f"\n({results['config']['elapsed_s']} s)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+        print(f"Results written to {args.json}")
+    return 0 if all(goal["ok"] for goal in goals) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
