@@ -46,7 +46,6 @@ import os
 import platform
 import random
 import secrets
-import statistics
 import string
 import sys
 import time
@@ -56,7 +55,6 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 # ``python benchmarks/bench_revoke.py`` puts benchmarks/ (not the repository root)
 # on sys.path; benchmark the checkout's engine even when it is not installed.
@@ -66,6 +64,7 @@ if (_REPO_ROOT / "django_redis_sessions").is_dir() and str(_REPO_ROOT) not in sy
 
 import django  # noqa: E402
 import redis  # noqa: E402
+from benchlib import Timing, packed_commands, redacted  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -293,37 +292,6 @@ def timed_revoke(store: Store) -> float:
     return elapsed / 1000.0
 
 
-@dataclass
-class Timing:
-    samples_us: list[float] = field(default_factory=list)
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.samples_us)
-
-    @property
-    def iqr_pct(self) -> float:
-        """Interquartile range as a share of the median: how noisy the rounds were."""
-        if len(self.samples_us) < 4:
-            return 0.0
-        q1, _, q3 = statistics.quantiles(self.samples_us, n=4)
-        return 100.0 * (q3 - q1) / self.median
-
-    @property
-    def p90(self) -> float:
-        if len(self.samples_us) < 10:
-            return max(self.samples_us)
-        return statistics.quantiles(self.samples_us, n=10)[-1]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "median_us": self.median,
-            "iqr_pct": self.iqr_pct,
-            "p90_us": self.p90,
-            "samples_us": self.samples_us,
-        }
-
-
 def time_alone(store: Store, rounds: int) -> Timing:
     for _ in range(WARMUP_ROUNDS):
         timed_revoke(store)
@@ -350,22 +318,11 @@ def time_interleaved(stores: Sequence[Store], rounds: int) -> dict[str, Timing]:
 
 
 def _command_names(packed: bytes) -> list[bytes]:
-    """Names (first arguments) of the RESP-encoded commands redis-py sends at once."""
+    """Names of the commands redis-py sends at once; ``EVALSHA(<sha>)`` for scripts."""
     names: list[bytes] = []
-    pos = 0
-    while pos < len(packed) and packed[pos : pos + 1] == b"*":
-        end = packed.index(b"\r\n", pos)
-        argc = int(packed[pos + 1 : end])
-        pos = end + 2
-        for position in range(argc):
-            end = packed.index(b"\r\n", pos)
-            length = int(packed[pos + 1 : end])
-            pos = end + 2
-            if position == 0:
-                names.append(packed[pos : pos + length].upper())
-            elif position == 1 and names[-1] == b"EVALSHA":
-                names[-1] += b"(" + packed[pos : pos + length] + b")"
-            pos += length + 2
+    for args in packed_commands(packed):
+        name = args[0].upper()
+        names.append(name + b"(" + args[1] + b")" if name == b"EVALSHA" else name)
     return names
 
 
@@ -452,15 +409,6 @@ def cleanup_pass(
 
 
 # -- report --------------------------------------------------------------------------
-
-
-def _redacted(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _cpu_model() -> str:
@@ -608,14 +556,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         client.ping()
     except redis.RedisError as exc:
-        print(f"No Redis at {_redacted(args.redis_url)}: {exc}", file=sys.stderr)
+        print(f"No Redis at {redacted(args.redis_url)}: {exc}", file=sys.stderr)
         return 2
     run_tag = "".join(secrets.choice(RUN_TAG_ALPHABET) for _ in range(RUN_TAG_LENGTH))
     small = Store("small", f"{run_tag}:small", args.small)
     large = Store("large", f"{run_tag}:large", args.large)
     configure_django(args.redis_url, small.prefix)
     started = time.monotonic()
-    print(f"Keys under {run_tag}:* on {_redacted(args.redis_url)}", file=sys.stderr)
+    print(f"Keys under {run_tag}:* on {redacted(args.redis_url)}", file=sys.stderr)
 
     next_report = [PROGRESS_EVERY]
 
@@ -677,7 +625,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     results: dict[str, Any] = {
         "config": {
-            "redis_url": _redacted(args.redis_url),
+            "redis_url": redacted(args.redis_url),
             "run_tag": run_tag,
             "prefixes": [small.prefix, large.prefix],
             "rounds": args.rounds,

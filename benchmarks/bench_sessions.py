@@ -54,7 +54,6 @@ from dataclasses import dataclass, field
 from importlib import import_module
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import urlsplit, urlunsplit
 
 # ``python benchmarks/bench_sessions.py`` puts benchmarks/ (not the repository root)
 # on sys.path; benchmark the checkout's engine even when it is not installed.
@@ -64,6 +63,7 @@ if (_REPO_ROOT / "django_redis_sessions").is_dir() and str(_REPO_ROOT) not in sy
 
 import django  # noqa: E402
 import redis  # noqa: E402
+from benchlib import Timing, packed_commands, redacted  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY  # noqa: E402
 from django.contrib.sessions.backends.base import CreateError, SessionBase  # noqa: E402
@@ -460,25 +460,6 @@ def make_requests(session_key: str, count: int) -> list[HttpRequest]:
 # -- round-trip counting -------------------------------------------------------
 
 
-def _packed_commands(packed: bytes) -> list[list[bytes]]:
-    """Split RESP-encoded commands (as sent by redis-py) into argument lists."""
-    commands: list[list[bytes]] = []
-    pos = 0
-    while pos < len(packed) and packed[pos : pos + 1] == b"*":
-        end = packed.index(b"\r\n", pos)
-        argc = int(packed[pos + 1 : end])
-        pos = end + 2
-        args: list[bytes] = []
-        for _ in range(argc):
-            end = packed.index(b"\r\n", pos)
-            length = int(packed[pos + 1 : end])
-            pos = end + 2
-            args.append(packed[pos : pos + length])
-            pos += length + 2
-        commands.append(args)
-    return commands
-
-
 def _script_names() -> dict[bytes, str]:
     from django_redis_sessions import store
 
@@ -537,7 +518,7 @@ class RoundTripCounter:
         self.round_trips += 1
         chunks = [command] if isinstance(command, bytes | str) else command
         packed = b"".join(c.encode() if isinstance(c, str) else bytes(c) for c in chunks)
-        described = "+".join(self._describe(a) for a in _packed_commands(packed))
+        described = "+".join(self._describe(a) for a in packed_commands(packed))
         if not self.requests:
             self.requests.append([])
         self.requests[-1].append((self.phase, described))
@@ -560,23 +541,6 @@ class RoundTripCounter:
 
 
 # -- measurement ---------------------------------------------------------------
-
-
-@dataclass
-class Timing:
-    samples_us: list[float] = field(default_factory=list)
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.samples_us)
-
-    @property
-    def iqr_pct(self) -> float:
-        """Interquartile range as a share of the median: how noisy the rounds were."""
-        if len(self.samples_us) < 4:
-            return 0.0
-        q1, _, q3 = statistics.quantiles(self.samples_us, n=4)
-        return 100.0 * (q3 - q1) / self.median
 
 
 def time_batch(chain: Handler, requests: Sequence[HttpRequest]) -> float:
@@ -920,7 +884,7 @@ def summarize(
         )
     return {
         "config": {
-            "redis_url": _redacted(bench.redis_url),
+            "redis_url": redacted(bench.redis_url),
             "run_tag": bench.run_tag,
             "rounds": bench.rounds,
             "requests_per_batch": bench.requests,
@@ -950,15 +914,6 @@ def _hiredis_version() -> str | None:
         return None
     version: str = hiredis.__version__
     return version
-
-
-def _redacted(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _ratio_text(value: float | None) -> str:
@@ -1096,7 +1051,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         client.ping()
     except redis.RedisError as exc:
-        print(f"No Redis at {_redacted(args.redis_url)}: {exc}", file=sys.stderr)
+        print(f"No Redis at {redacted(args.redis_url)}: {exc}", file=sys.stderr)
         return 2
     run_tag = "".join(secrets.choice(RUN_TAG_ALPHABET) for _ in range(RUN_TAG_LENGTH))
     configure_django(args.redis_url, run_tag)
@@ -1110,7 +1065,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         contenders=CONTENDERS,
     )
     started = time.monotonic()
-    print(f"Keys under {run_tag}:* on {_redacted(args.redis_url)}", file=sys.stderr)
+    print(f"Keys under {run_tag}:* on {redacted(args.redis_url)}", file=sys.stderr)
     try:
         bench.setup()
         bench.warm_up_and_check()
