@@ -265,12 +265,16 @@ def revoke_user_sessions(
     own, for "sign out my other devices"). ``keep_newest`` also keeps the
     user's most recently active session.
     """
-    return _revoke_keeping_digests(user, digests_of(keep), by, actor, keep_newest)
+    return revoke_keeping_digests(user, digests_of(keep), by, actor, keep_newest)
 
 
-def _revoke_keeping_digests(
+def revoke_keeping_digests(
     user: Any, keep: Collection[str], by: str, actor: Any = None, keep_newest: bool = False
 ) -> int:
+    """:func:`revoke_user_sessions` with the sessions to keep given as digests.
+
+    For callers that know sessions only by digest (the password-change hook).
+    """
     user_id = user_id_of(user)
     ended = _storage().revoke_user(user_id, keep, keep_newest)
     if (kwargs := _announce(user_id, ended, by, actor)) is not None:

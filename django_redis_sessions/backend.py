@@ -37,7 +37,7 @@ from . import keys, record
 from .auth import note_in_use
 from .conf import conf
 from .connection import get_async_client, get_client
-from .index_store import AsyncIndexStorage, CleanupStats, IndexStorage
+from .index_store import AsyncIndexStorage, IndexStorage
 from .store import (
     AsyncSessionStorage,
     CyclePlan,
@@ -47,7 +47,6 @@ from .store import (
     WritePlan,
 )
 
-logger = logging.getLogger("django_redis_sessions")
 security_logger = logging.getLogger("django.security.SuspiciousSession")
 
 #: Key collisions among 165-bit random keys do not happen; a loop that keeps
@@ -87,17 +86,6 @@ def _codec_for(serializer: type[Any]) -> tuple[Any, Callable[[Any], bytes]]:
         dumps = _compact_json_dumps if serializer is JSONSerializer else codec.dumps
         _codecs[serializer] = (codec, dumps)
         return codec, dumps
-
-
-def _log_cleanup(stats: CleanupStats) -> None:
-    logger.info(
-        "clear_expired: %d user indexes checked, %d entries examined, %d stale entries "
-        "pruned, %d indexes removed",
-        stats.indexes,
-        stats.entries_examined,
-        stats.entries_pruned,
-        stats.indexes_removed,
-    )
 
 
 def _clamp(value: int) -> int:
@@ -510,8 +498,8 @@ class SessionStore(SessionBase):
 
     @classmethod
     def clear_expired(cls) -> None:
-        _log_cleanup(IndexStorage(get_client(), conf.prefix).clear_expired())
+        IndexStorage(get_client(), conf.prefix).clear_expired()
 
     @classmethod
     async def aclear_expired(cls) -> None:
-        _log_cleanup(await AsyncIndexStorage(get_async_client(), conf.prefix).clear_expired())
+        await AsyncIndexStorage(get_async_client(), conf.prefix).clear_expired()

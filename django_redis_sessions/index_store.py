@@ -17,14 +17,16 @@ before deleting it, so a stale index entry can never end another user's session.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
 from . import keys
-from .exceptions import SessionStoreError
 from .record import CREATED_OFFSET, SEEN_OFFSET, CorruptRecord, decode_summary, read_field
 from .store import REVOKE, AsyncSessionStorage, SessionStorage, _StorageBase
+
+logger = logging.getLogger("django_redis_sessions")
 
 #: Sessions ended per script call: bounds how long one call holds the server.
 REVOKE_BATCH = 500
@@ -47,6 +49,16 @@ class CleanupStats:
     indexes_removed: int = 0
     #: ``SCAN`` calls made so far; with ``DBSIZE`` it estimates progress.
     scan_calls: int = 0
+
+    def log(self) -> None:
+        logger.info(
+            "clear_expired: %d user indexes checked, %d entries examined, %d stale entries "
+            "pruned, %d indexes removed",
+            self.indexes,
+            self.entries_examined,
+            self.entries_pruned,
+            self.indexes_removed,
+        )
 
 
 Progress = Callable[[CleanupStats], None]
@@ -102,9 +114,6 @@ class _IndexCalls(_StorageBase):
     def digest_of(self, redis_key: bytes) -> str:
         return redis_key.decode()[len(keys.session_key_prefix(self.prefix)) :]
 
-    def owner_conflict(self) -> SessionStoreError:
-        return self._conflict("revoke")
-
     @staticmethod
     def tally(
         batch: Sequence[bytes],
@@ -151,9 +160,6 @@ class IndexStorage(_IndexCalls, SessionStorage):
                 self.client.zrem(index, *dead)
         return [(m, raw) for m, raw in zip(members, raws, strict=True) if raw is not None]
 
-    def user_session_digests(self, user_id: str) -> list[str]:
-        return [digest for digest, _raw in self.user_records(user_id)]
-
     def index_members(self, user_id: str) -> list[str]:
         with self.errors("read user index"):
             return _members(self.client.zrange(self.index_key(user_id), 0, -1))
@@ -174,8 +180,13 @@ class IndexStorage(_IndexCalls, SessionStorage):
         With ``keep_newest``, the most recently active session is kept too.
         """
         if keep_newest:
-            keep = {*keep, *newest_of(self.user_records(user_id))}
-        return self.revoke(user_id, [m for m in self.index_members(user_id) if m not in keep])
+            # The records already list the members (the live ones): no second ZRANGE.
+            records = self.user_records(user_id)
+            keep = {*keep, *newest_of(records)}
+            members = [digest for digest, _raw in records]
+        else:
+            members = self.index_members(user_id)
+        return self.revoke(user_id, [m for m in members if m not in keep])
 
     def find(self, fingerprint: str, user_id: str | None) -> list[str]:
         """Digests starting with ``fingerprint``: in the user's index, or store-wide."""
@@ -199,7 +210,7 @@ class IndexStorage(_IndexCalls, SessionStorage):
             user_id = owner_of(raw)
             if self.revoke(user_id, [digest]):
                 return user_id
-        raise self.owner_conflict()
+        raise self._conflict("revoke")
 
     def purge(self, dry_run: bool = False) -> int:
         """End every session under the prefix (and drop every index); return how many."""
@@ -243,6 +254,7 @@ class IndexStorage(_IndexCalls, SessionStorage):
                 if progress is not None:
                     progress(stats)
                 if cursor == 0:
+                    stats.log()
                     return stats
 
     def _prune_batch(self, batch: list[bytes], now: int, stats: CleanupStats) -> None:
@@ -282,9 +294,6 @@ class AsyncIndexStorage(_IndexCalls, AsyncSessionStorage):
                 await self.client.zrem(index, *dead)
         return [(m, raw) for m, raw in zip(members, raws, strict=True) if raw is not None]
 
-    async def user_session_digests(self, user_id: str) -> list[str]:
-        return [digest for digest, _raw in await self.user_records(user_id)]
-
     async def index_members(self, user_id: str) -> list[str]:
         with self.errors("read user index"):
             return _members(await self.client.zrange(self.index_key(user_id), 0, -1))
@@ -300,8 +309,11 @@ class AsyncIndexStorage(_IndexCalls, AsyncSessionStorage):
         self, user_id: str, keep: Collection[str] = (), keep_newest: bool = False
     ) -> list[str]:
         if keep_newest:
-            keep = {*keep, *newest_of(await self.user_records(user_id))}
-        members = await self.index_members(user_id)
+            records = await self.user_records(user_id)
+            keep = {*keep, *newest_of(records)}
+            members = [digest for digest, _raw in records]
+        else:
+            members = await self.index_members(user_id)
         return await self.revoke(user_id, [m for m in members if m not in keep])
 
     async def find(self, fingerprint: str, user_id: str | None) -> list[str]:
@@ -325,7 +337,7 @@ class AsyncIndexStorage(_IndexCalls, AsyncSessionStorage):
             user_id = owner_of(raw)
             if await self.revoke(user_id, [digest]):
                 return user_id
-        raise self.owner_conflict()
+        raise self._conflict("revoke")
 
     async def purge(self, dry_run: bool = False) -> int:
         sessions = 0
@@ -363,6 +375,7 @@ class AsyncIndexStorage(_IndexCalls, AsyncSessionStorage):
                 if progress is not None:
                     progress(stats)
                 if cursor == 0:
+                    stats.log()
                     return stats
 
     async def _prune_batch(self, batch: list[bytes], now: int, stats: CleanupStats) -> None:

@@ -171,32 +171,8 @@ def decode_data(raw: bytes, pos: int) -> dict[str, bytes]:
     return data
 
 
-def _header(raw: bytes) -> tuple[int, int, int, int]:
-    header = raw[:HEADER_LENGTH]
-    if len(header) < HEADER_LENGTH or header[:1] != VERSION:
-        raise CorruptRecord("bad header")
-    return (
-        read_field(header, CREATED_OFFSET),
-        read_field(header, SEEN_OFFSET),
-        read_field(header, DEADLINE_OFFSET),
-        read_field(header, IDLE_OFFSET),
-    )
-
-
-def decode_summary(raw: bytes) -> Summary:
-    """Header and metadata of a stored record (its data is not decoded)."""
-    created, seen, deadline, idle = _header(raw)
-    meta_blob, _pos = _read_netstring(raw, HEADER_LENGTH)
-    try:
-        meta = {k: v.decode("utf-8") for k, v in decode_data(meta_blob, 0).items()}
-    except UnicodeDecodeError as exc:
-        raise CorruptRecord("metadata is not UTF-8") from exc
-    user_id = meta.pop(META_USER.decode(), "")
-    return Summary(created, seen, deadline, idle, user_id, meta)
-
-
-def decode(raw: bytes) -> Record:
-    """Parse a stored record; raise :class:`CorruptRecord` for anything else."""
+def _decode_head(raw: bytes) -> tuple[Summary, int]:
+    """Header and metadata of a record, and where its data pairs start."""
     header = raw[:HEADER_LENGTH]
     if len(header) < HEADER_LENGTH or header[:1] != VERSION:
         raise CorruptRecord("bad header")
@@ -210,10 +186,24 @@ def decode(raw: bytes) -> Record:
     except ValueError as exc:
         raise CorruptRecord("bad header") from exc
     meta_blob, pos = _read_netstring(raw, HEADER_LENGTH)
-    user_id = ""
+    meta: dict[str, str] = {}
     if meta_blob:
         try:
-            user_id = decode_data(meta_blob, 0).get(META_USER.decode(), b"").decode("utf-8")
+            meta = {k: v.decode("utf-8") for k, v in decode_data(meta_blob, 0).items()}
         except UnicodeDecodeError as exc:
-            raise CorruptRecord("user id is not UTF-8") from exc
-    return Record(created, seen, deadline, idle, user_id, decode_data(raw, pos))
+            raise CorruptRecord("metadata is not UTF-8") from exc
+    user_id = meta.pop(META_USER.decode(), "")
+    return Summary(created, seen, deadline, idle, user_id, meta), pos
+
+
+def decode_summary(raw: bytes) -> Summary:
+    """Header and metadata of a stored record (its data is not decoded)."""
+    return _decode_head(raw)[0]
+
+
+def decode(raw: bytes) -> Record:
+    """Parse a stored record; raise :class:`CorruptRecord` for anything else."""
+    head, pos = _decode_head(raw)
+    return Record(
+        head.created, head.seen, head.deadline, head.idle, head.user_id, decode_data(raw, pos)
+    )

@@ -325,9 +325,14 @@ SUMMARY = re.compile(
 )
 
 
-def test_clearsessions_prunes_and_reports(r, alice, bob, settings):
+def test_clearsessions_prunes_and_reports(r, alice, bob, settings, caplog):
     _stale_indexes(r, alice, bob, settings)
-    out = run("clearsessions")
+    with caplog.at_level("INFO", logger="django_redis_sessions"):
+        out = run("clearsessions")
+    assert caplog.messages == [
+        "clear_expired: 2 user indexes checked, 3 entries examined, 2 stale entries pruned, "
+        "1 indexes removed"
+    ]
     assert SUMMARY.fullmatch(out), out
     assert index_members(r, alice.pk) == set()
     assert len(index_members(r, bob.pk)) == 1

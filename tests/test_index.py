@@ -77,7 +77,7 @@ def test_several_devices_share_one_index(r, alice):
     keys_ = {login(Client()) for _ in range(3)}
     assert index_members(r, alice.pk) == {digest_of(k) for k in keys_}
     storage = IndexStorage(get_client(), conf.prefix)
-    assert set(storage.user_session_digests(str(alice.pk))) == {digest_of(k) for k in keys_}
+    assert {d for d, _raw in storage.user_records(str(alice.pk))} == {digest_of(k) for k in keys_}
 
 
 def test_cycle_key_moves_the_index_entry(r, alice):
@@ -152,7 +152,7 @@ def test_entries_of_idle_expired_sessions_are_pruned_on_read_and_by_clear_expire
     stale = login(Client())
     time.sleep(1.2)
     storage = IndexStorage(get_client(), conf.prefix)
-    assert storage.user_session_digests(str(alice.pk)) == []
+    assert storage.user_records(str(alice.pk)) == []
     assert index_members(r, alice.pk) == set()
 
 

@@ -19,7 +19,6 @@ from typing import Any
 from django.conf import settings
 from django.core.management import BaseCommand, CommandError
 
-from ...backend import _log_cleanup
 from ...conf import conf
 from ...connection import get_client
 from ...exceptions import SessionStoreError
@@ -66,7 +65,6 @@ class Command(BaseCommand):
             if self._bar:
                 self.stdout.write("")  # end the progress bar's line
         elapsed = time.perf_counter() - started
-        _log_cleanup(stats)
         if verbosity:
             rate = stats.entries_examined / elapsed if elapsed > 0 else 0.0
             self.stdout.write(
