@@ -99,6 +99,13 @@ class SessionStore(SessionBase):
         _require_app()
         super().__init__(session_key)
         self._codec, self._dumps = _codec_for(self.serializer)
+        # What the request-metadata middleware says about this request's client
+        # (see record_client); empty without the middleware.
+        self._client_meta: dict[str, str] = {}
+        self._client_meta_pairs = b""
+        #: Set when this request's user agent differs from the one the session
+        #: recorded and ``SESSION_REDIS_USER_AGENT_CHANGE`` is ``"flag"``.
+        self.user_agent_changed = False
 
     # -- state tied to the current key ----------------------------------------
     #
@@ -113,6 +120,7 @@ class SessionStore(SessionBase):
         self._deadline = 0
         self._idle = 0
         self._stored_user = ""
+        self._meta: dict[str, str] = {}
 
     def _set_session_key(self, value: str | None) -> None:
         SessionBase._set_session_key(self, value)
@@ -140,6 +148,64 @@ class SessionStore(SessionBase):
     @staticmethod
     def _astorage() -> AsyncSessionStorage:
         return AsyncSessionStorage(get_async_client(), conf.prefix)
+
+    # -- request metadata ----------------------------------------------------------
+
+    def record_client(self, meta: dict[str, str]) -> None:
+        """Record this request's client (``ip``, ``ua``) with the session.
+
+        Called by the request-metadata middleware before the session loads: the
+        load script then updates the stored values in its own round trip when
+        they changed, and saves and ``cycle_key`` write them.
+        """
+        self._client_meta = dict(meta)
+        self._client_meta_pairs = record.encode_meta_pairs(meta)
+
+    def _user_agent_verdict(self) -> bool:
+        """Apply ``SESSION_REDIS_USER_AGENT_CHANGE`` to a just-loaded session.
+
+        Returns whether the session must end. A changed user agent is only known
+        when both the stored and the current one are recorded.
+        """
+        policy = conf.user_agent_change
+        if not policy:
+            return False
+        current = self._client_meta.get(record.META_USER_AGENT)
+        stored = self._meta.get(record.META_USER_AGENT)
+        if not current or not stored or current == stored:
+            return False
+        self.user_agent_changed = True
+        security_logger.warning(
+            "Session %s of user %s: user agent changed mid-session; %s.",
+            keys.fingerprint(self.session_key) if self.session_key else "-",
+            self._stored_user or "(anonymous)",
+            "the session was ended" if policy == "end" else "flagged",
+        )
+        return policy == "end"
+
+    def touch(self) -> None:
+        """Load the session now if it is not loaded (which slides its expiry)."""
+        self._get_session()  # type: ignore[attr-defined]
+
+    async def atouch(self) -> None:
+        await self._aget_session()  # type: ignore[attr-defined]
+
+    def stored_expiry_age(self) -> int | None:
+        """Seconds until the stored session ends, as of its last load or save.
+
+        What the request-metadata middleware gives the cookie's ``max-age``:
+        the idle window the load just slid, never past the absolute deadline.
+        ``None`` when the session is not in Redis or never slides nor ends.
+        """
+        if not self._in_store or self.session_key is None:
+            return None
+        deadline = self._deadline
+        cap = self._absolute_deadline()
+        if cap is not None and (not deadline or cap < deadline):
+            deadline = cap
+        now = int(time.time())
+        ages = [age for age in (self._idle, deadline - now if deadline else 0) if age]
+        return max(0, min(ages)) if ages else None
 
     # -- expiry ------------------------------------------------------------------
 
@@ -230,6 +296,7 @@ class SessionStore(SessionBase):
         self._deadline = stored.deadline
         self._idle = stored.idle
         self._stored_user = stored.user_id
+        self._meta = stored.meta
         return data, False
 
     def load(self) -> dict[str, Any]:
@@ -238,11 +305,15 @@ class SessionStore(SessionBase):
             return {}
         digest = keys.digest(session_key)
         storage = self._storage()
-        raw = storage.load(digest, conf.absolute_age or 0)
+        raw = storage.load(digest, conf.absolute_age or 0, self._client_meta_pairs)
         data, corrupt = self._adopt(raw)
         if corrupt and raw is not None:
             storage.discard(digest, raw)
         elif raw is not None:
+            if self._user_agent_verdict():
+                storage.delete(digest, self._stored_user)
+                self._session_key = None
+                return {}
             note_in_use(digest)
         return data
 
@@ -252,11 +323,15 @@ class SessionStore(SessionBase):
             return {}
         digest = keys.digest(session_key)
         storage = self._astorage()
-        raw = await storage.load(digest, conf.absolute_age or 0)
+        raw = await storage.load(digest, conf.absolute_age or 0, self._client_meta_pairs)
         data, corrupt = self._adopt(raw)
         if corrupt and raw is not None:
             await storage.discard(digest, raw)
         elif raw is not None:
+            if self._user_agent_verdict():
+                await storage.delete(digest, self._stored_user)
+                self._session_key = None
+                return {}
             note_in_use(digest)
         return data
 
@@ -321,6 +396,7 @@ class SessionStore(SessionBase):
             expected_user_id=expected_user,
             data=record.encode_data(payload),
             deleted=deleted,
+            meta=self._client_meta_pairs,
         )
         return plan, encoded
 
@@ -334,6 +410,7 @@ class SessionStore(SessionBase):
             self._deadline = plan.deadline
             self._idle = plan.idle
             self._stored_user = plan.user_id
+            self._meta = {**self._meta, **self._client_meta}
             return
         if plan.mode == "c":
             raise CreateError
@@ -440,6 +517,7 @@ class SessionStore(SessionBase):
             idle=idle,
             user_id=self._user_of(data),
             data=record.encode_data(self._encode(data)),
+            meta={**self._meta, **self._client_meta},
         )
 
     def _cycled(self, new_key: str, plan: CyclePlan, result: int, data: dict[str, Any]) -> None:
@@ -448,8 +526,10 @@ class SessionStore(SessionBase):
         if result == CycleResult.OLD_GONE:
             data = {}
             user_id = ""
+            self._meta = {}  # the script wrote an empty record
         else:
             user_id = plan.user_id
+            self._meta = dict(plan.meta)
         self._session_cache = data
         self._stored = self._encode(data)
         self._in_store = True

@@ -207,6 +207,107 @@ def _serializer_warnings() -> list[CheckMessage]:
     return []
 
 
+_BOOLEAN_SETTINGS = (
+    "SESSION_REDIS_RECORD_IP",
+    "SESSION_REDIS_RECORD_USER_AGENT",
+    "SESSION_REDIS_TRUNCATE_IP",
+    "SESSION_REDIS_ADMIN_SHOW_DATA",
+)
+_USER_AGENT_POLICIES = (None, "flag", "end")
+SESSION_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
+ACTIVITY_MIDDLEWARE = "django_redis_sessions.middleware.SessionActivityMiddleware"
+
+
+def _metadata_errors() -> list[CheckMessage]:
+    errors: list[CheckMessage] = [
+        Error(
+            f"{name} must be True or False, not {getattr(settings, name)!r}.",
+            id="django_redis_sessions.E011",
+        )
+        for name in _BOOLEAN_SETTINGS
+        if not isinstance(getattr(settings, name, DEFAULTS[name]), bool)
+    ]
+    header = conf.ip_header
+    if header is not None and (
+        not isinstance(header, str)
+        or not (header == "REMOTE_ADDR" or header.startswith("HTTP_"))
+        or header != header.upper()
+        or "-" in header
+    ):
+        errors.append(
+            Error(
+                f"SESSION_REDIS_IP_HEADER must name a request.META key, not {header!r}.",
+                hint='Headers appear in request.META as "HTTP_" + the name in upper case '
+                'with "_" for "-": X-Forwarded-For is "HTTP_X_FORWARDED_FOR".',
+                id="django_redis_sessions.E012",
+            )
+        )
+    count = conf.proxy_count
+    if not _is_int(count) or count < 1:
+        errors.append(
+            Error(
+                f"SESSION_REDIS_PROXY_COUNT must be a whole number of 1 or more, not {count!r}.",
+                hint="The number of reverse proxies you run in front of Django that append "
+                "to SESSION_REDIS_IP_HEADER.",
+                id="django_redis_sessions.E013",
+            )
+        )
+    length = conf.user_agent_max_length
+    if not _is_int(length) or not 1 <= length <= 4096:
+        errors.append(
+            Error(
+                "SESSION_REDIS_USER_AGENT_MAX_LENGTH must be a whole number from 1 to 4096, "
+                f"not {length!r}.",
+                id="django_redis_sessions.E014",
+            )
+        )
+    policy = conf.user_agent_change
+    if policy not in _USER_AGENT_POLICIES:
+        errors.append(
+            Error(
+                f'SESSION_REDIS_USER_AGENT_CHANGE must be None, "flag" or "end", not {policy!r}.',
+                id="django_redis_sessions.E015",
+            )
+        )
+    elif policy and not (conf.record_user_agent and ACTIVITY_MIDDLEWARE in settings.MIDDLEWARE):
+        errors.append(
+            Warning(
+                f"SESSION_REDIS_USER_AGENT_CHANGE is {policy!r} but user agents are not "
+                "recorded, so the policy never applies.",
+                hint=f'Add "{ACTIVITY_MIDDLEWARE}" to MIDDLEWARE and leave '
+                "SESSION_REDIS_RECORD_USER_AGENT on.",
+                id="django_redis_sessions.W006",
+            )
+        )
+    base = conf.base_template
+    if not isinstance(base, str) or not base:
+        errors.append(
+            Error(
+                f"SESSION_REDIS_BASE_TEMPLATE must be a template name, not {base!r}.",
+                id="django_redis_sessions.E016",
+            )
+        )
+    return errors
+
+
+def _middleware_errors() -> list[CheckMessage]:
+    middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
+    if ACTIVITY_MIDDLEWARE not in middleware:
+        return []
+    if SESSION_MIDDLEWARE not in middleware or middleware.index(
+        SESSION_MIDDLEWARE
+    ) > middleware.index(ACTIVITY_MIDDLEWARE):
+        return [
+            Error(
+                f'"{ACTIVITY_MIDDLEWARE}" must come after "{SESSION_MIDDLEWARE}" in '
+                "MIDDLEWARE: it works on the session that middleware opens.",
+                hint="Put it directly after SessionMiddleware.",
+                id="django_redis_sessions.E017",
+            )
+        ]
+    return []
+
+
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Validate every setting this engine reads."""
     return [
@@ -216,6 +317,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         *_connection_errors(),
         *_cache_alias_errors(),
         *_serializer_warnings(),
+        *_metadata_errors(),
+        *_middleware_errors(),
     ]
 
 

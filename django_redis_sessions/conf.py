@@ -33,6 +33,21 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_REDIS_CONNECT_TIMEOUT": 2.0,
     "SESSION_REDIS_RETRIES": 2,
     "SESSION_REDIS_CONNECTION_KWARGS": {},
+    # Request metadata (middleware.SessionActivityMiddleware).
+    "SESSION_REDIS_RECORD_IP": True,
+    "SESSION_REDIS_RECORD_USER_AGENT": True,
+    "SESSION_REDIS_TRUNCATE_IP": False,
+    # Off: REMOTE_ADDR only, which a client cannot forge. Behind a reverse proxy,
+    # name the request.META key it sets (e.g. "HTTP_X_FORWARDED_FOR").
+    "SESSION_REDIS_IP_HEADER": None,
+    "SESSION_REDIS_PROXY_COUNT": 1,
+    # Real browsers send 100 to 300 characters; the cap bounds what a client can
+    # make every session record (and every request's comparison) carry.
+    "SESSION_REDIS_USER_AGENT_MAX_LENGTH": 256,
+    "SESSION_REDIS_USER_AGENT_CHANGE": None,
+    # Admin and the user's own page.
+    "SESSION_REDIS_ADMIN_SHOW_DATA": False,
+    "SESSION_REDIS_BASE_TEMPLATE": "django_redis_sessions/base.html",
 }
 
 
@@ -98,6 +113,48 @@ class Settings:
     @property
     def connection_kwargs(self) -> dict[str, Any]:
         value: dict[str, Any] = self._get("SESSION_REDIS_CONNECTION_KWARGS")
+        return value
+
+    @property
+    def record_ip(self) -> bool:
+        return bool(self._get("SESSION_REDIS_RECORD_IP"))
+
+    @property
+    def record_user_agent(self) -> bool:
+        return bool(self._get("SESSION_REDIS_RECORD_USER_AGENT"))
+
+    @property
+    def truncate_ip(self) -> bool:
+        return bool(self._get("SESSION_REDIS_TRUNCATE_IP"))
+
+    @property
+    def ip_header(self) -> str | None:
+        value: str | None = self._get("SESSION_REDIS_IP_HEADER")
+        return value
+
+    @property
+    def proxy_count(self) -> int:
+        value: int = self._get("SESSION_REDIS_PROXY_COUNT")
+        return value
+
+    @property
+    def user_agent_max_length(self) -> int:
+        value: int = self._get("SESSION_REDIS_USER_AGENT_MAX_LENGTH")
+        return value
+
+    @property
+    def user_agent_change(self) -> str | None:
+        """``None`` (ignore), ``"flag"`` (log and mark) or ``"end"`` (end the session)."""
+        value: str | None = self._get("SESSION_REDIS_USER_AGENT_CHANGE")
+        return value
+
+    @property
+    def admin_show_data(self) -> bool:
+        return bool(self._get("SESSION_REDIS_ADMIN_SHOW_DATA"))
+
+    @property
+    def base_template(self) -> str:
+        value: str = self._get("SESSION_REDIS_BASE_TEMPLATE")
         return value
 
     @property

@@ -15,8 +15,10 @@ A session is one Redis string::
 * ``idle``: seconds of inactivity that end the session (sliding); 0 means the
   session does not slide and lives until ``deadline``.
 * ``<meta>``: one netstring (``<len>:<bytes>``) holding netstring pairs of
-  metadata, currently ``u`` = the indexed user id. It is not part of
-  ``request.session``.
+  metadata: ``u`` = the indexed user id, and, when the request-metadata
+  middleware is installed, ``ip`` and ``ua`` (client IP and user agent). It is
+  not part of ``request.session``; the scripts keep stored pairs a write does
+  not supply, so a save never drops the IP recorded by an earlier request.
 * ``<data pairs>``: netstring pairs ``key, value`` where each value is encoded on
   its own with ``SESSION_SERIALIZER``. Keeping values encoded one by one is what
   lets the save script merge only the keys a request changed (no lost update when
@@ -28,8 +30,9 @@ Netstrings are binary-safe, so a custom serializer that emits arbitrary bytes wo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 
 VERSION = b"1"
 FIELD_WIDTH = 8
@@ -66,6 +69,8 @@ class Record:
     user_id: str
     #: Data pairs as stored: key (str) -> encoded value (bytes).
     data: dict[str, bytes]
+    #: Metadata other than the user id (``ip``, ``ua``).
+    meta: dict[str, str] = dataclass_field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,9 +97,15 @@ def encode_keys(keys: Iterable[str]) -> bytes:
     return b"".join(netstring(k.encode("utf-8")) for k in keys)
 
 
-def encode_meta(user_id: str) -> bytes:
-    pairs = [(META_USER, user_id.encode("utf-8"))] if user_id else []
-    return netstring(encode_pairs(pairs))
+def encode_meta_pairs(meta: Mapping[str, str]) -> bytes:
+    """Metadata pairs other than the user id, unframed (as the scripts merge them)."""
+    return encode_pairs((k.encode("utf-8"), v.encode("utf-8")) for k, v in meta.items())
+
+
+def encode_meta(user_id: str, meta: Mapping[str, str] | None = None) -> bytes:
+    """The whole metadata netstring: the user id first, then the other pairs."""
+    head = encode_pairs([(META_USER, user_id.encode("utf-8"))]) if user_id else b""
+    return netstring(head + (encode_meta_pairs(meta) if meta else b""))
 
 
 def encode_data(data: dict[str, bytes]) -> bytes:
@@ -123,7 +134,7 @@ def encode(record: Record) -> bytes:
             field(record.seen),
             field(record.deadline),
             field(record.idle),
-            encode_meta(record.user_id),
+            encode_meta(record.user_id, record.meta),
             encode_data(record.data),
         )
     )
@@ -205,5 +216,11 @@ def decode(raw: bytes) -> Record:
     """Parse a stored record; raise :class:`CorruptRecord` for anything else."""
     head, pos = _decode_head(raw)
     return Record(
-        head.created, head.seen, head.deadline, head.idle, head.user_id, decode_data(raw, pos)
+        head.created,
+        head.seen,
+        head.deadline,
+        head.idle,
+        head.user_id,
+        decode_data(raw, pos),
+        head.meta,
     )

@@ -10,9 +10,9 @@ the two differ only in how they talk to Redis.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from importlib.resources import files
 from typing import Any
 
@@ -75,6 +75,9 @@ class WritePlan:
     expected_user_id: str
     data: bytes
     deleted: bytes = b""
+    #: Metadata pairs this request supplies (``record.encode_meta_pairs``); stored
+    #: pairs it does not supply are kept by the script.
+    meta: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,9 @@ class CyclePlan:
     idle: int
     user_id: str
     data: bytes
+    #: Metadata other than the user id for the new key (the old key's, updated
+    #: with this request's).
+    meta: Mapping[str, str] = field(default_factory=dict)
 
 
 class SaveResult:
@@ -161,7 +167,7 @@ class _StorageBase:
             plan.created,
             plan.deadline,
             plan.idle,
-            encode_meta(plan.user_id),
+            plan.meta,
             plan.user_id,
             plan.expected_user_id,
             plan.digest,
@@ -190,7 +196,7 @@ class _StorageBase:
             plan.created,
             plan.deadline,
             plan.idle,
-            encode_meta(plan.user_id),
+            encode_meta(plan.user_id, plan.meta),
             plan.user_id,
             plan.data,
             "1" if plan.old_in_store else "0",
@@ -221,10 +227,10 @@ class SessionStorage(_StorageBase):
             # sends the text once and the server caches it for later EVALSHAs.
             return self.client.eval(script.text, len(keys_), *keys_, *args)
 
-    def load(self, digest: str, absolute_age: int) -> bytes | None:
+    def load(self, digest: str, absolute_age: int, meta: bytes = b"") -> bytes | None:
         # The hot path: a plain try instead of the errors() context manager.
         try:
-            raw: bytes | None = self._run(LOAD, [self.session_key(digest)], [absolute_age])
+            raw: bytes | None = self._run(LOAD, [self.session_key(digest)], [absolute_age, meta])
         except redis.RedisError as exc:
             raise self.translate(exc, "load") from exc
         return raw
@@ -273,9 +279,11 @@ class AsyncSessionStorage(_StorageBase):
         except NoScriptError:
             return await self.client.eval(script.text, len(keys_), *keys_, *args)
 
-    async def load(self, digest: str, absolute_age: int) -> bytes | None:
+    async def load(self, digest: str, absolute_age: int, meta: bytes = b"") -> bytes | None:
         try:
-            raw: bytes | None = await self._run(LOAD, [self.session_key(digest)], [absolute_age])
+            raw: bytes | None = await self._run(
+                LOAD, [self.session_key(digest)], [absolute_age, meta]
+            )
         except redis.RedisError as exc:
             raise self.translate(exc, "load") from exc
         return raw

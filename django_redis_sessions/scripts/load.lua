@@ -1,7 +1,10 @@
 -- Load a session and slide its expiry in the same round trip (the hot path: kept
 -- to the fewest Lua operations; Python validates the record fully).
 -- KEYS[1] session key. ARGV[1] current SESSION_REDIS_ABSOLUTE_AGE (0 = off): a
--- lowered setting applies to existing sessions at once.
+-- lowered setting applies to existing sessions at once. ARGV[2] metadata pairs
+-- of this request (ip, ua) from the request-metadata middleware, '' without it:
+-- when one differs from the stored value the record is rewritten with it, in
+-- this same round trip (most requests match and only touch last-seen).
 -- Returns the stored bytes (as they were before this touch), or false.
 local raw = redis.call('GET', KEYS[1])
 if not raw then return false end
@@ -24,6 +27,25 @@ if exp <= now then
   -- pruned by score or by the next existence check.
   redis.call('DEL', KEYS[1])
   return false
+end
+local supplied = ARGV[2]
+if supplied ~= '' then
+  local meta, data_pos = ns_read(raw, HEADER_LENGTH + 1)
+  local have = meta and pair_map(meta)
+  local want = pair_map(supplied)
+  if have and want then
+    for k, v in pairs(want) do
+      if have[k] ~= v then
+        local head = string.sub(raw, 1, SEEN_OFFSET) .. field(now_s)
+          .. string.sub(raw, SEEN_OFFSET + 9, HEADER_LENGTH)
+        local kept = pairs_without(meta, 1, want, USER_META) or ''
+        redis.call('SET', KEYS[1],
+          head .. build_meta(have['u'] or '', kept, supplied) .. string.sub(raw, data_pos),
+          'PXAT', exp)
+        return raw
+      end
+    end
+  end
 end
 redis.call('SETRANGE', KEYS[1], SEEN_OFFSET, field(now_s))
 redis.call('PEXPIREAT', KEYS[1], exp)

@@ -96,6 +96,35 @@ local function pairs_without(raw, pos, drop_a, drop_b)
   return table.concat(parts)
 end
 
+-- The netstring pairs of s as a table key -> value, or nil when malformed.
+local function pair_map(s)
+  local found = {}
+  local pos = 1
+  while pos <= #s do
+    local k, v
+    k, pos = ns_read(s, pos)
+    if not k then return nil end
+    v, pos = ns_read(s, pos)
+    if not v then return nil end
+    found[k] = v
+  end
+  return found
+end
+
+local function ns(s)
+  return #s .. ':' .. s
+end
+
+local USER_META = {u = true}
+
+-- A record's metadata netstring: the user id first, then the stored pairs the
+-- caller keeps, then the pairs it supplies (record.py's encode_meta).
+local function build_meta(user, kept, supplied)
+  local m = kept .. supplied
+  if user ~= '' then m = ns('u') .. ns(user) .. m end
+  return ns(m)
+end
+
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), tonumber(t[1])

@@ -4,7 +4,8 @@
 -- ARGV[1] mode: 'c' create (fails if the key exists), 'r' replace all data,
 --   'm' merge only changed/deleted keys (both fail if the key is gone: no
 --   resurrection of a session deleted elsewhere).
--- ARGV[2] created, [3] deadline, [4] idle, [5] meta netstring, [6] new user id,
+-- ARGV[2] created, [3] deadline, [4] idle, [5] metadata pairs other than the
+--   user id (ip, ua; stored pairs not supplied here are kept), [6] new user id,
 --   [7] expected stored user id, [8] index member (digest), [9] data pairs (all
 --   for c/r, changed ones for m), [10] deleted keys (netstrings, m only),
 --   [11] session key prefix, [12] index sweep limit, [13] current
@@ -17,6 +18,7 @@ local raw = redis.call('GET', KEYS[1])
 local created = tonumber(ARGV[2])
 local data = ARGV[9]
 local stored_deadline = -1
+local kept_meta = ''
 if mode == 'c' then
   if raw then return 0 end
 else
@@ -28,6 +30,12 @@ else
   if stored_user ~= ARGV[7] then return {'uid', stored_user} end
   created = h.created
   stored_deadline = h.deadline
+  -- Metadata this save does not supply (an IP recorded by an earlier request)
+  -- survives it.
+  local supplied = pair_keys(ARGV[5])
+  local meta = supplied and ns_read(raw, HEADER_LENGTH + 1)
+  kept_meta = meta and pairs_without(meta, 1, supplied, USER_META)
+  if not kept_meta then return -1 end
   if mode == 'm' then
     -- Keep every stored pair this request did not change or delete, then
     -- append the changed ones: a concurrent request's other keys survive.
@@ -57,9 +65,8 @@ if exp <= now then
   if new_user ~= '' then redis.call('ZREM', KEYS[2], member) end
   return 1
 end
-redis.call('SET', KEYS[1],
-  '1' .. field(created) .. field(now_s) .. field(deadline) .. field(idle) .. ARGV[5] .. data,
-  'PXAT', exp)
+local head = '1' .. field(created) .. field(now_s) .. field(deadline) .. field(idle)
+redis.call('SET', KEYS[1], head .. build_meta(ARGV[6], kept_meta, ARGV[5]) .. data, 'PXAT', exp)
 if old_user ~= '' and old_user ~= new_user then
   redis.call('ZREM', KEYS[3], member)
 end

@@ -1,0 +1,82 @@
+"""What a session records about the client of a request: IP address and user agent.
+
+Read by the request-metadata middleware and shaped by the privacy settings:
+``SESSION_REDIS_RECORD_IP`` / ``SESSION_REDIS_RECORD_USER_AGENT`` turn either off,
+``SESSION_REDIS_TRUNCATE_IP`` zeroes the host part (last IPv4 octet, last 80 bits
+of IPv6, as Google Analytics' IP anonymisation does), and
+``SESSION_REDIS_USER_AGENT_MAX_LENGTH`` caps what a client can make us store.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from django.http import HttpRequest
+
+from .conf import conf
+from .record import META_IP, META_USER_AGENT
+
+#: Bits kept by truncation: a /24 for IPv4, a /48 for IPv6 (the last 80 bits zeroed).
+_TRUNCATED_PREFIX = {4: 24, 6: 48}
+
+
+def _parse(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address(value.strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return address.ipv4_mapped
+    return address
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client's IP address as we trust it, or ``""`` when it is not known.
+
+    Without ``SESSION_REDIS_IP_HEADER`` only ``REMOTE_ADDR`` counts: a header is
+    whatever the client wants it to be unless a proxy we trust overwrote it. With
+    the setting, the header's entry added by the outermost trusted proxy is taken:
+    for ``X-Forwarded-For`` that is the ``SESSION_REDIS_PROXY_COUNT``-th from the
+    right, since each proxy appends the address it received the request from and
+    anything further left came from the client.
+    """
+    header = conf.ip_header
+    if header:
+        entries = [e for e in request.META.get(header, "").split(",") if e.strip()]
+        count = conf.proxy_count
+        raw = entries[-count] if len(entries) >= count else ""
+    else:
+        raw = request.META.get("REMOTE_ADDR", "")
+    address = _parse(raw) if raw else None
+    if address is None:
+        return ""
+    if conf.truncate_ip:
+        prefix = _TRUNCATED_PREFIX[address.version]
+        network = ipaddress.ip_network(f"{address}/{prefix}", strict=False)
+        return str(network.network_address)
+    return str(address)
+
+
+def user_agent(request: HttpRequest) -> str:
+    """The request's ``User-Agent``, capped at ``SESSION_REDIS_USER_AGENT_MAX_LENGTH``."""
+    value = request.META.get("HTTP_USER_AGENT", "")
+    if not isinstance(value, str):
+        return ""
+    # WSGI hands headers over as latin-1 decoded text; keep what is printable so
+    # a hostile header cannot put control characters into an admin page or log.
+    value = "".join(ch for ch in value if ch.isprintable())
+    return value[: conf.user_agent_max_length]
+
+
+def client_meta(request: HttpRequest) -> dict[str, str]:
+    """The metadata pairs to record for this request, as the settings allow."""
+    meta: dict[str, str] = {}
+    if conf.record_ip:
+        ip = client_ip(request)
+        if ip:
+            meta[META_IP] = ip
+    if conf.record_user_agent:
+        agent = user_agent(request)
+        if agent:
+            meta[META_USER_AGENT] = agent
+    return meta
