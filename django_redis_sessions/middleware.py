@@ -108,7 +108,7 @@ class SessionActivityMiddleware:
             expires=http_date(time.time() + age),
             domain=settings.SESSION_COOKIE_DOMAIN,
             path=settings.SESSION_COOKIE_PATH,
-            secure=settings.SESSION_COOKIE_SECURE or None,
-            httponly=settings.SESSION_COOKIE_HTTPONLY or None,
+            secure=bool(settings.SESSION_COOKIE_SECURE),
+            httponly=bool(settings.SESSION_COOKIE_HTTPONLY),
             samesite=settings.SESSION_COOKIE_SAMESITE,
         )
