@@ -25,12 +25,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
+from django.utils.module_loading import import_string
 
 from . import keys
 from .conf import conf
 from .connection import get_async_client, get_client
-from .index_store import AsyncIndexStorage, IndexStorage
-from .record import META_IP, META_USER_AGENT, CorruptRecord, decode_summary
+from .index_store import AsyncIndexStorage, IndexStorage, Overview, UserActivity
+from .record import META_IP, META_USER_AGENT, CorruptRecord, decode, decode_summary
 from .signals import session_revoked
 
 logger = logging.getLogger("django_redis_sessions")
@@ -295,6 +296,102 @@ async def arevoke_user_sessions(
     if (kwargs := _announce(user_id, ended, by, actor)) is not None:
         await session_revoked.asend(sender=_sender(), **kwargs)
     return len(ended)
+
+
+def _matching(members: Iterable[str], fingerprints: Iterable[str]) -> list[str]:
+    """The digests among ``members`` named by ``fingerprints`` (each checked)."""
+    wanted = {check_fingerprint(f) for f in fingerprints}
+    found = [m for m in members if keys.fingerprint_of_digest(m) in wanted]
+    for fingerprint in wanted:
+        _single([m for m in found if m.startswith(fingerprint)], fingerprint)
+    return found
+
+
+def revoke_sessions(
+    user: Any, fingerprints: Iterable[str], *, by: str = BY_API, actor: Any = None
+) -> int:
+    """End the sessions of ``user`` with these fingerprints; return how many ended.
+
+    Only the user's own sessions are considered: a fingerprint of another user's
+    session ends nothing. Two round trips whatever the number.
+    """
+    user_id = user_id_of(user)
+    storage = _storage()
+    digests = _matching(storage.index_members(user_id), fingerprints)
+    ended = storage.revoke(user_id, digests) if digests else []
+    if (kwargs := _announce(user_id, ended, by, actor)) is not None:
+        session_revoked.send(sender=_sender(), **kwargs)
+    return len(ended)
+
+
+async def arevoke_sessions(
+    user: Any, fingerprints: Iterable[str], *, by: str = BY_API, actor: Any = None
+) -> int:
+    user_id = user_id_of(user)
+    storage = _astorage()
+    digests = _matching(await storage.index_members(user_id), fingerprints)
+    ended = await storage.revoke(user_id, digests) if digests else []
+    if (kwargs := _announce(user_id, ended, by, actor)) is not None:
+        await session_revoked.asend(sender=_sender(), **kwargs)
+    return len(ended)
+
+
+def _decoded_data(raw: bytes | None, user_id: str) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    stored = decode(raw)  # CorruptRecord for bytes that are not a record
+    if stored.user_id != user_id:
+        return None
+    serializer = import_string(conf.serializer)()
+    try:
+        return {key: serializer.loads(value) for key, value in stored.data.items()}
+    except Exception as exc:  # any serializer may raise anything: re-raised as ours
+        raise CorruptRecord(f"a value could not be decoded ({exc.__class__.__name__})") from exc
+
+
+def session_data(user: Any, fingerprint: str) -> dict[str, Any] | None:
+    """The decoded data of one of ``user``'s sessions, or ``None`` if it is not theirs.
+
+    For the admin's optional data view (``SESSION_REDIS_ADMIN_SHOW_DATA``).
+    Reading does not extend the session. Raises :class:`CorruptRecord` for a
+    record that cannot be decoded.
+    """
+    user_id = user_id_of(user)
+    storage = _storage()
+    digest = _single(storage.find(check_fingerprint(fingerprint), user_id), fingerprint)
+    return _decoded_data(storage.get_record(digest), user_id) if digest else None
+
+
+async def asession_data(user: Any, fingerprint: str) -> dict[str, Any] | None:
+    user_id = user_id_of(user)
+    storage = _astorage()
+    digest = _single(await storage.find(check_fingerprint(fingerprint), user_id), fingerprint)
+    return _decoded_data(await storage.get_record(digest), user_id) if digest else None
+
+
+def session_overview() -> Overview:
+    """Totals and each signed-in user's session count and last activity.
+
+    Walks the store with ``SCAN``: cost grows with the store (the admin's
+    overview page), unlike everything above.
+    """
+    return _storage().overview(conf.absolute_age or 0)
+
+
+async def asession_overview() -> Overview:
+    return await _astorage().overview(conf.absolute_age or 0)
+
+
+def users_activity(users: Iterable[Any]) -> list[UserActivity]:
+    """:class:`UserActivity` of these users (those with live sessions only)."""
+    indexes = [_storage().index_key(user_id_of(u)).encode() for u in users]
+    return _storage().users_activity(indexes, conf.absolute_age or 0)
+
+
+async def ausers_activity(users: Iterable[Any]) -> list[UserActivity]:
+    storage = _astorage()
+    indexes = [storage.index_key(user_id_of(u)).encode() for u in users]
+    return await storage.users_activity(indexes, conf.absolute_age or 0)
 
 
 def _single(matches: list[str], fingerprint: str) -> str | None:

@@ -7,6 +7,9 @@ operator or the revocation API runs:
   sessions and never to the store (one ``ZRANGE``, one pipelined read, one
   script call per 500 sessions);
 * finding a session by its fingerprint;
+* the admin's overview: totals and each signed-in user's session count and last
+  activity, from ``SCAN`` over the store and the indexes plus pipelined
+  header-only reads (``GETRANGE``), never ``KEYS`` and never a whole record;
 * ending every session under the prefix (``revoke_sessions --all``);
 * the index cleanup behind ``clearsessions``: ``SCAN`` in bounded batches, never
   ``KEYS``, three pipelined round trips per batch whatever the batch holds.
@@ -23,7 +26,15 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from . import keys
-from .record import CREATED_OFFSET, SEEN_OFFSET, CorruptRecord, decode_summary, read_field
+from .record import (
+    CREATED_OFFSET,
+    DEADLINE_OFFSET,
+    HEADER_LENGTH,
+    SEEN_OFFSET,
+    CorruptRecord,
+    decode_summary,
+    read_field,
+)
 from .store import REVOKE, AsyncSessionStorage, SessionStorage, _StorageBase
 
 logger = logging.getLogger("django_redis_sessions")
@@ -62,6 +73,54 @@ class CleanupStats:
 
 
 Progress = Callable[[CleanupStats], None]
+
+#: Keys asked for per ``SCAN`` call by the overview.
+OVERVIEW_BATCH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class UserActivity:
+    """One signed-in user's live sessions, as the admin overview lists them."""
+
+    user_id: str
+    sessions: int
+    #: Unix seconds of the most recent request of any of those sessions.
+    last_seen: int
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    sessions: int
+    signed_in: int
+    users: list[UserActivity]
+
+    @property
+    def anonymous(self) -> int:
+        # The two counts come from two passes; a login between them must not
+        # show a negative number.
+        return max(0, self.sessions - self.signed_in)
+
+
+def _live_seen(header: bytes, now: int, absolute_age: int) -> int | None:
+    """Last-seen of a session from its header, or ``None`` when it is gone or over.
+
+    An unreadable header still counts as a session (it exists and holds its
+    memory); it shows as never seen.
+    """
+    if not header:
+        return None
+    try:
+        created = read_field(header, CREATED_OFFSET)
+        seen = read_field(header, SEEN_OFFSET)
+        deadline = read_field(header, DEADLINE_OFFSET)
+    except CorruptRecord:
+        return 0
+    if absolute_age:
+        cap = created + absolute_age
+        deadline = min(deadline, cap) if deadline else cap
+    if deadline and deadline <= now:
+        return None  # its next load deletes it
+    return seen
 
 
 def _members(reply: Any) -> list[str]:
@@ -114,6 +173,30 @@ class _IndexCalls(_StorageBase):
     def digest_of(self, redis_key: bytes) -> str:
         return redis_key.decode()[len(keys.session_key_prefix(self.prefix)) :]
 
+    def index_user(self, redis_key: bytes) -> str:
+        return redis_key.decode()[len(keys.user_index_prefix(self.prefix)) :]
+
+    def activity(
+        self,
+        indexes: Sequence[bytes],
+        member_lists: Sequence[Any],
+        headers: Sequence[bytes],
+        now: int,
+        absolute_age: int,
+    ) -> list[UserActivity]:
+        """Fold one batch of indexes and their members' headers into per-user rows."""
+        rows: list[UserActivity] = []
+        found = iter(headers)
+        for index, reply in zip(indexes, member_lists, strict=True):
+            seen = [
+                s
+                for _ in _members(reply)
+                if (s := _live_seen(next(found), now, absolute_age)) is not None
+            ]
+            if seen:
+                rows.append(UserActivity(self.index_user(index), len(seen), max(seen)))
+        return rows
+
     @staticmethod
     def tally(
         batch: Sequence[bytes],
@@ -163,6 +246,12 @@ class IndexStorage(_IndexCalls, SessionStorage):
     def index_members(self, user_id: str) -> list[str]:
         with self.errors("read user index"):
             return _members(self.client.zrange(self.index_key(user_id), 0, -1))
+
+    def get_record(self, digest: str) -> bytes | None:
+        """A session's stored bytes, without sliding its expiry."""
+        with self.errors("read session"):
+            raw = self.client.get(self.session_key(digest))
+        return cast("bytes | None", raw)
 
     def revoke(self, user_id: str, digests: Sequence[str]) -> list[str]:
         """End these sessions of the user; return the digests actually ended."""
@@ -275,6 +364,56 @@ class IndexStorage(_IndexCalls, SessionStorage):
                 pipe.zrem(index, *members)
             pipe.execute()
 
+    def count_sessions(self) -> int:
+        """Sessions in the store, signed-in and anonymous (one ``SCAN`` pass)."""
+        total = 0
+        with self.errors("count sessions"):
+            for _ in self.client.scan_iter(
+                match=self.session_pattern(), count=OVERVIEW_BATCH, _type="string"
+            ):
+                total += 1
+        return total
+
+    def users_activity(self, indexes: Sequence[bytes], absolute_age: int) -> list[UserActivity]:
+        """Live session count and last activity of the users owning these indexes.
+
+        Two pipelined round trips: every index's members, then every member's
+        header (``GETRANGE``, which neither reads the data nor slides the expiry).
+        """
+        if not indexes:
+            return []
+        with self.errors("read user indexes"):
+            now = int(self.client.time()[0])
+            pipe = self.client.pipeline(transaction=False)
+            for index in indexes:
+                pipe.zrange(index, 0, -1)
+            member_lists = pipe.execute()
+            pipe = self.client.pipeline(transaction=False)
+            for reply in member_lists:
+                for member in _members(reply):
+                    pipe.getrange(self.session_key(member), 0, HEADER_LENGTH - 1)
+            headers = pipe.execute()
+        return self.activity(indexes, member_lists, headers, now, absolute_age)
+
+    def overview(self, absolute_age: int) -> Overview:
+        """Totals and every signed-in user's activity, from ``SCAN`` (never ``KEYS``).
+
+        Cost grows with the store, so it is meant for an operator's page, not for
+        a request path.
+        """
+        users: list[UserActivity] = []
+        with self.errors("scan user indexes"):
+            cursor = 0
+            while True:
+                cursor, found = self.client.scan(
+                    cursor, match=self.index_pattern(), count=OVERVIEW_BATCH, _type="zset"
+                )
+                users.extend(self.users_activity(cast("list[bytes]", found), absolute_age))
+                if cursor == 0:
+                    break
+        signed_in = sum(user.sessions for user in users)
+        return Overview(self.count_sessions(), signed_in, users)
+
 
 class AsyncIndexStorage(_IndexCalls, AsyncSessionStorage):
     """The same operations on a ``redis.asyncio.Redis`` client."""
@@ -297,6 +436,11 @@ class AsyncIndexStorage(_IndexCalls, AsyncSessionStorage):
     async def index_members(self, user_id: str) -> list[str]:
         with self.errors("read user index"):
             return _members(await self.client.zrange(self.index_key(user_id), 0, -1))
+
+    async def get_record(self, digest: str) -> bytes | None:
+        with self.errors("read session"):
+            raw = await self.client.get(self.session_key(digest))
+        return cast("bytes | None", raw)
 
     async def revoke(self, user_id: str, digests: Sequence[str]) -> list[str]:
         ended: list[str] = []
@@ -395,3 +539,44 @@ class AsyncIndexStorage(_IndexCalls, AsyncSessionStorage):
             for index, members in dead:
                 pipe.zrem(index, *members)
             await pipe.execute()
+
+    async def count_sessions(self) -> int:
+        total = 0
+        with self.errors("count sessions"):
+            async for _ in self.client.scan_iter(
+                match=self.session_pattern(), count=OVERVIEW_BATCH, _type="string"
+            ):
+                total += 1
+        return total
+
+    async def users_activity(
+        self, indexes: Sequence[bytes], absolute_age: int
+    ) -> list[UserActivity]:
+        if not indexes:
+            return []
+        with self.errors("read user indexes"):
+            now = int((await self.client.time())[0])
+            pipe = self.client.pipeline(transaction=False)
+            for index in indexes:
+                pipe.zrange(index, 0, -1)
+            member_lists = await pipe.execute()
+            pipe = self.client.pipeline(transaction=False)
+            for reply in member_lists:
+                for member in _members(reply):
+                    pipe.getrange(self.session_key(member), 0, HEADER_LENGTH - 1)
+            headers = await pipe.execute()
+        return self.activity(indexes, member_lists, headers, now, absolute_age)
+
+    async def overview(self, absolute_age: int) -> Overview:
+        users: list[UserActivity] = []
+        with self.errors("scan user indexes"):
+            cursor = 0
+            while True:
+                cursor, found = await self.client.scan(
+                    cursor, match=self.index_pattern(), count=OVERVIEW_BATCH, _type="zset"
+                )
+                users.extend(await self.users_activity(cast("list[bytes]", found), absolute_age))
+                if cursor == 0:
+                    break
+        signed_in = sum(user.sessions for user in users)
+        return Overview(await self.count_sessions(), signed_in, users)

@@ -41,6 +41,7 @@ DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memor
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [os.path.join(os.path.dirname(__file__), "templates")],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -53,6 +54,8 @@ TEMPLATES = [
 ]
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+LOGIN_REDIRECT_URL = "/account/sessions/"
 
 SESSION_ENGINE = "django_redis_sessions.backend"
 SESSION_REDIS_URL = os.environ.get("DRS_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")

@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("account/sessions/", include("django_redis_sessions.urls")),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("read/", views.read_session),
     path("write/", views.write_session),
     path("login/", views.login_view),

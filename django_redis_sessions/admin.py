@@ -1,0 +1,308 @@
+"""The "Sessions" admin: who is signed in, from where, since when; end sessions.
+
+There is no table behind it. The ``RedisSession`` model only gives the admin index
+an entry and the app its two permissions (``models.py``); the views read Redis
+through the API in ``api.py``, as django-rq's queue pages read Redis rather than
+a queryset:
+
+* overview (the changelist URL): totals and the users with live sessions, built
+  from the per-user indexes with ``SCAN`` (never ``KEYS``), searchable by
+  username or email (the search asks the database, then only those users'
+  indexes);
+* one user's sessions: fingerprint, created, last seen, idle and absolute
+  expiry, IP, device; revoke the selected ones;
+* revoke all of a user's sessions, behind a confirmation page.
+
+Access: the admin's login for anonymous users, 403 without
+``view_sessions`` (pages) or ``revoke_sessions`` (changes). Changes are POSTs,
+which Django's CSRF middleware guards. Session keys never reach a page: sessions
+are named by fingerprint.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import wraps
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import quote, unquote
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Model, Q
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+
+from . import api
+from .conf import conf
+from .devices import describe_user_agent
+from .exceptions import SessionStoreError
+from .index_store import UserActivity
+from .models import RedisSession
+from .record import CorruptRecord
+
+VIEW_PERMISSION = "django_redis_sessions.view_sessions"
+REVOKE_PERMISSION = "django_redis_sessions.revoke_sessions"
+#: Users matched by one search; a search is for finding someone, not for paging
+#: through the user table.
+SEARCH_LIMIT = 500
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    """One line of the overview."""
+
+    user_id: str
+    #: The user's ``quote``-d id, as it appears in the per-user page's URL.
+    url_id: str
+    label: str
+    email: str
+    sessions: int
+    last_seen: datetime
+
+
+def user_label(user: AbstractBaseUser | None, user_id: str) -> str:
+    if user is None:
+        return f"deleted user (id {user_id})"
+    return f"{user.get_username()} (id {user_id})"
+
+
+def _email_field(model: type[Model]) -> str | None:
+    name = model.get_email_field_name()  # type: ignore[attr-defined]
+    try:
+        model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return None
+    return str(name)
+
+
+def users_by_id(user_ids: Sequence[str]) -> dict[str, AbstractBaseUser]:
+    """The users behind these index ids (a deleted user is simply absent)."""
+    model = get_user_model()
+    pks = []
+    for user_id in user_ids:
+        try:
+            pks.append(model._meta.pk.to_python(user_id))
+        except ValidationError:
+            continue  # an index id that is not a valid key of this user model
+    found = model._default_manager.in_bulk(pks)
+    return {str(pk): user for pk, user in found.items()}
+
+
+class UserSessionsLinkMixin:
+    """For a custom user model's ``ModelAdmin``: a "Sessions (n)" button on its page.
+
+    ``django.contrib.auth``'s own ``User`` admin gets the button without it
+    (``templates/admin/auth/user/change_form.html``).
+    """
+
+    change_form_template = "django_redis_sessions/admin/user_change_form.html"
+
+
+@admin.register(RedisSession)
+class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_per_page = 50
+
+    # -- permissions -----------------------------------------------------------
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm(VIEW_PERMISSION)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm(REVOKE_PERMISSION)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def _require(self, request: HttpRequest, permission: str) -> None:
+        if not request.user.has_perm(permission):
+            raise PermissionDenied
+
+    # -- URLs ------------------------------------------------------------------
+
+    def get_urls(self) -> list[URLPattern]:
+        def wrap(view: Any) -> Any:
+            return self.admin_site.admin_view(self._store_errors(view))
+
+        name = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path("", wrap(self.changelist_view), name=f"{name}_changelist"),
+            path("user/<str:user_id>/", wrap(self.user_view), name=f"{name}_user"),
+            path(
+                "user/<str:user_id>/revoke-all/",
+                wrap(self.revoke_all_view),
+                name=f"{name}_revoke_all",
+            ),
+        ]
+
+    def _store_errors(self, view: Any) -> Any:
+        """Render a Redis failure as a 503 page that says what failed (no credentials)."""
+
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            try:
+                response: HttpResponse = view(request, *args, **kwargs)
+            except SessionStoreError as exc:
+                context = self._context(request, "Session store unavailable", error=str(exc))
+                return TemplateResponse(
+                    request, "django_redis_sessions/admin/unavailable.html", context, status=503
+                )
+            return response
+
+        return wrapper
+
+    def _user_url(self, user_id: str, view: str = "user") -> str:
+        name = f"admin:{self.opts.app_label}_{self.opts.model_name}_{view}"
+        return reverse(name, args=[quote(user_id)], current_app=self.admin_site.name)
+
+    def _context(self, request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
+        return {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": title,
+            "has_view_permission": self.has_view_permission(request),
+            "has_revoke_permission": self.has_change_permission(request),
+            "changelist_url": reverse(
+                f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist",
+                current_app=self.admin_site.name,
+            ),
+            **extra,
+        }
+
+    # -- overview ----------------------------------------------------------------
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        self._require(request, VIEW_PERMISSION)
+        query = request.GET.get("q", "").strip()
+        overview = api.session_overview()
+        activity = api.users_activity(self._search(query)) if query else overview.users
+        activity = sorted(activity, key=lambda a: (a.last_seen, a.user_id), reverse=True)
+        paginator = Paginator(activity, self.list_per_page)
+        page = paginator.get_page(request.GET.get("p"))
+        context = self._context(
+            request,
+            "Sessions",
+            overview=overview,
+            users_with_sessions=len(overview.users),
+            query=query,
+            page=page,
+            rows=self._rows(list(page.object_list)),
+            **(extra_context or {}),
+        )
+        return TemplateResponse(request, "django_redis_sessions/admin/overview.html", context)
+
+    def _search(self, query: str) -> list[Any]:
+        model = get_user_model()
+        condition = Q(**{f"{model.USERNAME_FIELD}__icontains": query})
+        email = _email_field(model)
+        if email and email != model.USERNAME_FIELD:
+            condition |= Q(**{f"{email}__icontains": query})
+        return list(
+            model._default_manager.filter(condition)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:SEARCH_LIMIT]
+        )
+
+    def _rows(self, activity: list[UserActivity]) -> list[UserRow]:
+        users = users_by_id([a.user_id for a in activity])
+        email_field = _email_field(get_user_model())
+        rows = []
+        for item in activity:
+            user = users.get(item.user_id)
+            rows.append(
+                UserRow(
+                    user_id=item.user_id,
+                    url_id=quote(item.user_id),
+                    label=user.get_username() if user else f"deleted user (id {item.user_id})",
+                    email=str(getattr(user, email_field, "") or "") if email_field else "",
+                    sessions=item.sessions,
+                    last_seen=datetime.fromtimestamp(item.last_seen, tz=UTC),
+                )
+            )
+        return rows
+
+    # -- one user ----------------------------------------------------------------
+
+    def user_view(self, request: HttpRequest, user_id: str) -> HttpResponse:
+        self._require(request, VIEW_PERMISSION)
+        user_id = unquote(user_id)
+        if request.method == "POST":
+            self._require(request, REVOKE_PERMISSION)
+            fingerprints = request.POST.getlist("fingerprint")
+            if not fingerprints:
+                self.message_user(request, "No session was selected.", messages.WARNING)
+            else:
+                self._revoke_selected(request, user_id, fingerprints)
+            return HttpResponseRedirect(self._user_url(user_id))
+        user = users_by_id([user_id]).get(user_id)
+        sessions = api.list_user_sessions(user_id, current=request)
+        show_data = conf.admin_show_data and request.user.is_superuser
+        rows = [
+            {
+                "info": info,
+                "device": describe_user_agent(info.user_agent),
+                "data": self._data(user_id, info.fingerprint) if show_data else None,
+            }
+            for info in sessions
+        ]
+        context = self._context(
+            request,
+            f"Sessions of {user_label(user, user_id)}",
+            subject=user_label(user, user_id),
+            rows=rows,
+            show_data=show_data,
+            revoke_all_url=self._user_url(user_id, "revoke_all"),
+        )
+        return TemplateResponse(request, "django_redis_sessions/admin/user_sessions.html", context)
+
+    def _revoke_selected(self, request: HttpRequest, user_id: str, fingerprints: list[str]) -> None:
+        try:
+            ended = api.revoke_sessions(user_id, fingerprints, by=api.BY_ADMIN, actor=request.user)
+        except (ValueError, api.AmbiguousFingerprint) as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        if ended:
+            plural = "session" if ended == 1 else "sessions"
+            self.message_user(request, f"{ended} {plural} revoked.", messages.SUCCESS)
+        else:
+            self.message_user(request, "Those sessions had already ended.", messages.WARNING)
+
+    @staticmethod
+    def _data(user_id: str, fingerprint: str) -> str:
+        try:
+            data = api.session_data(user_id, fingerprint)
+        except CorruptRecord:
+            return "(the stored data cannot be decoded)"
+        if data is None:
+            return "(the session has ended)"
+        return json.dumps(data, indent=2, sort_keys=True, cls=DjangoJSONEncoder, default=repr)
+
+    def revoke_all_view(self, request: HttpRequest, user_id: str) -> HttpResponse:
+        self._require(request, REVOKE_PERMISSION)
+        user_id = unquote(user_id)
+        if request.method == "POST":
+            ended = api.revoke_user_sessions(user_id, by=api.BY_ADMIN, actor=request.user)
+            plural = "session" if ended == 1 else "sessions"
+            self.message_user(request, f"{ended} {plural} revoked.", messages.SUCCESS)
+            return HttpResponseRedirect(self._user_url(user_id))
+        user = users_by_id([user_id]).get(user_id)
+        context = self._context(
+            request,
+            "Are you sure?",
+            subject=user_label(user, user_id),
+            sessions=api.list_user_sessions(user_id, current=request),
+            user_url=self._user_url(user_id),
+        )
+        return TemplateResponse(request, "django_redis_sessions/admin/revoke_all.html", context)

@@ -1,0 +1,125 @@
+"""The signed-in user's own sessions: list them, sign one out, sign out all others.
+
+What GitHub's and Google's "your devices" pages do. A user only ever reaches
+their own sessions: every lookup goes through their own index, so a fingerprint
+of somebody else's session (or a made-up one) is a 404, never a revocation.
+Revoking the session the request itself uses is a sign-out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render, resolve_url
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from . import api
+from .conf import conf
+from .devices import describe_user_agent
+
+View = Callable[..., HttpResponse]
+
+
+def _listing(request: HttpRequest) -> list[tuple[api.SessionInfo, str]]:
+    """The user's sessions, each with a readable device."""
+    return [
+        (info, describe_user_agent(info.user_agent))
+        for info in api.list_user_sessions(request.user, current=request)
+    ]
+
+
+def _end(request: HttpRequest, fingerprint: str) -> bool:
+    """End one of the user's sessions; ``True`` when it was the request's own."""
+    try:
+        fingerprint = api.check_fingerprint(fingerprint)
+    except ValueError:
+        raise Http404("No such session.") from None
+    sessions = api.list_user_sessions(request.user, current=request)
+    match = next((s for s in sessions if s.fingerprint == fingerprint), None)
+    if match is None:
+        raise Http404("No such session.")
+    if match.current:
+        logout(request)  # ends it in Redis, with Django's user_logged_out signal
+        return True
+    api.revoke_sessions(request.user, [fingerprint], by=api.BY_USER, actor=request.user)
+    return False
+
+
+# -- HTML ------------------------------------------------------------------------------
+
+
+@require_GET
+@login_required
+def session_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "django_redis_sessions/sessions.html",
+        {
+            "sessions": [{"info": info, "device": device} for info, device in _listing(request)],
+            "base_template": conf.base_template,
+        },
+    )
+
+
+@require_POST
+@login_required
+def revoke_session(request: HttpRequest, fingerprint: str) -> HttpResponse:
+    if _end(request, fingerprint):
+        return HttpResponseRedirect(resolve_url(settings.LOGIN_URL))
+    messages.success(request, "That session was signed out.")
+    return HttpResponseRedirect(reverse("django_redis_sessions:sessions"))
+
+
+@require_POST
+@login_required
+def revoke_others(request: HttpRequest) -> HttpResponse:
+    ended = api.revoke_other_sessions(request)
+    plural = "session was" if ended == 1 else "sessions were"
+    messages.success(request, f"{ended} other {plural} signed out.")
+    return HttpResponseRedirect(reverse("django_redis_sessions:sessions"))
+
+
+# -- JSON --------------------------------------------------------------------------------
+
+
+def _json_login_required(view: View) -> View:
+    """A 401 with a JSON body instead of a redirect to the login page."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return JsonResponse({"error": "Authentication required."}, status=401)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@require_GET
+@_json_login_required
+def api_session_list(request: HttpRequest) -> HttpResponse:
+    sessions = [{**info.as_dict(), "device": device} for info, device in _listing(request)]
+    return JsonResponse({"sessions": sessions})
+
+
+@require_POST
+@_json_login_required
+def api_revoke_session(request: HttpRequest, fingerprint: str) -> HttpResponse:
+    try:
+        signed_out = _end(request, fingerprint)
+    except Http404:
+        return JsonResponse({"error": "No such session."}, status=404)
+    return JsonResponse({"revoked": 1, "signed_out": signed_out})
+
+
+@require_POST
+@_json_login_required
+def api_revoke_others(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"revoked": api.revoke_other_sessions(request)})
