@@ -12,6 +12,7 @@ import uuid
 from typing import Any, ClassVar
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 
 
@@ -32,9 +33,13 @@ class Member(AbstractBaseUser):
     objects: ClassVar[_Manager] = _Manager()
 
 
-class Handle(AbstractBaseUser):
+class Handle(AbstractBaseUser, PermissionsMixin):
+    """Also an admin user (``is_staff``, permissions), for the admin's sessions pages
+    with a primary key that URLs must quote."""
+
     handle = models.CharField(max_length=64, primary_key=True)
     email = models.EmailField()
+    is_staff = models.BooleanField(default=False)
 
     USERNAME_FIELD = "handle"
     EMAIL_FIELD = "email"

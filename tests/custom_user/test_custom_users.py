@@ -114,3 +114,79 @@ def test_clearsessions_prunes_the_index_of_a_non_integer_key(r, settings):
     out = run("clearsessions")
     assert "pruned 1 entry of ended sessions, removed 1 empty index." in out
     assert index_members(r, str(ann.pk)) == set()
+
+
+# -- the admin and the user's own page with non-integer keys -------------------------------
+
+
+def test_your_sessions_page_lists_and_ends_sessions_of_a_custom_user(r):
+    ann = make_user("ann")
+    client, key = sign_in(ann)
+    other, other_key = sign_in(ann)
+    listed = client.get("/account/sessions/api/").json()["sessions"]
+    assert {s["fingerprint"] for s in listed} == {
+        keys.fingerprint(key),
+        keys.fingerprint(other_key),
+    }
+    assert all(s["user_id"] == str(ann.pk) for s in listed)
+    response = client.post(f"/account/sessions/{keys.fingerprint(other_key)}/revoke/")
+    assert response.status_code == 302
+    assert other.get("/read/").json()["user"] is None
+    assert client.get("/read/").json()["user"] == ann.get_username()
+
+
+def test_overview_rows_come_from_indexes_keyed_by_the_custom_primary_key(r):
+    ann, ben = make_user("ann"), make_user("ben")
+    sign_in(ann)
+    sign_in(ann)
+    sign_in(ben)
+    rows = {row.user_id: row.sessions for row in api.users_activity([ann, ben])}
+    assert rows == {str(ann.pk): 2, str(ben.pk): 1}
+    overview = api.session_overview()
+    assert {u.user_id: u.sessions for u in overview.users} == rows
+    assert overview.signed_in == 3
+
+
+if get_user_model().__name__ == "Handle":
+    # Handle is also an admin user: the admin's pages with a key holding ":", "*" and "[".
+
+    def _admin_client() -> Client:
+        manager: Any = get_user_model()._default_manager
+        boss = manager.create_user(
+            password="pw-boss", handle="boss", email="boss@example.com", is_staff=True
+        )
+        boss.is_superuser = True
+        boss.save()
+        client = Client()
+        client.force_login(boss)
+        return client
+
+    def test_admin_user_page_quotes_a_string_key_and_revokes(r):
+        from django.contrib.admin.utils import quote
+
+        ann = make_user("ann")
+        ann_client, key = sign_in(ann)
+        _, kept = sign_in(ann)
+        admin = _admin_client()
+        overview = admin.get("/admin/django_redis_sessions/redissession/").content.decode()
+        url = f"/admin/django_redis_sessions/redissession/user/{quote(ann.pk)}/"
+        assert f'href="user/{quote(ann.pk)}/"' in overview
+        page = admin.get(url)
+        assert page.status_code == 200
+        assert keys.fingerprint(key) in page.content.decode()
+        assert key not in page.content.decode()
+        response = admin.post(url, {"fingerprint": [keys.fingerprint(key)]})
+        assert response.status_code == 302
+        assert ann_client.get("/read/").json()["user"] is None
+        assert index_members(r, str(ann.pk)) == {keys.digest(kept)}
+
+    def test_custom_user_change_page_links_to_its_sessions_with_the_mixin(r):
+        from django.contrib.admin.utils import quote
+
+        ann = make_user("ann")
+        sign_in(ann)
+        sign_in(ann)
+        admin = _admin_client()
+        page = admin.get(f"/admin/custom_user/handle/{quote(ann.pk)}/change/").content.decode()
+        assert "Sessions (2)" in page
+        assert f"/admin/django_redis_sessions/redissession/user/{quote(ann.pk)}/" in page

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin
+
+from django_redis_sessions.admin import UserSessionsLinkMixin
+
+from .models import Handle
+
+
+class HandleAdmin(UserSessionsLinkMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    fields = ("email", "is_staff")
+
+
+if settings.AUTH_USER_MODEL == "custom_user.Handle":
+    admin.site.register(Handle, HandleAdmin)
