@@ -96,7 +96,7 @@ def users_by_id(user_ids: Sequence[str]) -> dict[str, AbstractBaseUser]:
     return {str(pk): user for pk, user in found.items()}
 
 
-class UserSessionsLinkMixin:
+class UserSessionsLinkMixin(admin.ModelAdmin):  # type: ignore[type-arg]
     """For a custom user model's ``ModelAdmin``: a "Sessions (n)" button on its page.
 
     ``django.contrib.auth``'s own ``User`` admin gets the button without it

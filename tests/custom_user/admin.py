@@ -8,7 +8,7 @@ from django_redis_sessions.admin import UserSessionsLinkMixin
 from .models import Handle
 
 
-class HandleAdmin(UserSessionsLinkMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class HandleAdmin(UserSessionsLinkMixin):
     fields = ("email", "is_staff")
 
 
