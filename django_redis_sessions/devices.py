@@ -21,8 +21,10 @@ def _parser() -> Any:
     return parse
 
 
-def _version(part: Any) -> str:
-    return ".".join(str(v) for v in (part.major, part.minor) if v)
+def _version(part: Any, *, minor: bool) -> str:
+    """``"128"`` for a browser; ``"17.5"`` for an OS (a ``.0`` minor is dropped)."""
+    numbers = [part.major, part.minor if minor and part.minor not in ("0", 0) else None]
+    return ".".join(str(v) for v in numbers if v not in (None, ""))
 
 
 @lru_cache(maxsize=1024)
@@ -43,9 +45,9 @@ def describe_user_agent(user_agent: str | None) -> str:
     device = result.device
     parts: list[str] = []
     if browser is not None and browser.family != "Other":
-        parts.append(f"{browser.family} {_version(browser)}".strip())
+        parts.append(f"{browser.family} {_version(browser, minor=False)}".strip())
     if os_ is not None and os_.family != "Other":
-        parts.append(f"on {os_.family} {_version(os_)}".strip())
+        parts.append(f"on {os_.family} {_version(os_, minor=True)}".strip())
     if device is not None and device.family not in ("Other", "Spider") and device.brand:
         parts.append(f"({device.family})")
     return " ".join(parts) or user_agent

@@ -19,7 +19,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render, resolve_url
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from . import api
 from .conf import conf
@@ -56,7 +56,7 @@ def _end(request: HttpRequest, fingerprint: str) -> bool:
 # -- HTML ------------------------------------------------------------------------------
 
 
-@require_GET
+@require_safe
 @login_required
 def session_list(request: HttpRequest) -> HttpResponse:
     return render(
@@ -102,7 +102,7 @@ def _json_login_required(view: View) -> View:
     return wrapper
 
 
-@require_GET
+@require_safe
 @_json_login_required
 def api_session_list(request: HttpRequest) -> HttpResponse:
     sessions = [{**info.as_dict(), "device": device} for info, device in _listing(request)]

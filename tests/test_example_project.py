@@ -26,6 +26,12 @@ second = c.get("/").content.decode()
 assert "Visit number 1" in first, first
 assert "Visit number 2" in second, second
 assert re.search(r"Session fingerprint: [0-9a-f]{12}<", second), second
+from django.contrib.auth.models import User
+User.objects.create_user("demo", password="demo-pw")
+assert c.get("/account/sessions/").status_code == 302
+signed_in = c.post("/accounts/login/", {"username": "demo", "password": "demo-pw"}, follow=True)
+page = signed_in.content.decode()
+assert "Your sessions" in page and "(this device)" in page, page
 print("example ok")
 """
 
