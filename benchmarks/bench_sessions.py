@@ -448,13 +448,21 @@ def sign_in(contender: Contender, user: Any, extra: dict[str, Any] | None = None
     return session_key
 
 
-def make_requests(session_key: str, count: int) -> list[HttpRequest]:
-    """Requests carrying the session cookie, built outside the timed region."""
+def make_requests(
+    session_key: str, count: int, metas: Sequence[dict[str, str]] | None = None
+) -> list[HttpRequest]:
+    """Requests carrying the session cookie, built outside the timed region.
+
+    ``metas``, when given, holds one dict of extra ``request.META`` entries per
+    request (``REMOTE_ADDR``, ``HTTP_USER_AGENT``).
+    """
     from django.test import RequestFactory
 
     factory = RequestFactory()
     factory.cookies[settings.SESSION_COOKIE_NAME] = session_key
-    return [factory.get("/") for _ in range(count)]
+    if metas is None:
+        return [factory.get("/") for _ in range(count)]
+    return [factory.get("/", **meta) for meta in metas]
 
 
 # -- round-trip counting -------------------------------------------------------

@@ -440,7 +440,7 @@ def test_a_hundred_sessions(r, alice):
         for i in range(100)
     ]
     client = Client()
-    client.cookies["sessionid"] = sessions[42].session_key
+    client.cookies["sessionid"] = str(sessions[42].session_key)
     assert reader(client) == "alice"
 
     page, html = page_of(client)
