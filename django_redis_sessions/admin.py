@@ -36,7 +36,7 @@ from django.core.exceptions import FieldDoesNotExist, PermissionDenied, Validati
 from django.core.paginator import Paginator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Model, Q
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
@@ -235,9 +235,17 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     # -- one user ----------------------------------------------------------------
 
+    @staticmethod
+    def _user_id(quoted: str) -> str:
+        """The user id from a URL, as the index stores it; 404 when it is not a key."""
+        try:
+            return api.user_id_of(unquote(quoted))
+        except ValueError:
+            raise Http404("No such user.") from None
+
     def user_view(self, request: HttpRequest, user_id: str) -> HttpResponse:
         self._require(request, VIEW_PERMISSION)
-        user_id = unquote(user_id)
+        user_id = self._user_id(user_id)
         if request.method == "POST":
             self._require(request, REVOKE_PERMISSION)
             fingerprints = request.POST.getlist("fingerprint")
@@ -290,8 +298,10 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return json.dumps(data, indent=2, sort_keys=True, cls=DjangoJSONEncoder, default=repr)
 
     def revoke_all_view(self, request: HttpRequest, user_id: str) -> HttpResponse:
+        # The confirmation page lists the sessions: seeing it needs both.
+        self._require(request, VIEW_PERMISSION)
         self._require(request, REVOKE_PERMISSION)
-        user_id = unquote(user_id)
+        user_id = self._user_id(user_id)
         if request.method == "POST":
             ended = api.revoke_user_sessions(user_id, by=api.BY_ADMIN, actor=request.user)
             plural = "session" if ended == 1 else "sessions"
