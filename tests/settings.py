@@ -25,7 +25,11 @@ INSTALLED_APPS = [
     "django_redis_sessions",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # The browser tests' live server serves the admin's CSS and JS through it.
+    "django.contrib.staticfiles",
 ]
+
+STATIC_URL = "static/"
 
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
