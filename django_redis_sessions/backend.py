@@ -172,7 +172,13 @@ class SessionStore(SessionBase):
             return False
         current = self._client_meta.get(record.META_USER_AGENT)
         stored = self._meta.get(record.META_USER_AGENT)
-        if not current or not stored or current == stored:
+        if not current or not stored:
+            return False
+        # Both were cut at SESSION_REDIS_USER_AGENT_MAX_LENGTH, which may have
+        # changed since the stored one was recorded: compare what both still hold,
+        # or a changed cap would look like every browser changing at once.
+        length = min(len(current), len(stored))
+        if current[:length] == stored[:length]:
             return False
         self.user_agent_changed = True
         security_logger.warning(

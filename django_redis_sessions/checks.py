@@ -6,6 +6,7 @@ documented in README.md ("System checks").
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.conf import settings
@@ -214,6 +215,8 @@ _BOOLEAN_SETTINGS = (
     "SESSION_REDIS_ADMIN_SHOW_DATA",
 )
 _USER_AGENT_POLICIES = (None, "flag", "end")
+#: A request.META key holding one address or a comma-separated list of them.
+_META_KEY = re.compile(r"REMOTE_ADDR|HTTP_[A-Z0-9_]+")
 SESSION_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
 ACTIVITY_MIDDLEWARE = "django_redis_sessions.middleware.SessionActivityMiddleware"
 
@@ -230,15 +233,16 @@ def _metadata_errors() -> list[CheckMessage]:
     header = conf.ip_header
     if header is not None and (
         not isinstance(header, str)
-        or not (header == "REMOTE_ADDR" or header.startswith("HTTP_"))
-        or header != header.upper()
-        or "-" in header
+        or _META_KEY.fullmatch(header) is None
+        # RFC 7239's "Forwarded: for=..." has its own syntax, which is not parsed.
+        or header == "HTTP_FORWARDED"
     ):
         errors.append(
             Error(
                 f"SESSION_REDIS_IP_HEADER must name a request.META key, not {header!r}.",
                 hint='Headers appear in request.META as "HTTP_" + the name in upper case '
-                'with "_" for "-": X-Forwarded-For is "HTTP_X_FORWARDED_FOR".',
+                'with "_" for "-": X-Forwarded-For is "HTTP_X_FORWARDED_FOR". The RFC 7239 '
+                '"Forwarded" header is not supported; use X-Forwarded-For or X-Real-IP.',
                 id="django_redis_sessions.E012",
             )
         )

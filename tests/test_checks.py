@@ -125,3 +125,181 @@ def test_engine_without_the_app_is_refused(settings):
         mp.setattr(apps, "is_installed", lambda name: name != "django_redis_sessions")
         with pytest.raises(ImproperlyConfigured, match=r"django_redis_sessions\.E010"):
             SessionStore()
+
+
+# -- request metadata and SessionActivityMiddleware ------------------------------------
+
+SESSION_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
+ACTIVITY_MIDDLEWARE = "django_redis_sessions.middleware.SessionActivityMiddleware"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "SESSION_REDIS_RECORD_IP",
+        "SESSION_REDIS_RECORD_USER_AGENT",
+        "SESSION_REDIS_TRUNCATE_IP",
+        "SESSION_REDIS_ADMIN_SHOW_DATA",
+    ],
+)
+@pytest.mark.parametrize("value", ["yes", 1, 0, None, "False"])
+def test_boolean_metadata_settings_must_be_booleans(settings, name, value):
+    setattr(settings, name, value)
+    messages = check_settings()
+    assert ids(messages) == ["django_redis_sessions.E011"]
+    assert name in messages[0].msg
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "SESSION_REDIS_RECORD_IP",
+        "SESSION_REDIS_RECORD_USER_AGENT",
+        "SESSION_REDIS_TRUNCATE_IP",
+        "SESSION_REDIS_ADMIN_SHOW_DATA",
+    ],
+)
+@pytest.mark.parametrize("value", [True, False])
+def test_boolean_metadata_settings_accept_booleans(settings, name, value):
+    setattr(settings, name, value)
+    assert check_settings() == []
+
+
+def test_each_bad_boolean_gets_its_own_error(settings):
+    settings.SESSION_REDIS_RECORD_IP = "no"
+    settings.SESSION_REDIS_TRUNCATE_IP = 1
+    assert ids(check_settings()) == ["django_redis_sessions.E011"] * 2
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "X-Forwarded-For",
+        "X_FORWARDED_FOR",
+        "http_x_forwarded_for",
+        "HTTP_X-FORWARDED-FOR",
+        "Http_X_Forwarded_For",
+        "",
+        "remote_addr",
+        42,
+        ["HTTP_X_FORWARDED_FOR"],
+        "HTTP_X FORWARDED",
+        "HTTP_FORWARDED",  # RFC 7239 syntax ("for=...;proto=..."), not parsed
+    ],
+)
+def test_bad_ip_header(settings, header):
+    settings.SESSION_REDIS_IP_HEADER = header
+    assert ids(check_settings()) == ["django_redis_sessions.E012"]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [None, "HTTP_X_FORWARDED_FOR", "HTTP_X_REAL_IP", "HTTP_CF_CONNECTING_IP", "REMOTE_ADDR"],
+)
+def test_good_ip_header(settings, header):
+    settings.SESSION_REDIS_IP_HEADER = header
+    assert check_settings() == []
+
+
+@pytest.mark.parametrize("count", [0, -1, "1", 1.0, True, None])
+def test_bad_proxy_count(settings, count):
+    settings.SESSION_REDIS_PROXY_COUNT = count
+    assert ids(check_settings()) == ["django_redis_sessions.E013"]
+
+
+@pytest.mark.parametrize("count", [1, 2, 5])
+def test_good_proxy_count(settings, count):
+    settings.SESSION_REDIS_IP_HEADER = "HTTP_X_FORWARDED_FOR"
+    settings.SESSION_REDIS_PROXY_COUNT = count
+    assert check_settings() == []
+
+
+@pytest.mark.parametrize("length", [0, -1, 4097, "256", 25.5, True, None])
+def test_bad_user_agent_max_length(settings, length):
+    settings.SESSION_REDIS_USER_AGENT_MAX_LENGTH = length
+    assert ids(check_settings()) == ["django_redis_sessions.E014"]
+
+
+@pytest.mark.parametrize("length", [1, 256, 4096])
+def test_good_user_agent_max_length(settings, length):
+    settings.SESSION_REDIS_USER_AGENT_MAX_LENGTH = length
+    assert check_settings() == []
+
+
+@pytest.mark.parametrize("policy", ["log", "FLAG", "End", "", True, 1])
+def test_bad_user_agent_change_policy(settings, policy):
+    settings.SESSION_REDIS_USER_AGENT_CHANGE = policy
+    assert ids(check_settings()) == ["django_redis_sessions.E015"]
+
+
+@pytest.mark.parametrize("policy", [None, "flag", "end"])
+def test_good_user_agent_change_policy(settings, policy):
+    settings.SESSION_REDIS_USER_AGENT_CHANGE = policy
+    assert check_settings() == []
+
+
+@pytest.mark.parametrize("policy", ["flag", "end"])
+def test_user_agent_policy_without_recording_warns(settings, policy):
+    settings.SESSION_REDIS_USER_AGENT_CHANGE = policy
+    settings.SESSION_REDIS_RECORD_USER_AGENT = False
+    assert ids(check_settings()) == ["django_redis_sessions.W006"]
+
+
+@pytest.mark.parametrize("policy", ["flag", "end"])
+def test_user_agent_policy_without_the_middleware_warns(settings, policy):
+    settings.SESSION_REDIS_USER_AGENT_CHANGE = policy
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != ACTIVITY_MIDDLEWARE]
+    assert ids(check_settings()) == ["django_redis_sessions.W006"]
+
+
+def test_no_policy_needs_no_recording(settings):
+    settings.SESSION_REDIS_RECORD_USER_AGENT = False
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != ACTIVITY_MIDDLEWARE]
+    assert check_settings() == []
+
+
+@pytest.mark.parametrize("template", ["", None, 5])
+def test_bad_base_template(settings, template):
+    settings.SESSION_REDIS_BASE_TEMPLATE = template
+    assert ids(check_settings()) == ["django_redis_sessions.E016"]
+
+
+def test_good_base_template(settings):
+    settings.SESSION_REDIS_BASE_TEMPLATE = "admin/base_site.html"
+    assert check_settings() == []
+
+
+def test_activity_middleware_before_session_middleware(settings):
+    settings.MIDDLEWARE = [ACTIVITY_MIDDLEWARE, SESSION_MIDDLEWARE]
+    messages = check_settings()
+    assert ids(messages) == ["django_redis_sessions.E017"]
+    assert ACTIVITY_MIDDLEWARE in messages[0].msg
+
+
+def test_activity_middleware_without_session_middleware(settings):
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != SESSION_MIDDLEWARE]
+    assert ids(check_settings()) == ["django_redis_sessions.E017"]
+
+
+@pytest.mark.parametrize(
+    "middleware",
+    [
+        [SESSION_MIDDLEWARE, ACTIVITY_MIDDLEWARE],
+        [SESSION_MIDDLEWARE, "django.middleware.common.CommonMiddleware", ACTIVITY_MIDDLEWARE],
+        [SESSION_MIDDLEWARE],  # the middleware is optional
+        [],
+    ],
+)
+def test_good_middleware_orders(settings, middleware):
+    settings.MIDDLEWARE = middleware
+    assert check_settings() == []
+
+
+def test_middleware_order_error_through_manage_check(settings):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    others = [m for m in settings.MIDDLEWARE if m != ACTIVITY_MIDDLEWARE]
+    settings.MIDDLEWARE = [ACTIVITY_MIDDLEWARE, *others]
+    with pytest.raises(SystemCheckError, match=r"django_redis_sessions\.E017"):
+        call_command("check")
