@@ -169,6 +169,22 @@ def count_round_trips(monkeypatch: pytest.MonkeyPatch) -> CommandCounter:
 
 
 @pytest.fixture
+def revocations() -> Iterator[list[dict[str, Any]]]:
+    """Every ``session_revoked`` sent during the test, as its kwargs (with ``sender``)."""
+    from django_redis_sessions.signals import session_revoked
+
+    seen: list[dict[str, Any]] = []
+
+    def receiver(sender: Any, **kwargs: Any) -> None:
+        kwargs.pop("signal")
+        seen.append({"sender": sender, **kwargs})
+
+    session_revoked.connect(receiver, weak=False)
+    yield seen
+    session_revoked.disconnect(receiver)
+
+
+@pytest.fixture
 def alice(db: None) -> Any:
     """A user with sessions to list and revoke (password ``pw-alice``)."""
     from django.contrib.auth import get_user_model

@@ -24,7 +24,6 @@ from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 from django_redis_sessions.exceptions import SessionStoreUnavailable
 from django_redis_sessions.record import SEEN_OFFSET
-from django_redis_sessions.signals import session_revoked
 
 from .helpers import index_members, login, redis_key
 
@@ -80,20 +79,6 @@ def root_client(root: Any) -> Client:
 def carol(db: None) -> Any:
     return get_user_model().objects.create_user("carol", "Carol.Smith@Corp.TEST", "pw-carol")
     # (create_user lower-cases the domain: "Carol.Smith@corp.test")
-
-
-@pytest.fixture
-def revocations() -> Iterator[list[dict[str, Any]]]:
-    """Every ``session_revoked`` sent during the test, as its kwargs."""
-    seen: list[dict[str, Any]] = []
-
-    def receiver(sender: Any, **kwargs: Any) -> None:
-        kwargs.pop("signal")
-        seen.append({"sender": sender, **kwargs})
-
-    session_revoked.connect(receiver, weak=False)
-    yield seen
-    session_revoked.disconnect(receiver)
 
 
 def staff(username: str, *codenames: str) -> Any:

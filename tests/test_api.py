@@ -15,7 +15,6 @@ from django.test import AsyncClient, Client
 from django_redis_sessions import api, keys, record
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
-from django_redis_sessions.signals import session_revoked
 
 from .helpers import index_members, login, redis_key
 
@@ -35,20 +34,6 @@ def fp(session: SessionStore | str) -> str:
     key = session if isinstance(session, str) else session.session_key
     assert key is not None
     return keys.fingerprint(key)
-
-
-@pytest.fixture
-def revocations():
-    """Every ``session_revoked`` sent during the test, as its kwargs."""
-    seen: list[dict[str, object]] = []
-
-    def receiver(sender, **kwargs):
-        kwargs.pop("signal")
-        seen.append({"sender": sender, **kwargs})
-
-    session_revoked.connect(receiver, weak=False)
-    yield seen
-    session_revoked.disconnect(receiver)
 
 
 # -- listing ---------------------------------------------------------------------------

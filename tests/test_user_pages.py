@@ -20,7 +20,6 @@ from django.test import Client
 
 from django_redis_sessions import keys
 from django_redis_sessions.backend import SessionStore
-from django_redis_sessions.signals import session_revoked
 
 from .helpers import index_members, login, redis_key
 
@@ -212,20 +211,6 @@ def page_of(client: Client) -> tuple[Page, str]:
     assert response["Content-Type"].startswith("text/html")
     html = response.content.decode()
     return Page(html), html
-
-
-@pytest.fixture
-def revocations():
-    """Every ``session_revoked`` sent during the test, as its kwargs."""
-    seen: list[dict[str, Any]] = []
-
-    def receiver(sender: Any, **kwargs: Any) -> None:
-        kwargs.pop("signal")
-        seen.append({"sender": sender, **kwargs})
-
-    session_revoked.connect(receiver, weak=False)
-    yield seen
-    session_revoked.disconnect(receiver)
 
 
 @pytest.fixture

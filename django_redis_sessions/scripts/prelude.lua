@@ -42,8 +42,9 @@ local function meta_user(raw)
   return '', data_pos
 end
 
--- Keys of the netstring pairs in s (a set), or nil when malformed.
-local function pair_keys(s)
+-- The netstring pairs of s as a table key -> value (also a set of their keys:
+-- every value is a string, so truthy), or nil when malformed.
+local function pair_map(s)
   local found = {}
   local pos = 1
   while pos <= #s do
@@ -52,7 +53,7 @@ local function pair_keys(s)
     if not k then return nil end
     v, pos = ns_read(s, pos)
     if not v then return nil end
-    found[k] = true
+    found[k] = v
   end
   return found
 end
@@ -94,21 +95,6 @@ local function pairs_without(raw, pos, drop_a, drop_b)
     pos = stop + 1
   end
   return table.concat(parts)
-end
-
--- The netstring pairs of s as a table key -> value, or nil when malformed.
-local function pair_map(s)
-  local found = {}
-  local pos = 1
-  while pos <= #s do
-    local k, v
-    k, pos = ns_read(s, pos)
-    if not k then return nil end
-    v, pos = ns_read(s, pos)
-    if not v then return nil end
-    found[k] = v
-  end
-  return found
 end
 
 local function ns(s)

@@ -32,14 +32,14 @@ else
   stored_deadline = h.deadline
   -- Metadata this save does not supply (an IP recorded by an earlier request)
   -- survives it.
-  local supplied = pair_keys(ARGV[5])
+  local supplied = pair_map(ARGV[5])
   local meta = supplied and ns_read(raw, HEADER_LENGTH + 1)
   kept_meta = meta and pairs_without(meta, 1, supplied, USER_META)
   if not kept_meta then return -1 end
   if mode == 'm' then
     -- Keep every stored pair this request did not change or delete, then
     -- append the changed ones: a concurrent request's other keys survive.
-    local changed = pair_keys(ARGV[9])
+    local changed = pair_map(ARGV[9])
     local deleted = netstring_set(ARGV[10])
     local kept = changed and deleted and pairs_without(raw, data_pos, changed, deleted)
     if not kept then return -1 end
