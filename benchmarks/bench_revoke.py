@@ -3,10 +3,12 @@
 Run from the repository root against a local Redis (db 15 by default)::
 
     python benchmarks/bench_revoke.py [--redis-url URL] [--rounds N] [--small N]
-                                      [--large N] [--stale FRACTION] [--json PATH]
+                                      [--large N] [--stale FRACTION] [--seed N]
+                                      [--overview-rounds N] [--no-overview] [--json PATH]
 
-``--large 100000`` gives a quick run (~40 s); the default 1,000,000 takes a few
-minutes and about 0.5 GB of Redis memory while it runs.
+``--large 100000`` gives a quick run (~50 s); the default 1,000,000 takes four to
+five minutes (a minute and a half of it the admin overview, which
+``--no-overview`` skips) and about 0.5 GB of Redis memory while it runs.
 
 It measures, on this checkout's ``django_redis_sessions``:
 
@@ -23,7 +25,19 @@ It measures, on this checkout's ``django_redis_sessions``:
 2. **Round trips of one revocation** of 10 sessions (calls to redis-py's
    ``send_packed_command``; a pipeline counts once). Expected: 2, a ``ZRANGE`` of
    the user's index and one ``EVALSHA`` of the revoke script.
-3. **Index cleanup throughput** (what ``manage.py clearsessions`` runs):
+3. **Admin overview cost versus store size**: ``django_redis_sessions.api.
+   session_overview()`` (what the admin's overview page shows: ``SCAN`` of the
+   user indexes, per batch a pipelined ``ZRANGE`` of the indexes and a pipelined
+   ``GETRANGE`` of each indexed session's header, then a ``SCAN`` counting the
+   sessions). Timed on the small store alone (before the large one exists), then
+   on both stores in ``--overview-rounds`` interleaved rounds; reported as seconds,
+   sessions per second and µs per session (medians), with the round trips of one
+   call on each. Every call's totals (sessions, signed-in sessions, users) must
+   equal what the filler wrote (OK/MISMATCH; a mismatch makes the exit status 1).
+   ``SCAN`` walks the whole database whatever its ``MATCH``, so the small store's
+   figure with the large store in the same database shows what a big neighbour
+   in the database costs the overview.
+4. **Index cleanup throughput** (what ``manage.py clearsessions`` runs):
    ``IndexStorage.clear_expired()`` on the large store after a share of the
    signed-in filler sessions were deleted behind the engine's back (``UNLINK``),
    which leaves their index entries stale. Two passes, each with its own fresh
@@ -72,6 +86,11 @@ DEFAULT_ROUNDS = 200
 DEFAULT_SMALL = 1_000
 DEFAULT_LARGE = 1_000_000
 DEFAULT_STALE = 0.10
+#: Interleaved rounds of the admin overview (small and large store each round):
+#: one call on 1,000,000 sessions takes about 20 s, so few rounds.
+DEFAULT_OVERVIEW_ROUNDS = 3
+#: Rounds of the overview of the small store alone (cheap), before the large exists.
+OVERVIEW_ALONE_ROUNDS = 20
 #: Untimed rounds per store first: connections, script loading, warm caches.
 WARMUP_ROUNDS = 10
 
@@ -371,6 +390,118 @@ def count_revoke_round_trips(store: Store) -> list[str]:
     return trips
 
 
+# -- admin overview ------------------------------------------------------------------
+
+
+def timed_overview(store: Store) -> tuple[float, Any]:
+    """Seconds for one ``session_overview()`` of ``store``, and what it returned.
+
+    The garbage collector runs before the call and stays on during it: on a large
+    store the call allocates a row per signed-in user, and the collections that
+    triggers are part of what the admin page pays.
+    """
+    from django_redis_sessions.api import session_overview
+
+    use_store(store.prefix)
+    gc.collect()
+    start = time.perf_counter()
+    overview = session_overview()
+    return time.perf_counter() - start, overview
+
+
+def overview_totals(store: Store, overview: Any) -> dict[str, Any]:
+    """The overview's totals next to what the filler wrote; ``ok`` when all agree."""
+    found = {
+        "sessions": overview.sessions,
+        "signed_in": overview.signed_in,
+        "users": len(overview.users),
+    }
+    expected = {"sessions": store.sessions, "signed_in": store.signed_in, "users": store.users}
+    return {"found": found, "expected": expected, "ok": found == expected}
+
+
+@dataclass
+class OverviewRun:
+    """The overview's timings on one store (µs samples) and the totals of each call."""
+
+    timing: Timing = field(default_factory=Timing)
+    totals: list[dict[str, Any]] = field(default_factory=list)
+    db_keys: int = 0
+
+    def add(self, store: Store, seconds: float, overview: Any) -> None:
+        self.timing.samples_us.append(seconds * 1e6)
+        self.totals.append(overview_totals(store, overview))
+
+    def as_dict(self, store: Store) -> dict[str, Any]:
+        seconds = self.timing.median / 1e6
+        mismatches = [t for t in self.totals if not t["ok"]]
+        return {
+            "sessions": store.sessions,
+            "db_keys": self.db_keys,
+            "median_s": seconds,
+            # Few rounds: the spread (max - min) / median says more than an IQR.
+            "range_pct": 100.0
+            * (max(self.timing.samples_us) - min(self.timing.samples_us))
+            / self.timing.median,
+            "samples_s": [us / 1e6 for us in self.timing.samples_us],
+            "sessions_per_s": store.sessions / seconds if seconds > 0 else 0.0,
+            "us_per_session": self.timing.median / store.sessions,
+            # The totals of the first call, and whether every call's agreed.
+            "totals": self.totals[0],
+            "totals_ok": not mismatches,
+            "mismatches": mismatches,
+        }
+
+
+def time_overview_alone(client: redis.Redis, store: Store, rounds: int) -> OverviewRun:
+    run = OverviewRun(db_keys=int(client.dbsize()))
+    timed_overview(store)  # warm-up: imports, connection
+    for _ in range(rounds):
+        run.add(store, *timed_overview(store))
+    return run
+
+
+def time_overview_interleaved(
+    client: redis.Redis, stores: Sequence[Store], rounds: int
+) -> dict[str, OverviewRun]:
+    """Rounds over every store, the order alternating each round."""
+    db_keys = int(client.dbsize())
+    runs = {store.name: OverviewRun(db_keys=db_keys) for store in stores}
+    for number in range(rounds):
+        order = stores if number % 2 == 0 else list(reversed(stores))
+        for store in order:
+            runs[store.name].add(store, *timed_overview(store))
+        print(
+            f"\r  overview: timed {number + 1}/{rounds} rounds",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+    print(file=sys.stderr)
+    return runs
+
+
+def count_overview_round_trips(store: Store) -> dict[str, Any]:
+    """Round trips of one overview of ``store``, tallied by kind.
+
+    A trip's kind is the distinct commands it sends (a pipeline of 800 ``GETRANGE``
+    is one ``GETRANGE`` trip of 800 commands).
+    """
+    from django_redis_sessions.api import session_overview
+
+    use_store(store.prefix)
+    with counting_round_trips() as trips:
+        session_overview()
+    by_kind: dict[str, dict[str, int]] = {}
+    for described in trips:
+        names = described.split("+")
+        kind = "+".join(dict.fromkeys(names))
+        tally = by_kind.setdefault(kind, {"trips": 0, "commands": 0})
+        tally["trips"] += 1
+        tally["commands"] += len(names)
+    return {"round_trips": len(trips), "by_kind": by_kind}
+
+
 # -- cleanup throughput --------------------------------------------------------------
 
 
@@ -433,6 +564,62 @@ def _status(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
+def _trips_text(trips: dict[str, Any] | None) -> str:
+    if trips is None:
+        return "-"
+    return f"{trips['round_trips']:,}"
+
+
+def _trip_kinds_text(trips: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{kind} x{tally['trips']:,}"
+        + (f" ({tally['commands']:,} commands)" if tally["commands"] != tally["trips"] else "")
+        for kind, tally in trips["by_kind"].items()
+    )
+
+
+def _print_overview(overview: dict[str, Any], build: dict[str, Any]) -> None:
+    rows = [
+        ("small, alone (before the large store)", "small_alone"),
+        (f"small ({build['small']['sessions']:,}), large in the db", "small"),
+        (f"large ({build['large']['sessions']:,})", "large"),
+    ]
+    print(
+        "\nAdmin overview: django_redis_sessions.api.session_overview() (SCAN of the user "
+        "indexes, pipelined ZRANGE + GETRANGE of each indexed session's header, then a "
+        "SCAN counting the sessions)"
+    )
+    print(
+        f"  small alone: median of {overview['alone_rounds']} rounds; small and large: "
+        f"median of {overview['rounds']} interleaved rounds (the order alternates); "
+        "range: (max - min) / median"
+    )
+    print(
+        f"  {'store':<38} {'db keys':>9} {'seconds':>8} {'range':>5} {'sessions/s':>11} "
+        f"{'µs/session':>10} {'trips':>6}  totals (sessions / signed in / users)"
+    )
+    print("  " + "-" * 128)
+    for label, name in rows:
+        row = overview[name]
+        found = row["totals"]["found"]
+        status = "OK" if row["totals_ok"] else "MISMATCH"
+        print(
+            f"  {label:<38} {row['db_keys']:>9,} {row['median_s']:>8.3f} "
+            f"{row['range_pct']:>4.0f}% {row['sessions_per_s']:>11,.0f} "
+            f"{row['us_per_session']:>10.2f} {_trips_text(row.get('round_trips')):>6}  "
+            f"{status}: {found['sessions']:,} / {found['signed_in']:,} / {found['users']:,}"
+        )
+        if not row["totals_ok"]:
+            for mismatch in row["mismatches"][:3]:
+                print(
+                    f"    MISMATCH: found {mismatch['found']}, filler wrote {mismatch['expected']}"
+                )
+    for label, name in rows:
+        trips = overview[name].get("round_trips")
+        if trips is not None:
+            print(f"  round trips, {label}: {trips['round_trips']:,} = {_trip_kinds_text(trips)}")
+
+
 def print_report(results: dict[str, Any]) -> None:
     config = results["config"]
     print(
@@ -478,6 +665,9 @@ def print_report(results: dict[str, Any]) -> None:
         f"\nRound trips of one revoke of {TARGET_SESSIONS} sessions: {len(trips)} "
         f"({', '.join(trips) or 'none'})"
     )
+
+    if results.get("overview"):
+        _print_overview(results["overview"], results["build"])
 
     print(f"\nclear_expired() on the large store (IndexStorage, prefix {config['prefixes'][1]})")
     print(
@@ -541,10 +731,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         f"cleanup pass (default: {DEFAULT_STALE})",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed choosing the stale sessions")
+    parser.add_argument(
+        "--overview-rounds",
+        type=int,
+        default=DEFAULT_OVERVIEW_ROUNDS,
+        help=f"interleaved rounds of the admin overview, session_overview() (one call per "
+        f"store each; default: {DEFAULT_OVERVIEW_ROUNDS})",
+    )
+    parser.add_argument(
+        "--no-overview",
+        action="store_true",
+        help="skip the admin overview measurement",
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args(argv)
-    if args.rounds < 1 or args.small < 1 or args.large < 1:
-        parser.error("--rounds, --small and --large must be >= 1")
+    if args.rounds < 1 or args.small < 1 or args.large < 1 or args.overview_rounds < 1:
+        parser.error("--rounds, --small, --large and --overview-rounds must be >= 1")
     if not 0 < args.stale <= 0.5:
         parser.error("--stale must be in (0, 0.5]: two disjoint shares are deleted")
     return args
@@ -582,12 +784,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         build_filler(client, small, args.stale, args.seed)
         print(f"  small store built in {small.build_s:.1f} s; timing it alone", file=sys.stderr)
         small_alone = time_alone(small, args.rounds)
+        overview_alone: OverviewRun | None = None
+        overview_trips: dict[str, dict[str, Any]] = {}
+        if not args.no_overview:
+            print("  timing the small store's overview alone", file=sys.stderr)
+            overview_alone = time_overview_alone(client, small, OVERVIEW_ALONE_ROUNDS)
+            overview_trips = {"small_alone": count_overview_round_trips(small)}
         memory_before = _used_memory(client)
         build_filler(client, large, args.stale, args.seed + 1, building)
         print(f"\n  large store built in {large.build_s:.1f} s", file=sys.stderr)
         large_memory = _used_memory(client) - memory_before
         timings = time_interleaved([small, large], args.rounds)
         trips = count_revoke_round_trips(large)
+        # Before the cleanup passes, which delete sessions: the overview's totals
+        # must still equal what the filler wrote.
+        overview: dict[str, Any] | None = None
+        if overview_alone is not None:
+            runs = time_overview_interleaved(client, [small, large], args.overview_rounds)
+            for store in (small, large):
+                overview_trips[store.name] = count_overview_round_trips(store)
+            overview = {
+                "rounds": args.overview_rounds,
+                "alone_rounds": OVERVIEW_ALONE_ROUNDS,
+                "small_alone": overview_alone.as_dict(small),
+                "small": runs["small"].as_dict(small),
+                "large": runs["large"].as_dict(large),
+            }
+            for name, counted in overview_trips.items():
+                overview[name]["round_trips"] = counted
         passes = [
             cleanup_pass(client, large, large.stale[0], trace_memory=False),
             cleanup_pass(client, large, large.stale[1], trace_memory=True),
@@ -634,6 +858,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "large": args.large,
             "stale": args.stale,
             "seed": args.seed,
+            "overview_rounds": None if args.no_overview else args.overview_rounds,
             "python": platform.python_version(),
             "django": django.get_version(),
             "redis_py": redis.__version__,
@@ -661,6 +886,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "ratio": ratio,
         },
         "round_trips": trips,
+        "overview": overview,
         "cleanup": passes,
         "goals": goals,
         "removed_keys": removed,
@@ -671,7 +897,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
         print(f"Results written to {args.json}")
-    return 0 if all(goal["ok"] for goal in goals) else 1
+    overview_ok = overview is None or all(
+        overview[name]["totals_ok"] for name in ("small_alone", "small", "large")
+    )
+    return 0 if overview_ok and all(goal["ok"] for goal in goals) else 1
 
 
 if __name__ == "__main__":

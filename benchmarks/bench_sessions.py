@@ -28,7 +28,16 @@ Contenders, all sliding the expiry:
 The machine this runs on may be noisy, so contenders run in interleaved rounds
 (each round runs every contender once, in a rotated order) and the report uses
 medians. Round trips are counted in a separate, untimed pass, split into those
-before the response (the load) and those while it is sent (the save). Memory is
+before the response (the load) and those while it is sent (the save).
+
+Our engine alone is also timed with and without
+``django_redis_sessions.middleware.SessionActivityMiddleware`` right after
+``SessionMiddleware``, on the primary read-only request (same rounds, own
+rotation): (a) without it; (b) with it, the same ``REMOTE_ADDR`` and
+``User-Agent`` on every request (the load script compares the metadata, the
+middleware re-sends the cookie); (c) with it, ``REMOTE_ADDR`` alternating between
+two addresses (the load script rewrites the record every request). Reported as
+µs medians, b/a and c/a, and round trips per request (expected: 1 each). Memory is
 measured with ``MEMORY USAGE`` on every key a contender wrote for ``--sessions``
 signed-in users, for two session payloads. Every contender's keys start with the
 same random 6-character run tag, all deleted at the end whatever happens. See
@@ -465,6 +474,82 @@ def make_requests(
     return [factory.get("/", **meta) for meta in metas]
 
 
+# -- SessionActivityMiddleware -------------------------------------------------
+#
+# Our engine only, read-only signed-in request (the view of the ``read``
+# scenario), with and without ``SessionActivityMiddleware`` right after
+# ``SessionMiddleware`` (as in MIDDLEWARE: SessionMiddleware wraps it). Each
+# variant has its own user and session, so one variant's metadata never makes
+# another's load rewrite the record.
+
+ACTIVITY_MIDDLEWARE = "django_redis_sessions.middleware.SessionActivityMiddleware"
+#: Client addresses (documentation ranges) and a real browser's user agent.
+CLIENT_IPS = ("203.0.113.7", "198.51.100.23")
+CLIENT_USER_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActivityVariant:
+    name: str
+    label: str
+    with_middleware: bool
+    #: Each request comes from the other of CLIENT_IPS than the one before it, so
+    #: the load script finds a changed IP and rewrites the record every time.
+    alternate_ip: bool
+
+
+ACTIVITY_VARIANTS = (
+    ActivityVariant(
+        name="plain",
+        label="(a) ours, SessionMiddleware only",
+        with_middleware=False,
+        alternate_ip=False,
+    ),
+    ActivityVariant(
+        name="activity-same",
+        label="(b) + activity mw, same IP/UA",
+        with_middleware=True,
+        alternate_ip=False,
+    ),
+    ActivityVariant(
+        name="activity-ip-alternates",
+        label="(c) + activity mw, IP alternates",
+        with_middleware=True,
+        alternate_ip=True,
+    ),
+)
+ACTIVITY_PLAIN = ACTIVITY_VARIANTS[0].name
+
+
+def build_activity_chain(
+    contender: Contender, variant: ActivityVariant, view: Handler | None = None
+) -> Handler:
+    """SessionMiddleware, then (if the variant has it) SessionActivityMiddleware, then the view.
+
+    Nested the way Django builds MIDDLEWARE = [SessionMiddleware,
+    SessionActivityMiddleware]: the later entry wraps the view, the earlier one
+    wraps it, so the session exists when the activity middleware runs.
+    """
+    from django.contrib.sessions.middleware import SessionMiddleware
+    from django.utils.module_loading import import_string
+
+    inner = view or session_read_view
+    with contender_settings(contender):
+        if variant.with_middleware:
+            inner = import_string(ACTIVITY_MIDDLEWARE)(inner)
+        chain: Handler = SessionMiddleware(inner)
+    return chain
+
+
+def _activity_session_key(run_tag: str, session_key: str) -> str:
+    from django_redis_sessions import keys
+
+    return keys.session_redis_key(run_tag, keys.digest(session_key))
+
+
 # -- round-trip counting -------------------------------------------------------
 
 
@@ -548,6 +633,29 @@ class RoundTripCounter:
             connection_class.send_packed_command = original  # type: ignore[method-assign]
 
 
+def _trip_summary(counter: RoundTripCounter) -> dict[str, Any]:
+    """Per-request round trips of ``COUNTED_REQUESTS`` counted requests, by phase."""
+    per_request = counter.round_trips / COUNTED_REQUESTS
+    by_phase: dict[str, Counter[str]] = {phase: Counter() for phase in PHASES}
+    for trips in counter.requests:
+        for phase, described in trips:
+            by_phase[phase][described] += 1
+    sequences = Counter(tuple(trips) for trips in counter.requests)
+    return {
+        "round_trips": per_request,
+        # Trips while SessionMiddleware.process_response saves.
+        "save_round_trips": sum(by_phase["save"].values()) / COUNTED_REQUESTS,
+        "commands": {
+            phase: {k: v / COUNTED_REQUESTS for k, v in trips.items()}
+            for phase, trips in by_phase.items()
+        },
+        # The most common per-request sequence, and how many requests had it.
+        "trip_sequence": [list(t) for t in sequences.most_common(1)[0][0]],
+        "requests_with_that_sequence": sequences.most_common(1)[0][1],
+        "requests_counted": COUNTED_REQUESTS,
+    }
+
+
 # -- measurement ---------------------------------------------------------------
 
 
@@ -577,6 +685,14 @@ class Bench:
     users: dict[str, Any] = field(default_factory=dict)
     session_keys: dict[str, str] = field(default_factory=dict)
     chains: dict[tuple[str, str], Handler] = field(default_factory=dict)
+    #: The SessionActivityMiddleware variants (our engine only), by variant name.
+    activity_users: dict[str, Any] = field(default_factory=dict)
+    activity_keys: dict[str, str] = field(default_factory=dict)
+    activity_chains: dict[str, Handler] = field(default_factory=dict)
+    #: Requests sent so far per variant: picks the next request's IP.
+    activity_sent: Counter[str] = field(default_factory=Counter)
+    #: Set during warm-up: each variant's stored record length and cookie max-age.
+    activity_checks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     # -- setup -----------------------------------------------------------------
 
@@ -601,6 +717,46 @@ class Bench:
                 )
             for name, scenario in SCENARIOS.items():
                 self.chains[contender.name, name] = build_chain(contender, scenario)
+        ours = self.ours
+        for variant in ACTIVITY_VARIANTS:
+            user = User.objects.create_user(f"bench-activity-{variant.name}", password="x")
+            self.activity_users[variant.name] = user
+            with contender_settings(ours):
+                self.activity_keys[variant.name] = sign_in(ours, user)
+            self.activity_chains[variant.name] = build_activity_chain(ours, variant)
+
+    @property
+    def ours(self) -> Contender:
+        return next(c for c in self.contenders if c.name == "ours")
+
+    def activity_requests(self, variant: ActivityVariant, count: int) -> list[HttpRequest]:
+        """``count`` requests of ``variant`` (the same IP throughout, or alternating)."""
+        sent = self.activity_sent[variant.name]
+        self.activity_sent[variant.name] += count
+        metas = [
+            {
+                "REMOTE_ADDR": CLIENT_IPS[(sent + i) % 2 if variant.alternate_ip else 0],
+                "HTTP_USER_AGENT": CLIENT_USER_AGENT,
+            }
+            for i in range(count)
+        ]
+        return make_requests(self.activity_keys[variant.name], count, metas)
+
+    def run_activity(
+        self, variant: ActivityVariant, count: int, counter: RoundTripCounter | None = None
+    ) -> list[tuple[HttpRequest, HttpResponse]]:
+        requests = self.activity_requests(variant, count)
+        if counter is None:
+            chain = self.activity_chains[variant.name]
+        else:
+            chain = build_activity_chain(self.ours, variant, counter.marking(session_read_view))
+        done = []
+        with contender_settings(self.ours):
+            for request in requests:
+                if counter is not None:
+                    counter.start_request()
+                done.append((request, chain(request)))
+        return done
 
     def run_once(
         self,
@@ -652,12 +808,59 @@ class Bench:
                         f"{bodies[:3]!r}...: the user or the counter did not persist "
                         "between requests."
                     )
+        self._warm_up_activity()
+
+    def _warm_up_activity(self) -> None:
+        """Warm up the activity variants, checking each request does what it should.
+
+        One request at a time: the view saw the user; with the middleware the
+        session cookie is re-sent with a positive max-age (without it, no cookie),
+        and the stored record now holds this request's IP and user agent (so with
+        alternating IPs every request rewrote it); without the middleware nothing
+        is recorded.
+        """
+        from django_redis_sessions.api import list_user_sessions
+
+        for variant in ACTIVITY_VARIANTS:
+            user = self.activity_users[variant.name]
+            expected = str(user.pk).encode()
+            key = self.activity_keys[variant.name]
+            max_ages = set()
+            for _ in range(WARMUP_REQUESTS):
+                [(request, response)] = self.run_activity(variant, 1)
+                problem = ""
+                cookie = response.cookies.get(settings.SESSION_COOKIE_NAME)
+                [info] = list_user_sessions(user) or [None]
+                if response.content != expected:
+                    problem = f"the view saw {response.content!r}, expected {expected!r}"
+                elif variant.with_middleware:
+                    if cookie is None or cookie.value != key or not int(cookie["max-age"] or 0):
+                        problem = f"session cookie not re-sent with a max-age: {cookie!r}"
+                    elif info is None or (info.ip, info.user_agent) != (
+                        request.META["REMOTE_ADDR"],
+                        CLIENT_USER_AGENT,
+                    ):
+                        problem = f"stored client is not this request's: {info!r}"
+                    else:
+                        max_ages.add(int(cookie["max-age"]))
+                elif cookie is not None:
+                    problem = f"a cookie was sent without the middleware: {cookie!r}"
+                elif info is None or info.ip is not None:
+                    problem = f"metadata recorded without the middleware: {info!r}"
+                if problem:
+                    raise SystemExit(f"ours, activity variant {variant.name}: {problem}.")
+            self.activity_checks[variant.name] = {
+                "record_bytes": self.client.strlen(_activity_session_key(self.run_tag, key)),
+                "cookie_max_age": sorted(max_ages),
+            }
 
     # -- timing ----------------------------------------------------------------
 
-    def time_rounds(self) -> dict[str, dict[str, Timing]]:
+    def time_rounds(self) -> tuple[dict[str, dict[str, Timing]], dict[str, Timing]]:
+        """Scenario timings, and the activity variants' (the same rounds)."""
         timings = {s: {c.name: Timing() for c in self.contenders} for s in SCENARIOS}
-        total = self.rounds * len(SCENARIOS) * len(self.contenders)
+        activity = {v.name: Timing() for v in ACTIVITY_VARIANTS}
+        total = self.rounds * (len(SCENARIOS) * len(self.contenders) + len(ACTIVITY_VARIANTS))
         done = 0
         for round_index in range(self.rounds):
             # Rotating the order spreads drift (thermal, other tenants) over everyone.
@@ -671,9 +874,16 @@ class Bench:
                         sample = time_batch(chain, requests)
                     timings[scenario][contender.name].samples_us.append(sample)
                     done += 1
+            shift = round_index % len(ACTIVITY_VARIANTS)
+            for variant in ACTIVITY_VARIANTS[shift:] + ACTIVITY_VARIANTS[:shift]:
+                requests = self.activity_requests(variant, self.requests)
+                with contender_settings(self.ours):
+                    sample = time_batch(self.activity_chains[variant.name], requests)
+                activity[variant.name].samples_us.append(sample)
+                done += 1
             print(f"\r  timed {done}/{total} batches", end="", file=sys.stderr, flush=True)
         print(file=sys.stderr)
-        return timings
+        return timings, activity
 
     def count_round_trips(self) -> dict[str, dict[str, dict[str, Any]]]:
         result: dict[str, dict[str, dict[str, Any]]] = {s: {} for s in SCENARIOS}
@@ -682,25 +892,17 @@ class Bench:
                 counter = RoundTripCounter()
                 with counter.installed():
                     self.run_once(contender, scenario, COUNTED_REQUESTS, counter)
-                per_request = counter.round_trips / COUNTED_REQUESTS
-                by_phase: dict[str, Counter[str]] = {phase: Counter() for phase in PHASES}
-                for trips in counter.requests:
-                    for phase, described in trips:
-                        by_phase[phase][described] += 1
-                sequences = Counter(tuple(trips) for trips in counter.requests)
-                result[scenario][contender.name] = {
-                    "round_trips": per_request,
-                    # Trips while SessionMiddleware.process_response saves.
-                    "save_round_trips": sum(by_phase["save"].values()) / COUNTED_REQUESTS,
-                    "commands": {
-                        phase: {k: v / COUNTED_REQUESTS for k, v in trips.items()}
-                        for phase, trips in by_phase.items()
-                    },
-                    # The most common per-request sequence, and how many requests had it.
-                    "trip_sequence": [list(t) for t in sequences.most_common(1)[0][0]],
-                    "requests_with_that_sequence": sequences.most_common(1)[0][1],
-                    "requests_counted": COUNTED_REQUESTS,
-                }
+                result[scenario][contender.name] = _trip_summary(counter)
+        return result
+
+    def count_activity_round_trips(self) -> dict[str, dict[str, Any]]:
+        """Round trips of each activity variant, counted as :meth:`count_round_trips` does."""
+        result: dict[str, dict[str, Any]] = {}
+        for variant in ACTIVITY_VARIANTS:
+            counter = RoundTripCounter()
+            with counter.installed():
+                self.run_activity(variant, COUNTED_REQUESTS, counter)
+            result[variant.name] = _trip_summary(counter)
         return result
 
     # -- memory ----------------------------------------------------------------
@@ -840,11 +1042,47 @@ def _scenario_goals(
     return goals
 
 
+def summarize_activity(
+    bench: Bench, timings: dict[str, Timing], trips: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """The activity variants against (a), ours without the middleware."""
+    plain = timings[ACTIVITY_PLAIN]
+    rows: dict[str, Any] = {}
+    for variant in ACTIVITY_VARIANTS:
+        timing = timings[variant.name]
+        # Same round, adjacent batches: a ratio per round, then its median, is the
+        # figure least moved by drift; the ratio of the medians is shown beside it.
+        paired = [
+            mine / theirs for mine, theirs in zip(timing.samples_us, plain.samples_us, strict=True)
+        ]
+        rows[variant.name] = {
+            "label": variant.label,
+            "with_middleware": variant.with_middleware,
+            "ip_alternates": variant.alternate_ip,
+            "median_us": timing.median,
+            "iqr_pct": timing.iqr_pct,
+            "samples_us": timing.samples_us,
+            "ratio_to_plain": timing.median / plain.median,
+            "paired_ratio_to_plain": statistics.median(paired),
+            "extra_us": timing.median - plain.median,
+            **bench.activity_checks[variant.name],
+            **trips[variant.name],
+        }
+    return {
+        "title": "SessionActivityMiddleware - read-only signed-in request, ours only "
+        "(view reads _auth_user_id and _auth_user_hash)",
+        "middleware": "SessionMiddleware [+ SessionActivityMiddleware]",
+        "client": {"ips": list(CLIENT_IPS), "user_agent": CLIENT_USER_AGENT},
+        "rows": rows,
+    }
+
+
 def summarize(
     bench: Bench,
     timings: dict[str, dict[str, Timing]],
     trips: dict[str, dict[str, dict[str, Any]]],
     memory: dict[str, dict[str, dict[str, Any]]],
+    activity: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     scenarios: dict[str, Any] = {}
     goals: list[dict[str, Any]] = []
@@ -905,6 +1143,7 @@ def summarize(
         },
         "labels": {c.name: c.label for c in bench.contenders},
         "scenarios": scenarios,
+        "activity_middleware": activity,
         "memory": memory,
         "goals": goals,
     }
@@ -961,6 +1200,43 @@ def _print_our_trips(scenarios: dict[str, Any]) -> None:
             print(f"  {head:<30} {number}. {phase:<4}  {described:<14} {role}")
 
 
+def _print_activity(activity: dict[str, Any]) -> None:
+    rows = activity["rows"]
+    print(f"\n{activity['title']}")
+    print(
+        f"  {'variant':<33} {'µs/req':>7} {'iqr':>4} {'vs (a)':>7} {'paired':>7} "
+        f"{'extra µs':>8} | {'record':>6} {'trips':>5} {'save':>4}  "
+        "round trips per request: view | save"
+    )
+    print("  " + "-" * 120)
+    for row in rows.values():
+        print(
+            f"  {row['label']:<33} {row['median_us']:>7.1f} {row['iqr_pct']:>3.0f}% "
+            f"{row['ratio_to_plain']:>6.2f}x {row['paired_ratio_to_plain']:>6.2f}x "
+            f"{row['extra_us']:>8.1f} | {row['record_bytes']:>4} B "
+            f"{row['round_trips']:>5g} {row['save_round_trips']:>4g}  "
+            f"{_phases_text(row['commands'])}"
+        )
+    same, alternating = (rows[v.name] for v in ACTIVITY_VARIANTS[1:])
+    print(
+        f"  b/a = {same['ratio_to_plain']:.2f}x, c/a = {alternating['ratio_to_plain']:.2f}x "
+        "(ratios of the medians; 'paired' is the median of the per-round ratios). "
+        "record: the stored value's length."
+    )
+    ages = sorted({age for row in rows.values() for age in row["cookie_max_age"]})
+    print(
+        "  Checked on every warm-up request: with the middleware the session cookie was "
+        f"re-sent (max-age {', '.join(map(str, ages)) or '-'} s) and the stored record held "
+        "that request's IP and user agent; without it, no cookie and nothing recorded."
+    )
+    ok = all(row["round_trips"] == GOAL_ROUND_TRIPS for row in rows.values())
+    print(
+        f"  [{'OK' if ok else '!!'}] round trips per request: "
+        + ", ".join(f"{row['label'][:3]} {row['round_trips']:g}" for row in rows.values())
+        + f" (expected {GOAL_ROUND_TRIPS} for each)"
+    )
+
+
 def _print_memory(memory: dict[str, Any], labels: dict[str, str], config: dict[str, Any]) -> None:
     sessions = config["sessions_for_memory"]
     tag = config["run_tag"]
@@ -1001,6 +1277,8 @@ def print_report(results: dict[str, Any]) -> None:
     for scenario in results["scenarios"].values():
         _print_scenario(scenario, labels)
     _print_our_trips(results["scenarios"])
+    if results.get("activity_middleware"):
+        _print_activity(results["activity_middleware"])
     if results["memory"]:
         _print_memory(results["memory"], labels, config)
     for primary, title in (
@@ -1078,9 +1356,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench.setup()
         bench.warm_up_and_check()
         trips = bench.count_round_trips()
-        timings = bench.time_rounds()
+        activity_trips = bench.count_activity_round_trips()
+        timings, activity_timings = bench.time_rounds()
+        activity = summarize_activity(bench, activity_timings, activity_trips)
         memory = bench.measure_memory() if args.sessions else {}
-        results = summarize(bench, timings, trips, memory)
+        results = summarize(bench, timings, trips, memory, activity)
     finally:
         removed = bench.cleanup()
         print(f"  removed {removed} keys under {run_tag}:*", file=sys.stderr)
