@@ -28,14 +28,12 @@ Sync and async: under ASGI it awaits the engine's native async load.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
-from django.utils.http import http_date
 
 from .backend import SessionStore
 from .client import client_meta
@@ -104,8 +102,7 @@ class SessionActivityMiddleware:
         response.set_cookie(
             settings.SESSION_COOKIE_NAME,
             session.session_key,
-            max_age=age,
-            expires=http_date(time.time() + age),
+            max_age=age,  # Django derives the matching Expires from it
             domain=settings.SESSION_COOKIE_DOMAIN,
             path=settings.SESSION_COOKIE_PATH,
             secure=bool(settings.SESSION_COOKIE_SECURE),
