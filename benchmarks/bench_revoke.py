@@ -26,10 +26,10 @@ It measures, on this checkout's ``django_redis_sessions``:
    ``send_packed_command``; a pipeline counts once). Expected: 2, a ``ZRANGE`` of
    the user's index and one ``EVALSHA`` of the revoke script.
 3. **Admin overview cost versus store size**: ``django_redis_sessions.api.
-   session_overview()`` (what the admin's overview page shows: ``SCAN`` of the
-   user indexes, per batch a pipelined ``ZRANGE`` of the indexes and a pipelined
-   ``GETRANGE`` of each indexed session's header, then a ``SCAN`` counting the
-   sessions). Timed on the small store alone (before the large one exists), then
+   session_overview()`` (what the admin's overview page shows: one ``SCAN`` walk
+   that counts the sessions and finds the user indexes, and per batch of indexes
+   one ``activity.lua`` call that reads each indexed session's header on the
+   server and returns two numbers per user). Timed on the small store alone (before the large one exists), then
    on both stores in ``--overview-rounds`` interleaved rounds; reported as seconds,
    sessions per second and µs per session (medians), with the round trips of one
    call on each. Every call's totals (sessions, signed-in sessions, users) must
@@ -585,9 +585,9 @@ def _print_overview(overview: dict[str, Any], build: dict[str, Any]) -> None:
         (f"large ({build['large']['sessions']:,})", "large"),
     ]
     print(
-        "\nAdmin overview: django_redis_sessions.api.session_overview() (SCAN of the user "
-        "indexes, pipelined ZRANGE + GETRANGE of each indexed session's header, then a "
-        "SCAN counting the sessions)"
+        "\nAdmin overview: django_redis_sessions.api.session_overview() (one SCAN walk "
+        "counting sessions and finding user indexes; per batch, one activity.lua call "
+        "reading each indexed session's header on the server)"
     )
     print(
         f"  small alone: median of {overview['alone_rounds']} rounds; small and large: "

@@ -8,8 +8,9 @@ operator or the revocation API runs:
   script call per 500 sessions);
 * finding a session by its fingerprint;
 * the admin's overview: totals and each signed-in user's session count and last
-  activity, from ``SCAN`` over the store and the indexes plus pipelined
-  header-only reads (``GETRANGE``), never ``KEYS`` and never a whole record;
+  activity, from one ``SCAN`` walk plus a script per batch of indexes that reads
+  each session's header on the server (``activity.lua``), never ``KEYS`` and
+  never a whole record;
 * ending every session under the prefix (``revoke_sessions --all``);
 * the index cleanup behind ``clearsessions``: ``SCAN`` in bounded batches, never
   ``KEYS``, three pipelined round trips per batch whatever the batch holds.
@@ -23,21 +24,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from . import keys
 from .record import (
     CREATED_OFFSET,
-    DEADLINE_OFFSET,
-    HEADER_LENGTH,
     SEEN_OFFSET,
     CorruptRecord,
     decode_summary,
     read_field,
 )
-from .store import REVOKE, AsyncSessionStorage, SessionStorage, _StorageBase
+from .store import ACTIVITY, REVOKE, AsyncSessionStorage, SessionStorage, _Call, _StorageBase
 
 logger = logging.getLogger("django_redis_sessions")
+
+_T = TypeVar("_T")
 
 #: Sessions ended per script call: bounds how long one call holds the server.
 REVOKE_BATCH = 500
@@ -101,34 +102,12 @@ class Overview:
         return max(0, self.sessions - self.signed_in)
 
 
-def _live_seen(header: bytes, now: int, absolute_age: int) -> int | None:
-    """Last-seen of a session from its header, or ``None`` when it is gone or over.
-
-    An unreadable header still counts as a session (it exists and holds its
-    memory); it shows as never seen.
-    """
-    if not header:
-        return None
-    try:
-        created = read_field(header, CREATED_OFFSET)
-        seen = read_field(header, SEEN_OFFSET)
-        deadline = read_field(header, DEADLINE_OFFSET)
-    except CorruptRecord:
-        return 0
-    if absolute_age:
-        cap = created + absolute_age
-        deadline = min(deadline, cap) if deadline else cap
-    if deadline and deadline <= now:
-        return None  # its next load deletes it
-    return seen
-
-
 def _members(reply: Any) -> list[str]:
     """Index members (digests) from a ZRANGE reply."""
     return [member.decode() for member in reply]
 
 
-def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
+def _chunks(items: Sequence[_T], size: int) -> list[Sequence[_T]]:
     return [items[start : start + size] for start in range(0, len(items), size)]
 
 
@@ -176,26 +155,37 @@ class _IndexCalls(_StorageBase):
     def index_user(self, redis_key: bytes) -> str:
         return redis_key.decode()[len(keys.user_index_prefix(self.prefix)) :]
 
-    def activity(
-        self,
-        indexes: Sequence[bytes],
-        member_lists: Sequence[Any],
-        headers: Sequence[bytes],
-        now: int,
-        absolute_age: int,
-    ) -> list[UserActivity]:
-        """Fold one batch of indexes and their members' headers into per-user rows."""
-        rows: list[UserActivity] = []
-        found = iter(headers)
-        for index, reply in zip(indexes, member_lists, strict=True):
-            seen = [
-                s
-                for _ in _members(reply)
-                if (s := _live_seen(next(found), now, absolute_age)) is not None
-            ]
-            if seen:
-                rows.append(UserActivity(self.index_user(index), len(seen), max(seen)))
-        return rows
+    def activity_call(self, indexes: Sequence[bytes], absolute_age: int) -> _Call:
+        return [index.decode() for index in indexes], [
+            keys.session_key_prefix(self.prefix),
+            absolute_age,
+        ]
+
+    def activity_rows(self, indexes: Sequence[bytes], reply: Sequence[Any]) -> list[UserActivity]:
+        """Rows from ``activity.lua``'s flat reply; users without live sessions are left out."""
+        return [
+            UserActivity(self.index_user(index), int(reply[2 * i]), int(reply[2 * i + 1]))
+            for i, index in enumerate(indexes)
+            if int(reply[2 * i])
+        ]
+
+    def classify(self, found: Sequence[bytes]) -> tuple[int, list[bytes]]:
+        """Sessions counted and user indexes found in one overview ``SCAN`` batch."""
+        session_prefix = keys.session_key_prefix(self.prefix).encode()
+        digest_length = len(session_prefix) + 2 * keys.DIGEST_SIZE
+        sessions = 0
+        indexes: list[bytes] = []
+        for key in found:
+            if key.startswith(session_prefix):
+                sessions += len(key) == digest_length
+            else:
+                indexes.append(key)
+        return sessions, indexes
+
+    def overview_pattern(self) -> str:
+        # Sessions and user indexes in one walk: SCAN visits the whole database
+        # whatever the pattern, so two patterns would mean two walks.
+        return keys.escape_glob(self.prefix) + ":[su]:*"
 
     @staticmethod
     def tally(
@@ -364,55 +354,39 @@ class IndexStorage(_IndexCalls, SessionStorage):
                 pipe.zrem(index, *members)
             pipe.execute()
 
-    def count_sessions(self) -> int:
-        """Sessions in the store, signed-in and anonymous (one ``SCAN`` pass)."""
-        total = 0
-        with self.errors("count sessions"):
-            for _ in self.client.scan_iter(
-                match=self.session_pattern(), count=OVERVIEW_BATCH, _type="string"
-            ):
-                total += 1
-        return total
-
     def users_activity(self, indexes: Sequence[bytes], absolute_age: int) -> list[UserActivity]:
         """Live session count and last activity of the users owning these indexes.
 
-        Two pipelined round trips: every index's members, then every member's
-        header (``GETRANGE``, which neither reads the data nor slides the expiry).
+        One script call per batch, which reads each session's header on the
+        server (``activity.lua``).
         """
-        if not indexes:
-            return []
+        rows: list[UserActivity] = []
         with self.errors("read user indexes"):
-            now = int(self.client.time()[0])
-            pipe = self.client.pipeline(transaction=False)
-            for index in indexes:
-                pipe.zrange(index, 0, -1)
-            member_lists = pipe.execute()
-            pipe = self.client.pipeline(transaction=False)
-            for reply in member_lists:
-                for member in _members(reply):
-                    pipe.getrange(self.session_key(member), 0, HEADER_LENGTH - 1)
-            headers = pipe.execute()
-        return self.activity(indexes, member_lists, headers, now, absolute_age)
+            for batch in _chunks(indexes, OVERVIEW_BATCH):
+                reply = self._run(ACTIVITY, *self.activity_call(batch, absolute_age))
+                rows.extend(self.activity_rows(batch, reply))
+        return rows
 
     def overview(self, absolute_age: int) -> Overview:
         """Totals and every signed-in user's activity, from ``SCAN`` (never ``KEYS``).
 
-        Cost grows with the store, so it is meant for an operator's page, not for
-        a request path.
+        One walk of the database; cost grows with it, so this is for an
+        operator's page, not for a request path.
         """
+        sessions = 0
         users: list[UserActivity] = []
-        with self.errors("scan user indexes"):
+        with self.errors("scan the store"):
             cursor = 0
             while True:
                 cursor, found = self.client.scan(
-                    cursor, match=self.index_pattern(), count=OVERVIEW_BATCH, _type="zset"
+                    cursor, match=self.overview_pattern(), count=OVERVIEW_BATCH
                 )
-                users.extend(self.users_activity(cast("list[bytes]", found), absolute_age))
+                counted, indexes = self.classify(cast("list[bytes]", found))
+                sessions += counted
+                users.extend(self.users_activity(indexes, absolute_age))
                 if cursor == 0:
                     break
-        signed_in = sum(user.sessions for user in users)
-        return Overview(self.count_sessions(), signed_in, users)
+        return Overview(sessions, sum(user.sessions for user in users), users)
 
 
 class AsyncIndexStorage(_IndexCalls, AsyncSessionStorage):
@@ -540,43 +514,28 @@ class AsyncIndexStorage(_IndexCalls, AsyncSessionStorage):
                 pipe.zrem(index, *members)
             await pipe.execute()
 
-    async def count_sessions(self) -> int:
-        total = 0
-        with self.errors("count sessions"):
-            async for _ in self.client.scan_iter(
-                match=self.session_pattern(), count=OVERVIEW_BATCH, _type="string"
-            ):
-                total += 1
-        return total
-
     async def users_activity(
         self, indexes: Sequence[bytes], absolute_age: int
     ) -> list[UserActivity]:
-        if not indexes:
-            return []
+        rows: list[UserActivity] = []
         with self.errors("read user indexes"):
-            now = int((await self.client.time())[0])
-            pipe = self.client.pipeline(transaction=False)
-            for index in indexes:
-                pipe.zrange(index, 0, -1)
-            member_lists = await pipe.execute()
-            pipe = self.client.pipeline(transaction=False)
-            for reply in member_lists:
-                for member in _members(reply):
-                    pipe.getrange(self.session_key(member), 0, HEADER_LENGTH - 1)
-            headers = await pipe.execute()
-        return self.activity(indexes, member_lists, headers, now, absolute_age)
+            for batch in _chunks(indexes, OVERVIEW_BATCH):
+                reply = await self._run(ACTIVITY, *self.activity_call(batch, absolute_age))
+                rows.extend(self.activity_rows(batch, reply))
+        return rows
 
     async def overview(self, absolute_age: int) -> Overview:
+        sessions = 0
         users: list[UserActivity] = []
-        with self.errors("scan user indexes"):
+        with self.errors("scan the store"):
             cursor = 0
             while True:
                 cursor, found = await self.client.scan(
-                    cursor, match=self.index_pattern(), count=OVERVIEW_BATCH, _type="zset"
+                    cursor, match=self.overview_pattern(), count=OVERVIEW_BATCH
                 )
-                users.extend(await self.users_activity(cast("list[bytes]", found), absolute_age))
+                counted, indexes = self.classify(cast("list[bytes]", found))
+                sessions += counted
+                users.extend(await self.users_activity(indexes, absolute_age))
                 if cursor == 0:
                     break
-        signed_in = sum(user.sessions for user in users)
-        return Overview(await self.count_sessions(), signed_in, users)
+        return Overview(sessions, sum(user.sessions for user in users), users)

@@ -59,6 +59,7 @@ DELETE = _load_script("delete")
 CYCLE = _load_script("cycle")
 DISCARD = _load_script("discard")
 REVOKE = _load_script("revoke")
+ACTIVITY = _load_script("activity")
 
 
 @dataclass(frozen=True, slots=True)
