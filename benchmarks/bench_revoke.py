@@ -29,14 +29,15 @@ It measures, on this checkout's ``django_redis_sessions``:
    session_overview()`` (what the admin's overview page shows: one ``SCAN`` walk
    that counts the sessions and finds the user indexes, and per batch of indexes
    one ``activity.lua`` call that reads each indexed session's header on the
-   server and returns two numbers per user). Timed on the small store alone (before the large one exists), then
-   on both stores in ``--overview-rounds`` interleaved rounds; reported as seconds,
-   sessions per second and µs per session (medians), with the round trips of one
-   call on each. Every call's totals (sessions, signed-in sessions, users) must
-   equal what the filler wrote (OK/MISMATCH; a mismatch makes the exit status 1).
-   ``SCAN`` walks the whole database whatever its ``MATCH``, so the small store's
-   figure with the large store in the same database shows what a big neighbour
-   in the database costs the overview.
+   server and returns two numbers per user). Timed on the small store alone
+   (before the large one exists), then on both stores in ``--overview-rounds``
+   interleaved rounds; reported as seconds, sessions per second and µs per session
+   (medians), with the round trips of one call on each. Every call's totals
+   (sessions, signed-in sessions, users) must equal what the filler wrote
+   (OK/MISMATCH; a mismatch makes the exit status 1). ``SCAN`` walks the whole
+   database whatever its ``MATCH``, so the small store's figure with the large
+   store in the same database shows what a big neighbour in the database costs the
+   overview.
 4. **Index cleanup throughput** (what ``manage.py clearsessions`` runs):
    ``IndexStorage.clear_expired()`` on the large store after a share of the
    signed-in filler sessions were deleted behind the engine's back (``UNLINK``),
