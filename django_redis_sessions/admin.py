@@ -34,7 +34,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Model, Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -225,7 +224,7 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 UserRow(
                     user_id=item.user_id,
                     url_id=quote(item.user_id),
-                    label=user.get_username() if user else f"deleted user (id {item.user_id})",
+                    label=user.get_username() if user else user_label(None, item.user_id),
                     email=str(getattr(user, email_field, "") or "") if email_field else "",
                     sessions=item.sessions,
                     last_seen=datetime.fromtimestamp(item.last_seen, tz=UTC),
@@ -295,7 +294,8 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             return "(the stored data cannot be decoded)"
         if data is None:
             return "(the session has ended)"
-        return json.dumps(data, indent=2, sort_keys=True, cls=DjangoJSONEncoder, default=repr)
+        # repr() for anything JSON cannot show (a custom serializer may store any type).
+        return json.dumps(data, indent=2, sort_keys=True, default=repr)
 
     def revoke_all_view(self, request: HttpRequest, user_id: str) -> HttpResponse:
         # The confirmation page lists the sessions: seeing it needs both.
