@@ -524,6 +524,7 @@ class SessionStore(SessionBase):
             user_id=self._user_of(data),
             data=record.encode_data(self._encode(data)),
             meta={**self._meta, **self._client_meta},
+            client_meta=self._client_meta,
         )
 
     def _cycled(self, new_key: str, plan: CyclePlan, result: int, data: dict[str, Any]) -> None:
@@ -532,7 +533,7 @@ class SessionStore(SessionBase):
         if result == CycleResult.OLD_GONE:
             data = {}
             user_id = ""
-            self._meta = {}  # the script wrote an empty record
+            self._meta = dict(plan.client_meta)  # an empty record, this client's
         else:
             user_id = plan.user_id
             self._meta = dict(plan.meta)

@@ -95,6 +95,9 @@ class CyclePlan:
     #: Metadata other than the user id for the new key (the old key's, updated
     #: with this request's).
     meta: Mapping[str, str] = field(default_factory=dict)
+    #: This request's client alone: the metadata of an empty new key when the
+    #: old session was deleted meanwhile.
+    client_meta: Mapping[str, str] = field(default_factory=dict)
 
 
 class SaveResult:
@@ -203,6 +206,7 @@ class _StorageBase:
             "1" if plan.old_in_store else "0",
             keys.session_key_prefix(self.prefix),
             INDEX_SWEEP_LIMIT,
+            encode_meta("", plan.client_meta),
         ]
         return [old, new, old_index, new_index], args
 

@@ -1022,3 +1022,16 @@ async def test_async_policy_flag(r, settings, caplog):
     [message] = security_messages(caplog)
     assert keys.fingerprint(key) in message
     assert key not in message
+
+
+def test_cycle_after_revocation_records_this_client_on_the_empty_new_key(r):
+    key = saved_key(_auth_user_id="42", cart=[1])
+    holder = SessionStore(key)
+    holder.record_client({"ip": IP_B, "ua": UA_B})
+    assert holder["cart"] == [1]
+    SessionStore().delete(key)  # revoked while the request ran
+    holder.cycle_key()
+    rec = stored(r, holder.session_key)
+    assert rec.user_id == ""
+    assert rec.data == {}
+    assert rec.meta == {"ip": IP_B, "ua": UA_B}

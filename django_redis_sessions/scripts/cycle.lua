@@ -5,7 +5,8 @@
 -- ARGV[1] expected old user id, [2] old member, [3] new member, [4] created,
 --   [5] deadline, [6] idle, [7] meta netstring, [8] new user id, [9] data pairs,
 --   [10] '1' if the old key was loaded from Redis, [11] session key prefix,
---   [12] index sweep limit.
+--   [12] index sweep limit, [13] the meta netstring to write instead when the old
+--   session is gone (this request's client only: no user, nothing of the old one).
 -- Returns 1 moved, 2 written empty because the old session had been deleted
 --   meanwhile, 0 new key taken, {'uid', stored_user_id} on a mismatch.
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
@@ -21,7 +22,7 @@ if old then
 elseif ARGV[10] == '1' then
   -- Deleted or revoked while this request held it: carrying its data (and its
   -- user) into a fresh key would resurrect it.
-  meta = '0:'
+  meta = ARGV[13]
   data = ''
   new_user = ''
   result = 2
