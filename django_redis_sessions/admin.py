@@ -7,8 +7,7 @@ a queryset:
 
 * overview (the changelist URL): totals and the users with live sessions, built
   from the per-user indexes with ``SCAN`` (never ``KEYS``), searchable by
-  username or email (the search asks the database, then only those users'
-  indexes);
+  username or email (the database finds the users; the walk has their rows);
 * one user's sessions: fingerprint, created, last seen, idle and absolute
   expiry, IP, device; revoke the selected ones;
 * revoke all of a user's sessions, behind a confirmation page.
@@ -44,11 +43,8 @@ from .conf import conf
 from .devices import describe_user_agent
 from .exceptions import SessionStoreError
 from .index_store import UserActivity
-from .models import RedisSession
-from .record import CorruptRecord
+from .models import REVOKE_PERMISSION, VIEW_PERMISSION, RedisSession
 
-VIEW_PERMISSION = "django_redis_sessions.view_sessions"
-REVOKE_PERMISSION = "django_redis_sessions.revoke_sessions"
 #: Users matched by one search; a search is for finding someone, not for paging
 #: through the user table.
 SEARCH_LIMIT = 500
@@ -186,7 +182,11 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         self._require(request, VIEW_PERMISSION)
         query = request.GET.get("q", "").strip()
         overview = api.session_overview()
-        activity = api.users_activity(self._search(query)) if query else overview.users
+        activity = overview.users
+        if query:
+            # The walk above already read every user's activity: keep the matches.
+            matches = {api.user_id_of(pk) for pk in self._search(query)}
+            activity = [a for a in activity if a.user_id in matches]
         activity = sorted(activity, key=lambda a: (a.last_seen, a.user_id), reverse=True)
         paginator = Paginator(activity, self.list_per_page)
         page = paginator.get_page(request.GET.get("p"))
@@ -256,11 +256,12 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         user = users_by_id([user_id]).get(user_id)
         sessions = api.list_user_sessions(user_id, current=request)
         show_data = conf.admin_show_data and request.user.is_superuser
+        data = api.sessions_data(user_id) if show_data else {}
         rows = [
             {
                 "info": info,
                 "device": describe_user_agent(info.user_agent),
-                "data": self._data(user_id, info.fingerprint) if show_data else None,
+                "data": self._shown(data, info.fingerprint) if show_data else None,
             }
             for info in sessions
         ]
@@ -287,15 +288,13 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             self.message_user(request, "Those sessions had already ended.", messages.WARNING)
 
     @staticmethod
-    def _data(user_id: str, fingerprint: str) -> str:
-        try:
-            data = api.session_data(user_id, fingerprint)
-        except CorruptRecord:
-            return "(the stored data cannot be decoded)"
-        if data is None:
+    def _shown(data: dict[str, Any], fingerprint: str) -> str:
+        if fingerprint not in data:
             return "(the session has ended)"
+        if data[fingerprint] is None:
+            return "(the stored data cannot be decoded)"
         # repr() for anything JSON cannot show (a custom serializer may store any type).
-        return json.dumps(data, indent=2, sort_keys=True, default=repr)
+        return json.dumps(data[fingerprint], indent=2, sort_keys=True, default=repr)
 
     def revoke_all_view(self, request: HttpRequest, user_id: str) -> HttpResponse:
         # The confirmation page lists the sessions: seeing it needs both.

@@ -336,37 +336,36 @@ async def arevoke_sessions(
     return len(ended)
 
 
-def _decoded_data(raw: bytes | None, user_id: str) -> dict[str, Any] | None:
-    if raw is None:
-        return None
-    stored = decode(raw)  # CorruptRecord for bytes that are not a record
-    if stored.user_id != user_id:
-        return None
+def _decoded(records: list[tuple[str, bytes]], user_id: str) -> dict[str, dict[str, Any] | None]:
     serializer = import_string(conf.serializer)()
-    try:
-        return {key: serializer.loads(value) for key, value in stored.data.items()}
-    except Exception as exc:  # any serializer may raise anything: re-raised as ours
-        raise CorruptRecord(f"a value could not be decoded ({exc.__class__.__name__})") from exc
+    found: dict[str, dict[str, Any] | None] = {}
+    for digest, raw in records:
+        fingerprint = keys.fingerprint_of_digest(digest)
+        try:
+            stored = decode(raw)
+            if stored.user_id != user_id:
+                continue  # a stale entry: the session now belongs to someone else
+            found[fingerprint] = {k: serializer.loads(v) for k, v in stored.data.items()}
+        except Exception:  # noqa: BLE001 - a corrupt record, or any serializer error
+            found[fingerprint] = None
+    return found
 
 
-def session_data(user: Any, fingerprint: str) -> dict[str, Any] | None:
-    """The decoded data of one of ``user``'s sessions, or ``None`` if it is not theirs.
+def sessions_data(user: Any) -> dict[str, dict[str, Any] | None]:
+    """The decoded data of each of ``user``'s live sessions, by fingerprint.
 
-    For the admin's optional data view (``SESSION_REDIS_ADMIN_SHOW_DATA``).
-    Reading does not extend the session. Raises :class:`CorruptRecord` for a
-    record that cannot be decoded.
+    For the admin's optional data view (``SESSION_REDIS_ADMIN_SHOW_DATA``): the
+    same two round trips as :func:`list_user_sessions`, whatever the number of
+    sessions. ``None`` stands for a record that cannot be decoded. Reading does
+    not extend any session.
     """
     user_id = user_id_of(user)
-    storage = _storage()
-    digest = _single(storage.find(check_fingerprint(fingerprint), user_id), fingerprint)
-    return _decoded_data(storage.get_record(digest), user_id) if digest else None
+    return _decoded(_storage().user_records(user_id), user_id)
 
 
-async def asession_data(user: Any, fingerprint: str) -> dict[str, Any] | None:
+async def asessions_data(user: Any) -> dict[str, dict[str, Any] | None]:
     user_id = user_id_of(user)
-    storage = _astorage()
-    digest = _single(await storage.find(check_fingerprint(fingerprint), user_id), fingerprint)
-    return _decoded_data(await storage.get_record(digest), user_id) if digest else None
+    return _decoded(await _astorage().user_records(user_id), user_id)
 
 
 def session_overview() -> Overview:
@@ -384,8 +383,9 @@ async def asession_overview() -> Overview:
 
 def users_activity(users: Iterable[Any]) -> list[UserActivity]:
     """:class:`UserActivity` of these users (those with live sessions only)."""
-    indexes = [_storage().index_key(user_id_of(u)).encode() for u in users]
-    return _storage().users_activity(indexes, conf.absolute_age or 0)
+    storage = _storage()
+    indexes = [storage.index_key(user_id_of(u)).encode() for u in users]
+    return storage.users_activity(indexes, conf.absolute_age or 0)
 
 
 async def ausers_activity(users: Iterable[Any]) -> list[UserActivity]:

@@ -209,9 +209,10 @@ class SessionStore(SessionBase):
         cap = self._absolute_deadline()
         if cap is not None and (not deadline or cap < deadline):
             deadline = cap
-        now = int(time.time())
-        ages = [age for age in (self._idle, deadline - now if deadline else 0) if age]
-        return max(0, min(ages)) if ages else None
+        remaining = [self._idle] if self._idle else []
+        if deadline:
+            remaining.append(deadline - int(time.time()))
+        return max(0, min(remaining)) if remaining else None
 
     # -- expiry ------------------------------------------------------------------
 

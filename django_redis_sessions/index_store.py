@@ -237,12 +237,6 @@ class IndexStorage(_IndexCalls, SessionStorage):
         with self.errors("read user index"):
             return _members(self.client.zrange(self.index_key(user_id), 0, -1))
 
-    def get_record(self, digest: str) -> bytes | None:
-        """A session's stored bytes, without sliding its expiry."""
-        with self.errors("read session"):
-            raw = self.client.get(self.session_key(digest))
-        return cast("bytes | None", raw)
-
     def revoke(self, user_id: str, digests: Sequence[str]) -> list[str]:
         """End these sessions of the user; return the digests actually ended."""
         ended: list[str] = []
@@ -410,11 +404,6 @@ class AsyncIndexStorage(_IndexCalls, AsyncSessionStorage):
     async def index_members(self, user_id: str) -> list[str]:
         with self.errors("read user index"):
             return _members(await self.client.zrange(self.index_key(user_id), 0, -1))
-
-    async def get_record(self, digest: str) -> bytes | None:
-        with self.errors("read session"):
-            raw = await self.client.get(self.session_key(digest))
-        return cast("bytes | None", raw)
 
     async def revoke(self, user_id: str, digests: Sequence[str]) -> list[str]:
         ended: list[str] = []

@@ -15,6 +15,9 @@ from __future__ import annotations
 
 from django.db import models
 
+VIEW_PERMISSION = "django_redis_sessions.view_sessions"
+REVOKE_PERMISSION = "django_redis_sessions.revoke_sessions"
+
 
 class RedisSession(models.Model):
     class Meta:

@@ -21,7 +21,7 @@ from django.shortcuts import render, resolve_url
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
-from . import api
+from . import api, keys
 from .conf import conf
 from .devices import describe_user_agent
 
@@ -42,14 +42,13 @@ def _end(request: HttpRequest, fingerprint: str) -> bool:
         fingerprint = api.check_fingerprint(fingerprint)
     except ValueError:
         raise Http404("No such session.") from None
-    sessions = api.list_user_sessions(request.user, current=request)
-    match = next((s for s in sessions if s.fingerprint == fingerprint), None)
-    if match is None:
-        raise Http404("No such session.")
-    if match.current:
+    own_key = request.session.session_key
+    if own_key is not None and keys.fingerprint(own_key) == fingerprint:
         logout(request)  # ends it in Redis, with Django's user_logged_out signal
         return True
-    api.revoke_sessions(request.user, [fingerprint], by=api.BY_USER, actor=request.user)
+    # Only the user's own index is searched: anybody else's fingerprint ends nothing.
+    if not api.revoke_sessions(request.user, [fingerprint], by=api.BY_USER, actor=request.user):
+        raise Http404("No such session.")
     return False
 
 

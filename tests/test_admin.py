@@ -938,29 +938,33 @@ async def test_users_activity_refuses_an_anonymous_user():
         await api.ausers_activity([AnonymousUser()])
 
 
-async def test_session_data_sync_and_async_agree(r, populated):
+async def test_sessions_data_sync_and_async_agree(r, populated):
     alice, bob = populated["alice"], populated["bob"]
     bob_key = populated["bob_keys"][0]
-    sync = api.session_data(bob, fp(bob_key))
-    async_ = await api.asession_data(bob, fp(bob_key))
+    sync = api.sessions_data(bob)
+    async_ = await api.asessions_data(bob)
     assert sync == async_
-    assert sync is not None
-    assert sync["colour"] == "blue"
-    assert sync[SESSION_KEY] == str(bob.pk)
+    assert list(sync) == [fp(bob_key)]
+    data = sync[fp(bob_key)]
+    assert data is not None
+    assert data["colour"] == "blue"
+    assert data[SESSION_KEY] == str(bob.pk)
 
     # Reading does not touch the session's last-seen time.
     assert r.getrange(redis_key(bob_key), SEEN_OFFSET, SEEN_OFFSET + 7) == b"%08x" % (
         populated["now"] - 50
     )
-    # Someone else's session, and no session at all: None.
-    assert api.session_data(alice, fp(bob_key)) is None
-    assert await api.asession_data(alice, fp(bob_key)) is None
-    assert api.session_data(alice, "0" * 12) is None
-    assert await api.asession_data(alice, "0" * 12) is None
-    with pytest.raises(ValueError, match="not a session fingerprint"):
-        api.session_data(alice, "not-hex")
-    with pytest.raises(ValueError, match="not a session fingerprint"):
-        await api.asession_data(alice, "not-hex")
+    # Only the user's own sessions, each by fingerprint.
+    assert set(api.sessions_data(alice)) == {fp(k) for k in populated["alice_keys"]}
+    assert fp(bob_key) not in await api.asessions_data(alice)
+
+
+async def test_sessions_data_marks_an_undecodable_record(r, populated):
+    bob = populated["bob"]
+    bob_key = populated["bob_keys"][0]
+    raw = r.get(redis_key(bob_key))
+    r.set(redis_key(bob_key), raw + b"5:colour3:}}}", keepttl=True)  # a value JSON cannot read
+    assert api.sessions_data(bob) == {fp(bob_key): None} == await api.asessions_data(bob)
 
 
 async def test_revoke_sessions_sync_and_async_agree(r, populated, revocations, caplog):

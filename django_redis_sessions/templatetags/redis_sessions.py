@@ -10,10 +10,9 @@ from django.urls import NoReverseMatch, reverse
 
 from .. import api
 from ..exceptions import SessionStoreError
+from ..models import VIEW_PERMISSION
 
 register = template.Library()
-
-VIEW_PERMISSION = "django_redis_sessions.view_sessions"
 
 
 @register.simple_tag(takes_context=True)
