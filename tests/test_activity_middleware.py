@@ -1035,3 +1035,16 @@ def test_cycle_after_revocation_records_this_client_on_the_empty_new_key(r):
     assert rec.user_id == ""
     assert rec.data == {}
     assert rec.meta == {"ip": IP_B, "ua": UA_B}
+
+
+def test_stored_expiry_age_is_zero_at_the_deadline_not_the_idle_window(r, monkeypatch):
+    session = saved_session(a=1)
+    session.load()
+    now = 2_000_000_000
+    monkeypatch.setattr("django_redis_sessions.backend.time.time", lambda: now)
+    session._idle, session._deadline, session._created = 600, now, now - 10
+    assert session.stored_expiry_age() == 0
+    session._deadline = now + 30
+    assert session.stored_expiry_age() == 30
+    session._deadline = 0
+    assert session.stored_expiry_age() == 600
