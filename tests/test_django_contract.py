@@ -744,11 +744,14 @@ def test_actual_expiry_of_an_existing_session(r):
 def test_expired_session_is_gone_for_a_new_reader(r):
     session = SessionStore()
     session["foo"] = "bar"
-    session.set_expiry(timezone.now() + timedelta(seconds=1))
+    # Stored with one-second resolution: a whole second 1 to 2 s ahead, so the
+    # first read below cannot race the deadline on a busy machine.
+    deadline = int(time.time()) + 2
+    session.set_expiry(datetime.fromtimestamp(deadline, tz=UTC))
     session.save()
     key = session.session_key
     assert SessionStore(key).get("foo") == "bar"
-    time.sleep(1.2)
+    time.sleep(deadline - time.time() + 0.2)
     reader = SessionStore(key)
     assert reader.get("foo") is None
     assert reader.session_key is None

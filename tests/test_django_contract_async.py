@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+import time
+from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import pytest
@@ -592,11 +593,14 @@ async def test_actual_expiry_of_an_existing_session_async(r):
 async def test_expired_session_is_gone_for_a_new_reader_async(r):
     session = SessionStore()
     await session.aset("foo", "bar")
-    await session.aset_expiry(timezone.now() + timedelta(seconds=1))
+    # Stored with one-second resolution: a whole second 1 to 2 s ahead, so the
+    # first read below cannot race the deadline on a busy machine.
+    deadline = int(time.time()) + 2
+    await session.aset_expiry(datetime.fromtimestamp(deadline, tz=UTC))
     await session.asave()
     key = session.session_key
     assert await SessionStore(key).aget("foo") == "bar"
-    await asyncio.sleep(1.2)
+    await asyncio.sleep(deadline - time.time() + 0.2)
     reader = SessionStore(key)
     assert await reader.aget("foo") is None
     assert reader.session_key is None
