@@ -37,6 +37,7 @@ from . import keys, record
 from .auth import note_in_use
 from .conf import conf
 from .connection import get_async_client, get_client
+from .exceptions import SessionTooLarge
 from .index_store import AsyncIndexStorage, IndexStorage
 from .store import (
     AsyncSessionStorage,
@@ -362,7 +363,16 @@ class SessionStore(SessionBase):
 
     def _encode(self, data: dict[str, Any]) -> dict[str, bytes]:
         dumps = self._dumps
-        return {key: dumps(value) for key, value in data.items()}
+        encoded = {key: dumps(value) for key, value in data.items()}
+        limit = conf.max_size
+        if limit is not None:
+            # Checked before any Redis command, so a refused save leaves the stored
+            # session exactly as it was.
+            size = sum(len(key.encode()) + len(value) for key, value in encoded.items())
+            if size > limit:
+                assert self.session_key is not None
+                raise SessionTooLarge(size, limit, keys.fingerprint(self.session_key))
+        return encoded
 
     def _plan(
         self, data: dict[str, Any], must_create: bool

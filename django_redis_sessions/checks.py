@@ -6,6 +6,7 @@ documented in README.md ("System checks").
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 
@@ -283,6 +284,16 @@ def _metadata_errors() -> list[CheckMessage]:
                 id="django_redis_sessions.W006",
             )
         )
+    max_size = conf.max_size
+    if max_size is not None and (not _is_int(max_size) or max_size < 1):
+        errors.append(
+            Error(
+                f"SESSION_REDIS_MAX_SIZE must be a positive number of bytes or None, "
+                f"not {max_size!r}.",
+                hint="The default is 1048576 (1 MiB); None removes the cap.",
+                id="django_redis_sessions.E018",
+            )
+        )
     base = conf.base_template
     if not isinstance(base, str) or not base:
         errors.append(
@@ -326,5 +337,79 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     ]
 
 
+def _redis_urls() -> list[str]:
+    """The URLs sessions travel over: ours, or the django-redis cache's."""
+    if not conf.cache_alias:
+        return [conf.url] if isinstance(conf.url, str) else []
+    location: Any = settings.CACHES.get(conf.cache_alias, {}).get("LOCATION", [])
+    if isinstance(location, str):
+        location = location.split(",")
+    return [url.strip() for url in location if isinstance(url, str)]
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host or host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_deploy(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``check --deploy``: the cookie flags and the link to Redis that protect a session."""
+    messages: list[CheckMessage] = []
+    if not settings.SESSION_COOKIE_SECURE:
+        messages.append(
+            Warning(
+                "SESSION_COOKIE_SECURE is False: the session cookie is also sent over plain "
+                "HTTP, where anyone on the network can read it and take over the session.",
+                hint="Serve the site over HTTPS and set SESSION_COOKIE_SECURE = True.",
+                id="django_redis_sessions.W007",
+            )
+        )
+    if not settings.SESSION_COOKIE_HTTPONLY:
+        messages.append(
+            Warning(
+                "SESSION_COOKIE_HTTPONLY is False: any script on the page (an XSS flaw, a "
+                "compromised third-party script) can read the session cookie.",
+                hint="Set SESSION_COOKIE_HTTPONLY = True (Django's default).",
+                id="django_redis_sessions.W008",
+            )
+        )
+    samesite = settings.SESSION_COOKIE_SAMESITE
+    if not isinstance(samesite, str) or samesite.lower() not in ("lax", "strict"):
+        messages.append(
+            Warning(
+                f"SESSION_COOKIE_SAMESITE is {samesite!r}: browsers send the session cookie "
+                "on requests other sites start, which leaves CSRF protection on its own.",
+                hint='Use "Lax" (Django\'s default) or "Strict".',
+                id="django_redis_sessions.W009",
+            )
+        )
+    from redis.connection import SSLConnection, parse_url
+
+    extra = conf.connection_kwargs
+    kwargs_tls = isinstance(extra, dict) and bool(extra.get("ssl"))
+    for url in _redis_urls():
+        try:
+            parsed = parse_url(url)  # type: ignore[no-untyped-call]
+        except (ValueError, TypeError):
+            continue  # E001 reports it.
+        tls = kwargs_tls or parsed.get("connection_class") is SSLConnection
+        if "path" in parsed or tls or _is_loopback(parsed.get("host")):
+            continue
+        messages.append(
+            Warning(
+                f"Sessions travel to Redis at {parsed.get('host')} without TLS: anyone on "
+                "that network can read every session and the password.",
+                hint="Use a rediss:// URL (TLS), or keep Redis on this host.",
+                id="django_redis_sessions.W010",
+            )
+        )
+    return messages
+
+
 def register_checks() -> None:
     checks.register(check_settings, checks.Tags.compatibility)
+    checks.register(check_deploy, checks.Tags.security, deploy=True)

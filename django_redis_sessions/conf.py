@@ -45,6 +45,10 @@ DEFAULTS: dict[str, Any] = {
     # make every session record (and every request's comparison) carry.
     "SESSION_REDIS_USER_AGENT_MAX_LENGTH": 256,
     "SESSION_REDIS_USER_AGENT_CHANGE": None,
+    # The most a session's data may take, serialized (keys plus values). A session
+    # is meant for a cart or a few ids, not files: the cap stops one runaway view
+    # from filling Redis (which holds every user's sign-in) one request at a time.
+    "SESSION_REDIS_MAX_SIZE": 1024 * 1024,
     # Admin and the user's own page.
     "SESSION_REDIS_ADMIN_SHOW_DATA": False,
     "SESSION_REDIS_BASE_TEMPLATE": "django_redis_sessions/base.html",
@@ -146,6 +150,12 @@ class Settings:
     def user_agent_change(self) -> str | None:
         """``None`` (ignore), ``"flag"`` (log and mark) or ``"end"`` (end the session)."""
         value: str | None = self._get("SESSION_REDIS_USER_AGENT_CHANGE")
+        return value
+
+    @property
+    def max_size(self) -> int | None:
+        """Bytes a session's serialized data may take; ``None`` for no cap."""
+        value: int | None = self._get("SESSION_REDIS_MAX_SIZE")
         return value
 
     @property

@@ -18,3 +18,20 @@ class SessionStoreError(Exception):
 
 class SessionStoreUnavailable(SessionStoreError):
     """Redis could not be reached, or did not answer within the timeout."""
+
+
+class SessionTooLarge(ValueError):
+    """A save would store more than ``SESSION_REDIS_MAX_SIZE`` bytes of session data.
+
+    Raised before any Redis command: the stored session keeps its previous data.
+    The message gives both sizes and the session's fingerprint, never its key.
+    """
+
+    def __init__(self, size: int, limit: int, fingerprint: str) -> None:
+        super().__init__(
+            f"Session {fingerprint}: its data is {size:,} bytes serialized, more than "
+            f"SESSION_REDIS_MAX_SIZE ({limit:,} bytes); nothing was saved."
+        )
+        self.size = size
+        self.limit = limit
+        self.fingerprint = fingerprint
