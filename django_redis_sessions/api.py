@@ -202,6 +202,11 @@ def _infos(records: list[tuple[str, bytes]], user_id: str, current: Any) -> list
 # -- announcing revocations ----------------------------------------------------------
 
 
+def _actor_name(actor: Any) -> str:
+    get_username = getattr(actor, "get_username", None)
+    return str(get_username()) if callable(get_username) else str(actor)
+
+
 def _announce(
     user_id: str | None, digests: list[str], by: str, actor: Any
 ) -> dict[str, Any] | None:
@@ -209,9 +214,12 @@ def _announce(
     if not digests:
         return None
     fingerprints = tuple(keys.fingerprint_of_digest(d) for d in digests)
+    # Who did it goes into the audit line too: "by admin" alone does not say which
+    # of several staff members ended someone's session.
+    source = by if actor is None else f"{by}: {_actor_name(actor)}"
     for fingerprint in fingerprints:
         logger.info(
-            "Session %s of user %s revoked (by %s)", fingerprint, user_id or "(anonymous)", by
+            "Session %s of user %s revoked (by %s)", fingerprint, user_id or "(anonymous)", source
         )
     return {
         "user_id": user_id,

@@ -691,7 +691,7 @@ def test_revoking_selected_sessions(root, root_client, alice, revocations, caplo
 
     lines = [rec.getMessage() for rec in caplog.records if rec.name == "django_redis_sessions"]
     for fingerprint in target:
-        assert f"Session {fingerprint} of user {alice.pk} revoked (by admin)" in lines
+        assert f"Session {fingerprint} of user {alice.pk} revoked (by admin: root)" in lines
     assert not any(key in rec.getMessage() for rec in caplog.records for key in alice_keys)
 
 
@@ -1001,6 +1001,6 @@ async def test_revoke_sessions_sync_and_async_agree(r, populated, revocations, c
         (str(alice.pk), (fp(second),), 1, "admin", bob),
     ]
     lines = [rec.getMessage() for rec in caplog.records if rec.name == "django_redis_sessions"]
-    assert f"Session {fp(first)} of user {alice.pk} revoked (by admin)" in lines
-    assert f"Session {fp(second)} of user {alice.pk} revoked (by admin)" in lines
+    assert f"Session {fp(first)} of user {alice.pk} revoked (by admin: bob)" in lines
+    assert f"Session {fp(second)} of user {alice.pk} revoked (by admin: bob)" in lines
     assert [a.sessions for a in api.users_activity([alice])] == [1]
