@@ -26,7 +26,7 @@ def _is_int(value: Any) -> bool:
 
 
 def _url_errors() -> list[CheckMessage]:
-    if conf.cache_alias:
+    if conf.cache_alias or conf.client_factory is not None:
         return []
     url = conf.url
     if not isinstance(url, str):
@@ -305,6 +305,25 @@ def _metadata_errors() -> list[CheckMessage]:
     return errors
 
 
+def _client_factory_errors() -> list[CheckMessage]:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from .connection import client_factory
+
+    try:
+        client_factory()
+    except ImproperlyConfigured as exc:
+        return [
+            Error(
+                str(exc),
+                hint="A function called as factory(asynchronous=False) for the redis.Redis "
+                "client and factory(asynchronous=True) for the redis.asyncio.Redis one.",
+                id="django_redis_sessions.E019",
+            )
+        ]
+    return []
+
+
 def _middleware_errors() -> list[CheckMessage]:
     middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
     if ACTIVITY_MIDDLEWARE not in middleware:
@@ -334,11 +353,14 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         *_serializer_warnings(),
         *_metadata_errors(),
         *_middleware_errors(),
+        *_client_factory_errors(),
     ]
 
 
 def _redis_urls() -> list[str]:
     """The URLs sessions travel over: ours, or the django-redis cache's."""
+    if conf.client_factory is not None:
+        return []  # the factory's business; it has no URL to read
     if not conf.cache_alias:
         return [conf.url] if isinstance(conf.url, str) else []
     location: Any = settings.CACHES.get(conf.cache_alias, {}).get("LOCATION", [])

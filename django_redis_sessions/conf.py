@@ -33,6 +33,9 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_REDIS_CONNECT_TIMEOUT": 2.0,
     "SESSION_REDIS_RETRIES": 2,
     "SESSION_REDIS_CONNECTION_KWARGS": {},
+    # A callable (or its dotted path) that builds the clients itself, for what a URL
+    # cannot say: an in-process fakeredis, a client with custom hooks.
+    "SESSION_REDIS_CLIENT_FACTORY": None,
     # Request metadata (middleware.SessionActivityMiddleware).
     "SESSION_REDIS_RECORD_IP": True,
     "SESSION_REDIS_RECORD_USER_AGENT": True,
@@ -118,6 +121,11 @@ class Settings:
     def connection_kwargs(self) -> dict[str, Any]:
         value: dict[str, Any] = self._get("SESSION_REDIS_CONNECTION_KWARGS")
         return value
+
+    @property
+    def client_factory(self) -> Any:
+        """``None``, a dotted path, or a callable ``factory(*, asynchronous: bool)``."""
+        return self._get("SESSION_REDIS_CLIENT_FACTORY")
 
     @property
     def record_ip(self) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,6 +20,7 @@ import redis
 import redis.asyncio
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
@@ -43,6 +45,7 @@ def _config_key() -> tuple[Any, ...]:
     if _config_key_cache:
         return _config_key_cache[0]
     key = (
+        repr(conf.client_factory),
         conf.cache_alias,
         conf.url,
         conf.socket_timeout,
@@ -131,6 +134,27 @@ def _async_from_sync(client: redis.Redis) -> redis.asyncio.Redis:
     return redis.asyncio.Redis(connection_pool=pool)
 
 
+def client_factory() -> Callable[..., Any] | None:
+    """The configured ``SESSION_REDIS_CLIENT_FACTORY`` as a callable, or ``None``."""
+    factory = conf.client_factory
+    if factory is None:
+        return None
+    if isinstance(factory, str):
+        try:
+            factory = import_string(factory)
+        except ImportError as exc:
+            raise ImproperlyConfigured(
+                f"SESSION_REDIS_CLIENT_FACTORY {conf.client_factory!r} cannot be imported: {exc}"
+            ) from exc
+    if not callable(factory):
+        raise ImproperlyConfigured(
+            f"SESSION_REDIS_CLIENT_FACTORY must be a callable or its dotted path, "
+            f"not {conf.client_factory!r}."
+        )
+    made: Callable[..., Any] = factory
+    return made
+
+
 def get_client() -> redis.Redis:
     """The sync client for the configured Redis (cached per configuration)."""
     key = _config_key()
@@ -140,7 +164,11 @@ def get_client() -> redis.Redis:
     with _lock:
         client = _sync_clients.get(key)
         if client is None:
-            if conf.cache_alias:
+            factory = client_factory()
+            if factory is not None:
+                # Not ours to close: the factory may hand out a shared client.
+                client = factory(asynchronous=False)
+            elif conf.cache_alias:
                 client = _django_redis_client(conf.cache_alias)
             else:
                 _check_url(conf.url)
@@ -159,7 +187,10 @@ def get_async_client() -> redis.asyncio.Redis:
         per_loop = _async_clients.setdefault(loop, {})
     client = per_loop.get(key)
     if client is None:
-        if conf.cache_alias:
+        factory = client_factory()
+        if factory is not None:
+            client = factory(asynchronous=True)
+        elif conf.cache_alias:
             client = _async_from_sync(_django_redis_client(conf.cache_alias))
         else:
             _check_url(conf.url)
