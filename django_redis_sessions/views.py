@@ -4,6 +4,11 @@ What GitHub's and Google's "your devices" pages do. A user only ever reaches
 their own sessions: every lookup goes through their own index, so a fingerprint
 of somebody else's session (or a made-up one) is a 404, never a revocation.
 Revoking the session the request itself uses is a sign-out.
+
+Every view is ``csrf_protect``-ed, as Django's own auth views and admin are: the
+views that end sessions refuse a POST without the CSRF token even in a project
+whose ``MIDDLEWARE`` lacks ``CsrfViewMiddleware`` (and the pages still set the
+cookie their forms need). With the middleware the decorator does nothing more.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render, resolve_url
 from django.urls import reverse
+from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_POST, require_safe
 
 from . import api, keys
@@ -55,6 +61,7 @@ def _end(request: HttpRequest, fingerprint: str) -> bool:
 # -- HTML ------------------------------------------------------------------------------
 
 
+@csrf_protect
 @require_safe
 @login_required
 def session_list(request: HttpRequest) -> HttpResponse:
@@ -68,6 +75,7 @@ def session_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+@csrf_protect
 @require_POST
 @login_required
 def revoke_session(request: HttpRequest, fingerprint: str) -> HttpResponse:
@@ -77,6 +85,7 @@ def revoke_session(request: HttpRequest, fingerprint: str) -> HttpResponse:
     return HttpResponseRedirect(reverse("django_redis_sessions:sessions"))
 
 
+@csrf_protect
 @require_POST
 @login_required
 def revoke_others(request: HttpRequest) -> HttpResponse:
@@ -101,6 +110,7 @@ def _json_login_required(view: View) -> View:
     return wrapper
 
 
+@csrf_protect
 @require_safe
 @_json_login_required
 def api_session_list(request: HttpRequest) -> HttpResponse:
@@ -108,6 +118,7 @@ def api_session_list(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"sessions": sessions})
 
 
+@csrf_protect
 @require_POST
 @_json_login_required
 def api_revoke_session(request: HttpRequest, fingerprint: str) -> HttpResponse:
@@ -118,6 +129,7 @@ def api_revoke_session(request: HttpRequest, fingerprint: str) -> HttpResponse:
     return JsonResponse({"revoked": 1, "signed_out": signed_out})
 
 
+@csrf_protect
 @require_POST
 @_json_login_required
 def api_revoke_others(request: HttpRequest) -> HttpResponse:
