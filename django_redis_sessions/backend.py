@@ -32,6 +32,7 @@ from django.contrib.sessions.backends.base import (
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signing import JSONSerializer
 from django.utils.crypto import get_random_string
+from django.views.decorators.debug import sensitive_variables
 
 from . import keys, record
 from .auth import note_in_use
@@ -278,6 +279,7 @@ class SessionStore(SessionBase):
 
     # -- load ------------------------------------------------------------------
 
+    @sensitive_variables("session_key")
     def _adopt(self, raw: bytes | None) -> tuple[dict[str, Any], bool]:
         """Session data from a loaded record, and whether the record was corrupt."""
         if raw is None:
@@ -307,6 +309,7 @@ class SessionStore(SessionBase):
         self._meta = stored.meta
         return data, False
 
+    @sensitive_variables("session_key")
     def load(self) -> dict[str, Any]:
         session_key = self.session_key
         if session_key is None:
@@ -325,6 +328,7 @@ class SessionStore(SessionBase):
             note_in_use(digest)
         return data
 
+    @sensitive_variables("session_key")
     async def aload(self) -> dict[str, Any]:
         session_key = self.session_key
         if session_key is None:
@@ -343,12 +347,14 @@ class SessionStore(SessionBase):
             note_in_use(digest)
         return data
 
+    @sensitive_variables("session_key")
     def exists(self, session_key: str | None) -> bool:
         if not keys.is_valid_session_key(session_key):
             return False
         assert session_key is not None
         return self._storage().exists(keys.digest(session_key))
 
+    @sensitive_variables("session_key")
     async def aexists(self, session_key: str | None) -> bool:
         if not keys.is_valid_session_key(session_key):
             return False
@@ -490,6 +496,7 @@ class SessionStore(SessionBase):
 
     # -- delete ------------------------------------------------------------------
 
+    @sensitive_variables("session_key")
     def _delete_target(self, session_key: str | None) -> tuple[str, str] | None:
         """``(digest, expected stored user)`` for a delete, or ``None`` for no-op."""
         if session_key is None:
@@ -505,12 +512,14 @@ class SessionStore(SessionBase):
         if session_key is None or session_key == self.session_key:
             self._reset_stored()
 
+    @sensitive_variables("session_key")
     def delete(self, session_key: str | None = None) -> None:
         target = self._delete_target(session_key)
         if target is not None:
             self._storage().delete(*target)
             self._deleted(session_key)
 
+    @sensitive_variables("session_key")
     async def adelete(self, session_key: str | None = None) -> None:
         target = self._delete_target(session_key)
         if target is not None:
@@ -519,6 +528,7 @@ class SessionStore(SessionBase):
 
     # -- cycle_key ---------------------------------------------------------------
 
+    @sensitive_variables("old_key", "new_key")
     def _cycle_plan(self, old_key: str, new_key: str, data: dict[str, Any]) -> CyclePlan:
         # The new key starts a new session: its absolute lifetime counts from now
         # (cycle_key runs at login, where a fresh lifetime is what users expect).
@@ -538,6 +548,7 @@ class SessionStore(SessionBase):
             client_meta=self._client_meta,
         )
 
+    @sensitive_variables("old_key", "new_key")
     def _cycled(self, new_key: str, plan: CyclePlan, result: int, data: dict[str, Any]) -> None:
         self._session_key = new_key
         note_in_use(plan.new_digest)
@@ -557,6 +568,7 @@ class SessionStore(SessionBase):
         self._stored_user = user_id
         self.modified = True
 
+    @sensitive_variables("old_key", "new_key")
     def cycle_key(self) -> None:
         data = self._get_session()  # type: ignore[attr-defined]
         old_key = self.session_key
@@ -573,6 +585,7 @@ class SessionStore(SessionBase):
                 return
         raise RuntimeError("Unable to create a new session key: every attempt collided.")
 
+    @sensitive_variables("old_key", "new_key")
     async def acycle_key(self) -> None:
         data = await self._aget_session()  # type: ignore[attr-defined]
         old_key = self.session_key
