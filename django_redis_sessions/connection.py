@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -187,6 +187,8 @@ def get_async_client() -> redis.asyncio.Redis:
         per_loop = _async_clients.setdefault(loop, {})
     client = per_loop.get(key)
     if client is None:
+        if not per_loop:
+            _close_with_loop(loop, per_loop)
         factory = client_factory()
         if factory is not None:
             client = factory(asynchronous=True)
@@ -197,6 +199,40 @@ def get_async_client() -> redis.asyncio.Redis:
             client = redis.asyncio.Redis.from_url(conf.url, **_client_kwargs(True))
         per_loop[key] = client
     return client
+
+
+async def _closer(clients: dict[tuple[Any, ...], redis.asyncio.Redis]) -> AsyncIterator[None]:
+    try:
+        yield
+    finally:
+        for client in list(clients.values()):
+            await client.aclose(close_connection_pool=True)
+
+
+async def _start(closer: AsyncIterator[None]) -> None:
+    await anext(closer)
+
+
+#: Each loop's closer (and the task that starts it), kept alive with the loop.
+_closers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Any, ...]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _close_with_loop(
+    loop: asyncio.AbstractEventLoop, clients: dict[tuple[Any, ...], redis.asyncio.Redis]
+) -> None:
+    """Close ``loop``'s clients when the loop shuts down.
+
+    Under a WSGI server Django runs each async view in an event loop of its own
+    (asgiref's AsyncToSync), which is closed after the request. A client left in a
+    closed loop keeps its sockets open: a thousand async requests would exhaust a
+    worker's file descriptors. An async generator started in the loop is closed by
+    ``loop.shutdown_asyncgens()``, which asgiref and ``asyncio.run`` call before
+    closing a loop, and its ``finally`` closes the clients there, in their loop.
+    """
+    closer = _closer(clients)
+    _closers[loop] = (closer, loop.create_task(_start(closer)))
 
 
 def describe_server(client: redis.Redis | redis.asyncio.Redis) -> str:

@@ -136,3 +136,36 @@ def test_tls_url(tmp_path, settings):
         settings.SESSION_REDIS_CONNECTION_KWARGS = {}
         with pytest.raises(SessionStoreError):
             SessionStore("a" * 32).load()
+
+
+def _open_sockets() -> int:
+    import os
+
+    fds = os.listdir("/proc/self/fd")
+    count = 0
+    for fd in fds:
+        try:
+            count += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+        except OSError:
+            continue
+    return count
+
+
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc/self/fd"), reason="needs Linux /proc")
+def test_async_views_under_wsgi_do_not_leak_connections(r, alice):
+    # Django runs an async view under WSGI in a fresh event loop per request
+    # (asgiref's AsyncToSync). Each loop's client must be closed with its loop,
+    # or every such request leaves a connection to Redis open.
+    from django.test import Client
+
+    def sign_in() -> None:
+        client = Client()
+        response = client.post("/alogin/", {"username": "alice", "password": "pw-alice"})
+        assert response.status_code == 200
+        assert client.get("/aread/").status_code == 200
+
+    sign_in()  # warm up: the sync client, the database connection
+    before = _open_sockets()
+    for _ in range(40):
+        sign_in()
+    assert _open_sockets() - before <= 2
