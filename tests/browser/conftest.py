@@ -3,8 +3,10 @@
 The browser is always ``/usr/bin/chromium`` (no browser is ever downloaded); a
 missing binary fails the run instead of skipping it. The Django site runs under
 pytest-django's ``live_server`` against the real Redis; each test starts and ends
-with none of the run's session keys in Redis. Screenshots of the key steps (and of
-every open page when a test fails) go to ``test-artifacts/browser/``.
+with none of the run's session keys in Redis. (``test_demo.py`` runs the example
+project as a server of its own instead, with ``browser_contexts``.) Screenshots of
+the key steps (and of every open page when a test fails) go to
+``test-artifacts/browser/``.
 """
 
 from __future__ import annotations
@@ -136,17 +138,17 @@ def shot(artifacts_dir: Path, request: pytest.FixtureRequest) -> Screenshots:
 
 
 @pytest.fixture
-def new_context(
-    browser: Browser, site: str, shot: Screenshots, request: pytest.FixtureRequest
+def browser_contexts(
+    browser: Browser, shot: Screenshots, request: pytest.FixtureRequest
 ) -> Iterator[Callable[..., BrowserContext]]:
-    """Open isolated browser contexts (separate cookie jars) on the live server.
+    """Open isolated browser contexts (separate cookie jars): ``make(base_url=...)``.
 
     All are closed at the end; when the test failed, every open page is saved first.
     """
     contexts: list[BrowserContext] = []
 
     def make(**kwargs: Any) -> BrowserContext:
-        context = browser.new_context(base_url=site, **kwargs)
+        context = browser.new_context(**kwargs)
         context.set_default_timeout(10_000)
         contexts.append(context)
         return context
@@ -161,3 +163,15 @@ def new_context(
                 except Exception as exc:  # a crashed page must not hide the failure
                     warnings.warn(f"no failure screenshot of {page.url}: {exc}", stacklevel=1)
         context.close()
+
+
+@pytest.fixture
+def new_context(
+    browser_contexts: Callable[..., BrowserContext], site: str
+) -> Callable[..., BrowserContext]:
+    """Browser contexts on the live server (see ``browser_contexts``)."""
+
+    def make(**kwargs: Any) -> BrowserContext:
+        return browser_contexts(base_url=site, **kwargs)
+
+    return make
