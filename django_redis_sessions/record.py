@@ -30,6 +30,7 @@ Netstrings are binary-safe, so a custom serializer that emits arbitrary bytes wo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -48,6 +49,8 @@ IDLE_OFFSET = DEADLINE_OFFSET + FIELD_WIDTH
 #: score unless its session is certainly dead, so such entries sort last (year 2106).
 NO_DEADLINE_SCORE = FIELD_MAX
 _HEX_DIGITS = frozenset(b"0123456789abcdef")
+#: A header as field() writes it: the version, then four fields of lowercase hex.
+_HEADER = re.compile(re.escape(VERSION) + rb"[0-9a-f]{%d}" % (4 * FIELD_WIDTH))
 
 META_USER = b"u"
 #: Request metadata kept beside the user id (written by the request-metadata
@@ -184,18 +187,17 @@ def decode_data(raw: bytes, pos: int) -> dict[str, bytes]:
 
 def _decode_head(raw: bytes) -> tuple[Summary, int]:
     """Header and metadata of a record, and where its data pairs start."""
-    header = raw[:HEADER_LENGTH]
-    if len(header) < HEADER_LENGTH or header[:1] != VERSION:
+    # Exactly what field() writes. int(..., 16) alone would also take "+", "-",
+    # "_", "0x", upper case and spaces, some of which the Lua scripts read
+    # differently or not at all: a record adopted here would then be refused by
+    # every save (UpdateError) or, with a sign, silently deleted by it.
+    if _HEADER.match(raw) is None:
         raise CorruptRecord("bad header")
-    try:
-        # int(..., 16) also takes "+", "_" and spaces; a header mangled into
-        # those still yields numbers, and the data section is checked strictly.
-        created = int(header[CREATED_OFFSET:SEEN_OFFSET], 16)
-        seen = int(header[SEEN_OFFSET:DEADLINE_OFFSET], 16)
-        deadline = int(header[DEADLINE_OFFSET:IDLE_OFFSET], 16)
-        idle = int(header[IDLE_OFFSET:HEADER_LENGTH], 16)
-    except ValueError as exc:
-        raise CorruptRecord("bad header") from exc
+    header = raw[:HEADER_LENGTH]
+    created = int(header[CREATED_OFFSET:SEEN_OFFSET], 16)
+    seen = int(header[SEEN_OFFSET:DEADLINE_OFFSET], 16)
+    deadline = int(header[DEADLINE_OFFSET:IDLE_OFFSET], 16)
+    idle = int(header[IDLE_OFFSET:HEADER_LENGTH], 16)
     meta_blob, pos = _read_netstring(raw, HEADER_LENGTH)
     meta: dict[str, str] = {}
     if meta_blob:

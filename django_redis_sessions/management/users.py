@@ -15,6 +15,23 @@ from django.core.management import CommandError
 NOTHING_CHANGED = "Nothing was changed."
 
 
+def _impossible_name(identifier: str) -> bool:
+    """Whether no user can have this name, so it must not reach the database.
+
+    A lone surrogate is what Python makes of a non-UTF-8 byte on the command line:
+    databases cannot encode it (SQLite raises ``UnicodeEncodeError``). A NUL is
+    refused by Django's forms and by PostgreSQL, and SQLite's ``LIKE`` stops at it,
+    so ``alice@example.com<NUL>junk`` would match alice's email.
+    """
+    if "\x00" in identifier:
+        return True
+    try:
+        identifier.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _by_pk(model: Any, identifier: str) -> Any:
     try:
         pk = model._meta.pk.to_python(identifier)
@@ -69,7 +86,12 @@ def resolve_users(identifiers: list[str], by_id: bool) -> list[Any]:
     users: list[Any] = []
     unknown: list[str] = []
     for identifier in identifiers:
-        user = _by_pk(model, identifier) if by_id else _by_name(model, identifier)
+        if _impossible_name(identifier):
+            user = None
+        elif by_id:
+            user = _by_pk(model, identifier)
+        else:
+            user = _by_name(model, identifier)
         if user is None:
             unknown.append(identifier)
         elif all(user.pk != seen.pk for seen in users):

@@ -1,14 +1,20 @@
 -- Remove a record the client could not decode, unless it changed since it was read.
 -- KEYS[1] session key, ARGV[1] the bytes that were read. The load script may have
--- refreshed the last-seen field since, so that field is left out of the comparison.
+-- touched the record since: refreshed its last-seen field (any record whose header
+-- fields it can read, even one shorter than a header) and, when the metadata
+-- parses, rewritten the metadata with this client's IP and user agent. Those parts
+-- are left out of the comparison; the other header fields and the data are what
+-- a save would change.
 local current = redis.call('GET', KEYS[1])
 if not current then return 0 end
 local read = ARGV[1]
-local function outside_seen(s)
-  if #s < HEADER_LENGTH then return s end
-  return string.sub(s, 1, SEEN_OFFSET) .. string.sub(s, SEEN_OFFSET + 9)
+local function outside_load_touch(s)
+  local head = string.sub(s, 1, SEEN_OFFSET) .. string.sub(s, SEEN_OFFSET + 9, HEADER_LENGTH)
+  local meta, data_pos = ns_read(s, HEADER_LENGTH + 1)
+  if meta then return head .. 'm' .. string.sub(s, data_pos) end
+  return head .. 'r' .. string.sub(s, HEADER_LENGTH + 1)
 end
-if outside_seen(current) == outside_seen(read) then
+if outside_load_touch(current) == outside_load_touch(read) then
   return redis.call('DEL', KEYS[1])
 end
 return 0
