@@ -3,8 +3,10 @@
 Run from the repository root against a local Redis (db 15 by default)::
 
     python benchmarks/bench_revoke.py [--redis-url URL] [--rounds N] [--small N]
-                                      [--large N] [--stale FRACTION] [--seed N]
-                                      [--overview-rounds N] [--no-overview] [--json PATH]
+                                      [--large N] [--store-sizes N,N,...]
+                                      [--stale FRACTION] [--seed N]
+                                      [--overview-rounds N] [--no-overview]
+                                      [--json PATH] [--plot DIR]
 
 ``--large 100000`` gives a quick run (~50 s); the default 1,000,000 takes four to
 five minutes (a minute and a half of it the admin overview, which
@@ -12,16 +14,20 @@ five minutes (a minute and a half of it the admin overview, which
 
 It measures, on this checkout's ``django_redis_sessions``:
 
-1. **Revocation cost versus store size.** Two stores (two prefixes in the same
+1. **Revocation cost versus store size.** Stores (one prefix each, in the same
    Redis database) are filled with real session records, most of them signed in
-   (so there are many user indexes too): ``--small`` and ``--large`` sessions. In
-   every round, user 42 signs in 10 sessions through the real engine
-   (``SessionStore().save()``, which maintains the user index) in each store, and
+   (so there are many user indexes too): ``--small`` and ``--large`` sessions and,
+   between them, one store per power of ten (1,000, 10,000, 100,000 and 1,000,000
+   by default; ``--store-sizes`` lists them instead). In every round, user 42 signs
+   in 10 sessions through the real engine (``SessionStore().save()``, which
+   maintains the user index) in each store, and
    ``django_redis_sessions.api.revoke_user_sessions(42)`` ends them; only that
-   call is timed. Rounds interleave the stores (the order alternates each round),
-   and the medians are compared: the goal is time(large) / time(small) <= 1.5.
-   Before the large store exists, the small store is also timed on its own, as a
-   reference for what the shared database's size might add.
+   call is timed. Rounds interleave the stores (the order rotates each round), and
+   the medians are compared: the goal is time(large) / time(small) <= 1.5. Before
+   the other stores exist, the small store is also timed on its own, as a
+   reference for what the shared database's size might add. The stores between
+   the smallest and the largest are deleted once the revocation is measured, so
+   the overview and the cleanup below see the small and large stores only.
 2. **Round trips of one revocation** of 10 sessions (calls to redis-py's
    ``send_packed_command``; a pipeline counts once). Expected: 2, a ``ZRANGE`` of
    the user's index and one ``EVALSHA`` of the revoke script.
@@ -49,7 +55,9 @@ It measures, on this checkout's ``django_redis_sessions``:
 
 Every key is under a random 6-character run tag (``<tag>:small:...`` and
 ``<tag>:large:...``), deleted at the end with ``SCAN`` + ``UNLINK`` whatever
-happens; filler keys also carry a one-hour TTL. See ``benchmarks/README.md``.
+happens; filler keys also carry a one-hour TTL. ``--plot DIR`` draws
+``DIR/revoke_vs_store_size.png`` (``plots.py``, matplotlib). See
+``benchmarks/README.md``.
 """
 
 from __future__ import annotations
@@ -81,6 +89,12 @@ import django  # noqa: E402
 import redis  # noqa: E402
 from benchlib import Timing, packed_commands, redacted  # noqa: E402
 from django.conf import settings  # noqa: E402
+from plots import (  # noqa: E402
+    MatplotlibMissing,
+    machine_description,
+    require_matplotlib,
+    write_plots,
+)
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
 DEFAULT_ROUNDS = 200
@@ -118,7 +132,8 @@ DELETE_BATCH = 1000
 
 RUN_TAG_LENGTH = 6
 RUN_TAG_ALPHABET = string.ascii_lowercase + string.digits
-#: Both store names have the same length, so key names weigh the same in both.
+#: The smallest and the largest store; those between are "mid01", "mid02", ...
+#: Every store name has the same length, so key names weigh the same in all.
 STORE_NAMES = ("small", "large")
 
 GOAL_RATIO = 1.5
@@ -319,13 +334,15 @@ def time_alone(store: Store, rounds: int) -> Timing:
 
 
 def time_interleaved(stores: Sequence[Store], rounds: int) -> dict[str, Timing]:
-    """Rounds over every store, the order alternating each round."""
+    """Rounds over every store, the order rotating each round (with two stores, it
+    alternates)."""
     for _ in range(WARMUP_ROUNDS):
         for store in stores:
             timed_revoke(store)
     timings = {store.name: Timing() for store in stores}
     for number in range(rounds):
-        order = stores if number % 2 == 0 else list(reversed(stores))
+        shift = number % len(stores)
+        order = [*stores[shift:], *stores[:shift]]
         for store in order:
             timings[store.name].samples_us.append(timed_revoke(store))
         if (number + 1) % 20 == 0 or number + 1 == rounds:
@@ -648,15 +665,14 @@ def print_report(results: dict[str, Any]) -> None:
         f"\nrevoke_user_sessions({TARGET_USER_ID}): ends {TARGET_SESSIONS} sessions; "
         f"median of {config['rounds']} interleaved rounds (timed: the call alone)"
     )
-    print(f"  {'store':<50} {'median µs':>10} {'iqr':>5} {'p90 µs':>8}")
-    rows = [
-        (f"small ({results['build']['small']['sessions']:,} sessions)", revoke["small"]),
-        (f"large ({results['build']['large']['sessions']:,} sessions)", revoke["large"]),
-        ("reference: small, before the large store existed", revoke["small_alone"]),
-    ]
+    print(f"  {'store':<50} {'median µs':>10} {'iqr':>5} {'p90 µs':>8} {'vs small':>8}")
+    rows = [(f"{row['store']} ({row['sessions']:,} sessions)", row) for row in revoke["by_store"]]
+    rows.append(("reference: small, before the other stores existed", revoke["small_alone"]))
+    smallest = revoke["small"]["median_us"]
     for label, row in rows:
         print(
-            f"  {label:<50} {row['median_us']:>10.1f} {row['iqr_pct']:>4.0f}% {row['p90_us']:>8.1f}"
+            f"  {label:<50} {row['median_us']:>10.1f} {row['iqr_pct']:>4.0f}% "
+            f"{row['p90_us']:>8.1f} {row['median_us'] / smallest:>7.2f}x"
         )
     ok = revoke["ratio"] <= GOAL_RATIO
     print(f"  ratio large / small: {revoke['ratio']:.2f}x (goal <= {GOAL_RATIO}x: {_status(ok)})")
@@ -670,7 +686,7 @@ def print_report(results: dict[str, Any]) -> None:
     if results.get("overview"):
         _print_overview(results["overview"], results["build"])
 
-    print(f"\nclear_expired() on the large store (IndexStorage, prefix {config['prefixes'][1]})")
+    print(f"\nclear_expired() on the large store (IndexStorage, prefix {config['prefixes'][-1]})")
     print(
         f"  {'pass':<12} {'made stale':>10} {'indexes':>8} {'examined':>9} {'pruned':>8} "
         f"{'idx gone':>8} {'SCANs':>6} {'seconds':>8} {'entries/s':>10} {'peak Python':>12}"
@@ -693,9 +709,36 @@ def print_report(results: dict[str, Any]) -> None:
 # -- main ------------------------------------------------------------------------------
 
 
+def _store_sizes_arg(text: str) -> list[int]:
+    """``--store-sizes``: comma-separated session counts (``1000,10_000,1e5`` too)."""
+    sizes: list[int] = []
+    for part in text.split(","):
+        try:
+            size = int(float(part)) if "e" in part.lower() else int(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number of sessions: {part!r}") from None
+        if size < 1:
+            raise argparse.ArgumentTypeError(f"store sizes must be >= 1, got {size}")
+        sizes.append(size)
+    return sizes
+
+
+def default_store_sizes(small: int, large: int) -> list[int]:
+    """``small``, one store per power of ten strictly between, and ``large``."""
+    sizes = [small]
+    power = 1
+    while power <= small:
+        power *= 10
+    while power < large:
+        sizes.append(power)
+        power *= 10
+    sizes.append(large)
+    return sizes
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Benchmark revoking a user's sessions at two store sizes, and the "
+        description="Benchmark revoking a user's sessions at several store sizes, and the "
         "user-index cleanup (clearsessions).",
     )
     parser.add_argument(
@@ -714,15 +757,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--small",
         type=int,
-        default=DEFAULT_SMALL,
         help=f"filler sessions in the small store (default: {DEFAULT_SMALL:,})",
     )
     parser.add_argument(
         "--large",
         type=int,
-        default=DEFAULT_LARGE,
         help=f"filler sessions in the large store (default: {DEFAULT_LARGE:,}; "
         "100000 for a quick run)",
+    )
+    parser.add_argument(
+        "--store-sizes",
+        type=_store_sizes_arg,
+        metavar="N,N,...",
+        help="sessions in each store whose revocation is timed, instead of --small, "
+        "--large and one store per power of ten between them (the default: "
+        f"{','.join(map(str, default_store_sizes(DEFAULT_SMALL, DEFAULT_LARGE)))}); "
+        "the smallest and largest are the small and large stores",
     )
     parser.add_argument(
         "--stale",
@@ -745,11 +795,35 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="skip the admin overview measurement",
     )
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument(
+        "--plot",
+        metavar="DIR",
+        help="also draw DIR/revoke_vs_store_size.png (needs matplotlib)",
+    )
     args = parser.parse_args(argv)
-    if args.rounds < 1 or args.small < 1 or args.large < 1 or args.overview_rounds < 1:
-        parser.error("--rounds, --small, --large and --overview-rounds must be >= 1")
+    if args.store_sizes is not None:
+        if args.small is not None or args.large is not None:
+            parser.error("--store-sizes replaces --small and --large: give one or the other")
+        args.store_sizes = sorted(set(args.store_sizes))
+    else:
+        small = DEFAULT_SMALL if args.small is None else args.small
+        large = DEFAULT_LARGE if args.large is None else args.large
+        if small < 1 or large <= small:
+            parser.error("--small must be >= 1 and --large larger than --small")
+        args.store_sizes = default_store_sizes(small, large)
+    if len(args.store_sizes) < 2:
+        parser.error("--store-sizes needs at least two different sizes")
+    args.small, args.large = args.store_sizes[0], args.store_sizes[-1]
+    if args.rounds < 1 or args.overview_rounds < 1:
+        parser.error("--rounds and --overview-rounds must be >= 1")
     if not 0 < args.stale <= 0.5:
         parser.error("--stale must be in (0, 0.5]: two disjoint shares are deleted")
+    if args.plot:
+        # Before the run, not after minutes of it.
+        try:
+            require_matplotlib()
+        except MatplotlibMissing as exc:
+            parser.error(str(exc))
     return args
 
 
@@ -764,22 +838,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_tag = "".join(secrets.choice(RUN_TAG_ALPHABET) for _ in range(RUN_TAG_LENGTH))
     small = Store("small", f"{run_tag}:small", args.small)
     large = Store("large", f"{run_tag}:large", args.large)
+    middle = [
+        Store(f"mid{number:02d}", f"{run_tag}:mid{number:02d}", size)
+        for number, size in enumerate(args.store_sizes[1:-1], start=1)
+    ]
+    stores = [small, *middle, large]
     configure_django(args.redis_url, small.prefix)
     started = time.monotonic()
     print(f"Keys under {run_tag}:* on {redacted(args.redis_url)}", file=sys.stderr)
 
-    next_report = [PROGRESS_EVERY]
+    def building(store: Store) -> Callable[[int], None]:
+        next_report = [PROGRESS_EVERY]
 
-    def building(count: int) -> None:
-        if count < next_report[0]:
-            return
-        next_report[0] += PROGRESS_EVERY
-        print(
-            f"\r  large store: {count:,}/{large.sessions:,} sessions",
-            end="",
-            file=sys.stderr,
-            flush=True,
-        )
+        def report(count: int) -> None:
+            if count < next_report[0]:
+                return
+            next_report[0] += PROGRESS_EVERY
+            print(
+                f"\r  {store.name} store: {count:,}/{store.sessions:,} sessions",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
+
+        return report
 
     try:
         build_filler(client, small, args.stale, args.seed)
@@ -791,12 +873,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("  timing the small store's overview alone", file=sys.stderr)
             overview_alone = time_overview_alone(client, small, OVERVIEW_ALONE_ROUNDS)
             overview_trips = {"small_alone": count_overview_round_trips(small)}
+        for number, store in enumerate(middle):
+            build_filler(client, store, args.stale, args.seed + 2 + number, building(store))
+            print(
+                f"\n  {store.name} store ({store.sessions:,}) built in {store.build_s:.1f} s",
+                file=sys.stderr,
+            )
         memory_before = _used_memory(client)
-        build_filler(client, large, args.stale, args.seed + 1, building)
+        build_filler(client, large, args.stale, args.seed + 1, building(large))
         print(f"\n  large store built in {large.build_s:.1f} s", file=sys.stderr)
         large_memory = _used_memory(client) - memory_before
-        timings = time_interleaved([small, large], args.rounds)
+        timings = time_interleaved(stores, args.rounds)
         trips = count_revoke_round_trips(large)
+        # The overview and the cleanup are measured on the small and large stores
+        # only, with nothing else in the database, as before the middle stores.
+        for store in middle:
+            removed_middle = cleanup(client, store.prefix)
+            print(f"  removed the {store.name} store ({removed_middle:,} keys)", file=sys.stderr)
         # Before the cleanup passes, which delete sessions: the overview's totals
         # must still equal what the filler wrote.
         overview: dict[str, Any] | None = None
@@ -848,25 +941,28 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "ok": row["pruned_matches_stale"],
             }
         )
+    redis_version = client.info("server").get("redis_version")
     results: dict[str, Any] = {
         "config": {
             "redis_url": redacted(args.redis_url),
             "run_tag": run_tag,
-            "prefixes": [small.prefix, large.prefix],
+            "prefixes": [store.prefix for store in stores],
             "rounds": args.rounds,
             "warmup_rounds": WARMUP_ROUNDS,
             "small": args.small,
             "large": args.large,
+            "store_sizes": args.store_sizes,
             "stale": args.stale,
             "seed": args.seed,
             "overview_rounds": None if args.no_overview else args.overview_rounds,
             "python": platform.python_version(),
             "django": django.get_version(),
             "redis_py": redis.__version__,
-            "redis_server": client.info("server").get("redis_version"),
+            "redis_server": redis_version,
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
             "cpu": _cpu_model(),
+            "machine": machine_description(redis_version),
             "date": time.strftime("%Y-%m-%d"),
         },
         "build": {
@@ -877,7 +973,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "commands": store.commands,
                 "seconds": store.build_s,
             }
-            for store in (small, large)
+            for store in stores
         },
         "large_store_memory_bytes": large_memory,
         "revoke": {
@@ -885,6 +981,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             "large": timings["large"].as_dict(),
             "small_alone": small_alone.as_dict(),
             "ratio": ratio,
+            "by_store": [
+                {
+                    "store": store.name,
+                    "sessions": store.sessions,
+                    **timings[store.name].as_dict(),
+                    "ratio_to_small": timings[store.name].median / timings["small"].median,
+                }
+                for store in stores
+            ],
         },
         "round_trips": trips,
         "overview": overview,
@@ -898,6 +1003,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
         print(f"Results written to {args.json}")
+    if args.plot:
+        write_plots(results, args.plot)
     overview_ok = overview is None or all(
         overview[name]["totals_ok"] for name in ("small_alone", "small", "large")
     )

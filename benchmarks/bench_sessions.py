@@ -3,7 +3,7 @@
 Run from the repository root against a local Redis (db 15 by default)::
 
     python benchmarks/bench_sessions.py [--redis-url URL] [--rounds N] [--requests N]
-                                        [--sessions N] [--json PATH]
+                                        [--sessions N] [--json PATH] [--plot DIR]
 
 The primary scenarios measure the session store: one signed-in request through
 Django's real ``SessionMiddleware`` alone, with sliding expiry. The view reads
@@ -40,7 +40,8 @@ two addresses (the load script rewrites the record every request). Reported as
 µs medians, b/a and c/a, and round trips per request (expected: 1 each). Memory is
 measured with ``MEMORY USAGE`` on every key a contender wrote for ``--sessions``
 signed-in users, for two session payloads. Every contender's keys start with the
-same random 6-character run tag, all deleted at the end whatever happens. See
+same random 6-character run tag, all deleted at the end whatever happens.
+``--plot DIR`` draws ``DIR/latency_by_engine.png`` (``plots.py``, matplotlib). See
 ``benchmarks/README.md``.
 """
 
@@ -77,6 +78,12 @@ from django.conf import settings  # noqa: E402
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY  # noqa: E402
 from django.contrib.sessions.backends.base import CreateError, SessionBase  # noqa: E402
 from django.http import HttpRequest, HttpResponse  # noqa: E402
+from plots import (  # noqa: E402
+    MatplotlibMissing,
+    machine_description,
+    require_matplotlib,
+    write_plots,
+)
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
 # Defaults sized for < ~90 s on a 2-core machine (most of it is the timed rounds).
@@ -1128,6 +1135,7 @@ def summarize(
                 primary=payload == "signed-in",
             )
         )
+    redis_version = bench.client.info("server").get("redis_version")
     return {
         "config": {
             "redis_url": redacted(bench.redis_url),
@@ -1138,8 +1146,10 @@ def summarize(
             "python": platform.python_version(),
             "django": django.get_version(),
             "redis_py": redis.__version__,
-            "redis_server": bench.client.info("server").get("redis_version"),
+            "redis_server": redis_version,
             "hiredis": _hiredis_version(),
+            "machine": machine_description(redis_version),
+            "date": time.strftime("%Y-%m-%d"),
         },
         "labels": {c.name: c.label for c in bench.contenders},
         "scenarios": scenarios,
@@ -1325,9 +1335,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         f"(default: {DEFAULT_SESSIONS})",
     )
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument(
+        "--plot",
+        metavar="DIR",
+        help="also draw DIR/latency_by_engine.png (needs matplotlib)",
+    )
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.requests < 1 or args.sessions < 0:
         parser.error("--rounds and --requests must be >= 1, --sessions >= 0")
+    if args.plot:
+        # Before the run, not after minutes of it.
+        try:
+            require_matplotlib()
+        except MatplotlibMissing as exc:
+            parser.error(str(exc))
     return args
 
 
@@ -1370,6 +1391,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
         print(f"Results written to {args.json}")
+    if args.plot:
+        write_plots(results, args.plot)
     return 0
 
 
