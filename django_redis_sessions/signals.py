@@ -20,3 +20,10 @@ from __future__ import annotations
 from django.dispatch import Signal
 
 session_revoked = Signal()
+
+#: Sent for each session-policy event, for audit trails (``audit.py`` listens):
+#: ``event`` (``"rotated"``, ``"limit_ended"``, ``"login_refused"``,
+#: ``"ip_changed"``, ``"user_agent_changed"``, ...), ``user_id`` (a string, or
+#: ``None``), ``fingerprint`` (never the key) and ``detail`` (a small dict of
+#: strings: what the policy saw and did). The sender is the session store class.
+session_event = Signal()
