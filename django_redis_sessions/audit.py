@@ -1,0 +1,492 @@
+"""The audit trail: a bounded log of each user's session events, kept in Redis.
+
+Off by default; ``SESSION_REDIS_AUDIT = True`` turns it on. The receivers below
+are always connected (``apps.py``) and return at once when it is off, so a site
+without the audit sends no Redis command for it and no request changes.
+
+What is recorded, in the log of the user concerned:
+
+* ``created``: a sign-in (Django's ``user_logged_in``, from ``login()`` and
+  ``alogin()``), with the new session's fingerprint and the request's IP address
+  and user agent (as the privacy settings allow: ``SESSION_REDIS_RECORD_IP``,
+  ``SESSION_REDIS_TRUNCATE_IP``...);
+* ``signed_out``: a sign-out (``user_logged_out``);
+* ``revoked``: each session this package's API, commands, admin, "your
+  sessions" page or password-change hook ended (``session_revoked``), with
+  ``by`` and the ``actor``'s username. A store-wide revocation has no user and is
+  not recorded per user;
+* every ``session_event`` (``rotated``, ``limit_ended``, ``login_refused``,
+  ``ip_changed``, ``user_agent_changed``, or an application's own), with its
+  ``detail``.
+
+Expiry is not recorded. Redis ends a session by its TTL and tells nobody; the
+user's index entry is pruned later, mostly inside the Lua scripts (by deadline
+at every indexed save, by an existence check at the next sign-in) or together
+with the whole index when its own TTL runs out. The Python side only sees the
+few entries a listing or ``clearsessions`` happens to prune first, at a time
+unrelated to the expiry: logging those would make a trail where the absence of
+an ``expired`` event means nothing. A session of the log that is neither live
+nor signed out nor revoked ended by expiry.
+
+Storage: one Redis list per user, ``<prefix>:a:<user id>``, newest event first,
+each event a compact JSON object::
+
+    {"t": 1767225600, "e": "revoked", "fp": "3f2a9c0d1e2b", "by": "admin",
+     "actor": "root", "ip": null, "ua": null, "detail": {}}
+
+Sessions appear by fingerprint only, never by key. Each write is one round trip,
+a ``MULTI`` of ``LPUSH`` + ``LTRIM`` (to ``SESSION_REDIS_AUDIT_MAX_EVENTS``) +
+``EXPIRE`` (``SESSION_REDIS_AUDIT_RETENTION``): a log holds at most that many
+events, and disappears that long after its newest event; reads leave out events
+older than the retention. A write that fails (Redis unreachable) never fails the
+sign-in, sign-out or revocation that caused it: the event is dropped with a
+warning on the ``django_redis_sessions`` logger.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+import redis.asyncio
+from django.contrib.sessions.backends.base import SessionBase
+
+from . import keys
+from .client import client_meta
+from .conf import conf
+from .connection import get_async_client, get_client
+from .exceptions import SessionStoreError
+from .record import META_IP, META_USER_AGENT
+from .store import _StorageBase
+
+logger = logging.getLogger("django_redis_sessions")
+
+#: Events this module records itself (``session_event`` adds its own names).
+CREATED = "created"
+SIGNED_OUT = "signed_out"
+REVOKED = "revoked"
+
+#: ``by`` of the events this module records itself; a revocation keeps its own
+#: (``"api"``, ``"admin"``...) and a ``session_event`` says ``"policy"`` unless it
+#: passes ``by=``.
+BY_LOGIN = "login"
+BY_LOGOUT = "logout"
+BY_POLICY = "policy"
+
+#: Revocations recorded from their policy's own ``session_event`` instead (the
+#: session limit sends ``limit_ended``, which also names the new session), so
+#: that one ended session is one event.
+_RECORDED_AS_SESSION_EVENTS = frozenset({"limit"})
+
+#: Bounds on what one event may carry: a ``detail`` comes from code we do not
+#: control, and every user's log is kept for months.
+MAX_DETAIL_ITEMS = 16
+MAX_TEXT = 256
+_SHORT_TEXT = 150
+
+_FINGERPRINT = re.compile(f"[0-9a-f]{{{keys.FINGERPRINT_LENGTH}}}")
+_DIGEST = re.compile(f"[0-9a-f]{{{2 * keys.DIGEST_SIZE}}}")
+#: What Django's generator makes: 32 characters of [a-z0-9]. A digest is 32 hex
+#: digits, which this also matches; it is tried first.
+_GENERATED_KEY = re.compile(r"[a-z0-9]{32}")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One event of a user's audit trail. ``time`` is an aware datetime in UTC."""
+
+    time: datetime
+    event: str
+    #: The session's fingerprint (``None`` when the event concerns no single one).
+    fingerprint: str | None = None
+    #: What caused it: ``"login"``, ``"logout"``, ``"policy"``, or a revocation's
+    #: ``by`` (``"api"``, ``"command"``, ``"admin"``, ``"user"``, ...).
+    by: str | None = None
+    #: The username of who asked for it, when known.
+    actor: str | None = None
+    #: The client IP address of the request behind it, when known.
+    ip: str | None = None
+    #: The user agent of that request, when known.
+    user_agent: str | None = None
+    detail: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (``time`` as an ISO 8601 string)."""
+        return {
+            "time": self.time.isoformat(),
+            "event": self.event,
+            "fingerprint": self.fingerprint,
+            "by": self.by,
+            "actor": self.actor,
+            "ip": self.ip,
+            "user_agent": self.user_agent,
+            "detail": dict(self.detail),
+        }
+
+
+# -- building events ------------------------------------------------------------------
+
+
+def _text(value: Any, limit: int = MAX_TEXT) -> str | None:
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else str(value)
+    return text[:limit] or None
+
+
+def safe_fingerprint(value: Any) -> str | None:
+    """``value`` as a fingerprint: a session key or a digest becomes its fingerprint.
+
+    Whatever a caller passes, the trail never stores a session key.
+    """
+    if not isinstance(value, str):
+        return None
+    if _FINGERPRINT.fullmatch(value):
+        return value
+    if _DIGEST.fullmatch(value):
+        return keys.fingerprint_of_digest(value)
+    if keys.is_valid_session_key(value):
+        return keys.fingerprint(value)
+    return None
+
+
+def _scrubbed(value: str) -> str:
+    # A detail value with the shape of a key Django generated is almost certainly
+    # one (a digest is hex only): keep its fingerprint, never the key.
+    if _GENERATED_KEY.fullmatch(value) and not _DIGEST.fullmatch(value):
+        return keys.fingerprint(value)
+    return value
+
+
+def _detail(detail: Mapping[Any, Any] | None) -> dict[str, str]:
+    if not detail:
+        return {}
+    items = list(detail.items())[:MAX_DETAIL_ITEMS]
+    return {
+        str(key)[:64]: _scrubbed(_text(value) or "") for key, value in items if value is not None
+    }
+
+
+def actor_name(actor: Any) -> str | None:
+    """The username of ``actor`` (a user, or anything printable), or ``None``."""
+    if actor is None:
+        return None
+    get_username = getattr(actor, "get_username", None)
+    return _text(get_username() if callable(get_username) else actor, _SHORT_TEXT)
+
+
+def make_event(
+    event: str,
+    *,
+    fingerprint: Any = None,
+    by: str | None = None,
+    actor: Any = None,
+    ip: str | None = None,
+    user_agent: str | None = None,
+    detail: Mapping[Any, Any] | None = None,
+    when: float | None = None,
+) -> AuditEvent:
+    """An event, bounded and cleaned for storage (a key given as ``fingerprint`` is digested)."""
+    return AuditEvent(
+        time=datetime.fromtimestamp(int(time.time() if when is None else when), tz=UTC),
+        event=_text(event, 64) or "unknown",
+        fingerprint=safe_fingerprint(fingerprint),
+        by=_text(by, 64),
+        actor=actor_name(actor),
+        ip=_text(ip, 64),
+        user_agent=_text(user_agent),
+        detail=_detail(detail),
+    )
+
+
+def encode_event(event: AuditEvent) -> bytes:
+    """The compact JSON an event is stored as."""
+    stored = {
+        "t": int(event.time.timestamp()),
+        "e": event.event,
+        "fp": event.fingerprint,
+        "by": event.by,
+        "actor": event.actor,
+        "ip": event.ip,
+        "ua": event.user_agent,
+        "detail": event.detail,
+    }
+    return json.dumps(stored, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def decode_event(raw: bytes | str) -> AuditEvent | None:
+    """The event stored as ``raw``, or ``None`` when it is not one."""
+    try:
+        stored = json.loads(raw)
+        when = datetime.fromtimestamp(int(stored["t"]), tz=UTC)
+        detail = stored.get("detail") or {}
+        if not isinstance(detail, dict):
+            return None
+        return AuditEvent(
+            time=when,
+            event=str(stored["e"]),
+            fingerprint=_text(stored.get("fp")),
+            by=_text(stored.get("by")),
+            actor=_text(stored.get("actor")),
+            ip=_text(stored.get("ip")),
+            user_agent=_text(stored.get("ua")),
+            detail={str(k): str(v) for k, v in detail.items()},
+        )
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError, OSError):
+        return None
+
+
+def _recent(raws: Sequence[bytes | str], retention: int) -> list[AuditEvent]:
+    oldest = time.time() - retention
+    events: list[AuditEvent] = []
+    for raw in raws:
+        event = decode_event(raw)
+        if event is None:
+            logger.warning("Audit trail: an unreadable entry was skipped.")
+            continue
+        if event.time.timestamp() < oldest:
+            break  # newest first: everything after it is older still
+        events.append(event)
+    return events
+
+
+# -- storage --------------------------------------------------------------------------
+
+
+class _AuditCalls(_StorageBase):
+    def audit_key(self, user_id: str) -> str:
+        return keys.audit_key(self.prefix, user_id)
+
+    @staticmethod
+    def stop(limit: int | None) -> int:
+        """The last ``LRANGE`` index to read for ``limit`` events."""
+        most = conf.audit_max_events
+        return (most if limit is None else min(limit, most)) - 1
+
+
+class AuditLog(_AuditCalls):
+    """Users' audit logs on a sync ``redis.Redis`` client."""
+
+    client: redis.Redis
+
+    def append(self, user_id: str, events: Sequence[AuditEvent]) -> None:
+        """Add ``events`` (oldest first) to the user's log: one round trip."""
+        key = self.audit_key(user_id)
+        with self.errors("write audit events"):
+            pipe = self.client.pipeline(transaction=True)
+            pipe.lpush(key, *(encode_event(event) for event in events))
+            pipe.ltrim(key, 0, conf.audit_max_events - 1)
+            pipe.expire(key, conf.audit_retention)
+            pipe.execute()
+
+    def read(self, user_id: str, limit: int | None = None) -> list[AuditEvent]:
+        with self.errors("read audit events"):
+            raws = self.client.lrange(self.audit_key(user_id), 0, self.stop(limit))
+        return _recent(raws, conf.audit_retention)
+
+
+class AsyncAuditLog(_AuditCalls):
+    """The same on a ``redis.asyncio.Redis`` client."""
+
+    client: redis.asyncio.Redis
+
+    async def append(self, user_id: str, events: Sequence[AuditEvent]) -> None:
+        key = self.audit_key(user_id)
+        with self.errors("write audit events"):
+            pipe = self.client.pipeline(transaction=True)
+            pipe.lpush(key, *(encode_event(event) for event in events))
+            pipe.ltrim(key, 0, conf.audit_max_events - 1)
+            pipe.expire(key, conf.audit_retention)
+            await pipe.execute()
+
+    async def read(self, user_id: str, limit: int | None = None) -> list[AuditEvent]:
+        with self.errors("read audit events"):
+            raws = await self.client.lrange(self.audit_key(user_id), 0, self.stop(limit))
+        return _recent(raws, conf.audit_retention)
+
+
+def _check_limit(limit: int | None) -> None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"limit must be a positive whole number or None, not {limit!r}.")
+
+
+def record(user_id: str, events: Sequence[AuditEvent]) -> None:
+    """Add ``events`` to ``user_id``'s log (nothing when the audit is off).
+
+    Raises :class:`~django_redis_sessions.exceptions.SessionStoreError` when
+    Redis fails; the signal receivers catch it.
+    """
+    if conf.audit and events and user_id:
+        AuditLog(get_client(), conf.prefix).append(user_id, events)
+
+
+async def arecord(user_id: str, events: Sequence[AuditEvent]) -> None:
+    if conf.audit and events and user_id:
+        await AsyncAuditLog(get_async_client(), conf.prefix).append(user_id, events)
+
+
+def read(user_id: str, limit: int | None = None) -> list[AuditEvent]:
+    """``user_id``'s events within the retention, newest first (at most ``limit``).
+
+    Reads whatever is stored, even with the audit off (a log lasts until its
+    retention runs out).
+    """
+    _check_limit(limit)
+    return AuditLog(get_client(), conf.prefix).read(user_id, limit)
+
+
+async def aread(user_id: str, limit: int | None = None) -> list[AuditEvent]:
+    _check_limit(limit)
+    return await AsyncAuditLog(get_async_client(), conf.prefix).read(user_id, limit)
+
+
+# -- signal receivers -------------------------------------------------------------------
+#
+# Always connected, sync (Django runs a sync receiver of ``asend`` — alogin,
+# alogout, the async API — through ``sync_to_async``), and a no-op when the audit
+# is off. None may fail the sign-in, sign-out or revocation that sent the signal.
+
+
+def _record_safely(user_id: str, events: Sequence[AuditEvent]) -> None:
+    try:
+        record(user_id, events)
+    except SessionStoreError as exc:
+        logger.warning(
+            "Audit trail: %d event(s) of user %s not recorded: %s", len(events), user_id, exc
+        )
+    except Exception:  # an audit write must never break a sign-in: log it, go on
+        logger.warning(
+            "Audit trail: %d event(s) of user %s not recorded.",
+            len(events),
+            user_id,
+            exc_info=True,
+        )
+
+
+def _user_id(user: Any) -> str | None:
+    """The id the session index uses for ``user`` (as Django's login stores it)."""
+    meta = getattr(user, "_meta", None)
+    if meta is None or getattr(user, "pk", None) is None:
+        return None
+    return str(meta.pk.value_to_string(user))
+
+
+def _client(request: Any) -> tuple[str | None, str | None]:
+    """The request's IP address and user agent, as the privacy settings allow."""
+    if request is None or not hasattr(request, "META"):
+        return None, None
+    meta = client_meta(request)
+    return meta.get(META_IP), meta.get(META_USER_AGENT)
+
+
+def _session_fingerprint(request: Any) -> str | None:
+    session = getattr(request, "session", None)
+    if not isinstance(session, SessionBase):
+        return None
+    key = session.session_key
+    # None when login() flushed another user's session: the new key is only
+    # chosen when the response saves it.
+    return (
+        keys.fingerprint(key) if isinstance(key, str) and keys.is_valid_session_key(key) else None
+    )
+
+
+def _request_event(event: str, by: str, request: Any, user: Any) -> tuple[str, AuditEvent] | None:
+    user_id = _user_id(user)
+    if user_id is None:
+        return None
+    ip, agent = _client(request)
+    return user_id, make_event(
+        event,
+        fingerprint=_session_fingerprint(request),
+        by=by,
+        actor=user,
+        ip=ip,
+        user_agent=agent,
+    )
+
+
+def on_user_logged_in(sender: Any, request: Any = None, user: Any = None, **kwargs: Any) -> None:
+    """``user_logged_in``: a ``created`` event for the new session."""
+    if not conf.audit:
+        return
+    if (found := _request_event(CREATED, BY_LOGIN, request, user)) is not None:
+        _record_safely(found[0], [found[1]])
+
+
+def on_user_logged_out(sender: Any, request: Any = None, user: Any = None, **kwargs: Any) -> None:
+    """``user_logged_out``: a ``signed_out`` event (sent before Django flushes the session)."""
+    if not conf.audit:
+        return
+    if (found := _request_event(SIGNED_OUT, BY_LOGOUT, request, user)) is not None:
+        _record_safely(found[0], [found[1]])
+
+
+def on_session_revoked(
+    sender: Any,
+    user_id: str | None = None,
+    fingerprints: Sequence[str] = (),
+    by: str | None = None,
+    actor: Any = None,
+    **kwargs: Any,
+) -> None:
+    """``session_revoked``: one ``revoked`` event per session, in one write."""
+    if not conf.audit or not user_id or by in _RECORDED_AS_SESSION_EVENTS:
+        return
+    now = time.time()
+    events = [
+        make_event(REVOKED, fingerprint=fp, by=by, actor=actor, when=now) for fp in fingerprints
+    ]
+    _record_safely(user_id, events)
+
+
+def on_session_event(
+    sender: Any,
+    event: str = "",
+    user_id: str | None = None,
+    fingerprint: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> None:
+    """``session_event``: the event as sent (``by`` is ``"policy"`` unless given).
+
+    Optional extra arguments are used when present: ``by``, ``actor`` and
+    ``request`` (for the IP address and user agent).
+    """
+    if not conf.audit or not user_id or not event:
+        return
+    ip, agent = _client(kwargs.get("request"))
+    _record_safely(
+        str(user_id),
+        [
+            make_event(
+                event,
+                fingerprint=fingerprint,
+                by=kwargs.get("by") or BY_POLICY,
+                actor=kwargs.get("actor"),
+                ip=ip,
+                user_agent=agent,
+                detail=detail,
+            )
+        ],
+    )
+
+
+def connect_receivers() -> None:
+    """Connect the receivers (``AppConfig.ready``); each is a no-op while the audit is off."""
+    from django.contrib.auth.signals import user_logged_in, user_logged_out
+
+    from .signals import session_event, session_revoked
+
+    uid = "django_redis_sessions.audit"
+    user_logged_in.connect(on_user_logged_in, dispatch_uid=f"{uid}.login")
+    user_logged_out.connect(on_user_logged_out, dispatch_uid=f"{uid}.logout")
+    session_revoked.connect(on_session_revoked, dispatch_uid=f"{uid}.revoked")
+    session_event.connect(on_session_event, dispatch_uid=f"{uid}.event")
