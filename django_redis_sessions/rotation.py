@@ -1,0 +1,58 @@
+"""Periodic key rotation (``SESSION_REDIS_ROTATE_AFTER``) and its grace period.
+
+When a session's key is old enough, the engine moves the session to a new key
+(``rotate.lua``) and leaves a *stub* at the old key for ``SESSION_REDIS_ROTATE_GRACE``
+seconds: ``>`` + the new key's digest + the new key sealed with the old one. A
+request still carrying the old cookie (one that was in flight when another request
+rotated) opens the stub with the key it holds, continues on the new key, and its
+response carries the new cookie, so concurrent requests never sign the user out.
+
+Redis still never holds a usable key: the sealed key is XORed with a BLAKE2b pad
+derived from the old key, which only the old cookie's holder has. After the grace
+period the stub expires and the old key is dead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from . import keys
+
+#: The first byte of a stub; a record starts with its version, "1".
+STUB_MARKER = b">"
+_DIGEST_HEX = 2 * keys.DIGEST_SIZE
+_PERSON = b"drs:rotate"
+
+
+def _pad(old_key: str, length: int) -> bytes:
+    return hashlib.blake2b(old_key.encode("ascii"), digest_size=length, person=_PERSON).digest()
+
+
+def seal(old_key: str, new_key: str) -> bytes:
+    """``new_key`` sealed with ``old_key``: what the stub stores (hex)."""
+    plain = new_key.encode("ascii")
+    return (
+        bytes(a ^ b for a, b in zip(plain, _pad(old_key, len(plain)), strict=True)).hex().encode()
+    )
+
+
+def is_stub(raw: bytes) -> bool:
+    return raw[:1] == STUB_MARKER
+
+
+def open_stub(old_key: str, raw: bytes) -> str | None:
+    """The key a stub moved ``old_key``'s session to, or ``None`` if it is not valid."""
+    target = raw[1 : 1 + _DIGEST_HEX].decode("ascii", "replace")
+    try:
+        sealed = bytes.fromhex(raw[1 + _DIGEST_HEX :].decode("ascii"))
+    except ValueError:
+        return None
+    if not 8 <= len(sealed) <= 64:
+        return None
+    plain = bytes(a ^ b for a, b in zip(sealed, _pad(old_key, len(sealed)), strict=True))
+    new_key = plain.decode("ascii", "replace")
+    # The digest check proves the stub was made for this very key: a stub written
+    # by anyone without the old key opens to garbage, which is refused here.
+    if not keys.is_valid_session_key(new_key) or keys.digest(new_key) != target:
+        return None
+    return new_key

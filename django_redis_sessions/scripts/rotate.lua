@@ -1,0 +1,43 @@
+-- Move a session to a new key, keeping everything but the key (SESSION_REDIS_ROTATE_AFTER),
+-- and leave a stub at the old key for the grace period (rotation.py).
+-- KEYS[1] old key, KEYS[2] new key, KEYS[3] the user's index (or KEYS[1] again).
+-- ARGV[1] expected user id, [2] old member, [3] new member, [4] the new key sealed
+--   with the old one, [5] grace period in ms.
+-- Returns 1 rotated, 0 new key taken, 2 the old session is gone, -1 corrupt,
+--   {'moved', stub} when another request rotated it first, {'uid', stored_user_id}
+--   on a mismatch.
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 2 end
+if string.byte(raw, 1) == 62 then return {'moved', raw} end
+local h = header(raw)
+local stored_user, data_pos = meta_user(raw)
+if not (h and stored_user) then return -1 end
+if stored_user ~= ARGV[1] then return {'uid', stored_user} end
+local now, now_s = now_ms()
+local exp = expiry_ms(now, h.idle, h.deadline)
+if exp <= now then
+  redis.call('DEL', KEYS[1])
+  return 2
+end
+local meta = ns_read(raw, HEADER_LENGTH + 1)
+local kept = pairs_without(meta, 1, {r = true}, USER_META)
+if not kept then return -1 end
+-- Created, deadline and idle timeout carry over: rotation is not a new sign-in.
+local head = '1' .. field(h.created) .. field(now_s) .. field(h.deadline) .. field(h.idle)
+redis.call('SET', KEYS[2],
+  head .. build_meta(stored_user, kept, ns('r') .. ns(tostring(now_s))) .. string.sub(raw, data_pos),
+  'PXAT', exp)
+local stub_exp = math.min(exp, now + tonumber(ARGV[5]))
+if stub_exp > now then
+  redis.call('SET', KEYS[1], '>' .. ARGV[3] .. ARGV[4], 'PXAT', stub_exp)
+else
+  redis.call('DEL', KEYS[1])
+end
+if stored_user ~= '' then
+  redis.call('ZREM', KEYS[3], ARGV[2])
+  local score = h.deadline
+  if score <= 0 then score = NO_DEADLINE end
+  redis.call('ZADD', KEYS[3], score, ARGV[3])
+end
+return 1
