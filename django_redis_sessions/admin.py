@@ -10,7 +10,9 @@ a queryset:
   username or email (the database finds the users; the walk has their rows);
 * one user's sessions: fingerprint, created, last seen, idle and absolute
   expiry, IP, device; revoke the selected ones;
-* revoke all of a user's sessions, behind a confirmation page.
+* revoke all of a user's sessions, behind a confirmation page;
+* with ``SESSION_REDIS_AUDIT``, the user's recent session events (``audit.py``)
+  below their sessions.
 
 Access: the admin's login for anonymous users, 403 without
 ``view_sessions`` (pages) or ``revoke_sessions`` (changes). Changes are POSTs,
@@ -48,6 +50,9 @@ from .models import REVOKE_PERMISSION, VIEW_PERMISSION, RedisSession
 #: Users matched by one search; a search is for finding someone, not for paging
 #: through the user table.
 SEARCH_LIMIT = 500
+#: Audit events shown on a user's page (the log keeps up to
+#: SESSION_REDIS_AUDIT_MAX_EVENTS, which may be set far higher).
+AUDIT_PAGE_LIMIT = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,8 +277,26 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             rows=rows,
             show_data=show_data,
             revoke_all_url=self._user_url(user_id, "revoke_all"),
+            audit_events=self._audit_rows(user_id) if conf.audit else None,
         )
         return TemplateResponse(request, "django_redis_sessions/admin/user_sessions.html", context)
+
+    @staticmethod
+    def _audit_rows(user_id: str) -> list[dict[str, Any]]:
+        """The user's recent audit events, newest first, with their cells' text."""
+        rows = []
+        for event in api.user_audit_events(user_id, limit=AUDIT_PAGE_LIMIT):
+            details = [f"{key}: {value}" for key, value in sorted(event.detail.items())]
+            if event.user_agent:
+                details.insert(0, f"device: {describe_user_agent(event.user_agent)}")
+            rows.append(
+                {
+                    "event": event,
+                    "label": event.event.replace("_", " "),
+                    "details": "; ".join(details),
+                }
+            )
+        return rows
 
     def _revoke_selected(self, request: HttpRequest, user_id: str, fingerprints: list[str]) -> None:
         try:

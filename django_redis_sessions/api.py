@@ -27,7 +27,8 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
-from . import keys
+from . import audit, encryption, keys
+from .audit import AuditEvent
 from .conf import conf
 from .connection import get_async_client, get_client
 from .index_store import AsyncIndexStorage, IndexStorage, Overview, UserActivity
@@ -43,6 +44,7 @@ BY_COMMAND = "command"
 BY_ADMIN = "admin"
 BY_USER = "user"
 BY_PASSWORD_CHANGE = "password_change"  # noqa: S105 - a label, not a password
+BY_LIMIT = "limit"  # SESSION_REDIS_MAX_SESSIONS_PER_USER ended it at a new sign-in
 
 _FINGERPRINT_DIGITS = frozenset("0123456789abcdef")
 
@@ -126,6 +128,8 @@ def digests_of(current: Any) -> frozenset[str]:
         return frozenset()
     if isinstance(current, SessionBase):
         current = current.session_key
+        if current is None:
+            return frozenset()  # a session not saved yet has no key to match
     if isinstance(current, str):
         return (
             frozenset({keys.digest(current)}) if keys.is_valid_session_key(current) else frozenset()
@@ -207,7 +211,7 @@ def _actor_name(actor: Any) -> str:
     return str(get_username()) if callable(get_username) else str(actor)
 
 
-def _announce(
+def announce_revocation(
     user_id: str | None, digests: list[str], by: str, actor: Any
 ) -> dict[str, Any] | None:
     """Log each ended session and build the signal's arguments (None: nothing ended)."""
@@ -230,7 +234,7 @@ def _announce(
     }
 
 
-def _sender() -> type[Any]:
+def user_model() -> type[Any]:
     return get_user_model()
 
 
@@ -243,6 +247,19 @@ def _astorage() -> AsyncIndexStorage:
 
 
 # -- the API -------------------------------------------------------------------------
+
+
+def session_limit_for(user: Any, current: Any = None) -> int | None:
+    """The limit ``user`` is at (a new sign-in would be refused), else ``None``.
+
+    Only with ``SESSION_REDIS_SESSION_LIMIT_ACTION = "refuse"``; ``current`` (the
+    signing-in request) is not counted.
+    """
+    limit = conf.max_sessions_per_user
+    if not limit or conf.session_limit_action != "refuse":
+        return None
+    others = [info for info in list_user_sessions(user, current=current) if not info.current]
+    return limit if len(others) >= limit else None
 
 
 def list_user_sessions(user: Any, current: Any = None) -> list[SessionInfo]:
@@ -286,8 +303,8 @@ def revoke_keeping_digests(
     """
     user_id = user_id_of(user)
     ended = _storage().revoke_user(user_id, keep, keep_newest)
-    if (kwargs := _announce(user_id, ended, by, actor)) is not None:
-        session_revoked.send(sender=_sender(), **kwargs)
+    if (kwargs := announce_revocation(user_id, ended, by, actor)) is not None:
+        session_revoked.send(sender=user_model(), **kwargs)
     return len(ended)
 
 
@@ -301,8 +318,8 @@ async def arevoke_user_sessions(
 ) -> int:
     user_id = user_id_of(user)
     ended = await _astorage().revoke_user(user_id, digests_of(keep), keep_newest)
-    if (kwargs := _announce(user_id, ended, by, actor)) is not None:
-        await session_revoked.asend(sender=_sender(), **kwargs)
+    if (kwargs := announce_revocation(user_id, ended, by, actor)) is not None:
+        await session_revoked.asend(sender=user_model(), **kwargs)
     return len(ended)
 
 
@@ -327,8 +344,8 @@ def revoke_sessions(
     storage = _storage()
     digests = _matching(storage.index_members(user_id), fingerprints)
     ended = storage.revoke(user_id, digests) if digests else []
-    if (kwargs := _announce(user_id, ended, by, actor)) is not None:
-        session_revoked.send(sender=_sender(), **kwargs)
+    if (kwargs := announce_revocation(user_id, ended, by, actor)) is not None:
+        session_revoked.send(sender=user_model(), **kwargs)
     return len(ended)
 
 
@@ -339,13 +356,14 @@ async def arevoke_sessions(
     storage = _astorage()
     digests = _matching(await storage.index_members(user_id), fingerprints)
     ended = await storage.revoke(user_id, digests) if digests else []
-    if (kwargs := _announce(user_id, ended, by, actor)) is not None:
-        await session_revoked.asend(sender=_sender(), **kwargs)
+    if (kwargs := announce_revocation(user_id, ended, by, actor)) is not None:
+        await session_revoked.asend(sender=user_model(), **kwargs)
     return len(ended)
 
 
 def _decoded(records: list[tuple[str, bytes]], user_id: str) -> dict[str, dict[str, Any] | None]:
     serializer = import_string(conf.serializer)()
+    cipher = encryption.current()
     found: dict[str, dict[str, Any] | None] = {}
     for digest, raw in records:
         fingerprint = keys.fingerprint_of_digest(digest)
@@ -353,7 +371,8 @@ def _decoded(records: list[tuple[str, bytes]], user_id: str) -> dict[str, dict[s
             stored = decode(raw)
             if stored.user_id != user_id:
                 continue  # a stale entry: the session now belongs to someone else
-            found[fingerprint] = {k: serializer.loads(v) for k, v in stored.data.items()}
+            values = stored.data if cipher is None else cipher.open(stored.data)
+            found[fingerprint] = {k: serializer.loads(v) for k, v in values.items()}
         except Exception:  # noqa: BLE001 - a corrupt record, or any serializer error
             found[fingerprint] = None
     return found
@@ -374,6 +393,21 @@ def sessions_data(user: Any) -> dict[str, dict[str, Any] | None]:
 async def asessions_data(user: Any) -> dict[str, dict[str, Any] | None]:
     user_id = user_id_of(user)
     return _decoded(await _astorage().user_records(user_id), user_id)
+
+
+def user_audit_events(user: Any, limit: int | None = None) -> list[AuditEvent]:
+    """``user``'s audit trail (``SESSION_REDIS_AUDIT``), newest first.
+
+    At most ``limit`` events (``None``: all that are kept, up to
+    ``SESSION_REDIS_AUDIT_MAX_EVENTS``), none older than
+    ``SESSION_REDIS_AUDIT_RETENTION``. One round trip. Events recorded before the
+    audit was turned off are still returned until they expire.
+    """
+    return audit.read(user_id_of(user), limit)
+
+
+async def auser_audit_events(user: Any, limit: int | None = None) -> list[AuditEvent]:
+    return await audit.aread(user_id_of(user), limit)
 
 
 def session_overview() -> Overview:
@@ -431,8 +465,8 @@ def revoke_session(
         digest = _single(storage.find(fingerprint, None), fingerprint)
         owner = storage.revoke_digest(digest) if digest else None
         ended = [digest] if digest and owner is not None else []
-    if (kwargs := _announce(owner or None, ended, by, actor)) is not None:
-        session_revoked.send(sender=_sender(), **kwargs)
+    if (kwargs := announce_revocation(owner or None, ended, by, actor)) is not None:
+        session_revoked.send(sender=user_model(), **kwargs)
     return bool(ended)
 
 
@@ -450,8 +484,8 @@ async def arevoke_session(
         digest = _single(await storage.find(fingerprint, None), fingerprint)
         owner = await storage.revoke_digest(digest) if digest else None
         ended = [digest] if digest and owner is not None else []
-    if (kwargs := _announce(owner or None, ended, by, actor)) is not None:
-        await session_revoked.asend(sender=_sender(), **kwargs)
+    if (kwargs := announce_revocation(owner or None, ended, by, actor)) is not None:
+        await session_revoked.asend(sender=user_model(), **kwargs)
     return bool(ended)
 
 
@@ -472,7 +506,7 @@ def revoke_all_sessions(*, dry_run: bool = False, by: str = BY_API, actor: Any =
     """
     count = _storage().purge(dry_run=dry_run)
     if not dry_run and (kwargs := _announce_all(count, by, actor)) is not None:
-        session_revoked.send(sender=_sender(), **kwargs)
+        session_revoked.send(sender=user_model(), **kwargs)
     return count
 
 
@@ -481,7 +515,7 @@ async def arevoke_all_sessions(
 ) -> int:
     count = await _astorage().purge(dry_run=dry_run)
     if not dry_run and (kwargs := _announce_all(count, by, actor)) is not None:
-        await session_revoked.asend(sender=_sender(), **kwargs)
+        await session_revoked.asend(sender=user_model(), **kwargs)
     return count
 
 

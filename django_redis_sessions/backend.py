@@ -18,6 +18,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,25 +32,32 @@ from django.contrib.sessions.backends.base import (
 )
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signing import JSONSerializer
+from django.dispatch import Signal
 from django.utils.crypto import get_random_string
 from django.views.decorators.debug import sensitive_variables
 
-from . import keys, record
+from . import encryption, keys, record, rotation
 from .auth import note_in_use
+from .client import client_network
 from .conf import conf
 from .connection import get_async_client, get_client
-from .exceptions import SessionTooLarge
+from .exceptions import SessionLimitReached, SessionTooLarge
 from .index_store import AsyncIndexStorage, IndexStorage
+from .signals import session_event, session_revoked
 from .store import (
     AsyncSessionStorage,
     CyclePlan,
     CycleResult,
+    RotatePlan,
+    RotateResult,
+    SaveOutcome,
     SaveResult,
     SessionStorage,
     WritePlan,
 )
 
 security_logger = logging.getLogger("django.security.SuspiciousSession")
+logger = logging.getLogger("django_redis_sessions")
 
 #: Key collisions among 165-bit random keys do not happen; a loop that keeps
 #: colliding means something else is wrong, and must not spin for ever.
@@ -101,6 +109,8 @@ class SessionStore(SessionBase):
         _require_app()
         super().__init__(session_key)
         self._codec, self._dumps = _codec_for(self.serializer)
+        # SESSION_REDIS_ENCRYPTION_KEYS: None (off) leaves values as encoded.
+        self._cipher = encryption.current()
         # What the request-metadata middleware says about this request's client
         # (see record_client); empty without the middleware.
         self._client_meta: dict[str, str] = {}
@@ -108,6 +118,11 @@ class SessionStore(SessionBase):
         #: Set when this request's user agent differs from the one the session
         #: recorded and ``SESSION_REDIS_USER_AGENT_CHANGE`` is ``"flag"``.
         self.user_agent_changed = False
+        #: Set when this request's IP network differs from the recorded one and
+        #: ``SESSION_REDIS_IP_CHANGE`` is ``"flag"``.
+        self.ip_changed = False
+        #: Signals queued by a load or save, sent when it ends (see _queue).
+        self._signals: list[tuple[Signal, Any, dict[str, Any]]] = []
 
     # -- state tied to the current key ----------------------------------------
     #
@@ -163,15 +178,89 @@ class SessionStore(SessionBase):
         self._client_meta = dict(meta)
         self._client_meta_pairs = record.encode_meta_pairs(meta)
 
-    def _user_agent_verdict(self) -> bool:
-        """Apply ``SESSION_REDIS_USER_AGENT_CHANGE`` to a just-loaded session.
+    def _client_verdict(self) -> bool:
+        """Apply the binding policies to a just-loaded session; whether it must end.
 
-        Returns whether the session must end. A changed user agent is only known
-        when both the stored and the current one are recorded.
+        ``SESSION_REDIS_USER_AGENT_CHANGE`` and ``SESSION_REDIS_IP_CHANGE`` compare
+        the client the session recorded with this request's (both only known with
+        the request-metadata middleware). Off, this is two attribute reads.
         """
-        policy = conf.user_agent_change
-        if not policy:
+        ua_policy = conf.user_agent_change
+        ip_policy = conf.ip_change
+        if not ua_policy and not ip_policy:
             return False
+        end = False
+        if ua_policy and self._user_agent_differs():
+            self.user_agent_changed = True
+            end = self._violation("user_agent_changed", "user agent changed", ua_policy, {})
+        if ip_policy:
+            change = self._ip_network_change()
+            if change is not None:
+                self.ip_changed = True
+                stored, current = change
+                detail = {"from": stored, "to": current}
+                what = f"IP network changed ({stored} -> {current})"
+                end = self._violation("ip_changed", what, ip_policy, detail) or end
+        return end
+
+    # -- signals -------------------------------------------------------------------
+    #
+    # Policy events are queued while a load or save runs and sent when it ends:
+    # with send() from load/save, with asend() from aload/asave, so a receiver that
+    # writes to Redis (the audit trail) never blocks an event loop.
+
+    def _queue(self, signal: Signal, sender: Any, **kwargs: Any) -> None:
+        self._signals.append((signal, sender, kwargs))
+
+    def _send_queued(self) -> None:
+        queued, self._signals = self._signals, []
+        for signal, sender, kwargs in queued:
+            signal.send(sender=sender, **kwargs)
+
+    async def _asend_queued(self) -> None:
+        queued, self._signals = self._signals, []
+        for signal, sender, kwargs in queued:
+            await signal.asend(sender=sender, **kwargs)
+
+    def _queue_limit(self, plan: WritePlan, ended: tuple[str, ...]) -> None:
+        """Log and signal the sessions a sign-in ended for the session limit."""
+        from . import api
+
+        kwargs = api.announce_revocation(plan.user_id, list(ended), api.BY_LIMIT, None)
+        if kwargs is not None:
+            self._queue(session_revoked, api.user_model(), **kwargs)
+        new = keys.fingerprint_of_digest(plan.digest)
+        for digest in ended:
+            self._queue(
+                session_event,
+                SessionStore,
+                event="limit_ended",
+                user_id=plan.user_id,
+                fingerprint=keys.fingerprint_of_digest(digest),
+                detail={"limit": str(conf.max_sessions_per_user), "new_session": new},
+            )
+
+    def _violation(self, event: str, what: str, policy: str, detail: dict[str, str]) -> bool:
+        """Log and signal one binding violation; whether the policy ends the session."""
+        fingerprint = keys.fingerprint(self.session_key) if self.session_key else None
+        security_logger.warning(
+            "Session %s of user %s: %s mid-session; %s.",
+            fingerprint or "-",
+            self._stored_user or "(anonymous)",
+            what,
+            "the session was ended" if policy == "end" else "flagged",
+        )
+        self._queue(
+            session_event,
+            SessionStore,
+            event=event,
+            user_id=self._stored_user or None,
+            fingerprint=fingerprint,
+            detail={**detail, "action": policy},
+        )
+        return policy == "end"
+
+    def _user_agent_differs(self) -> bool:
         current = self._client_meta.get(record.META_USER_AGENT)
         stored = self._meta.get(record.META_USER_AGENT)
         if not current or not stored:
@@ -180,16 +269,21 @@ class SessionStore(SessionBase):
         # changed since the stored one was recorded: compare what both still hold,
         # or a changed cap would look like every browser changing at once.
         length = min(len(current), len(stored))
-        if current[:length] == stored[:length]:
-            return False
-        self.user_agent_changed = True
-        security_logger.warning(
-            "Session %s of user %s: user agent changed mid-session; %s.",
-            keys.fingerprint(self.session_key) if self.session_key else "-",
-            self._stored_user or "(anonymous)",
-            "the session was ended" if policy == "end" else "flagged",
-        )
-        return policy == "end"
+        return current[:length] != stored[:length]
+
+    def _ip_network_change(self) -> tuple[str, str] | None:
+        """The stored and current networks when they differ, else ``None``."""
+        current = self._client_meta.get(record.META_IP)
+        stored = self._meta.get(record.META_IP)
+        if not current or not stored or current == stored:
+            return None
+        before = client_network(stored)
+        after = client_network(current)
+        # A dual-stack browser moves between IPv4 and IPv6 on its own (Happy
+        # Eyeballs): a change of family is not a change of network we can judge.
+        if before is None or after is None or before.version != after.version:
+            return None
+        return None if before == after else (str(before), str(after))
 
     def touch(self) -> None:
         """Load the session now if it is not loaded (which slides its expiry)."""
@@ -277,6 +371,80 @@ class SessionStore(SessionBase):
                 deadline, idle = max(1, now + expiry), 0
         return _clamp(idle), _clamp(deadline)
 
+    # -- key rotation (rotation.py) -------------------------------------------------
+
+    def _switch_key(self, new_key: str) -> None:
+        """Carry on under ``new_key`` with what is known of the session (no reset)."""
+        SessionBase._set_session_key(self, new_key)
+        # Django re-sends the cookie only for a modified session; the save that
+        # follows writes nothing when nothing else changed.
+        self.modified = True
+
+    @sensitive_variables("session_key", "new_key")
+    def _follow(self, session_key: str, stub: bytes, hops: int) -> bool:
+        """Move to the key a rotation stub names; ``False`` for a stub that does not open."""
+        new_key = rotation.open_stub(session_key, stub) if hops < 2 else None
+        if new_key is None:
+            security_logger.warning(
+                "Session %s: a rotation stub that does not open with its key; removed.",
+                keys.fingerprint(session_key),
+            )
+            self._session_key = None
+            return False
+        SessionBase._set_session_key(self, new_key)
+        self.modified = True
+        return True
+
+    @sensitive_variables("session_key", "new_key")
+    def _rotation_plan(self, session_key: str) -> tuple[RotatePlan, str] | None:
+        """A rotation to a fresh key when the current one is old enough, else ``None``."""
+        rotate_after = conf.rotate_after
+        if not rotate_after or self._created is None:
+            return None
+        since = self._meta.get(record.META_ROTATED)
+        base = int(since) if since and since.isdigit() else self._created
+        if time.time() - base < rotate_after:
+            return None
+        new_key = self._get_new_session_key()
+        return RotatePlan(
+            old_digest=keys.digest(session_key),
+            new_digest=keys.digest(new_key),
+            expected_user_id=self._stored_user,
+            sealed=rotation.seal(session_key, new_key),
+            grace_ms=int(conf.rotate_grace * 1000),
+        ), new_key
+
+    @sensitive_variables("session_key", "new_key")
+    def _rotated(
+        self, session_key: str, rotating: tuple[RotatePlan, str], result: int, stub: bytes | None
+    ) -> None:
+        plan, new_key = rotating
+        if result == RotateResult.ROTATED:
+            self._switch_key(new_key)
+            self._meta = {**self._meta, record.META_ROTATED: str(int(time.time()))}
+            note_in_use(plan.new_digest)
+            logger.info(
+                "Session %s of user %s rotated to %s.",
+                keys.fingerprint_of_digest(plan.old_digest),
+                self._stored_user or "(anonymous)",
+                keys.fingerprint_of_digest(plan.new_digest),
+            )
+            self._queue(
+                session_event,
+                SessionStore,
+                event="rotated",
+                user_id=self._stored_user or None,
+                fingerprint=keys.fingerprint_of_digest(plan.new_digest),
+                detail={"from": keys.fingerprint_of_digest(plan.old_digest)},
+            )
+        elif stub is not None:
+            # Another request rotated it between our load and now: follow it.
+            moved = rotation.open_stub(session_key, stub)
+            if moved is not None:
+                self._switch_key(moved)
+        # A taken key, a session gone meanwhile or a user mismatch: keep the key;
+        # the next request tries again.
+
     # -- load ------------------------------------------------------------------
 
     @sensitive_variables("session_key")
@@ -289,7 +457,8 @@ class SessionStore(SessionBase):
         session_key = self.session_key
         try:
             stored = record.decode(raw)
-            data = {key: self._codec.loads(value) for key, value in stored.data.items()}
+            values = stored.data if self._cipher is None else self._cipher.open(stored.data)
+            data = {key: self._codec.loads(value) for key, value in values.items()}
         except Exception as exc:  # noqa: BLE001 - any serializer may raise anything
             fingerprint = keys.fingerprint(session_key) if session_key else "-"
             security_logger.warning(
@@ -300,7 +469,7 @@ class SessionStore(SessionBase):
             )
             self._session_key = None
             return {}, True
-        self._stored = dict(stored.data)
+        self._stored = dict(values)
         self._in_store = True
         self._created = stored.created
         self._deadline = stored.deadline
@@ -309,42 +478,70 @@ class SessionStore(SessionBase):
         self._meta = stored.meta
         return data, False
 
-    @sensitive_variables("session_key")
     def load(self) -> dict[str, Any]:
+        try:
+            return self._load(0)
+        finally:
+            self._send_queued()
+
+    async def aload(self) -> dict[str, Any]:
+        try:
+            return await self._aload(0)
+        finally:
+            await self._asend_queued()
+
+    @sensitive_variables("session_key")
+    def _load(self, hops: int) -> dict[str, Any]:
         session_key = self.session_key
         if session_key is None:
             return {}
         digest = keys.digest(session_key)
         storage = self._storage()
         raw = storage.load(digest, conf.absolute_age or 0, self._client_meta_pairs)
+        if raw is not None and rotation.is_stub(raw):
+            if self._follow(session_key, raw, hops):
+                return self._load(hops + 1)
+            storage.discard(digest, raw)
+            return {}
         data, corrupt = self._adopt(raw)
         if corrupt and raw is not None:
             storage.discard(digest, raw)
         elif raw is not None:
-            if self._user_agent_verdict():
+            if self._client_verdict():
                 storage.delete(digest, self._stored_user)
                 self._session_key = None
                 return {}
             note_in_use(digest)
+            rotating = self._rotation_plan(session_key)
+            if rotating is not None:
+                self._rotated(session_key, rotating, *storage.rotate(rotating[0]))
         return data
 
     @sensitive_variables("session_key")
-    async def aload(self) -> dict[str, Any]:
+    async def _aload(self, hops: int) -> dict[str, Any]:
         session_key = self.session_key
         if session_key is None:
             return {}
         digest = keys.digest(session_key)
         storage = self._astorage()
         raw = await storage.load(digest, conf.absolute_age or 0, self._client_meta_pairs)
+        if raw is not None and rotation.is_stub(raw):
+            if self._follow(session_key, raw, hops):
+                return await self._aload(hops + 1)
+            await storage.discard(digest, raw)
+            return {}
         data, corrupt = self._adopt(raw)
         if corrupt and raw is not None:
             await storage.discard(digest, raw)
         elif raw is not None:
-            if self._user_agent_verdict():
+            if self._client_verdict():
                 await storage.delete(digest, self._stored_user)
                 self._session_key = None
                 return {}
             note_in_use(digest)
+            rotating = self._rotation_plan(session_key)
+            if rotating is not None:
+                self._rotated(session_key, rotating, *await storage.rotate(rotating[0]))
         return data
 
     @sensitive_variables("session_key")
@@ -417,13 +614,40 @@ class SessionStore(SessionBase):
             idle=idle,
             user_id=user_id,
             expected_user_id=expected_user,
-            data=record.encode_data(payload),
+            # Compared in plaintext above (tokens are randomized); encrypted here.
+            data=record.encode_data(
+                payload if self._cipher is None else self._cipher.seal(payload)
+            ),
             deleted=deleted,
             meta=self._client_meta_pairs,
         )
         return plan, encoded
 
-    def _saved(self, plan: WritePlan, result: int, encoded: dict[str, bytes]) -> None:
+    @sensitive_variables("session_key", "new_key")
+    def _moved_plan(self, plan: WritePlan, outcome: SaveOutcome) -> WritePlan | None:
+        """The same write aimed at the key another request rotated this one to."""
+        session_key = self.session_key
+        new_key = (
+            rotation.open_stub(session_key, outcome.stub) if session_key and outcome.stub else None
+        )
+        if new_key is None:
+            return None
+        self._switch_key(new_key)
+        return replace(plan, digest=keys.digest(new_key))
+
+    def _save_moved(
+        self, plan: WritePlan, outcome: SaveOutcome, save: Callable[[WritePlan], SaveOutcome]
+    ) -> tuple[WritePlan, SaveOutcome]:
+        moved = self._moved_plan(plan, outcome)
+        return (moved, save(moved)) if moved is not None else (plan, outcome)
+
+    def _saved(self, plan: WritePlan, outcome: SaveOutcome, encoded: dict[str, bytes]) -> None:
+        result, ended = outcome.result, outcome.ended
+        if result == SaveResult.LIMIT:
+            # Checked before CreateError: retrying with another key cannot help.
+            raise SessionLimitReached(conf.max_sessions_per_user or 0)
+        if ended:
+            self._queue_limit(plan, ended)
         if result == SaveResult.SAVED:
             if plan.mode == "c":
                 note_in_use(plan.digest)
@@ -456,7 +680,14 @@ class SessionStore(SessionBase):
             raise UpdateError
         plan, encoded = self._plan(data, must_create)
         if plan is not None:
-            self._saved(plan, self._storage().save(plan), encoded)
+            storage = self._storage()
+            outcome = storage.save(plan)
+            if outcome.result == SaveResult.MOVED:
+                plan, outcome = self._save_moved(plan, outcome, storage.save)
+            try:
+                self._saved(plan, outcome, encoded)
+            finally:
+                self._send_queued()
         return None
 
     async def asave(self, must_create: bool = False) -> None:
@@ -469,7 +700,16 @@ class SessionStore(SessionBase):
             raise UpdateError
         plan, encoded = self._plan(data, must_create)
         if plan is not None:
-            self._saved(plan, await self._astorage().save(plan), encoded)
+            storage = self._astorage()
+            outcome = await storage.save(plan)
+            if outcome.result == SaveResult.MOVED:
+                moved = self._moved_plan(plan, outcome)
+                if moved is not None:
+                    plan, outcome = moved, await storage.save(moved)
+            try:
+                self._saved(plan, outcome, encoded)
+            finally:
+                await self._asend_queued()
         return None
 
     def create(self) -> None:
@@ -534,6 +774,7 @@ class SessionStore(SessionBase):
         # (cycle_key runs at login, where a fresh lifetime is what users expect).
         now = int(time.time())
         idle, deadline = self._policy(data, now, now)
+        encoded = self._encode(data)
         return CyclePlan(
             old_digest=keys.digest(old_key),
             new_digest=keys.digest(new_key),
@@ -543,8 +784,15 @@ class SessionStore(SessionBase):
             deadline=deadline,
             idle=idle,
             user_id=self._user_of(data),
-            data=record.encode_data(self._encode(data)),
-            meta={**self._meta, **self._client_meta},
+            data=record.encode_data(
+                encoded if self._cipher is None else self._cipher.seal(encoded)
+            ),
+            # A new key starts a new rotation clock (its creation time).
+            meta={
+                k: v
+                for k, v in {**self._meta, **self._client_meta}.items()
+                if k != record.META_ROTATED
+            },
             client_meta=self._client_meta,
         )
 

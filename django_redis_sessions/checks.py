@@ -305,6 +305,55 @@ def _metadata_errors() -> list[CheckMessage]:
     return errors
 
 
+_KEY_HINT = (
+    'Generate a key with: python -c "from cryptography.fernet import Fernet; '
+    'print(Fernet.generate_key().decode())"'
+)
+
+
+def _encryption_errors() -> list[CheckMessage]:
+    # Never echo a key, or anything that may be one: name entries by position and type.
+    from .encryption import is_valid_key
+
+    keys = conf.encryption_keys
+    if keys is None:
+        return []
+    errors: list[CheckMessage] = []
+    if not isinstance(keys, list | tuple) or not keys:
+        kind = type(keys).__name__
+        what = f"an empty {kind}" if isinstance(keys, list | tuple) else f"a value of type {kind}"
+        errors.append(
+            Error(
+                "SESSION_REDIS_ENCRYPTION_KEYS must be None or a non-empty list of Fernet "
+                f"keys (newest first), not {what}.",
+                hint=_KEY_HINT,
+                id="django_redis_sessions.E020",
+            )
+        )
+    elif bad := [str(i) for i, key in enumerate(keys) if not is_valid_key(key)]:
+        errors.append(
+            Error(
+                "SESSION_REDIS_ENCRYPTION_KEYS holds something that is not a Fernet key "
+                "(32 url-safe base64-encoded bytes, as str or bytes) at position "
+                f"{', '.join(bad)}, counting from 0.",
+                hint=_KEY_HINT,
+                id="django_redis_sessions.E020",
+            )
+        )
+    try:
+        import cryptography.fernet  # noqa: F401
+    except ImportError:
+        errors.append(
+            Error(
+                "SESSION_REDIS_ENCRYPTION_KEYS is set but the cryptography package is not "
+                "installed.",
+                hint='pip install "django-redis-sessionstore[encryption]"',
+                id="django_redis_sessions.E021",
+            )
+        )
+    return errors
+
+
 def _client_factory_errors() -> list[CheckMessage]:
     from django.core.exceptions import ImproperlyConfigured
 
@@ -324,13 +373,149 @@ def _client_factory_errors() -> list[CheckMessage]:
     return []
 
 
+def _ip_change_errors() -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    policy = conf.ip_change
+    if policy not in _USER_AGENT_POLICIES:
+        errors.append(
+            Error(
+                f'SESSION_REDIS_IP_CHANGE must be None, "flag" or "end", not {policy!r}.',
+                id="django_redis_sessions.E027",
+            )
+        )
+    elif policy and not (conf.record_ip and ACTIVITY_MIDDLEWARE in settings.MIDDLEWARE):
+        errors.append(
+            Warning(
+                f"SESSION_REDIS_IP_CHANGE is {policy!r} but IP addresses are not recorded, "
+                "so the policy never applies.",
+                hint=f'Add "{ACTIVITY_MIDDLEWARE}" to MIDDLEWARE and leave '
+                "SESSION_REDIS_RECORD_IP on.",
+                id="django_redis_sessions.W011",
+            )
+        )
+    for name, value, most in (
+        ("SESSION_REDIS_IP_PREFIX_V4", conf.ip_prefix_v4, 32),
+        ("SESSION_REDIS_IP_PREFIX_V6", conf.ip_prefix_v6, 128),
+    ):
+        if not _is_int(value) or not 0 <= value <= most:
+            errors.append(
+                Error(
+                    f"{name} must be a prefix length from 0 to {most}, not {value!r}.",
+                    id="django_redis_sessions.E028",
+                )
+            )
+    return errors
+
+
+def _rotation_errors() -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    after = conf.rotate_after
+    if after is not None and (not _is_int(after) or after < 1):
+        errors.append(
+            Error(
+                f"SESSION_REDIS_ROTATE_AFTER must be a positive number of seconds or None, "
+                f"not {after!r}.",
+                hint="For example 15 * 60: each session gets a new key every 15 minutes.",
+                id="django_redis_sessions.E029",
+            )
+        )
+    grace = conf.rotate_grace
+    if not isinstance(grace, _NUMBER) or isinstance(grace, bool) or not 0 <= grace <= 3600:
+        errors.append(
+            Error(
+                f"SESSION_REDIS_ROTATE_GRACE must be a number of seconds from 0 to 3600, "
+                f"not {grace!r}.",
+                id="django_redis_sessions.E030",
+            )
+        )
+    return errors
+
+
+def _session_limit_errors() -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    limit = conf.max_sessions_per_user
+    if limit is not None and (not _is_int(limit) or limit < 1):
+        errors.append(
+            Error(
+                "SESSION_REDIS_MAX_SESSIONS_PER_USER must be a whole number of 1 or more, "
+                f"or None, not {limit!r}.",
+                hint="1 allows one device at a time; None (the default) sets no limit.",
+                id="django_redis_sessions.E025",
+            )
+        )
+    action = conf.session_limit_action
+    if action not in ("end_oldest", "refuse"):
+        errors.append(
+            Error(
+                'SESSION_REDIS_SESSION_LIMIT_ACTION must be "end_oldest" or "refuse", '
+                f"not {action!r}.",
+                id="django_redis_sessions.E026",
+            )
+        )
+    return errors
+
+
+#: Django's SessionMiddleware plus the session key in a header (policy 4).
+HEADER_MIDDLEWARE = "django_redis_sessions.header_middleware.SessionMiddleware"
+
+
+def _header_errors() -> list[CheckMessage]:
+    header = conf.session_header
+    if header is None:
+        return []
+    from .header_middleware import header_name_problem
+
+    problem = header_name_problem(header)
+    middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
+    if problem is None and HEADER_MIDDLEWARE in middleware and SESSION_MIDDLEWARE in middleware:
+        problem = f'is set, but "{SESSION_MIDDLEWARE}" is in MIDDLEWARE beside its replacement'
+    elif problem is None and HEADER_MIDDLEWARE not in middleware:
+        problem = f'is set, but "{HEADER_MIDDLEWARE}" is not in MIDDLEWARE: it would be ignored'
+    if problem is None:
+        return []
+    return [
+        Error(
+            f"SESSION_REDIS_HEADER {header!r} {problem}.",
+            hint=f'Name the header as clients send it, e.g. "X-Session-Id" (request.META '
+            f'"HTTP_X_SESSION_ID"), and put "{HEADER_MIDDLEWARE}" in MIDDLEWARE in place '
+            f'of "{SESSION_MIDDLEWARE}".',
+            id="django_redis_sessions.E024",
+        )
+    ]
+
+
+def _audit_errors() -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    enabled = getattr(settings, "SESSION_REDIS_AUDIT", DEFAULTS["SESSION_REDIS_AUDIT"])
+    if not isinstance(enabled, bool):
+        errors.append(
+            Error(
+                f"SESSION_REDIS_AUDIT must be True or False, not {enabled!r}.",
+                id="django_redis_sessions.E022",
+            )
+        )
+    for name, value in (
+        ("SESSION_REDIS_AUDIT_MAX_EVENTS", conf.audit_max_events),
+        ("SESSION_REDIS_AUDIT_RETENTION", conf.audit_retention),
+    ):
+        if not _is_int(value) or value < 1:
+            errors.append(
+                Error(
+                    f"{name} must be a positive whole number, not {value!r}.",
+                    hint=f"The default is {DEFAULTS[name]}.",
+                    id="django_redis_sessions.E023",
+                )
+            )
+    return errors
+
+
 def _middleware_errors() -> list[CheckMessage]:
     middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
     if ACTIVITY_MIDDLEWARE not in middleware:
         return []
-    if SESSION_MIDDLEWARE not in middleware or middleware.index(
-        SESSION_MIDDLEWARE
-    ) > middleware.index(ACTIVITY_MIDDLEWARE):
+    # Django's SessionMiddleware, or our replacement for it.
+    opener = HEADER_MIDDLEWARE if HEADER_MIDDLEWARE in middleware else SESSION_MIDDLEWARE
+    if opener not in middleware or middleware.index(opener) > middleware.index(ACTIVITY_MIDDLEWARE):
         return [
             Error(
                 f'"{ACTIVITY_MIDDLEWARE}" must come after "{SESSION_MIDDLEWARE}" in '
@@ -351,8 +536,14 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         *_connection_errors(),
         *_cache_alias_errors(),
         *_serializer_warnings(),
+        *_encryption_errors(),
         *_metadata_errors(),
         *_middleware_errors(),
+        *_header_errors(),
+        *_session_limit_errors(),
+        *_rotation_errors(),
+        *_ip_change_errors(),
+        *_audit_errors(),
         *_client_factory_errors(),
     ]
 

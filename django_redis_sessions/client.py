@@ -40,6 +40,21 @@ def _normalised(raw: str, truncate: bool) -> str:
     return str(address)
 
 
+def client_network(ip: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """The network ``SESSION_REDIS_IP_CHANGE`` compares: ``ip`` cut to the prefix."""
+    return _network(ip, conf.ip_prefix_v4, conf.ip_prefix_v6)
+
+
+@lru_cache(maxsize=4096)
+def _network(ip: str, v4: int, v6: int) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    prefix = v4 if address.version == 4 else v6
+    return ipaddress.ip_network(f"{address}/{prefix}", strict=False)
+
+
 def client_ip(request: HttpRequest) -> str:
     """The client's IP address as we trust it, or ``""`` when it is not known.
 

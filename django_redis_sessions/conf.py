@@ -10,6 +10,7 @@ checks with ids); the properties only supply defaults.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings as django_settings
@@ -44,6 +45,9 @@ DEFAULTS: dict[str, Any] = {
     # name the request.META key it sets (e.g. "HTTP_X_FORWARDED_FOR").
     "SESSION_REDIS_IP_HEADER": None,
     "SESSION_REDIS_PROXY_COUNT": 1,
+    # API clients (header_middleware.py): the HTTP header that may carry the
+    # session key instead of the cookie, e.g. "X-Session-Id"; None (off).
+    "SESSION_REDIS_HEADER": None,
     # Real browsers send 100 to 300 characters; the cap bounds what a client can
     # make every session record (and every request's comparison) carry.
     "SESSION_REDIS_USER_AGENT_MAX_LENGTH": 256,
@@ -52,6 +56,26 @@ DEFAULTS: dict[str, Any] = {
     # is meant for a cart or a few ids, not files: the cap stops one runaway view
     # from filling Redis (which holds every user's sign-in) one request at a time.
     "SESSION_REDIS_MAX_SIZE": 1024 * 1024,
+    # Encryption at rest of session values (encryption.py): Fernet keys, newest
+    # first; None (off) costs nothing and needs no cryptography package.
+    "SESSION_REDIS_ENCRYPTION_KEYS": None,
+    # Session policies (off by default).
+    "SESSION_REDIS_MAX_SESSIONS_PER_USER": None,
+    "SESSION_REDIS_SESSION_LIMIT_ACTION": "end_oldest",
+    "SESSION_REDIS_IP_CHANGE": None,
+    "SESSION_REDIS_ROTATE_AFTER": None,
+    # Long enough for the requests a page fires at once to finish on the old key,
+    # short enough that a key copied just before rotation is soon worthless.
+    "SESSION_REDIS_ROTATE_GRACE": 30,
+    # A /24 (IPv4) or /48 (IPv6) is about one site or one access network: a phone
+    # moving between cells of one carrier usually stays inside it, a stolen cookie
+    # replayed from elsewhere usually does not.
+    "SESSION_REDIS_IP_PREFIX_V4": 24,
+    "SESSION_REDIS_IP_PREFIX_V6": 48,
+    # Audit trail (audit.py): a bounded per-user log of session events, off by default.
+    "SESSION_REDIS_AUDIT": False,
+    "SESSION_REDIS_AUDIT_MAX_EVENTS": 100,
+    "SESSION_REDIS_AUDIT_RETENTION": 90 * 24 * 60 * 60,
     # Admin and the user's own page.
     "SESSION_REDIS_ADMIN_SHOW_DATA": False,
     "SESSION_REDIS_BASE_TEMPLATE": "django_redis_sessions/base.html",
@@ -145,6 +169,12 @@ class Settings:
         return value
 
     @property
+    def session_header(self) -> str | None:
+        """The header name API clients send the session key in (``None``: off)."""
+        value: str | None = self._get("SESSION_REDIS_HEADER")
+        return value
+
+    @property
     def proxy_count(self) -> int:
         value: int = self._get("SESSION_REDIS_PROXY_COUNT")
         return value
@@ -164,6 +194,68 @@ class Settings:
     def max_size(self) -> int | None:
         """Bytes a session's serialized data may take; ``None`` for no cap."""
         value: int | None = self._get("SESSION_REDIS_MAX_SIZE")
+        return value
+
+    @property
+    def encryption_keys(self) -> Sequence[str | bytes] | None:
+        """Fernet keys, newest first, encrypting session values; ``None``: off."""
+        value: Sequence[str | bytes] | None = self._get("SESSION_REDIS_ENCRYPTION_KEYS")
+        return value
+
+    @property
+    def max_sessions_per_user(self) -> int | None:
+        value: int | None = self._get("SESSION_REDIS_MAX_SESSIONS_PER_USER")
+        return value
+
+    @property
+    def session_limit_action(self) -> str:
+        """``"end_oldest"`` or ``"refuse"``: what a login beyond the limit does."""
+        value: str = self._get("SESSION_REDIS_SESSION_LIMIT_ACTION")
+        return value
+
+    @property
+    def audit(self) -> bool:
+        """Whether session events go to each user's audit log (``audit.py``)."""
+        return bool(self._get("SESSION_REDIS_AUDIT"))
+
+    @property
+    def audit_max_events(self) -> int:
+        """The most events a user's audit log keeps (the oldest are dropped)."""
+        value: int = self._get("SESSION_REDIS_AUDIT_MAX_EVENTS")
+        return value
+
+    @property
+    def audit_retention(self) -> int:
+        """Seconds an audit event is kept."""
+        value: int = self._get("SESSION_REDIS_AUDIT_RETENTION")
+        return value
+
+    @property
+    def rotate_after(self) -> int | None:
+        """Seconds after which a session's key is renewed; ``None``: never."""
+        value: int | None = self._get("SESSION_REDIS_ROTATE_AFTER")
+        return value
+
+    @property
+    def rotate_grace(self) -> float:
+        """Seconds the old key keeps working after a rotation."""
+        value: float = self._get("SESSION_REDIS_ROTATE_GRACE")
+        return value
+
+    @property
+    def ip_change(self) -> str | None:
+        """``None`` (ignore), ``"flag"`` or ``"end"``: a session whose IP network changes."""
+        value: str | None = self._get("SESSION_REDIS_IP_CHANGE")
+        return value
+
+    @property
+    def ip_prefix_v4(self) -> int:
+        value: int = self._get("SESSION_REDIS_IP_PREFIX_V4")
+        return value
+
+    @property
+    def ip_prefix_v6(self) -> int:
+        value: int = self._get("SESSION_REDIS_IP_PREFIX_V6")
         return value
 
     @property

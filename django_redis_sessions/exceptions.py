@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
+
 
 class SessionStoreError(Exception):
     """Redis failed to serve a session operation.
@@ -35,3 +37,20 @@ class SessionTooLarge(ValueError):
         self.size = size
         self.limit = limit
         self.fingerprint = fingerprint
+
+
+class SessionLimitReached(PermissionDenied):
+    """A login would exceed ``SESSION_REDIS_MAX_SESSIONS_PER_USER`` (action "refuse").
+
+    A ``PermissionDenied``, so an unhandled one is Django's 403 page; a login view
+    can catch it and show its message (or use ``forms.SessionLimitAuthenticationForm``,
+    which refuses before signing in).
+    """
+
+    def __init__(self, limit: int) -> None:
+        noun = "session" if limit == 1 else "sessions"
+        super().__init__(
+            f"You are already signed in on {limit} {noun}, the most allowed. Sign out "
+            "on another device first."
+        )
+        self.limit = limit

@@ -62,6 +62,11 @@ def user_index_key(prefix: str, user_id: str) -> str:
     return f"{prefix}:u:{user_id}"
 
 
+def audit_key(prefix: str, user_id: str) -> str:
+    """The list holding ``user_id``'s audit events (``audit.py``), newest first."""
+    return f"{prefix}:a:{user_id}"
+
+
 _GLOB_SPECIALS = re.compile(r"([*?\[\]\\])")
 
 

@@ -20,10 +20,12 @@ A session is one Redis string::
   not part of ``request.session``; the scripts keep stored pairs a write does
   not supply, so a save never drops the IP recorded by an earlier request.
 * ``<data pairs>``: netstring pairs ``key, value`` where each value is encoded on
-  its own with ``SESSION_SERIALIZER``. Keeping values encoded one by one is what
-  lets the save script merge only the keys a request changed (no lost update when
-  two requests change different keys) without ever decoding a value in Lua, where
-  JSON round trips change types.
+  its own with ``SESSION_SERIALIZER`` (and, with ``SESSION_REDIS_ENCRYPTION_KEYS``,
+  encrypted on its own as one Fernet token, see ``encryption.py``; keys stay in
+  clear). Keeping values encoded one by one is what lets the save script merge
+  only the keys a request changed (no lost update when two requests change
+  different keys) without ever decoding a value in Lua, where JSON round trips
+  change types.
 
 Netstrings are binary-safe, so a custom serializer that emits arbitrary bytes works.
 """
@@ -57,6 +59,9 @@ META_USER = b"u"
 #: middleware when it is installed): client IP and user agent.
 META_IP = "ip"
 META_USER_AGENT = "ua"
+#: When the session's key was last rotated (SESSION_REDIS_ROTATE_AFTER), in Unix
+#: seconds; absent until the first rotation (the creation time counts then).
+META_ROTATED = "r"
 
 
 class CorruptRecord(ValueError):

@@ -60,6 +60,7 @@ CYCLE = _load_script("cycle")
 DISCARD = _load_script("discard")
 REVOKE = _load_script("revoke")
 ACTIVITY = _load_script("activity")
+ROTATE = _load_script("rotate")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,47 @@ class SaveResult:
     SAVED = 1
     CONFLICT = 0  # create: key taken; replace/merge: session gone
     CORRUPT = -1
+    LIMIT = -2  # refused: the user already has SESSION_REDIS_MAX_SESSIONS_PER_USER
+    MOVED = -3  # the key was rotated meanwhile: follow the stub and save there
+
+
+@dataclass(frozen=True, slots=True)
+class SaveOutcome:
+    """What a save did; the sessions it ended for the limit; a rotation stub met."""
+
+    result: int
+    ended: tuple[str, ...] = ()
+    stub: bytes | None = None
+
+
+def _save_outcome(result: Any) -> SaveOutcome:
+    if isinstance(result, list) and result and result[0] == b"ended":
+        return SaveOutcome(SaveResult.SAVED, tuple(d.decode() for d in result[1:]))
+    if isinstance(result, list) and result and result[0] == b"moved":
+        return SaveOutcome(SaveResult.MOVED, stub=bytes(result[1]))
+    return SaveOutcome(int(result))
+
+
+class RotateResult:
+    ROTATED = 1
+    TAKEN = 0
+    GONE = 2
+    CORRUPT = -1
+
+
+@dataclass(frozen=True, slots=True)
+class RotatePlan:
+    old_digest: str
+    new_digest: str
+    expected_user_id: str
+    sealed: bytes
+    grace_ms: int
+
+
+def _rotate_outcome(result: Any) -> tuple[int, bytes | None]:
+    if isinstance(result, list) and result and result[0] == b"moved":
+        return RotateResult.GONE, bytes(result[1])
+    return int(result), None
 
 
 class CycleResult:
@@ -180,13 +222,24 @@ class _StorageBase:
             keys.session_key_prefix(self.prefix),
             INDEX_SWEEP_LIMIT,
             conf.absolute_age or 0,
+            conf.max_sessions_per_user or 0,
+            "r" if conf.session_limit_action == "refuse" else "e",
         ]
         return [session, new_index, old_index], args
 
     def delete_call(self, digest: str, expected_user_id: str) -> _Call:
         session = self.session_key(digest)
         index = self.index_key(expected_user_id) if expected_user_id else session
-        return [session, index], [expected_user_id, digest]
+        return [session, index], [expected_user_id, digest, keys.session_key_prefix(self.prefix)]
+
+    def rotate_call_for(self, plan: RotatePlan) -> _CallBuilder:
+        return lambda expected: self.rotate_call(replace(plan, expected_user_id=expected))
+
+    def rotate_call(self, plan: RotatePlan) -> _Call:
+        old = self.session_key(plan.old_digest)
+        index = self.index_key(plan.expected_user_id) if plan.expected_user_id else old
+        args = [plan.expected_user_id, plan.old_digest, plan.new_digest, plan.sealed, plan.grace_ms]
+        return [old, self.session_key(plan.new_digest), index], args
 
     def cycle_call(self, plan: CyclePlan) -> _Call:
         old = self.session_key(plan.old_digest)
@@ -256,9 +309,9 @@ class SessionStorage(_StorageBase):
                 expected_user_id = stored_user
         raise self._conflict(action)
 
-    def save(self, plan: WritePlan) -> int:
+    def save(self, plan: WritePlan) -> SaveOutcome:
         call = self.save_call_for(plan)
-        return int(self._run_expecting_user(SAVE, call, plan.expected_user_id, "save"))
+        return _save_outcome(self._run_expecting_user(SAVE, call, plan.expected_user_id, "save"))
 
     def delete(self, digest: str, expected_user_id: str) -> bool:
         call = self.delete_call_for(digest)
@@ -271,6 +324,13 @@ class SessionStorage(_StorageBase):
     def discard(self, digest: str, raw: bytes) -> None:
         with self.errors("discard"):
             self._run(DISCARD, [self.session_key(digest)], [raw])
+
+    def rotate(self, plan: RotatePlan) -> tuple[int, bytes | None]:
+        """Move a session to a new key; with a stub when another request did first."""
+        call = self.rotate_call_for(plan)
+        return _rotate_outcome(
+            self._run_expecting_user(ROTATE, call, plan.expected_user_id, "rotate")
+        )
 
 
 class AsyncSessionStorage(_StorageBase):
@@ -309,9 +369,10 @@ class AsyncSessionStorage(_StorageBase):
                 expected_user_id = stored_user
         raise self._conflict(action)
 
-    async def save(self, plan: WritePlan) -> int:
+    async def save(self, plan: WritePlan) -> SaveOutcome:
         call = self.save_call_for(plan)
-        return int(await self._run_expecting_user(SAVE, call, plan.expected_user_id, "save"))
+        result = await self._run_expecting_user(SAVE, call, plan.expected_user_id, "save")
+        return _save_outcome(result)
 
     async def delete(self, digest: str, expected_user_id: str) -> bool:
         call = self.delete_call_for(digest)
@@ -324,3 +385,8 @@ class AsyncSessionStorage(_StorageBase):
     async def discard(self, digest: str, raw: bytes) -> None:
         with self.errors("discard"):
             await self._run(DISCARD, [self.session_key(digest)], [raw])
+
+    async def rotate(self, plan: RotatePlan) -> tuple[int, bytes | None]:
+        call = self.rotate_call_for(plan)
+        result = await self._run_expecting_user(ROTATE, call, plan.expected_user_id, "rotate")
+        return _rotate_outcome(result)

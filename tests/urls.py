@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from django_redis_sessions.forms import SessionLimitAuthenticationForm
+
 from . import views
 
 urlpatterns = [
@@ -11,6 +13,7 @@ urlpatterns = [
     path("account/sessions/", include("django_redis_sessions.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("read/", views.read_session),
+    path("ip-changed/", views.ip_changed),
     path("write/", views.write_session),
     path("login/", views.login_view),
     path("alogin/", views.alogin_view),
@@ -23,6 +26,15 @@ urlpatterns = [
     path("ainterrupted/", views.ainterrupted_write),
     path("fail/", views.write_then_fail),
     path("untouched/", views.untouched),
+    path(
+        "limit-login/",
+        auth_views.LoginView.as_view(
+            template_name="limit/login.html",
+            authentication_form=SessionLimitAuthenticationForm,
+            success_url_allowed_hosts=set(),
+            next_page="/read/",
+        ),
+    ),
     path(
         "password_change/",
         auth_views.PasswordChangeView.as_view(success_url="/read/"),

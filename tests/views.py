@@ -105,3 +105,14 @@ def write_then_fail(request: HttpRequest) -> HttpResponse:
 
 def untouched(request: HttpRequest) -> HttpResponse:
     return HttpResponse("session not used")
+
+
+def ip_changed(request: HttpRequest) -> JsonResponse:
+    """What SESSION_REDIS_IP_CHANGE = "flag" marked on this request's session."""
+    request.session.get("_auth_user_id")  # load it: the policy runs at load
+    return JsonResponse(
+        {
+            "ip_changed": getattr(request.session, "ip_changed", False),
+            "user": request.user.get_username() if request.user.is_authenticated else None,
+        }
+    )

@@ -1,8 +1,25 @@
 -- Delete a session and its index entry.
 -- KEYS[1] session key, KEYS[2] index of the expected user (or KEYS[1] again).
--- ARGV[1] expected stored user id, ARGV[2] index member.
+-- ARGV[1] expected stored user id, ARGV[2] index member, ARGV[3] session key
+--   prefix (to reach the session a rotation stub points to).
 -- Returns 1 deleted, 0 no such session, {'uid', stored_user_id} on a mismatch.
 local raw = redis.call('GET', KEYS[1])
+if raw and string.byte(raw, 1) == 62 then
+  -- A rotation stub (rotation.py): a request still on the old key signs out, so
+  -- the session it moved to ends too. (It names a key outside KEYS: fine on one
+  -- server; Redis Cluster would need this step on the client.)
+  local target = string.sub(raw, 2, 33)
+  local moved = redis.call('GET', ARGV[3] .. target)
+  if moved and string.byte(moved, 1) ~= 62 then
+    local moved_user = meta_user(moved) or ''
+    if moved_user ~= ARGV[1] then return {'uid', moved_user} end
+    redis.call('DEL', KEYS[1], ARGV[3] .. target)
+    if ARGV[1] ~= '' then redis.call('ZREM', KEYS[2], target) end
+    return 1
+  end
+  redis.call('DEL', KEYS[1])
+  return 0
+end
 if raw then
   local stored_user = meta_user(raw) or ''
   if stored_user ~= ARGV[1] then return {'uid', stored_user} end

@@ -162,3 +162,39 @@ local function index_add(idx, member, deadline, now_s, session_prefix, limit)
     end
   end
 end
+
+-- SESSION_REDIS_MAX_SESSIONS_PER_USER, before `member` joins `user`'s index: count
+-- the user's other live sessions (records that exist and still name the user;
+-- entries of ended sessions are dropped on the way). Under the limit: {}. At it:
+-- false when refusing (action 'r'), else the oldest sessions (by creation, then
+-- last seen) are deleted to make room and their digests returned. Running inside
+-- the save script makes it atomic: of two simultaneous logins with a limit of 1,
+-- the second sees the first.
+local function enforce_limit(idx, member, max, action, session_prefix, user)
+  local live = {}
+  for _, m in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
+    if m ~= member then
+      local r = redis.call('GET', session_prefix .. m)
+      if not r then
+        redis.call('ZREM', idx, m)
+      elseif meta_user(r) == user then
+        local h = header(r)
+        local seen = tonumber(string.sub(r, SEEN_OFFSET + 1, SEEN_OFFSET + 8), 16) or 0
+        live[#live + 1] = {m, h and h.created or 0, seen}
+      end
+    end
+  end
+  if #live < max then return {} end
+  if action == 'r' then return false end
+  table.sort(live, function(a, b)
+    if a[2] ~= b[2] then return a[2] < b[2] end
+    return a[3] < b[3]
+  end)
+  local ended = {}
+  for i = 1, #live - max + 1 do
+    redis.call('DEL', session_prefix .. live[i][1])
+    redis.call('ZREM', idx, live[i][1])
+    ended[#ended + 1] = live[i][1]
+  end
+  return ended
+end

@@ -10,9 +10,13 @@
 --   for c/r, changed ones for m), [10] deleted keys (netstrings, m only),
 --   [11] session key prefix, [12] index sweep limit, [13] current
 --   SESSION_REDIS_ABSOLUTE_AGE (0 = off): the deadline is capped at the STORED
---   creation time plus it, whatever the client computed.
+--   creation time plus it, whatever the client computed. [14]
+--   SESSION_REDIS_MAX_SESSIONS_PER_USER (0 = off), [15] 'e' to end the oldest
+--   sessions beyond it, 'r' to refuse the save.
 -- Returns 1 saved, 0 exists (c) / missing (r, m), -1 stored record corrupt,
---   {'uid', stored_user_id} when the stored user differs from ARGV[7].
+--   -2 refused by the session limit (nothing written), {'ended', digests...} saved
+--   after ending those sessions for the limit, {'uid', stored_user_id} when the
+--   stored user differs from ARGV[7], {'moved', stub} when the key was rotated.
 local mode = ARGV[1]
 local raw = redis.call('GET', KEYS[1])
 local created = tonumber(ARGV[2])
@@ -23,6 +27,9 @@ if mode == 'c' then
   if raw then return 0 end
 else
   if not raw then return 0 end
+  -- Rotated by another request while this one ran (rotation.py): the client
+  -- follows the stub to the new key and saves there.
+  if string.byte(raw, 1) == 62 then return {'moved', raw} end
   local h = header(raw)
   if not h then return -1 end
   local stored_user, data_pos = meta_user(raw)
@@ -65,6 +72,12 @@ if exp <= now then
   if new_user ~= '' then redis.call('ZREM', KEYS[2], member) end
   return 1
 end
+local ended = nil
+local max_sessions = tonumber(ARGV[14])
+if max_sessions > 0 and new_user ~= '' and new_user ~= old_user then
+  ended = enforce_limit(KEYS[2], member, max_sessions, ARGV[15], ARGV[11], new_user)
+  if not ended then return -2 end
+end
 local head = '1' .. field(created) .. field(now_s) .. field(deadline) .. field(idle)
 redis.call('SET', KEYS[1], head .. build_meta(ARGV[6], kept_meta, ARGV[5]) .. data, 'PXAT', exp)
 if old_user ~= '' and old_user ~= new_user then
@@ -74,5 +87,9 @@ end
 -- (a signed-in user changing a key) leave it alone.
 if new_user ~= '' and (new_user ~= old_user or deadline ~= stored_deadline) then
   index_add(KEYS[2], member, deadline, now_s, ARGV[11], tonumber(ARGV[12]))
+end
+if ended and #ended > 0 then
+  table.insert(ended, 1, 'ended')
+  return ended
 end
 return 1
