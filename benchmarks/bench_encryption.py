@@ -32,9 +32,7 @@ import argparse
 import gc
 import json
 import platform
-import secrets
 import statistics
-import string
 import sys
 import time
 import timeit
@@ -52,9 +50,16 @@ if (_REPO_ROOT / "django_redis_sessions").is_dir() and str(_REPO_ROOT) not in sy
 
 import django  # noqa: E402
 import redis  # noqa: E402
-from benchlib import Timing, redacted  # noqa: E402
+from benchlib import (  # noqa: E402
+    Timing,
+    add_run_arguments,
+    connect,
+    new_run_tag,
+    redacted,
+    session_modify_view,
+    session_read_view,
+)
 from django.conf import settings  # noqa: E402
-from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY  # noqa: E402
 from django.http import HttpRequest, HttpResponse  # noqa: E402
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -64,8 +69,6 @@ WARMUP_REQUESTS = 20
 COUNTED_REQUESTS = 20
 ENGINE = "django_redis_sessions.backend"
 AUTH_BACKEND = "django.contrib.auth.backends.ModelBackend"
-RUN_TAG_LENGTH = 6
-RUN_TAG_ALPHABET = string.ascii_lowercase + string.digits
 #: The same extra keys as bench_sessions.py's richer memory payload.
 RICH_EXTRA: dict[str, Any] = {
     "cart": [1017, 2203, 3391],
@@ -143,24 +146,6 @@ def mode_settings(mode: Mode) -> Iterator[None]:
     finally:
         settings.SESSION_REDIS_ENCRYPTION_KEYS = saved
         conf.clear()
-
-
-def session_read_view(request: HttpRequest) -> HttpResponse:
-    session = request.session
-    user_id = session[SESSION_KEY]
-    if not session[HASH_SESSION_KEY]:
-        raise AssertionError("signed-in session without an auth hash")
-    return HttpResponse(user_id)
-
-
-def session_modify_view(request: HttpRequest) -> HttpResponse:
-    session = request.session
-    user_id = session[SESSION_KEY]
-    if not session[HASH_SESSION_KEY]:
-        raise AssertionError("signed-in session without an auth hash")
-    counter = session.get("counter", 0) + 1
-    session["counter"] = counter
-    return HttpResponse(f"{user_id}:{counter}")
 
 
 SCENARIOS: dict[str, tuple[str, Handler]] = {
@@ -435,25 +420,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="What SESSION_REDIS_ENCRYPTION_KEYS adds to a signed-in request.",
     )
-    parser.add_argument(
-        "--redis-url",
-        default=DEFAULT_REDIS_URL,
-        help=f"Redis to use; only keys under a random run prefix are touched "
-        f"(default: {DEFAULT_REDIS_URL})",
+    add_run_arguments(
+        parser,
+        redis_url=DEFAULT_REDIS_URL,
+        rounds=DEFAULT_ROUNDS,
+        requests=DEFAULT_REQUESTS,
+        requests_per="mode, scenario, payload",
     )
-    parser.add_argument(
-        "--rounds",
-        type=int,
-        default=DEFAULT_ROUNDS,
-        help=f"interleaved rounds; medians are taken over them (default: {DEFAULT_ROUNDS})",
-    )
-    parser.add_argument(
-        "--requests",
-        type=int,
-        default=DEFAULT_REQUESTS,
-        help=f"requests per mode, scenario, payload and round (default: {DEFAULT_REQUESTS})",
-    )
-    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.requests < 1:
         parser.error("--rounds and --requests must be >= 1")
@@ -466,13 +439,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    client = redis.Redis.from_url(args.redis_url)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        print(f"No Redis at {redacted(args.redis_url)}: {exc}", file=sys.stderr)
+    client = connect(args.redis_url)
+    if client is None:
         return 2
-    run_tag = "".join(secrets.choice(RUN_TAG_ALPHABET) for _ in range(RUN_TAG_LENGTH))
+    run_tag = new_run_tag()
     configure_django(args.redis_url, run_tag)
     bench = Bench(
         run_tag=run_tag,

@@ -69,7 +69,6 @@ import os
 import platform
 import random
 import secrets
-import string
 import sys
 import time
 import tracemalloc
@@ -87,7 +86,13 @@ if (_REPO_ROOT / "django_redis_sessions").is_dir() and str(_REPO_ROOT) not in sy
 
 import django  # noqa: E402
 import redis  # noqa: E402
-from benchlib import Timing, packed_commands, redacted  # noqa: E402
+from benchlib import (  # noqa: E402
+    Timing,
+    connect,
+    new_run_tag,
+    packed_commands,
+    redacted,
+)
 from django.conf import settings  # noqa: E402
 from plots import (  # noqa: E402
     MatplotlibMissing,
@@ -130,8 +135,6 @@ PROGRESS_EVERY = 50_000
 #: Keys per UNLINK (stale entries, final cleanup) and per SCAN call.
 DELETE_BATCH = 1000
 
-RUN_TAG_LENGTH = 6
-RUN_TAG_ALPHABET = string.ascii_lowercase + string.digits
 #: The smallest and the largest store; those between are "mid01", "mid02", ...
 #: Every store name has the same length, so key names weigh the same in all.
 STORE_NAMES = ("small", "large")
@@ -829,13 +832,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    client = redis.Redis.from_url(args.redis_url)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        print(f"No Redis at {redacted(args.redis_url)}: {exc}", file=sys.stderr)
+    client = connect(args.redis_url)
+    if client is None:
         return 2
-    run_tag = "".join(secrets.choice(RUN_TAG_ALPHABET) for _ in range(RUN_TAG_LENGTH))
+    run_tag = new_run_tag()
     small = Store("small", f"{run_tag}:small", args.small)
     large = Store("large", f"{run_tag}:large", args.large)
     middle = [

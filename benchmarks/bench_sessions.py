@@ -53,7 +53,6 @@ import json
 import platform
 import secrets
 import statistics
-import string
 import sys
 import time
 import types
@@ -73,9 +72,17 @@ if (_REPO_ROOT / "django_redis_sessions").is_dir() and str(_REPO_ROOT) not in sy
 
 import django  # noqa: E402
 import redis  # noqa: E402
-from benchlib import Timing, packed_commands, redacted  # noqa: E402
+from benchlib import (  # noqa: E402
+    Timing,
+    add_run_arguments,
+    connect,
+    new_run_tag,
+    packed_commands,
+    redacted,
+    session_modify_view,
+    session_read_view,
+)
 from django.conf import settings  # noqa: E402
-from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY  # noqa: E402
 from django.contrib.sessions.backends.base import CreateError, SessionBase  # noqa: E402
 from django.http import HttpRequest, HttpResponse  # noqa: E402
 from plots import (  # noqa: E402
@@ -99,8 +106,6 @@ AUTH_BACKEND = "django.contrib.auth.backends.ModelBackend"
 #: Every contender's keys start with ``<run tag>:``. The tag is as short as a
 #: production prefix and the same for every contender, so key names weigh the
 #: same everywhere and the memory figures compare the engines, not our naming.
-RUN_TAG_LENGTH = 6
-RUN_TAG_ALPHABET = string.ascii_lowercase + string.digits
 #: The second, richer payload for the memory figures: a signed-in session plus a
 #: few small keys a shop would keep. Size classes of Redis's allocator (jemalloc)
 #: round every allocation up, so one payload alone can flatter or penalize an
@@ -338,25 +343,6 @@ def contender_settings(contender: Contender) -> Iterator[None]:
 # -- requests ------------------------------------------------------------------
 
 Handler = Callable[[HttpRequest], HttpResponse]
-
-
-def session_read_view(request: HttpRequest) -> HttpResponse:
-    # What a signed-in page needs from the store: the user id and the auth hash.
-    session = request.session
-    user_id = session[SESSION_KEY]
-    if not session[HASH_SESSION_KEY]:
-        raise AssertionError("signed-in session without an auth hash")
-    return HttpResponse(user_id)
-
-
-def session_modify_view(request: HttpRequest) -> HttpResponse:
-    session = request.session
-    user_id = session[SESSION_KEY]
-    if not session[HASH_SESSION_KEY]:
-        raise AssertionError("signed-in session without an auth hash")
-    counter = session.get("counter", 0) + 1
-    session["counter"] = counter
-    return HttpResponse(f"{user_id}:{counter}")
 
 
 def auth_read_view(request: HttpRequest) -> HttpResponse:
@@ -1309,23 +1295,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Benchmark Django session engines on Redis side by side.",
     )
-    parser.add_argument(
-        "--redis-url",
-        default=DEFAULT_REDIS_URL,
-        help=f"Redis to use; only keys under a random run prefix are touched "
-        f"(default: {DEFAULT_REDIS_URL})",
-    )
-    parser.add_argument(
-        "--rounds",
-        type=int,
-        default=DEFAULT_ROUNDS,
-        help=f"interleaved rounds; medians are taken over them (default: {DEFAULT_ROUNDS})",
-    )
-    parser.add_argument(
-        "--requests",
-        type=int,
-        default=DEFAULT_REQUESTS,
-        help=f"requests per contender, scenario and round (default: {DEFAULT_REQUESTS})",
+    add_run_arguments(
+        parser,
+        redis_url=DEFAULT_REDIS_URL,
+        rounds=DEFAULT_ROUNDS,
+        requests=DEFAULT_REQUESTS,
+        requests_per="contender, scenario",
     )
     parser.add_argument(
         "--sessions",
@@ -1334,7 +1309,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help=f"signed-in sessions per contender for the memory figures; 0 skips them "
         f"(default: {DEFAULT_SESSIONS})",
     )
-    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     parser.add_argument(
         "--plot",
         metavar="DIR",
@@ -1354,13 +1328,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    client = redis.Redis.from_url(args.redis_url)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        print(f"No Redis at {redacted(args.redis_url)}: {exc}", file=sys.stderr)
+    client = connect(args.redis_url)
+    if client is None:
         return 2
-    run_tag = "".join(secrets.choice(RUN_TAG_ALPHABET) for _ in range(RUN_TAG_LENGTH))
+    run_tag = new_run_tag()
     configure_django(args.redis_url, run_tag)
     bench = Bench(
         redis_url=args.redis_url,

@@ -1,4 +1,5 @@
-"""Pieces both benchmark scripts use: round statistics, RESP parsing, URL redaction.
+"""Pieces the benchmark scripts share: round statistics, RESP parsing, URL redaction,
+run tags, connecting and the common command-line options.
 
 The scripts are run as ``python benchmarks/<script>.py``, so this folder is on
 ``sys.path`` and they import this module by its plain name.
@@ -6,10 +7,18 @@ The scripts are run as ``python benchmarks/<script>.py``, so this folder is on
 
 from __future__ import annotations
 
+import argparse
+import secrets
 import statistics
+import string
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+import redis
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
+from django.http import HttpRequest, HttpResponse
 
 
 @dataclass
@@ -72,3 +81,77 @@ def redacted(url: str) -> str:
     host = parts.hostname or ""
     netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+#: Every contender's keys live under one random tag of this shape, as short as a
+#: production prefix such as "session".
+RUN_TAG_LENGTH = 6
+RUN_TAG_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def new_run_tag() -> str:
+    return "".join(secrets.choice(RUN_TAG_ALPHABET) for _ in range(RUN_TAG_LENGTH))
+
+
+def connect(url: str) -> redis.Redis | None:
+    """A client on ``url`` that answered PING, or ``None`` (the reason is printed)."""
+    client = redis.Redis.from_url(url)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        print(f"No Redis at {redacted(url)}: {exc}", file=sys.stderr)
+        return None
+    return client
+
+
+def add_run_arguments(
+    parser: argparse.ArgumentParser,
+    *,
+    redis_url: str,
+    rounds: int,
+    requests: int | None = None,
+    requests_per: str = "",
+) -> None:
+    """The options every benchmark shares: --redis-url, --rounds, [--requests], --json."""
+    parser.add_argument(
+        "--redis-url",
+        default=redis_url,
+        help=f"Redis to use; only keys under a random run prefix are touched "
+        f"(default: {redis_url})",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=rounds,
+        help=f"interleaved rounds; medians are taken over them (default: {rounds})",
+    )
+    if requests is not None:
+        parser.add_argument(
+            "--requests",
+            type=int,
+            default=requests,
+            help=f"requests per {requests_per} and round (default: {requests})",
+        )
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+
+
+# -- the views every benchmark times -----------------------------------------------
+
+
+def session_read_view(request: HttpRequest) -> HttpResponse:
+    # What a signed-in page needs from the store: the user id and the auth hash.
+    session = request.session
+    user_id = session[SESSION_KEY]
+    if not session[HASH_SESSION_KEY]:
+        raise AssertionError("signed-in session without an auth hash")
+    return HttpResponse(user_id)
+
+
+def session_modify_view(request: HttpRequest) -> HttpResponse:
+    session = request.session
+    user_id = session[SESSION_KEY]
+    if not session[HASH_SESSION_KEY]:
+        raise AssertionError("signed-in session without an auth hash")
+    counter = session.get("counter", 0) + 1
+    session["counter"] = counter
+    return HttpResponse(f"{user_id}:{counter}")

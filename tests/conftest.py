@@ -185,6 +185,22 @@ def revocations() -> Iterator[list[dict[str, Any]]]:
 
 
 @pytest.fixture
+def policy_events() -> Iterator[list[dict[str, Any]]]:
+    """Every ``session_event`` sent during the test, as its kwargs."""
+    from django_redis_sessions.signals import session_event
+
+    seen: list[dict[str, Any]] = []
+
+    def receiver(sender: Any, **kwargs: Any) -> None:
+        kwargs.pop("signal")
+        seen.append(kwargs)
+
+    session_event.connect(receiver, weak=False)
+    yield seen
+    session_event.disconnect(receiver)
+
+
+@pytest.fixture
 def alice(db: None) -> Any:
     """A user with sessions to list and revoke (password ``pw-alice``)."""
     from django.contrib.auth import get_user_model

@@ -14,7 +14,6 @@ from django.test import AsyncClient, Client
 
 from django_redis_sessions import api, keys, record, rotation
 from django_redis_sessions.backend import SessionStore
-from django_redis_sessions.signals import session_event
 from tests.helpers import index_members, login, redis_key
 
 pytestmark = pytest.mark.real_redis
@@ -52,19 +51,6 @@ def rotating(settings: Any) -> Any:
     return settings
 
 
-@pytest.fixture
-def events() -> Any:
-    seen: list[dict[str, Any]] = []
-
-    def receiver(sender: Any, **kwargs: Any) -> None:
-        kwargs.pop("signal")
-        seen.append(kwargs)
-
-    session_event.connect(receiver, weak=False)
-    yield seen
-    session_event.disconnect(receiver)
-
-
 def test_off_by_default_the_key_never_changes(r: redis.Redis, alice: Any) -> None:
     client = Client()
     key = login(client)
@@ -75,7 +61,7 @@ def test_off_by_default_the_key_never_changes(r: redis.Redis, alice: Any) -> Non
 
 
 def test_an_old_enough_key_is_renewed_and_keeps_everything(
-    r: redis.Redis, rotating: Any, alice: Any, events: Any, caplog: Any
+    r: redis.Redis, rotating: Any, alice: Any, policy_events: list[dict[str, Any]], caplog: Any
 ) -> None:
     client = Client()
     client.post("/write/", data=b'{"cart": [1]}', content_type="application/json")
@@ -104,7 +90,7 @@ def test_an_old_enough_key_is_renewed_and_keeps_everything(
     assert rotation.is_stub(stub)
     assert 0 < r.pttl(redis_key(key)) <= 30_000
     assert new_key.encode() not in stub
-    assert [(e["event"], e["fingerprint"], e["detail"]) for e in events] == [
+    assert [(e["event"], e["fingerprint"], e["detail"]) for e in policy_events] == [
         ("rotated", keys.fingerprint(new_key), {"from": keys.fingerprint(key)})
     ]
     assert f"rotated to {keys.fingerprint(new_key)}" in caplog.text

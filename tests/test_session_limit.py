@@ -15,7 +15,6 @@ from django.test import Client
 from django_redis_sessions import api, keys
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.exceptions import SessionLimitReached
-from django_redis_sessions.signals import session_event
 from tests.helpers import index_members, login, redis_key
 
 pytestmark = pytest.mark.real_redis
@@ -34,21 +33,12 @@ def signed_in_store(user: Any) -> SessionStore:
     return session
 
 
-@pytest.fixture
-def events() -> Any:
-    seen: list[dict[str, Any]] = []
-
-    def receiver(sender: Any, **kwargs: Any) -> None:
-        kwargs.pop("signal")
-        seen.append(kwargs)
-
-    session_event.connect(receiver, weak=False)
-    yield seen
-    session_event.disconnect(receiver)
-
-
 def test_a_sign_in_beyond_the_limit_ends_the_oldest_session(
-    r: redis.Redis, settings: Any, alice: Any, revocations: list[dict[str, Any]], events: Any
+    r: redis.Redis,
+    settings: Any,
+    alice: Any,
+    revocations: list[dict[str, Any]],
+    policy_events: list[dict[str, Any]],
 ) -> None:
     settings.SESSION_REDIS_MAX_SESSIONS_PER_USER = 2
     first, second, third = Client(), Client(), Client()
@@ -66,10 +56,10 @@ def test_a_sign_in_beyond_the_limit_ends_the_oldest_session(
     assert [(e["by"], e["fingerprints"], e["user_id"]) for e in revocations] == [
         ("limit", (keys.fingerprint(first_key),), str(alice.pk))
     ]
-    assert [(e["event"], e["fingerprint"]) for e in events] == [
+    assert [(e["event"], e["fingerprint"]) for e in policy_events] == [
         ("limit_ended", keys.fingerprint(first_key))
     ]
-    assert events[0]["detail"]["new_session"] == keys.fingerprint(third_key)
+    assert policy_events[0]["detail"]["new_session"] == keys.fingerprint(third_key)
 
 
 def test_signing_in_again_on_the_same_browser_does_not_count_twice(
@@ -152,7 +142,7 @@ def test_simultaneous_sign_ins_under_refuse_let_exactly_one_in(
 
 
 def test_refuse_keeps_the_first_device_and_turns_the_second_away_with_403(
-    r: redis.Redis, settings: Any, alice: Any, events: Any
+    r: redis.Redis, settings: Any, alice: Any, policy_events: list[dict[str, Any]]
 ) -> None:
     settings.SESSION_REDIS_MAX_SESSIONS_PER_USER = 1
     settings.SESSION_REDIS_SESSION_LIMIT_ACTION = "refuse"
@@ -166,8 +156,8 @@ def test_refuse_keeps_the_first_device_and_turns_the_second_away_with_403(
     assert who(second) is None
     assert who(first) == "alice"
     assert index_members(r, alice.pk) == {keys.digest(first_key)}
-    assert [e["event"] for e in events] == ["login_refused"]
-    assert events[0]["user_id"] == str(alice.pk)
+    assert [e["event"] for e in policy_events] == ["login_refused"]
+    assert policy_events[0]["user_id"] == str(alice.pk)
 
 
 @pytest.mark.django_db(transaction=True)
