@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import secrets
 
+import django
+
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
 USE_TZ = True
@@ -73,3 +75,8 @@ CACHES = {
         "KEY_PREFIX": SESSION_REDIS_PREFIX + "-cache",
     },
 }
+
+if django.VERSION >= (6, 1):
+    # Django 6.1 configures mail through MAILERS (EMAIL_BACKEND goes in 2028); the
+    # test runner swaps in its in-memory backend either way.
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}

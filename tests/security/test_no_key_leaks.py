@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
+import django
 import pytest
 import redis
 from django.contrib.auth import get_user_model
@@ -562,7 +563,10 @@ def test_error_e_mails_do_not_show_the_session_key(
     frame: str,
 ) -> None:
     """Redis fails mid-request; Django mails the admins the HTML error report."""
-    settings.ADMINS = [("Ops", "ops@example.com")]
+    # Django 6.0 takes plain addresses and deprecates (name, address) pairs.
+    settings.ADMINS = (
+        ["ops@example.com"] if django.VERSION >= (6, 0) else [("Ops", "ops@example.com")]
+    )
     client = Client(raise_request_exception=False)
     if frame == "load":  # a signed-in session's next request cannot load it
         client.post("/login/", {"username": "alice", "password": "pw-alice"})
