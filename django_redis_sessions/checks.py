@@ -26,8 +26,8 @@ def _is_int(value: Any) -> bool:
 
 
 def _url_errors() -> list[CheckMessage]:
-    if conf.cache_alias or conf.client_factory is not None:
-        return []
+    if conf.cache_alias or conf.client_factory is not None or conf.sentinels is not None:
+        return []  # SESSION_REDIS_URL is not used
     url = conf.url
     if not isinstance(url, str):
         return [
@@ -455,6 +455,20 @@ def _session_limit_errors() -> list[CheckMessage]:
     return errors
 
 
+def _outage_errors() -> list[CheckMessage]:
+    mode = conf.on_outage
+    if mode in ("raise", "degrade"):
+        return []
+    return [
+        Error(
+            f'SESSION_REDIS_ON_OUTAGE must be "raise" or "degrade", not {mode!r}.',
+            hint='"raise" (the default) answers 500 while Redis is unreachable; "degrade" '
+            "serves an empty session that saves nothing.",
+            id="django_redis_sessions.E033",
+        )
+    ]
+
+
 #: Django's SessionMiddleware plus the session key in a header (policy 4).
 HEADER_MIDDLEWARE = "django_redis_sessions.header_middleware.SessionMiddleware"
 
@@ -541,11 +555,42 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         *_middleware_errors(),
         *_header_errors(),
         *_session_limit_errors(),
+        *_outage_errors(),
         *_rotation_errors(),
         *_ip_change_errors(),
         *_audit_errors(),
         *_client_factory_errors(),
+        *_sentinel_errors(),
     ]
+
+
+def _sentinel_errors() -> list[CheckMessage]:
+    from .connection import sentinel_problem
+
+    if conf.sentinels is None:
+        return []
+    errors: list[CheckMessage] = []
+    if problem := sentinel_problem():
+        errors.append(
+            Error(
+                f"{problem}.",
+                hint='For example SESSION_REDIS_SENTINELS = [("10.0.0.1", 26379), '
+                '("10.0.0.2", 26379), ("10.0.0.3", 26379)] and '
+                'SESSION_REDIS_SENTINEL_MASTER = "mymaster".',
+                id="django_redis_sessions.E031",
+            )
+        )
+    if conf.cache_alias or conf.client_factory is not None:
+        other = "SESSION_REDIS_CACHE_ALIAS" if conf.cache_alias else "SESSION_REDIS_CLIENT_FACTORY"
+        errors.append(
+            Error(
+                f"SESSION_REDIS_SENTINELS and {other} are both set: it is ambiguous which "
+                "Redis holds the sessions.",
+                hint="Unset one of them.",
+                id="django_redis_sessions.E032",
+            )
+        )
+    return errors
 
 
 def _redis_urls() -> list[str]:
@@ -553,6 +598,8 @@ def _redis_urls() -> list[str]:
     if conf.client_factory is not None:
         return []  # the factory's business; it has no URL to read
     if not conf.cache_alias:
+        if conf.sentinels is not None:
+            return []  # _sentinel_tls_warnings() judges the Sentinel links
         return [conf.url] if isinstance(conf.url, str) else []
     location: Any = settings.CACHES.get(conf.cache_alias, {}).get("LOCATION", [])
     if isinstance(location, str):
@@ -567,6 +614,43 @@ def _is_loopback(host: str | None) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def _sentinel_tls_warnings() -> list[CheckMessage]:
+    """W010 for Sentinel: the primary's address is only known at run time, so judge
+    by the Sentinels' hosts. Any of them on another host means the primary is reached
+    over the network too; both links (to the Sentinels, and to the primary where the
+    sessions and the password travel) then need TLS."""
+    if conf.client_factory is not None or conf.cache_alias or _sentinels_unusable():
+        return []
+    remote = sorted({str(host) for host, _ in conf.sentinels or () if not _is_loopback(host)})
+    if not remote:
+        return []
+    extra, sentinel_extra = conf.connection_kwargs, conf.sentinel_kwargs
+    plain = [
+        name
+        for name, options in (("the primary", extra), ("the Sentinels", sentinel_extra))
+        if not (isinstance(options, dict) and options.get("ssl"))
+    ]
+    if not plain:
+        return []
+    return [
+        Warning(
+            f"Sessions travel without TLS to {' and '.join(plain)} of Sentinel service "
+            f"{conf.sentinel_master} (Sentinels at {', '.join(remote)}): anyone on that "
+            "network can read every session and the password.",
+            hint='Add "ssl": True (and "ssl_ca_certs") to SESSION_REDIS_CONNECTION_KWARGS '
+            "and SESSION_REDIS_SENTINEL_KWARGS.",
+            id="django_redis_sessions.W010",
+        )
+    ]
+
+
+def _sentinels_unusable() -> bool:
+    """Sentinel is off, or misconfigured (E031 says how)."""
+    from .connection import sentinel_problem
+
+    return conf.sentinels is None or sentinel_problem() is not None
 
 
 def check_deploy(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
@@ -620,6 +704,7 @@ def check_deploy(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
                 id="django_redis_sessions.W010",
             )
         )
+    messages.extend(_sentinel_tls_warnings())
     return messages
 
 

@@ -33,10 +33,19 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_REDIS_SOCKET_TIMEOUT": 2.0,
     "SESSION_REDIS_CONNECT_TIMEOUT": 2.0,
     "SESSION_REDIS_RETRIES": 2,
+    # What a request gets once Redis stays unreachable past the retries: "raise"
+    # (SessionStoreUnavailable, a 500) or "degrade" (an empty session that saves
+    # nothing, with the browser's cookie left alone).
+    "SESSION_REDIS_ON_OUTAGE": "raise",
     "SESSION_REDIS_CONNECTION_KWARGS": {},
     # A callable (or its dotted path) that builds the clients itself, for what a URL
     # cannot say: an in-process fakeredis, a client with custom hooks.
     "SESSION_REDIS_CLIENT_FACTORY": None,
+    # Redis Sentinel: a list of (host, port) pairs turns it on (SESSION_REDIS_URL
+    # is then unused); the service name; options for the Sentinel connections.
+    "SESSION_REDIS_SENTINELS": None,
+    "SESSION_REDIS_SENTINEL_MASTER": None,
+    "SESSION_REDIS_SENTINEL_KWARGS": {},
     # Request metadata (middleware.SessionActivityMiddleware).
     "SESSION_REDIS_RECORD_IP": True,
     "SESSION_REDIS_RECORD_USER_AGENT": True,
@@ -142,6 +151,12 @@ class Settings:
         return value
 
     @property
+    def on_outage(self) -> str:
+        """``"raise"`` or ``"degrade"``: what a request gets while Redis is unreachable."""
+        value: str = self._get("SESSION_REDIS_ON_OUTAGE")
+        return value
+
+    @property
     def connection_kwargs(self) -> dict[str, Any]:
         value: dict[str, Any] = self._get("SESSION_REDIS_CONNECTION_KWARGS")
         return value
@@ -150,6 +165,24 @@ class Settings:
     def client_factory(self) -> Any:
         """``None``, a dotted path, or a callable ``factory(*, asynchronous: bool)``."""
         return self._get("SESSION_REDIS_CLIENT_FACTORY")
+
+    @property
+    def sentinels(self) -> Sequence[tuple[str, int]] | None:
+        """``(host, port)`` pairs of the Sentinels to ask for the primary; ``None``: off."""
+        value: Sequence[tuple[str, int]] | None = self._get("SESSION_REDIS_SENTINELS")
+        return value
+
+    @property
+    def sentinel_master(self) -> str | None:
+        """The Sentinel service name of the primary (``sentinel monitor <name> ...``)."""
+        value: str | None = self._get("SESSION_REDIS_SENTINEL_MASTER")
+        return value
+
+    @property
+    def sentinel_kwargs(self) -> dict[str, Any]:
+        """Extra options for the connections to the Sentinels (e.g. their password)."""
+        value: dict[str, Any] = self._get("SESSION_REDIS_SENTINEL_KWARGS")
+        return value
 
     @property
     def record_ip(self) -> bool:

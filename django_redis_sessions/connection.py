@@ -18,11 +18,13 @@ from urllib.parse import urlsplit
 
 import redis
 import redis.asyncio
+import redis.asyncio.sentinel
+import redis.sentinel
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 from redis.asyncio.retry import Retry as AsyncRetry
-from redis.backoff import ExponentialBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 
 from .conf import conf
@@ -52,6 +54,9 @@ def _config_key() -> tuple[Any, ...]:
         conf.connect_timeout,
         conf.retries,
         repr(sorted(conf.connection_kwargs.items())),
+        repr(conf.sentinels),
+        conf.sentinel_master,
+        repr(conf.sentinel_kwargs),
     )
     _config_key_cache[:] = [key]
     return key
@@ -90,6 +95,101 @@ def _check_url(url: str) -> None:
             f"SESSION_REDIS_URL must start with redis://, rediss:// or unix:// "
             f"(got a {scheme or 'missing'!r} scheme)."
         )
+
+
+def _is_address(value: Any) -> bool:
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        return False
+    host, port = value
+    return (
+        isinstance(host, str)
+        and bool(host)
+        and isinstance(port, int)
+        and not isinstance(port, bool)
+        and 0 < port < 65536
+    )
+
+
+def sentinel_problem() -> str | None:
+    """What is wrong with the Sentinel settings (check ``E031``), or ``None``.
+
+    Never echoes a value: ``SESSION_REDIS_SENTINEL_KWARGS`` may hold a password.
+    """
+    sentinels = conf.sentinels
+    if sentinels is None:
+        return None
+    if (
+        not isinstance(sentinels, list | tuple)
+        or not sentinels
+        or not all(_is_address(address) for address in sentinels)
+    ):
+        return (
+            "SESSION_REDIS_SENTINELS must be None or a non-empty list of (host, port) "
+            "pairs, a host a string and a port a whole number"
+        )
+    master = conf.sentinel_master
+    if not isinstance(master, str) or not master:
+        return (
+            "SESSION_REDIS_SENTINEL_MASTER must name the primary's Sentinel service "
+            "when SESSION_REDIS_SENTINELS is set"
+        )
+    if not isinstance(conf.sentinel_kwargs, dict):
+        return "SESSION_REDIS_SENTINEL_KWARGS must be a dict of redis-py client options"
+    return None
+
+
+def _sentinel_options(asynchronous: bool) -> dict[str, Any]:
+    """Options for the connections to the Sentinels themselves (not the primary)."""
+    retry_class = AsyncRetry if asynchronous else Retry
+    options: dict[str, Any] = {
+        "socket_timeout": conf.socket_timeout,
+        "socket_connect_timeout": conf.connect_timeout,
+        # Discovery moves on to the next Sentinel when one fails; retrying a dead
+        # one first (redis-py's default backs off for seconds) would only delay that.
+        "retry": retry_class(NoBackoff(), 0),
+    }
+    options.update(conf.sentinel_kwargs)
+    return options
+
+
+def _sentinel_addresses() -> tuple[list[tuple[str, int]], str]:
+    problem = sentinel_problem()
+    if problem is not None:
+        raise ImproperlyConfigured(problem + ".")
+    sentinels = [(str(host), int(port)) for host, port in conf.sentinels or ()]
+    return sentinels, str(conf.sentinel_master)
+
+
+def _sentinel_client() -> redis.Redis:
+    """A client for the service's *current primary*, rediscovered after a failover.
+
+    ``master_for`` only: reads go to the primary too, so replication lag can never
+    make a session look missing (signed out) or stale.
+    """
+    sentinels, service = _sentinel_addresses()
+    manager = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+        sentinels, sentinel_kwargs=_sentinel_options(False)
+    )
+    client: redis.Redis = manager.master_for(  # type: ignore[no-untyped-call]
+        service, **_client_kwargs(False)
+    )
+    return client
+
+
+def _async_sentinel_client() -> redis.asyncio.Redis:
+    """The asyncio twin of ``_sentinel_client``: the current primary, never a replica."""
+    sentinels, service = _sentinel_addresses()
+    manager = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+        sentinels, sentinel_kwargs=_sentinel_options(True)
+    )
+    client: redis.asyncio.Redis = manager.master_for(service, **_client_kwargs(True))
+    return client
+
+
+def _sentinel_links(client: redis.Redis | redis.asyncio.Redis) -> list[Any]:
+    """The clients a Sentinel-managed client's pool uses to ask the Sentinels."""
+    manager = getattr(client.connection_pool, "sentinel_manager", None)
+    return list(getattr(manager, "sentinels", ()))
 
 
 def _django_redis_client(alias: str) -> redis.Redis:
@@ -170,6 +270,9 @@ def get_client() -> redis.Redis:
                 client = factory(asynchronous=False)
             elif conf.cache_alias:
                 client = _django_redis_client(conf.cache_alias)
+            elif conf.sentinels is not None:
+                client = _sentinel_client()
+                _owned.add(id(client))
             else:
                 _check_url(conf.url)
                 client = redis.Redis.from_url(conf.url, **_client_kwargs(False))
@@ -194,6 +297,8 @@ def get_async_client() -> redis.asyncio.Redis:
             client = factory(asynchronous=True)
         elif conf.cache_alias:
             client = _async_from_sync(_django_redis_client(conf.cache_alias))
+        elif conf.sentinels is not None:
+            client = _async_sentinel_client()
         else:
             _check_url(conf.url)
             client = redis.asyncio.Redis.from_url(conf.url, **_client_kwargs(True))
@@ -207,6 +312,8 @@ async def _closer(clients: dict[tuple[Any, ...], redis.asyncio.Redis]) -> AsyncI
     finally:
         for client in list(clients.values()):
             await client.aclose(close_connection_pool=True)
+            for link in _sentinel_links(client):
+                await link.aclose()
 
 
 async def _start(closer: AsyncIterator[None]) -> None:
@@ -236,7 +343,12 @@ def _close_with_loop(
 
 
 def describe_server(client: redis.Redis | redis.asyncio.Redis) -> str:
-    """``host:port`` or the socket path of a client's server; never credentials."""
+    """``host:port``, the socket path or the Sentinel service; never credentials."""
+    service = getattr(client.connection_pool, "service_name", None)
+    if service is not None:
+        # A Sentinel-managed pool has no fixed address (its connection kwargs say
+        # localhost:6379 by default); the primary is whichever the Sentinels name.
+        return f"sentinel service {service}"
     params = client.connection_pool.connection_kwargs
     if params.get("path"):
         return str(params["path"])
@@ -251,6 +363,8 @@ def reset_clients() -> None:
         for client in _sync_clients.values():
             if id(client) in _owned:
                 client.close()
+                for link in _sentinel_links(client):
+                    link.close()
         _sync_clients.clear()
         _owned.clear()
     _async_clients.clear()
@@ -262,3 +376,5 @@ async def aclose_clients() -> None:
     for client in per_loop.values():
         # Every async pool here is ours (even with a cache alias): close it too.
         await client.aclose(close_connection_pool=True)
+        for link in _sentinel_links(client):
+            await link.aclose()
