@@ -41,7 +41,7 @@ from .auth import note_in_use
 from .client import client_network
 from .conf import conf
 from .connection import get_async_client, get_client
-from .exceptions import SessionLimitReached, SessionTooLarge
+from .exceptions import SessionLimitReached, SessionStoreUnavailable, SessionTooLarge
 from .index_store import AsyncIndexStorage, IndexStorage
 from .signals import session_event, session_revoked
 from .store import (
@@ -105,6 +105,16 @@ def _clamp(value: int) -> int:
 class SessionStore(SessionBase):
     """Sessions in Redis with sliding and absolute expiry and a per-user index."""
 
+    #: Set when Redis was unreachable for this session and ``SESSION_REDIS_ON_OUTAGE``
+    #: is ``"degrade"``: the request goes on with an empty session (or, when a save
+    #: failed, with what it had) that writes nothing, reports itself unmodified (so
+    #: no cookie is set or deleted for it) and keeps the key the browser sent.
+    degraded = False
+    #: The failure that degraded the session (``None`` while it is not degraded).
+    _outage: SessionStoreUnavailable | None = None
+    #: Set while ``cycle_key`` runs: its ``create()`` must raise, never degrade.
+    _no_degrade = False
+
     def __init__(self, session_key: str | None = None) -> None:
         _require_app()
         super().__init__(session_key)
@@ -129,6 +139,17 @@ class SessionStore(SessionBase):
     # What Redis holds for the current key, as last read or written: the encoded
     # values (to find what a save changed), the header fields and the indexed
     # user. ``_stored is None`` means "never read": a save then replaces the data.
+
+    # Django's SessionMiddleware saves and re-sends the cookie of a modified
+    # session: a degraded one has nothing it could save, so it is never modified
+    # (its cookie is left as the browser has it).
+    @property
+    def modified(self) -> bool:
+        return self._modified and not self.degraded
+
+    @modified.setter
+    def modified(self, value: bool) -> None:
+        self._modified = value
 
     def _reset_stored(self) -> None:
         self._stored: dict[str, bytes] | None = None
@@ -478,17 +499,74 @@ class SessionStore(SessionBase):
         self._meta = stored.meta
         return data, False
 
+    @sensitive_variables("session_key")
     def load(self) -> dict[str, Any]:
+        session_key = self.session_key
         try:
             return self._load(0)
+        except SessionStoreUnavailable as exc:
+            if not self._may_degrade():
+                raise
+            # The key the browser sent, even if a rotation stub was being followed.
+            self._session_key = session_key
+            self._degrade(exc, "load")
+            return {}
         finally:
             self._send_queued()
 
+    @sensitive_variables("session_key")
     async def aload(self) -> dict[str, Any]:
+        session_key = self.session_key
         try:
             return await self._aload(0)
+        except SessionStoreUnavailable as exc:
+            if not self._may_degrade():
+                raise
+            self._session_key = session_key
+            self._degrade(exc, "load")
+            return {}
         finally:
             await self._asend_queued()
+
+    # -- outages (SESSION_REDIS_ON_OUTAGE) -------------------------------------------
+
+    def _may_degrade(self, plan: WritePlan | None = None) -> bool:
+        """Whether this failure may degrade the session instead of raising.
+
+        Never under ``cycle_key`` (a login needs Redis), never for a save that
+        changes who is signed in (a login or logout must not look done when it
+        was not), and only with ``SESSION_REDIS_ON_OUTAGE = "degrade"``.
+        """
+        if conf.on_outage != "degrade" or self._no_degrade:
+            return False
+        return plan is None or plan.user_id == plan.expected_user_id
+
+    def _degrade(self, exc: SessionStoreUnavailable, action: str) -> None:
+        """Go on without Redis for the rest of this request; one warning line."""
+        self.degraded = True
+        self._outage = exc
+        session_key = self.session_key
+        logger.warning(
+            "Session store Redis at %s is unreachable (%s, %s): session %s is served %s "
+            'for this request (SESSION_REDIS_ON_OUTAGE = "degrade"); nothing was written.',
+            exc.server,
+            action,
+            exc.__cause__.__class__.__name__ if exc.__cause__ is not None else "error",
+            keys.fingerprint(session_key) if session_key else "(new)",
+            "empty and unsaved" if action == "load" else "without saving its changes",
+        )
+
+    def _refuse_degraded(self, action: str) -> SessionStoreUnavailable:
+        """The error for an operation a degraded session cannot do without Redis."""
+        assert self._outage is not None
+        server = self._outage.server
+        error = SessionStoreUnavailable(
+            f"Session store Redis at {server} is unreachable: {action} needs it, and this "
+            "request's session could not be loaded.",
+            server,
+        )
+        error.__cause__ = self._outage
+        return error
 
     @sensitive_variables("session_key")
     def _load(self, hops: int) -> dict[str, Any]:
@@ -671,9 +749,15 @@ class SessionStore(SessionBase):
         raise UpdateError
 
     def save(self, must_create: bool = False) -> None:
+        if self.degraded:
+            # What Redis holds is unknown to this request: writing it would
+            # overwrite the real session with what the outage hid.
+            return None
         if self.session_key is None:
             return self.create()
         data = self._get_session(no_load=must_create)  # type: ignore[attr-defined]
+        if self.degraded:
+            return None
         if self.session_key is None:
             # The load found no such session (expired, deleted, never existed):
             # a save only updates, as Django's own backends do.
@@ -681,9 +765,15 @@ class SessionStore(SessionBase):
         plan, encoded = self._plan(data, must_create)
         if plan is not None:
             storage = self._storage()
-            outcome = storage.save(plan)
-            if outcome.result == SaveResult.MOVED:
-                plan, outcome = self._save_moved(plan, outcome, storage.save)
+            try:
+                outcome = storage.save(plan)
+                if outcome.result == SaveResult.MOVED:
+                    plan, outcome = self._save_moved(plan, outcome, storage.save)
+            except SessionStoreUnavailable as exc:
+                if not self._may_degrade(plan):
+                    raise
+                self._degrade(exc, "save")
+                return None
             try:
                 self._saved(plan, outcome, encoded)
             finally:
@@ -691,9 +781,13 @@ class SessionStore(SessionBase):
         return None
 
     async def asave(self, must_create: bool = False) -> None:
+        if self.degraded:
+            return None
         if self.session_key is None:
             return await self.acreate()
         data = await self._aget_session(no_load=must_create)  # type: ignore[attr-defined]
+        if self.degraded:
+            return None
         if self.session_key is None:
             # The load found no such session (expired, deleted, never existed):
             # a save only updates, as Django's own backends do.
@@ -701,11 +795,17 @@ class SessionStore(SessionBase):
         plan, encoded = self._plan(data, must_create)
         if plan is not None:
             storage = self._astorage()
-            outcome = await storage.save(plan)
-            if outcome.result == SaveResult.MOVED:
-                moved = self._moved_plan(plan, outcome)
-                if moved is not None:
-                    plan, outcome = moved, await storage.save(moved)
+            try:
+                outcome = await storage.save(plan)
+                if outcome.result == SaveResult.MOVED:
+                    moved = self._moved_plan(plan, outcome)
+                    if moved is not None:
+                        plan, outcome = moved, await storage.save(moved)
+            except SessionStoreUnavailable as exc:
+                if not self._may_degrade(plan):
+                    raise
+                self._degrade(exc, "save")
+                return None
             try:
                 self._saved(plan, outcome, encoded)
             finally:
@@ -819,9 +919,17 @@ class SessionStore(SessionBase):
     @sensitive_variables("old_key", "new_key")
     def cycle_key(self) -> None:
         data = self._get_session()  # type: ignore[attr-defined]
+        if self.degraded:
+            # A login during an outage: moving an unknown session would lose it,
+            # and a login that is not stored must not look done.
+            raise self._refuse_degraded("cycle_key (a login)")
         old_key = self.session_key
         if old_key is None:
-            self.create()
+            self._no_degrade = True
+            try:
+                self.create()
+            finally:
+                self._no_degrade = False
             return
         storage = self._storage()
         for _ in range(_NEW_KEY_ATTEMPTS):
@@ -836,9 +944,15 @@ class SessionStore(SessionBase):
     @sensitive_variables("old_key", "new_key")
     async def acycle_key(self) -> None:
         data = await self._aget_session()  # type: ignore[attr-defined]
+        if self.degraded:
+            raise self._refuse_degraded("cycle_key (a login)")
         old_key = self.session_key
         if old_key is None:
-            await self.acreate()
+            self._no_degrade = True
+            try:
+                await self.acreate()
+            finally:
+                self._no_degrade = False
             return
         storage = self._astorage()
         for _ in range(_NEW_KEY_ATTEMPTS):

@@ -91,6 +91,9 @@ class SessionActivityMiddleware:
             # A modified session is saved by SessionMiddleware, which sets the
             # cookie itself (with the engine's capped expiry age).
             or session.modified
+            # Redis was unreachable: what it gives the session is unknown, and the
+            # browser keeps its cookie as it is (SESSION_REDIS_ON_OUTAGE = "degrade").
+            or session.degraded
             or response.status_code >= 500
             or session.session_key is None
             or session.get_expire_at_browser_close()
