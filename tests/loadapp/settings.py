@@ -1,0 +1,84 @@
+"""Settings of the load app, from the environment.
+
+* ``LOADAPP_ENGINE``: ``ours`` (default, ``django_redis_sessions.backend``) or
+  ``cache`` (``django.contrib.sessions.backends.cache`` on a django-redis cache,
+  with ``SESSION_SAVE_EVERY_REQUEST = True`` so the idle timeout slides, as ours
+  does by itself);
+* ``LOADAPP_REDIS_URL``: the Redis both engines use (default db 15);
+* ``LOADAPP_PREFIX``: the key prefix (ours: ``SESSION_REDIS_PREFIX``, the cache:
+  ``KEY_PREFIX``);
+* ``LOADAPP_DB``: the SQLite file holding the users (``prepare.py`` makes it).
+
+The middleware is what a signed-in site needs and nothing more:
+``SessionMiddleware`` and ``AuthenticationMiddleware``. The views are
+``csrf_exempt`` (there is no CSRF middleware at all: the clients are scripts).
+"""
+
+from __future__ import annotations
+
+import os
+
+ENGINE = os.environ.get("LOADAPP_ENGINE", "ours")
+if ENGINE not in ("ours", "cache"):
+    raise RuntimeError(f"LOADAPP_ENGINE must be 'ours' or 'cache', not {ENGINE!r}")
+REDIS_URL = os.environ.get("LOADAPP_REDIS_URL", "redis://127.0.0.1:6379/15")
+PREFIX = os.environ.get("LOADAPP_PREFIX", "loadapp")
+
+SECRET_KEY = "loadapp-only-not-secret"
+DEBUG = False
+USE_TZ = True
+ROOT_URLCONF = "tests.loadapp.urls"
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django_redis_sessions",
+    "django.contrib.sessions",
+]
+
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+]
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("LOADAPP_DB", ":memory:"),
+        # Several gunicorn threads share the file; sign-ins write last_login.
+        "OPTIONS": {"timeout": 20},
+    }
+}
+
+# Fast hashing: the load is about sessions, not about password hashing.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "sessions": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": PREFIX,
+    },
+}
+
+if ENGINE == "ours":
+    SESSION_ENGINE = "django_redis_sessions.backend"
+    SESSION_REDIS_URL = REDIS_URL
+    SESSION_REDIS_PREFIX = PREFIX
+    # Our load slides the idle timeout itself: nothing to save on a read.
+    SESSION_SAVE_EVERY_REQUEST = False
+else:
+    SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    SESSION_CACHE_ALIAS = "sessions"
+    # The cache backend's only way to slide the idle timeout.
+    SESSION_SAVE_EVERY_REQUEST = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # 5xx tracebacks go to the server's log, which the test prints on failure.
+    "loggers": {"django.request": {"handlers": ["console"], "level": "ERROR"}},
+}
