@@ -25,7 +25,7 @@ from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 
-from .servers import free_port
+from .servers import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -183,9 +183,4 @@ def example_server(kind: str, env: dict[str, str], tmp_path: Path) -> Iterator[E
         _wait_until_serving(process, server)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process)

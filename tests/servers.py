@@ -1,4 +1,4 @@
-"""Start throwaway redis-server processes on loopback for connection tests."""
+"""Start throwaway redis-server processes on loopback, and stop any test server."""
 
 from __future__ import annotations
 
@@ -18,6 +18,18 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def stop_process(process: subprocess.Popen[Any], timeout: float = 10) -> None:
+    """Stop a server the tests started: SIGTERM, then SIGKILL if it will not go."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)
 
 
 @contextmanager
@@ -43,8 +55,7 @@ def redis_server(*args: str, ping: dict[str, Any] | None = None, tmp: Path) -> I
                 time.sleep(0.05)
         yield
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop_process(process)
 
 
 def make_tls_files(folder: Path) -> dict[str, Path]:

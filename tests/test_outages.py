@@ -29,7 +29,7 @@ from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 from django_redis_sessions.exceptions import SessionStoreUnavailable
 
-from .servers import free_port
+from .servers import free_port, stop_process
 
 pytestmark = [
     pytest.mark.real_redis,
@@ -74,14 +74,8 @@ class RedisProcess:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        if process is not None:
+            stop_process(process)
 
     def snapshot(self) -> dict[bytes, Any]:
         """Every key with its value (and whether it has a TTL), read without the engine."""

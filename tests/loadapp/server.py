@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..servers import free_port, stop_process
 from .client import Client
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -27,12 +27,6 @@ START_TIMEOUT = 30.0
 #: long enough that the clients' connections are never dropped mid-run.
 DEFAULT_GUNICORN_ARGS = ("--worker-class", "gthread", "--workers", "2", "--threads", "4")
 KEEP_ALIVE_SECONDS = 60
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def app_env(*, engine: str, redis_url: str, prefix: str, db_path: Path) -> dict[str, str]:
@@ -134,9 +128,4 @@ def load_server(
         _wait_until_serving(process, server)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+        stop_process(process, timeout=15)
