@@ -29,7 +29,6 @@ is deleted at the end whatever happens. See ``benchmarks/README.md``.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import platform
 import statistics
@@ -58,6 +57,7 @@ from benchlib import (  # noqa: E402
     redacted,
     session_modify_view,
     session_read_view,
+    time_batch,
 )
 from django.conf import settings  # noqa: E402
 from django.http import HttpRequest, HttpResponse  # noqa: E402
@@ -180,20 +180,6 @@ def make_requests(session_key: str, count: int) -> list[HttpRequest]:
     factory = RequestFactory()
     factory.cookies[settings.SESSION_COOKIE_NAME] = session_key
     return [factory.get("/") for _ in range(count)]
-
-
-def time_batch(chain: Chain, requests: Sequence[HttpRequest]) -> float:
-    """Mean µs per request for one batch; the GC stays off so its pauses land nowhere."""
-    gc.collect()
-    gc.disable()
-    try:
-        start = time.perf_counter_ns()
-        for request in requests:
-            chain(request)
-        elapsed = time.perf_counter_ns() - start
-    finally:
-        gc.enable()
-    return elapsed / len(requests) / 1000.0
 
 
 @contextmanager

@@ -48,7 +48,6 @@ same random 6-character run tag, all deleted at the end whatever happens.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import platform
 import secrets
@@ -81,6 +80,7 @@ from benchlib import (  # noqa: E402
     redacted,
     session_modify_view,
     session_read_view,
+    time_batch,
 )
 from django.conf import settings  # noqa: E402
 from django.contrib.sessions.backends.base import CreateError, SessionBase  # noqa: E402
@@ -650,20 +650,6 @@ def _trip_summary(counter: RoundTripCounter) -> dict[str, Any]:
 
 
 # -- measurement ---------------------------------------------------------------
-
-
-def time_batch(chain: Handler, requests: Sequence[HttpRequest]) -> float:
-    """Mean µs per request for one batch; the GC stays off so its pauses land nowhere."""
-    gc.collect()
-    gc.disable()
-    try:
-        start = time.perf_counter_ns()
-        for request in requests:
-            chain(request)
-        elapsed = time.perf_counter_ns() - start
-    finally:
-        gc.enable()
-    return elapsed / len(requests) / 1000.0
 
 
 @dataclass
