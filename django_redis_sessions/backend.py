@@ -713,12 +713,6 @@ class SessionStore(SessionBase):
         self._switch_key(new_key)
         return replace(plan, digest=keys.digest(new_key))
 
-    def _save_moved(
-        self, plan: WritePlan, outcome: SaveOutcome, save: Callable[[WritePlan], SaveOutcome]
-    ) -> tuple[WritePlan, SaveOutcome]:
-        moved = self._moved_plan(plan, outcome)
-        return (moved, save(moved)) if moved is not None else (plan, outcome)
-
     def _saved(self, plan: WritePlan, outcome: SaveOutcome, encoded: dict[str, bytes]) -> None:
         result, ended = outcome.result, outcome.ended
         if result == SaveResult.LIMIT:
@@ -768,7 +762,9 @@ class SessionStore(SessionBase):
             try:
                 outcome = storage.save(plan)
                 if outcome.result == SaveResult.MOVED:
-                    plan, outcome = self._save_moved(plan, outcome, storage.save)
+                    moved = self._moved_plan(plan, outcome)
+                    if moved is not None:
+                        plan, outcome = moved, storage.save(moved)
             except SessionStoreUnavailable as exc:
                 if not self._may_degrade(plan):
                     raise
