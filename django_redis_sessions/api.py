@@ -30,10 +30,10 @@ from django.utils.module_loading import import_string
 from . import audit, encryption, keys
 from .audit import AuditEvent
 from .conf import conf
-from .connection import get_async_client, get_client
 from .index_store import AsyncIndexStorage, IndexStorage, Overview, UserActivity
 from .record import META_IP, META_USER_AGENT, CorruptRecord, decode, decode_summary
 from .signals import session_revoked
+from .storages import async_index_storage, index_storage
 
 logger = logging.getLogger("django_redis_sessions")
 security_logger = logging.getLogger("django.security.SuspiciousSession")
@@ -239,11 +239,11 @@ def user_model() -> type[Any]:
 
 
 def _storage() -> IndexStorage:
-    return IndexStorage(get_client(), conf.prefix)
+    return index_storage()
 
 
 def _astorage() -> AsyncIndexStorage:
-    return AsyncIndexStorage(get_async_client(), conf.prefix)
+    return async_index_storage()
 
 
 # -- the API -------------------------------------------------------------------------

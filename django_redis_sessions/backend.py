@@ -40,10 +40,9 @@ from . import encryption, keys, record, rotation
 from .auth import note_in_use
 from .client import client_network
 from .conf import conf
-from .connection import get_async_client, get_client
 from .exceptions import SessionLimitReached, SessionStoreUnavailable, SessionTooLarge
-from .index_store import AsyncIndexStorage, IndexStorage
 from .signals import session_event, session_revoked
+from .storages import async_index_storage, index_storage
 from .store import (
     AsyncSessionStorage,
     CyclePlan,
@@ -181,11 +180,11 @@ class SessionStore(SessionBase):
 
     @staticmethod
     def _storage() -> SessionStorage:
-        return SessionStorage(get_client(), conf.prefix)
+        return index_storage()
 
     @staticmethod
     def _astorage() -> AsyncSessionStorage:
-        return AsyncSessionStorage(get_async_client(), conf.prefix)
+        return async_index_storage()
 
     # -- request metadata ----------------------------------------------------------
 
@@ -758,8 +757,8 @@ class SessionStore(SessionBase):
             raise UpdateError
         plan, encoded = self._plan(data, must_create)
         if plan is not None:
-            storage = self._storage()
             try:
+                storage = self._storage()
                 outcome = storage.save(plan)
                 if outcome.result == SaveResult.MOVED:
                     moved = self._moved_plan(plan, outcome)
@@ -790,8 +789,8 @@ class SessionStore(SessionBase):
             raise UpdateError
         plan, encoded = self._plan(data, must_create)
         if plan is not None:
-            storage = self._astorage()
             try:
+                storage = self._astorage()
                 outcome = await storage.save(plan)
                 if outcome.result == SaveResult.MOVED:
                     moved = self._moved_plan(plan, outcome)
@@ -967,8 +966,8 @@ class SessionStore(SessionBase):
 
     @classmethod
     def clear_expired(cls) -> None:
-        IndexStorage(get_client(), conf.prefix).clear_expired()
+        index_storage().clear_expired()
 
     @classmethod
     async def aclear_expired(cls) -> None:
-        await AsyncIndexStorage(get_async_client(), conf.prefix).clear_expired()
+        await async_index_storage().clear_expired()

@@ -561,7 +561,52 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         *_audit_errors(),
         *_client_factory_errors(),
         *_sentinel_errors(),
+        *_cluster_errors(),
     ]
+
+
+def _cluster_errors() -> list[CheckMessage]:
+    cluster = conf.cluster
+    if cluster is False:
+        return []
+    if cluster is not True:
+        return [
+            Error(
+                f"SESSION_REDIS_CLUSTER must be True or False, not {cluster!r}.",
+                hint="True when SESSION_REDIS_URL names a node of a Redis Cluster.",
+                id="django_redis_sessions.E034",
+            )
+        ]
+    errors: list[CheckMessage] = []
+    others = [
+        name
+        for name, value in (
+            ("SESSION_REDIS_SENTINELS", conf.sentinels),
+            ("SESSION_REDIS_CACHE_ALIAS", conf.cache_alias),
+            ("SESSION_REDIS_CLIENT_FACTORY", conf.client_factory),
+        )
+        if value
+    ]
+    if others:
+        errors.append(
+            Error(
+                f"SESSION_REDIS_CLUSTER and {' and '.join(others)} are both set: it is "
+                "ambiguous which Redis holds the sessions.",
+                hint="Unset one of them. A client factory that returns a redis-py "
+                "RedisCluster needs no SESSION_REDIS_CLUSTER: the engine recognises it.",
+                id="django_redis_sessions.E035",
+            )
+        )
+    if isinstance(conf.prefix, str) and ("{" in conf.prefix or "}" in conf.prefix):
+        errors.append(
+            Error(
+                f"SESSION_REDIS_PREFIX {conf.prefix!r} holds a brace: on a Redis Cluster a "
+                "{...} hash tag would put every session in one hash slot, on one node.",
+                hint='Use a prefix without braces, such as "session".',
+                id="django_redis_sessions.E036",
+            )
+        )
+    return errors
 
 
 def _sentinel_errors() -> list[CheckMessage]:

@@ -46,6 +46,9 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_REDIS_SENTINELS": None,
     "SESSION_REDIS_SENTINEL_MASTER": None,
     "SESSION_REDIS_SENTINEL_KWARGS": {},
+    # Redis Cluster: True makes SESSION_REDIS_URL name any node of the cluster
+    # (cluster.py splits the work that crosses hash slots).
+    "SESSION_REDIS_CLUSTER": False,
     # Request metadata (middleware.SessionActivityMiddleware).
     "SESSION_REDIS_RECORD_IP": True,
     "SESSION_REDIS_RECORD_USER_AGENT": True,
@@ -183,6 +186,11 @@ class Settings:
         """Extra options for the connections to the Sentinels (e.g. their password)."""
         value: dict[str, Any] = self._get("SESSION_REDIS_SENTINEL_KWARGS")
         return value
+
+    @property
+    def cluster(self) -> Any:
+        """``True``: ``SESSION_REDIS_URL`` names a node of a Redis Cluster (check ``E034``)."""
+        return self._get("SESSION_REDIS_CLUSTER")
 
     @property
     def record_ip(self) -> bool:

@@ -13,12 +13,14 @@ import asyncio
 import threading
 import weakref
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import redis
 import redis.asyncio
+import redis.asyncio.cluster
 import redis.asyncio.sentinel
+import redis.cluster
 import redis.sentinel
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
@@ -57,6 +59,7 @@ def _config_key() -> tuple[Any, ...]:
         repr(conf.sentinels),
         conf.sentinel_master,
         repr(conf.sentinel_kwargs),
+        conf.cluster,
     )
     _config_key_cache[:] = [key]
     return key
@@ -188,8 +191,30 @@ def _async_sentinel_client() -> redis.asyncio.Redis:
 
 def _sentinel_links(client: redis.Redis | redis.asyncio.Redis) -> list[Any]:
     """The clients a Sentinel-managed client's pool uses to ask the Sentinels."""
-    manager = getattr(client.connection_pool, "sentinel_manager", None)
+    manager = getattr(getattr(client, "connection_pool", None), "sentinel_manager", None)
     return list(getattr(manager, "sentinels", ()))
+
+
+def is_cluster(client: Any) -> bool:
+    """Whether ``client`` talks to a Redis Cluster (ours, or one a factory built)."""
+    return isinstance(client, redis.cluster.RedisCluster | redis.asyncio.cluster.RedisCluster)
+
+
+def _cluster_kwargs(asynchronous: bool) -> dict[str, Any]:
+    """Options for a cluster client: timeouts per node connection, bounded retries.
+
+    redis-py retries a failed command on the cluster level (refreshing the slot map
+    after a failover or a resharding), so the retry object goes there; reads stay
+    on the primaries (``read_from_replicas`` off), as with Sentinel.
+    """
+    retry_class = AsyncRetry if asynchronous else Retry
+    kwargs: dict[str, Any] = {
+        "socket_timeout": conf.socket_timeout,
+        "socket_connect_timeout": conf.connect_timeout,
+        "retry": retry_class(_backoff(), conf.retries),
+    }
+    kwargs.update(conf.connection_kwargs)
+    return kwargs
 
 
 def _django_redis_client(alias: str) -> redis.Redis:
@@ -273,6 +298,15 @@ def get_client() -> redis.Redis:
             elif conf.sentinels is not None:
                 client = _sentinel_client()
                 _owned.add(id(client))
+            elif conf.cluster is True:
+                _check_url(conf.url)
+                # Typed as the Redis it stands in for: the storages use the same
+                # commands on both (cluster.py covers what differs).
+                client = cast(
+                    "redis.Redis",
+                    redis.cluster.RedisCluster.from_url(conf.url, **_cluster_kwargs(False)),
+                )
+                _owned.add(id(client))
             else:
                 _check_url(conf.url)
                 client = redis.Redis.from_url(conf.url, **_client_kwargs(False))
@@ -299,6 +333,12 @@ def get_async_client() -> redis.asyncio.Redis:
             client = _async_from_sync(_django_redis_client(conf.cache_alias))
         elif conf.sentinels is not None:
             client = _async_sentinel_client()
+        elif conf.cluster is True:
+            _check_url(conf.url)
+            client = cast(
+                "redis.asyncio.Redis",
+                redis.asyncio.cluster.RedisCluster.from_url(conf.url, **_cluster_kwargs(True)),
+            )
         else:
             _check_url(conf.url)
             client = redis.asyncio.Redis.from_url(conf.url, **_client_kwargs(True))
@@ -311,9 +351,7 @@ async def _closer(clients: dict[tuple[Any, ...], redis.asyncio.Redis]) -> AsyncI
         yield
     finally:
         for client in list(clients.values()):
-            await client.aclose(close_connection_pool=True)
-            for link in _sentinel_links(client):
-                await link.aclose()
+            await _aclose(client)
 
 
 async def _start(closer: AsyncIterator[None]) -> None:
@@ -344,6 +382,13 @@ def _close_with_loop(
 
 def describe_server(client: redis.Redis | redis.asyncio.Redis) -> str:
     """``host:port``, the socket path or the Sentinel service; never credentials."""
+    if is_cluster(client):
+        # The node redis-py started from; which node failed is in its message.
+        node = client.get_default_node()  # type: ignore[union-attr]
+        if node is not None:
+            return f"{node.host}:{node.port}"
+        url = urlsplit(conf.url)
+        return f"{url.hostname}:{url.port or 6379}"
     service = getattr(client.connection_pool, "service_name", None)
     if service is not None:
         # A Sentinel-managed pool has no fixed address (its connection kwargs say
@@ -374,7 +419,14 @@ async def aclose_clients() -> None:
     """Close the running event loop's async clients (tests; before a loop ends)."""
     per_loop = _async_clients.pop(asyncio.get_running_loop(), {})
     for client in per_loop.values():
-        # Every async pool here is ours (even with a cache alias): close it too.
-        await client.aclose(close_connection_pool=True)
-        for link in _sentinel_links(client):
-            await link.aclose()
+        await _aclose(client)
+
+
+async def _aclose(client: Any) -> None:
+    # Every async pool here is ours (even with a cache alias): close it too.
+    if is_cluster(client):
+        await client.aclose()  # closes every node's connections
+        return
+    await client.aclose(close_connection_pool=True)
+    for link in _sentinel_links(client):
+        await link.aclose()

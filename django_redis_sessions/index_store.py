@@ -103,8 +103,12 @@ class Overview:
 
 
 def _members(reply: Any) -> list[str]:
-    """Index members (digests) from a ZRANGE reply."""
-    return [member.decode() for member in reply]
+    """Index members (digests) from a ZRANGE reply.
+
+    On a Redis Cluster an index also holds short-lived pending marks (``p:`` and a
+    digest, see ``cluster.py``); they are never sessions, so they are left out.
+    """
+    return [member.decode() for member in reply if not member.startswith(b"p:")]
 
 
 def _chunks(items: Sequence[_T], size: int) -> list[Sequence[_T]]:

@@ -219,6 +219,12 @@ def decode_summary(raw: bytes) -> Summary:
     return _decode_head(raw)[0]
 
 
+def split_record(raw: bytes) -> tuple[Summary, bytes]:
+    """Header and metadata of a record, and its data pairs as stored (not decoded)."""
+    head, pos = _decode_head(raw)
+    return head, raw[pos:]
+
+
 def decode(raw: bytes) -> Record:
     """Parse a stored record; raise :class:`CorruptRecord` for anything else."""
     head, pos = _decode_head(raw)

@@ -18,7 +18,7 @@ from typing import Any
 
 import redis
 import redis.asyncio
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, RedisClusterException
 
 from . import keys
 from .conf import conf
@@ -29,6 +29,9 @@ from .record import encode_meta
 #: How many of a user's oldest index entries a login checks for sessions that
 #: ended by idleness. Bounds the work of one login whatever the index size.
 INDEX_SWEEP_LIMIT = 32
+#: What a failing Redis raises: redis-py's errors, and, on a Cluster, the exception
+#: redis-py raises when no node answers while it maps the slots (not a RedisError).
+REDIS_ERRORS = (redis.RedisError, RedisClusterException)
 #: A stored user id can change between our read and our write only if another
 #: request logs in or out on the same key at that moment; one retry settles it.
 _USER_RETRIES = 3
@@ -47,9 +50,18 @@ class LuaScript:
     sha: str
 
 
-def _load_script(name: str) -> LuaScript:
+def _load_script(name: str, cluster: bool = False) -> LuaScript:
+    """A script with the prelude, for one server or (``cluster``) a Redis Cluster.
+
+    The Cluster variant sees ``CLUSTER = true`` and leaves out every step on a key
+    of another hash slot (``cluster.py`` runs those steps itself, in a safe order).
+    """
     folder = files(__package__).joinpath("scripts")
-    text = folder.joinpath("prelude.lua").read_text() + folder.joinpath(f"{name}.lua").read_text()
+    text = (
+        f"local CLUSTER = {'true' if cluster else 'false'}\n"
+        + folder.joinpath("prelude.lua").read_text()
+        + folder.joinpath(f"{name}.lua").read_text()
+    )
     return LuaScript(name, text, hashlib.sha1(text.encode()).hexdigest())  # noqa: S324
 
 
@@ -107,6 +119,7 @@ class SaveResult:
     CORRUPT = -1
     LIMIT = -2  # refused: the user already has SESSION_REDIS_MAX_SESSIONS_PER_USER
     MOVED = -3  # the key was rotated meanwhile: follow the stub and save there
+    ENDED = -4  # Cluster scripts only: saved with a past expiry, so deleted
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,10 +189,13 @@ class _StorageBase:
     def index_key(self, user_id: str) -> str:
         return keys.user_index_key(self.prefix, user_id)
 
-    def translate(self, exc: redis.RedisError, action: str) -> SessionStoreError:
+    def translate(self, exc: Exception, action: str) -> SessionStoreError:
         """Our exception for a redis-py failure, naming the server (never credentials)."""
         server = describe_server(self.client)
-        if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+        # A Cluster client that reached no node raises RedisClusterException from
+        # the connection error.
+        cause = exc.__cause__ if isinstance(exc, RedisClusterException) else exc
+        if isinstance(cause, redis.ConnectionError | redis.TimeoutError):
             return SessionStoreUnavailable(
                 f"Session store Redis at {server} is unreachable ({action}): {exc}", server
             )
@@ -192,7 +208,7 @@ class _StorageBase:
         """Turn redis-py failures inside the block into our exceptions."""
         try:
             yield
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise self.translate(exc, action) from exc
 
     def save_call_for(self, plan: WritePlan) -> _CallBuilder:
@@ -289,7 +305,7 @@ class SessionStorage(_StorageBase):
         # The hot path: a plain try instead of the errors() context manager.
         try:
             raw: bytes | None = self._run(LOAD, [self.session_key(digest)], [absolute_age, meta])
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise self.translate(exc, "load") from exc
         return raw
 
@@ -349,7 +365,7 @@ class AsyncSessionStorage(_StorageBase):
             raw: bytes | None = await self._run(
                 LOAD, [self.session_key(digest)], [absolute_age, meta]
             )
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise self.translate(exc, "load") from exc
         return raw
 

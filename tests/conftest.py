@@ -16,12 +16,57 @@ from typing import Any
 import pytest
 import redis
 import redis.asyncio
+import redis.asyncio.cluster
+import redis.cluster
 from django.conf import settings
+from django.test.utils import override_settings
 
 from django_redis_sessions import connection
 from django_redis_sessions.conf import conf
 
+from .servers import redis_cluster
+
 REQUIRE_REAL_REDIS = os.environ.get("DRS_REQUIRE_REAL_REDIS") == "1"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--redis-cluster",
+        action="store_true",
+        default=False,
+        help="run the tests against a 3-primary Redis Cluster the suite starts "
+        "(SESSION_REDIS_CLUSTER = True) instead of the single server",
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _redis_cluster_mode(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """With ``--redis-cluster``, every test's engine talks to a real Redis Cluster."""
+    if not request.config.getoption("--redis-cluster"):
+        yield
+        return
+    with redis_cluster(tmp_path_factory.mktemp("cluster")) as ports:
+        url = f"redis://127.0.0.1:{ports[0]}/0"
+        with override_settings(SESSION_REDIS_URL=url, SESSION_REDIS_CLUSTER=True):
+            connection.reset_clients()
+            yield
+        connection.reset_clients()
+
+
+def sync_client(url: str | None = None) -> redis.Redis:
+    """A plain client on the test Redis: a ``RedisCluster`` in cluster mode."""
+    url = url or settings.SESSION_REDIS_URL
+    if getattr(settings, "SESSION_REDIS_CLUSTER", False):
+        return redis.cluster.RedisCluster.from_url(url)  # type: ignore[return-value]
+    return redis.Redis.from_url(url)
+
+
+def async_client() -> redis.asyncio.Redis:
+    if getattr(settings, "SESSION_REDIS_CLUSTER", False):
+        return redis.asyncio.cluster.RedisCluster.from_url(settings.SESSION_REDIS_URL)  # type: ignore[return-value]
+    return redis.asyncio.Redis.from_url(settings.SESSION_REDIS_URL)
 
 
 def _redis_available() -> bool:
@@ -45,6 +90,13 @@ def redis_available() -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--redis-cluster"):
+        # Not skipped (a skip fails CI): these assert single-server behaviour that
+        # a Cluster deliberately does differently, and test_cluster.py covers it.
+        single = [item for item in items if "single_server" in item.keywords]
+        if single:
+            config.hook.pytest_deselected(items=single)
+            items[:] = [item for item in items if "single_server" not in item.keywords]
     if redis_available():
         return
     if REQUIRE_REAL_REDIS:
@@ -89,10 +141,10 @@ def _delete_prefix(client: redis.Redis, prefix: str) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _cleanup_run_keys() -> Iterator[None]:
+def _cleanup_run_keys(_redis_cluster_mode: None) -> Iterator[None]:
     yield
     if redis_available():
-        client = redis.Redis.from_url(settings.SESSION_REDIS_URL)
+        client = sync_client()
         _delete_prefix(client, settings.SESSION_REDIS_PREFIX)
         client.close()
 
@@ -102,7 +154,7 @@ def r() -> Iterator[redis.Redis]:
     """A plain client on the test Redis; the test's keys are removed afterwards."""
     if not redis_available():
         pytest.skip(f"no Redis at {settings.SESSION_REDIS_URL}")
-    client = redis.Redis.from_url(settings.SESSION_REDIS_URL)
+    client = sync_client()
     yield client
     _delete_prefix(client, conf.prefix)
     client.close()
@@ -112,7 +164,7 @@ def r() -> Iterator[redis.Redis]:
 async def ar() -> AsyncIterator[redis.asyncio.Redis]:
     if not redis_available():
         pytest.skip(f"no Redis at {settings.SESSION_REDIS_URL}")
-    client = redis.asyncio.Redis.from_url(settings.SESSION_REDIS_URL)
+    client = async_client()
     yield client
     await client.aclose()
 

@@ -92,3 +92,66 @@ def make_tls_files(folder: Path) -> dict[str, Path]:
         "-CAcreateserial", "-days", "1", "-extfile", str(ext), "-out", str(crt),
     )  # fmt: skip
     return {"ca": ca_crt, "key": key, "cert": crt}
+
+
+@contextmanager
+def redis_cluster(tmp: Path, primaries: int = 3, timeout: float = 20) -> Iterator[list[int]]:
+    """A Redis Cluster of ``primaries`` primaries (no replicas) on free loopback ports.
+
+    Yields the ports. Slots are assigned with ``CLUSTER ADDSLOTSRANGE`` and the nodes
+    introduced with ``CLUSTER MEET`` (what ``redis-cli --cluster create`` does), and the
+    block starts once every node reports ``cluster_state:ok``.
+    """
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not on PATH")
+    ports = [free_port() for _ in range(primaries)]
+    # The bus would default to port + 10000, past 65535 for high ephemeral
+    # ports: each node gets a free port of its own for it.
+    bus_ports = [free_port() for _ in range(primaries)]
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for port, bus_port in zip(ports, bus_ports, strict=True):
+            folder = tmp / f"node-{port}"
+            folder.mkdir()
+            processes.append(
+                subprocess.Popen(
+                    [
+                        binary, "--port", str(port), "--bind", "127.0.0.1",
+                        "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                        "--cluster-port", str(bus_port),
+                        "--cluster-node-timeout", "2000", "--save", "", "--appendonly", "no",
+                        "--dir", str(folder),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )  # fmt: skip
+        nodes = [redis.Redis(port=port, socket_timeout=1) for port in ports]
+        deadline = time.monotonic() + timeout
+        for node, process in zip(nodes, processes, strict=True):
+            while True:
+                try:
+                    node.ping()
+                    break
+                except redis.RedisError:
+                    if time.monotonic() > deadline or process.poll() is not None:
+                        raise
+                    time.sleep(0.05)
+        per_node = 16384 // primaries
+        for i, node in enumerate(nodes):
+            last = 16383 if i == primaries - 1 else (i + 1) * per_node - 1
+            node.execute_command("CLUSTER ADDSLOTSRANGE", i * per_node, last)
+        for port, bus_port in zip(ports[1:], bus_ports[1:], strict=True):
+            nodes[0].execute_command("CLUSTER MEET", "127.0.0.1", port, bus_port)
+        for node in nodes:
+            while node.cluster("INFO").get("cluster_state") != "ok":
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the cluster on {ports} was not ready in {timeout:.0f} s")
+                time.sleep(0.05)
+        for node in nodes:
+            node.close()
+        yield ports
+    finally:
+        for process in processes:
+            stop_process(process)

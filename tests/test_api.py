@@ -182,6 +182,7 @@ def test_revoke_keeps_the_given_session(r, alice, revocations):
     assert revocations[0]["actor"] == alice
 
 
+@pytest.mark.single_server
 def test_keep_newest_keeps_the_most_recently_active_session(r, alice, count_round_trips):
     older = signed_in(alice.pk)
     time.sleep(1.1)
@@ -232,6 +233,7 @@ def test_revoke_user_sessions_of_many_sessions_works_in_batches(r, alice, monkey
     assert all(r.exists(redis_key(s.session_key)) == 0 for s in sessions)
 
 
+@pytest.mark.single_server
 def test_revoking_costs_two_round_trips_whatever_the_store_holds(r, alice, bob, count_round_trips):
     for _ in range(5):
         signed_in(alice.pk)
@@ -321,6 +323,7 @@ def test_a_malformed_fingerprint_is_a_clear_error(r, bad):
         api.revoke_session(bad)
 
 
+@pytest.mark.single_server
 def test_an_ambiguous_fingerprint_is_refused_and_ends_nothing(r, alice):
     first = signed_in(alice.pk)
     second = signed_in(alice.pk)

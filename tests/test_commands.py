@@ -325,6 +325,7 @@ SUMMARY = re.compile(
 )
 
 
+@pytest.mark.single_server
 def test_clearsessions_prunes_and_reports(r, alice, bob, settings, caplog):
     _stale_indexes(r, alice, bob, settings)
     with caplog.at_level("INFO", logger="django_redis_sessions"):
@@ -339,6 +340,7 @@ def test_clearsessions_prunes_and_reports(r, alice, bob, settings, caplog):
     assert run("clearsessions", verbosity=0) == ""
 
 
+@pytest.mark.single_server
 def test_clearsessions_shows_batches_at_verbosity_2(r, alice, bob, settings, monkeypatch):
     from django_redis_sessions import index_store
 
@@ -352,6 +354,7 @@ def test_clearsessions_shows_batches_at_verbosity_2(r, alice, bob, settings, mon
     assert SUMMARY.search(out)
 
 
+@pytest.mark.single_server
 def test_clearsessions_draws_a_progress_bar_on_a_terminal(r, alice, bob, settings):
     _stale_indexes(r, alice, bob, settings)
     out = Terminal()

@@ -11,7 +11,7 @@ import fakeredis
 import pytest
 from django.contrib.sessions.backends.base import UpdateError
 
-from django_redis_sessions import backend, keys
+from django_redis_sessions import keys, storages
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 
@@ -20,9 +20,9 @@ from django_redis_sessions.conf import conf
 def fake(monkeypatch):
     server = fakeredis.FakeServer()
     client = fakeredis.FakeRedis(server=server)
-    monkeypatch.setattr(backend, "get_client", lambda: client)
+    monkeypatch.setattr(storages, "get_client", lambda: client)
     monkeypatch.setattr(
-        backend, "get_async_client", lambda: fakeredis.FakeAsyncRedis(server=server)
+        storages, "get_async_client", lambda: fakeredis.FakeAsyncRedis(server=server)
     )
     return client
 

@@ -156,6 +156,7 @@ def test_entries_of_idle_expired_sessions_are_pruned_on_read_and_by_clear_expire
     assert index_members(r, alice.pk) == set()
 
 
+@pytest.mark.single_server
 def test_a_new_login_sweeps_entries_of_sessions_that_ended_by_idleness(r, alice, settings):
     settings.SESSION_COOKIE_AGE = 1
     stale = login(Client())
@@ -208,6 +209,7 @@ def test_djangos_own_clearsessions_command_prunes_indexes(r, alice, settings):
     assert r.exists(keys.user_index_key(conf.prefix, str(alice.pk))) == 0
 
 
+@pytest.mark.single_server
 def test_login_costs_three_round_trips_at_most(r, alice, count_round_trips):
     client = Client()
     client.post("/write/", data=b'{"cart": [1]}', content_type="application/json")

@@ -3,7 +3,14 @@
 -- ARGV[1] expected stored user id, ARGV[2] index member, ARGV[3] session key
 --   prefix (to reach the session a rotation stub points to).
 -- Returns 1 deleted, 0 no such session, {'uid', stored_user_id} on a mismatch.
+-- On a Redis Cluster (CLUSTER) this touches KEYS[1] only: the client removes the
+--   index entry afterwards, and follows a rotation stub itself ({'moved', digest}
+--   returned, nothing deleted), then deletes the stub with ARGV[4] = '1'.
 local raw = redis.call('GET', KEYS[1])
+if CLUSTER and raw and string.byte(raw, 1) == 62 then
+  if ARGV[4] == '1' then return redis.call('DEL', KEYS[1]) end
+  return {'moved', string.sub(raw, 2, 33)}
+end
 if raw and string.byte(raw, 1) == 62 then
   -- A rotation stub (rotation.py): a request still on the old key signs out, so
   -- the session it moved to ends too. (It names a key outside KEYS: fine on one
@@ -25,6 +32,6 @@ if raw then
   if stored_user ~= ARGV[1] then return {'uid', stored_user} end
   redis.call('DEL', KEYS[1])
 end
-if ARGV[1] ~= '' then redis.call('ZREM', KEYS[2], ARGV[2]) end
+if ARGV[1] ~= '' and not CLUSTER then redis.call('ZREM', KEYS[2], ARGV[2]) end
 if raw then return 1 end
 return 0

@@ -8,12 +8,6 @@
 local current = redis.call('GET', KEYS[1])
 if not current then return 0 end
 local read = ARGV[1]
-local function outside_load_touch(s)
-  local head = string.sub(s, 1, SEEN_OFFSET) .. string.sub(s, SEEN_OFFSET + 9, HEADER_LENGTH)
-  local meta, data_pos = ns_read(s, HEADER_LENGTH + 1)
-  if meta then return head .. 'm' .. string.sub(s, data_pos) end
-  return head .. 'r' .. string.sub(s, HEADER_LENGTH + 1)
-end
 if outside_load_touch(current) == outside_load_touch(read) then
   return redis.call('DEL', KEYS[1])
 end

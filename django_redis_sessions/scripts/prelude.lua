@@ -111,6 +111,16 @@ local function build_meta(user, kept, supplied)
   return ns(m)
 end
 
+-- A record without what a load may touch (its last-seen field and, when the
+-- metadata parses, the metadata: the load rewrites the IP and user agent): two
+-- reads that compare equal under this differ by loads only, not by any save.
+local function outside_load_touch(s)
+  local head = string.sub(s, 1, SEEN_OFFSET) .. string.sub(s, SEEN_OFFSET + 9, HEADER_LENGTH)
+  local meta, data_pos = ns_read(s, HEADER_LENGTH + 1)
+  if meta then return head .. 'm' .. string.sub(s, data_pos) end
+  return head .. 'r' .. string.sub(s, HEADER_LENGTH + 1)
+end
+
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), tonumber(t[1])
@@ -130,6 +140,26 @@ local function field(n)
   return string.format('%08x', n)
 end
 
+-- A session's score in its user's index: its deadline, or NO_DEADLINE for none.
+local function index_score(deadline)
+  if deadline <= 0 then return NO_DEADLINE end
+  return deadline
+end
+
+-- Keep an index's own TTL at its longest-lived member, so an index can never
+-- outlive its sessions.
+local function index_ttl(idx)
+  local top = redis.call('ZRANGE', idx, -1, -1, 'WITHSCORES')
+  if top[2] then
+    local max_score = tonumber(top[2])
+    if max_score >= NO_DEADLINE then
+      redis.call('PERSIST', idx)
+    else
+      redis.call('EXPIREAT', idx, max_score + 1)
+    end
+  end
+end
+
 -- Add member to a user's index, scored by its session's deadline (an upper bound
 -- on its life, so pruning by score never drops a live session), prune what is
 -- certainly dead, and keep the index's own TTL at its longest-lived member so an
@@ -141,8 +171,7 @@ end
 -- which is fine on a single server; a Cluster deployment moves this sweep to the
 -- client (other slots).
 local function index_add(idx, member, deadline, now_s, session_prefix, limit)
-  local score = deadline
-  if score <= 0 then score = NO_DEADLINE end
+  local score = index_score(deadline)
   local added = redis.call('ZADD', idx, score, member)
   redis.call('ZREMRANGEBYSCORE', idx, '-inf', '(' .. now_s)
   if added == 1 and limit > 0 then
@@ -152,15 +181,7 @@ local function index_add(idx, member, deadline, now_s, session_prefix, limit)
       end
     end
   end
-  local top = redis.call('ZRANGE', idx, -1, -1, 'WITHSCORES')
-  if top[2] then
-    local max_score = tonumber(top[2])
-    if max_score >= NO_DEADLINE then
-      redis.call('PERSIST', idx)
-    else
-      redis.call('EXPIREAT', idx, max_score + 1)
-    end
-  end
+  index_ttl(idx)
 end
 
 -- SESSION_REDIS_MAX_SESSIONS_PER_USER, before `member` joins `user`'s index: count

@@ -5,6 +5,8 @@
 -- A session whose record now names another user is left alone (its entry here
 -- was stale); a record too corrupt to name a user is ended, as a load would.
 -- Returns the members of the sessions that were ended.
+-- On a Redis Cluster (CLUSTER) KEYS[1] is the session's own key again (one session
+--   per call) and the client removes the index entries afterwards.
 local user = ARGV[1]
 local ended = {}
 for i = 2, #KEYS do
@@ -16,6 +18,6 @@ for i = 2, #KEYS do
       ended[#ended + 1] = ARGV[i]
     end
   end
-  if user ~= '' then redis.call('ZREM', KEYS[1], ARGV[i]) end
+  if user ~= '' and not CLUSTER then redis.call('ZREM', KEYS[1], ARGV[i]) end
 end
 return ended

@@ -12,11 +12,19 @@
 --   SESSION_REDIS_ABSOLUTE_AGE (0 = off): the deadline is capped at the STORED
 --   creation time plus it, whatever the client computed. [14]
 --   SESSION_REDIS_MAX_SESSIONS_PER_USER (0 = off), [15] 'e' to end the oldest
---   sessions beyond it, 'r' to refuse the save.
+--   sessions beyond it, 'r' to refuse the save. [16] (Cluster only) the index
+--   score the client has already claimed for this member (0 none).
+-- On a Redis Cluster (CLUSTER) the indexes live in other hash slots: this script
+--   touches KEYS[1] only. Before a write that needs an index entry the entry must
+--   exist (cluster.py claims it first, so a crash leaves a stale entry, never an
+--   unindexed session): without one this returns {'index', score} and writes
+--   nothing. The client removes the old user's entry afterwards, and ARGV[14] is 0
+--   (the client enforces the session limit).
 -- Returns 1 saved, 0 exists (c) / missing (r, m), -1 stored record corrupt,
 --   -2 refused by the session limit (nothing written), {'ended', digests...} saved
 --   after ending those sessions for the limit, {'uid', stored_user_id} when the
---   stored user differs from ARGV[7], {'moved', stub} when the key was rotated.
+--   stored user differs from ARGV[7], {'moved', stub} when the key was rotated;
+--   on a Cluster also -4 when the session ended (saved with a past expiry).
 local mode = ARGV[1]
 local raw = redis.call('GET', KEYS[1])
 local created = tonumber(ARGV[2])
@@ -68,9 +76,16 @@ local old_user = ARGV[7]
 if exp <= now then
   -- Saved with an expiry in the past: the session ends now (Django ticket #19200).
   if raw then redis.call('DEL', KEYS[1]) end
+  if CLUSTER then return -4 end
   if old_user ~= '' then redis.call('ZREM', KEYS[3], member) end
   if new_user ~= '' then redis.call('ZREM', KEYS[2], member) end
   return 1
+end
+if CLUSTER and new_user ~= '' then
+  local score = index_score(deadline)
+  if score > tonumber(ARGV[16]) and (new_user ~= old_user or score > index_score(stored_deadline)) then
+    return {'index', score}
+  end
 end
 local ended = nil
 local max_sessions = tonumber(ARGV[14])
@@ -80,6 +95,7 @@ if max_sessions > 0 and new_user ~= '' and new_user ~= old_user then
 end
 local head = '1' .. field(created) .. field(now_s) .. field(deadline) .. field(idle)
 redis.call('SET', KEYS[1], head .. build_meta(ARGV[6], kept_meta, ARGV[5]) .. data, 'PXAT', exp)
+if CLUSTER then return 1 end
 if old_user ~= '' and old_user ~= new_user then
   redis.call('ZREM', KEYS[3], member)
 end

@@ -19,10 +19,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management import BaseCommand, CommandError
 
-from ...conf import conf
-from ...connection import get_client
 from ...exceptions import SessionStoreError
-from ...index_store import CLEANUP_BATCH, CleanupStats, IndexStorage
+from ...index_store import CLEANUP_BATCH, CleanupStats
+from ...storages import index_storage
 
 ENGINE = "django_redis_sessions.backend"
 BAR_WIDTH = 30
@@ -50,10 +49,10 @@ class Command(BaseCommand):
                 ) from None
             return
         verbosity: int = options["verbosity"]
-        client = get_client()
-        storage = IndexStorage(client, conf.prefix)
         started = time.perf_counter()
         try:
+            storage = index_storage()
+            client = storage.client
             # DBSIZE counts every key of the database: enough to estimate how far
             # the SCAN has got, which is all a progress bar needs.
             with storage.errors("dbsize"):

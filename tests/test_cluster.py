@@ -1,0 +1,381 @@
+"""Redis Cluster: what only a cluster shows, on 3 real primaries this module starts.
+
+The whole suite also runs against a cluster (``pytest --redis-cluster``, a tox
+command): every feature's own tests pass there. This module checks what is
+specific to a cluster: sessions and indexes really spread over the nodes, the
+round trips per request, and the order of the steps that cross hash slots. A
+crash is injected before *every* step of sign-in, sign-out, ``cycle_key``,
+rotation and revocation: afterwards no live session may be missing from its
+user's index, and one ``clearsessions`` makes every index exact.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+import redis.cluster
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.test import AsyncClient, Client
+
+from django_redis_sessions import api, cluster, connection, keys, record, rotation
+from django_redis_sessions.backend import SessionStore
+from django_redis_sessions.checks import check_settings
+from django_redis_sessions.conf import conf
+from django_redis_sessions.exceptions import SessionStoreUnavailable
+from django_redis_sessions.storages import index_storage
+from django_redis_sessions.store import RotatePlan, RotateResult
+
+from .helpers import login, redis_key
+from .servers import redis_cluster
+
+pytestmark = [pytest.mark.real_redis, pytest.mark.django_db]
+
+
+@pytest.fixture(scope="module")
+def cluster_ports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[int]]:
+    with redis_cluster(tmp_path_factory.mktemp("cluster")) as ports:
+        yield ports
+
+
+@pytest.fixture
+def rc(cluster_ports: list[int], settings: Any) -> Iterator[redis.cluster.RedisCluster]:
+    """The engine on the cluster, and a plain cluster client to look inside it."""
+    settings.SESSION_REDIS_URL = f"redis://127.0.0.1:{cluster_ports[0]}/0"
+    settings.SESSION_REDIS_CLUSTER = True
+    settings.SESSION_REDIS_SENTINELS = None
+    connection.reset_clients()
+    client = redis.cluster.RedisCluster.from_url(settings.SESSION_REDIS_URL)
+    yield client
+    for key in list(client.scan_iter(match=f"{conf.prefix}:*")):
+        client.delete(key)
+    client.close()
+
+
+def node_keys(ports: list[int]) -> dict[int, list[bytes]]:
+    """Our keys on each primary, read from the nodes themselves."""
+    found = {}
+    for port in ports:
+        node = redis.Redis(port=port)
+        found[port] = list(node.scan_iter(match=f"{conf.prefix}:*"))
+        node.close()
+    return found
+
+
+def unindexed_live_sessions(rc: redis.cluster.RedisCluster) -> list[str]:
+    """Live sessions naming a user whose index lacks them: must always be empty."""
+    missing = []
+    for key in rc.scan_iter(match=keys.escape_glob(keys.session_key_prefix(conf.prefix)) + "*"):
+        raw = rc.get(key)
+        if raw is None or raw[:1] == b">":
+            continue
+        user = record.decode_summary(raw).user_id
+        digest = key.decode().rsplit(":", 1)[1]
+        if user and rc.zscore(keys.user_index_key(conf.prefix, user), digest) is None:
+            missing.append(digest)
+    return missing
+
+
+def stale_entries(rc: redis.cluster.RedisCluster) -> list[str]:
+    """Index entries (pending marks aside) whose session is gone or names someone else."""
+    stale = []
+    for index in rc.scan_iter(match=keys.escape_glob(keys.user_index_prefix(conf.prefix)) + "*"):
+        user = index.decode()[len(keys.user_index_prefix(conf.prefix)) :]
+        for member in rc.zrange(index, 0, -1):
+            if member.startswith(b"p:"):
+                stale.append(member.decode())
+                continue
+            raw = rc.get(keys.session_redis_key(conf.prefix, member.decode()))
+            if raw is None or record.decode_summary(raw).user_id != user:
+                stale.append(member.decode())
+    return stale
+
+
+# -- spread and cost ---------------------------------------------------------------------
+
+
+def test_sessions_and_indexes_spread_over_every_primary(rc: Any, cluster_ports: list[int]) -> None:
+    for user in range(12):
+        for _ in range(3):
+            session = SessionStore()
+            session["_auth_user_id"] = str(user)
+            session.save()
+    per_node = node_keys(cluster_ports)
+    assert sum(len(found) for found in per_node.values()) == 36 + 12
+    assert all(found for found in per_node.values()), per_node
+    assert not unindexed_live_sessions(rc)
+    assert not stale_entries(rc)
+
+
+def test_a_signed_in_request_costs_one_round_trip(
+    rc: Any, alice: User, count_round_trips: Any
+) -> None:
+    client = Client()
+    login(client)
+    client.get("/read/")  # warm: the cluster client's slot map, the script cache
+    count_round_trips.round_trips = 0
+    assert client.get("/read/").json()["user"] == "alice"
+    assert count_round_trips.round_trips == 1
+    count_round_trips.round_trips = 0
+    client.post("/write/", data=b'{"cart": [1, 2]}', content_type="application/json")
+    assert count_round_trips.round_trips == 2  # load, merge-save: the index is not touched
+    assert client.get("/read/").json()["data"]["cart"] == [1, 2]
+
+
+def test_sign_in_list_revoke_and_sign_out_over_http(rc: Any, alice: User) -> None:
+    phone, laptop = Client(), Client()
+    phone_key, laptop_key = login(phone), login(laptop)
+    listed = {s.fingerprint for s in api.list_user_sessions(alice)}
+    assert listed == {keys.fingerprint(phone_key), keys.fingerprint(laptop_key)}
+    assert api.revoke_session(keys.fingerprint(phone_key), alice)
+    assert phone.get("/read/").json()["user"] is None
+    assert rc.exists(redis_key(phone_key)) == 0
+    laptop.post("/logout/")
+    assert rc.exists(redis_key(laptop_key)) == 0
+    assert api.list_user_sessions(alice) == []
+    assert rc.exists(keys.user_index_key(conf.prefix, str(alice.pk))) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_async_engine_works_on_the_cluster(rc: Any, alice: User) -> None:
+    client = AsyncClient()
+    response = await client.post("/alogin/", {"username": "alice", "password": "pw-alice"})
+    assert response.status_code == 200, response.content
+    key = client.cookies["sessionid"].value
+    assert (await client.get("/aread/")).json()["data"]["_auth_user_id"] == str(alice.pk)
+    sessions = await api.alist_user_sessions(alice)
+    assert [s.fingerprint for s in sessions] == [keys.fingerprint(key)]
+    assert await api.arevoke_user_sessions(alice) == 1
+    assert rc.exists(redis_key(key)) == 0
+    assert "_auth_user_id" not in (await client.get("/aread/")).json()["data"]
+
+
+# -- crash between steps -----------------------------------------------------------------
+
+
+class Crash(Exception):
+    pass
+
+
+@pytest.fixture
+def crash_at(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """``crash_at(n)``: the n-th step of the cluster storage fails as if the process died
+    there (steps before it ran, it and later ones never do). Returns the step count."""
+    state = {"limit": 10**9, "count": 0}
+    real = cluster.ClusterIndexStorage.perform
+
+    def perform(self: Any, step: Any) -> Any:
+        state["count"] += 1
+        if state["count"] >= state["limit"]:
+            raise redis.ConnectionError("injected crash")
+        return real(self, step)
+
+    monkeypatch.setattr(cluster.ClusterIndexStorage, "perform", perform)
+    # No grace for pending marks here: the cleanup may prune what a crash left.
+    monkeypatch.setattr(cluster, "PENDING_SECONDS", -1)
+
+    def arm(limit: int) -> None:
+        state["limit"], state["count"] = limit, 0
+
+    def steps() -> int:
+        return state["count"]
+
+    arm.steps = steps  # type: ignore[attr-defined]
+    return arm
+
+
+def _signed_in(user: User) -> SessionStore:
+    session = SessionStore()
+    session["_auth_user_id"] = str(user.pk)
+    session["cart"] = [1]
+    session.save()
+    return session
+
+
+def _sign_in(user: User) -> None:
+    session = SessionStore()
+    session["cart"] = [1]
+    session.save()
+    session.cycle_key()
+    session["_auth_user_id"] = str(user.pk)
+    session.save()
+
+
+def _sign_out(user: User) -> None:
+    _signed_in(user).flush()
+
+
+def _cycle(user: User) -> None:
+    _signed_in(user).cycle_key()
+
+
+def _revoke(user: User) -> None:
+    _signed_in(user)
+    _signed_in(user)
+    api.revoke_user_sessions(user)
+
+
+def _limit(user: User) -> None:
+    conf._cache["SESSION_REDIS_MAX_SESSIONS_PER_USER"] = 1
+    try:
+        _signed_in(user)
+        _sign_in(user)
+    finally:
+        conf._cache.pop("SESSION_REDIS_MAX_SESSIONS_PER_USER")
+
+
+def _rotate(user: User) -> None:
+    key = _signed_in(user).session_key or ""
+    new_key = SessionStore()._get_new_session_key()
+    plan = RotatePlan(
+        old_digest=keys.digest(key),
+        new_digest=keys.digest(new_key),
+        expected_user_id=str(user.pk),
+        sealed=rotation.seal(key, new_key),
+        grace_ms=30_000,
+    )
+    assert index_storage().rotate(plan) == (RotateResult.ROTATED, None)
+
+
+OPERATIONS = {
+    "sign in": _sign_in,
+    "sign out": _sign_out,
+    "cycle_key": _cycle,
+    "revoke all": _revoke,
+    "sign in over the limit": _limit,
+    "rotate": _rotate,
+}
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_a_crash_before_any_step_leaves_no_unindexed_session(
+    rc: Any, alice: User, crash_at: Any, operation: str
+) -> None:
+    run = OPERATIONS[operation]
+    run(alice)  # count the steps the operation takes when nothing fails
+    total = crash_at.steps()
+    assert total >= 2, "the operation crosses slots, so it takes several steps"
+    for step in range(1, total + 1):
+        crash_at(step)
+        with pytest.raises(SessionStoreUnavailable):
+            run(alice)
+        crash_at(10**9)
+        assert unindexed_live_sessions(rc) == [], f"{operation}: crash at step {step}"
+    call_command("clearsessions", verbosity=0)
+    assert unindexed_live_sessions(rc) == []
+    assert stale_entries(rc) == []
+
+
+# -- a sign-in in flight -------------------------------------------------------------------
+
+
+def test_a_prune_during_a_sign_in_keeps_its_claimed_entry(rc: Any, alice: User) -> None:
+    storage = index_storage()
+    assert isinstance(storage, cluster.ClusterIndexStorage)
+    session = SessionStore()
+    session["_auth_user_id"] = str(alice.pk)
+    session._session_key = session._get_new_session_key()
+    plan = session._plan({"_auth_user_id": str(alice.pk)}, must_create=True)[0]
+    assert plan is not None
+    steps = storage.save_steps(plan)
+    reply = storage.perform(next(steps))  # the claim: entry in, record not yet written
+    digest = plan.digest
+    assert rc.zscore(keys.user_index_key(conf.prefix, str(alice.pk)), digest) is not None
+    # Readers and the cleanup find no record for it, and must leave it alone.
+    assert api.list_user_sessions(alice) == []
+    call_command("clearsessions", verbosity=0)
+    assert api.revoke_user_sessions(alice) == 0
+    while True:
+        try:
+            reply = storage.perform(steps.send(reply))
+        except StopIteration:
+            break
+    assert unindexed_live_sessions(rc) == []
+    assert [s.fingerprint for s in api.list_user_sessions(alice)] == [
+        keys.fingerprint_of_digest(digest)
+    ]
+    assert stale_entries(rc) == []  # the pending mark went once the record was written
+
+
+# -- policies, commands, failures ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("action", ["end_oldest", "refuse"])
+def test_the_session_limit_holds_on_the_cluster(
+    rc: Any, alice: User, settings: Any, action: str
+) -> None:
+    settings.SESSION_REDIS_MAX_SESSIONS_PER_USER = 2
+    settings.SESSION_REDIS_SESSION_LIMIT_ACTION = action
+    first, second = Client(), Client()
+    first_key = login(first)
+    time.sleep(1.05)  # distinct creation seconds: "oldest" is well defined
+    login(second)
+    third = Client()
+    if action == "refuse":
+        response = third.post("/login/", {"username": "alice", "password": "pw-alice"})
+        assert response.status_code == 403  # SessionLimitReached is a PermissionDenied
+        assert len(api.list_user_sessions(alice)) == 2
+        return
+    login(third)
+    assert len(api.list_user_sessions(alice)) == 2
+    assert first.get("/read/").json()["user"] is None
+    assert rc.exists(redis_key(first_key)) == 0
+    assert stale_entries(rc) == []
+
+
+def test_clearsessions_and_revoke_all_reach_every_primary(
+    rc: Any, cluster_ports: list[int], settings: Any
+) -> None:
+    settings.SESSION_COOKIE_AGE = 1
+    for user in range(9):
+        for _ in range(2):
+            session = SessionStore()
+            session["_auth_user_id"] = str(user)
+            session.save()
+    time.sleep(1.2)
+    settings.SESSION_COOKIE_AGE = 600
+    indexes_per_node = {
+        port: [k for k in found if b":u:" in k] for port, found in node_keys(cluster_ports).items()
+    }
+    assert sum(bool(found) for found in indexes_per_node.values()) >= 2, indexes_per_node
+    stats = index_storage().clear_expired()
+    assert (stats.indexes, stats.entries_pruned, stats.indexes_removed) == (9, 18, 9)
+    assert sum(len(found) for found in node_keys(cluster_ports).values()) == 0
+
+    for user in range(6):
+        session = SessionStore()
+        session["_auth_user_id"] = str(user)
+        session.save()
+    assert api.revoke_all_sessions() == 6
+    assert sum(len(found) for found in node_keys(cluster_ports).values()) == 0
+
+
+def test_an_unreachable_cluster_is_a_clear_error(settings: Any) -> None:
+    settings.SESSION_REDIS_URL = "redis://127.0.0.1:1/0"
+    settings.SESSION_REDIS_CLUSTER = True
+    settings.SESSION_REDIS_RETRIES = 0
+    connection.reset_clients()
+    with pytest.raises(SessionStoreUnavailable, match=r"Redis at 127\.0\.0\.1:1 is unreachable"):
+        SessionStore("a" * 32).load()
+    settings.SESSION_REDIS_ON_OUTAGE = "degrade"
+    assert SessionStore("a" * 32).load() == {}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "check_id"),
+    [
+        ({"SESSION_REDIS_CLUSTER": "yes"}, "E034"),
+        ({"SESSION_REDIS_CLUSTER": True, "SESSION_REDIS_SENTINELS": [("h", 1)]}, "E035"),
+        ({"SESSION_REDIS_CLUSTER": True, "SESSION_REDIS_PREFIX": "s{x}"}, "E036"),
+    ],
+)
+def test_wrong_cluster_settings_are_check_errors(
+    settings: Any, overrides: dict[str, Any], check_id: str
+) -> None:
+    for name, value in overrides.items():
+        setattr(settings, name, value)
+    assert f"django_redis_sessions.{check_id}" in {m.id for m in check_settings()}
