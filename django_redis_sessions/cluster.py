@@ -112,6 +112,15 @@ Step = Script | Commands
 Steps = Generator[Step, Any, _T]
 
 
+def _may_belong_to(raw: bytes, user_id: str) -> bool:
+    """Whether a record names ``user_id``; an unreadable one is kept, for the
+    listing to report and skip (as on one server)."""
+    try:
+        return decode_summary(raw).user_id == user_id
+    except CorruptRecord:
+        return True
+
+
 def index_score(deadline: int) -> int:
     """A session's score in its user's index (``index_score`` in ``prelude.lua``)."""
     return deadline if deadline > 0 else NO_DEADLINE_SCORE
@@ -314,7 +323,7 @@ class _ClusterSteps(_IndexCalls):
         records = [
             (m, raw)
             for m, raw in zip(members, raws, strict=True)
-            if raw is not None and owner_of(raw) == user_id
+            if raw is not None and _may_belong_to(raw, user_id)
         ]
         if len(records) < len(members):
             kept = {m for m, _raw in records}

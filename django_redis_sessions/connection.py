@@ -425,7 +425,13 @@ async def aclose_clients() -> None:
 async def _aclose(client: Any) -> None:
     # Every async pool here is ours (even with a cache alias): close it too.
     if is_cluster(client):
-        await client.aclose()  # closes every node's connections
+        try:
+            await client.aclose()  # closes every node's connections
+        except RuntimeError:
+            # A node connection opened in an event loop that is closed by now:
+            # that loop's end closed its socket already. (redis-py's plain pool
+            # skips such connections itself; the cluster client raises.)
+            pass
         return
     await client.aclose(close_connection_pool=True)
     for link in _sentinel_links(client):

@@ -10,6 +10,7 @@ always means the real-Redis tests ran.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -89,14 +90,34 @@ def redis_available() -> bool:
     return _AVAILABLE
 
 
+#: Modules left out of a ``--redis-cluster`` run, and why: they point the engine at
+#: servers of their own, or check settings without touching Redis.
+NOT_ON_CLUSTER = {
+    "test_checks.py": "system checks: settings only",
+    "test_client_factory.py": "builds its own clients (fakeredis, a plain server)",
+    "test_cluster.py": "starts a cluster of its own",
+    "test_connection.py": "URLs, sockets and TLS of plain servers it starts",
+    "test_example_project.py": "the example site, with its own settings",
+    "test_fakeredis_unit.py": "fakeredis",
+    "test_import_sessions.py": "source stores on the plain server (test_cluster.py imports)",
+    "test_load.py": "gunicorn with the load app's own settings",
+    "test_outages.py": "a server of its own that it stops and restarts",
+    "test_sentinel.py": "a primary, a replica and Sentinels of its own",
+}
+
+
+def _on_cluster(item: pytest.Item) -> bool:
+    return item.path.name not in NOT_ON_CLUSTER and "single_server" not in item.keywords
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if config.getoption("--redis-cluster"):
-        # Not skipped (a skip fails CI): these assert single-server behaviour that
-        # a Cluster deliberately does differently, and test_cluster.py covers it.
-        single = [item for item in items if "single_server" in item.keywords]
-        if single:
-            config.hook.pytest_deselected(items=single)
-            items[:] = [item for item in items if "single_server" not in item.keywords]
+        # Deselected, not skipped (a skip fails CI): test_cluster.py asserts what a
+        # Cluster does where these assert what one server does.
+        left_out = [item for item in items if not _on_cluster(item)]
+        if left_out:
+            config.hook.pytest_deselected(items=left_out)
+            items[:] = [item for item in items if _on_cluster(item)]
     if redis_available():
         return
     if REQUIRE_REAL_REDIS:
@@ -186,6 +207,13 @@ async def _close_async_clients(_fresh_clients: None) -> AsyncIterator[None]:
     await connection.aclose_clients()
 
 
+#: What redis-py sends when it opens a connection (or, for a cluster client, maps
+#: the slots): a cost of the pool, not of the request that happened to open it.
+_CONNECTION_SETUP = re.compile(
+    rb"\*\d+\r\n\$\d+\r\n(HELLO|CLIENT|AUTH|SELECT|CLUSTER|READONLY)\r\n"
+)
+
+
 class CommandCounter:
     """Counts commands and round trips sent by redis-py connections."""
 
@@ -194,6 +222,9 @@ class CommandCounter:
         self.commands: list[str] = []
 
     def record(self, args: Any) -> None:
+        packed = args if isinstance(args, bytes) else b"".join(bytes(part) for part in args)
+        if _CONNECTION_SETUP.match(packed):
+            return
         self.round_trips += 1
         self.commands.append(str(args))
 

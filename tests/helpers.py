@@ -10,6 +10,18 @@ from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 
 
+def load_scripts() -> None:
+    """Cache every engine script on the server (every primary of a cluster: each
+    caches its own), so a counted request never pays the first use's EVAL."""
+    from django_redis_sessions import cluster, connection, store
+
+    client = connection.get_client()
+    for module in (store, cluster):
+        for script in vars(module).values():
+            if isinstance(script, store.LuaScript):
+                client.script_load(script.text)
+
+
 def index_members(client: Any, user_id: object) -> set[str]:
     """The digests in ``user_id``'s index, read straight from Redis."""
     index = keys.user_index_key(conf.prefix, str(user_id))

@@ -199,6 +199,7 @@ def test_a_dropped_connection_is_replaced_not_reported(r, settings):
     assert SessionStore(s.session_key)["a"] == 1
 
 
+@pytest.mark.single_server
 def test_a_server_that_never_answers_times_out_with_a_clear_error(r, settings):
     """A peer that accepts connections but never replies (a hung Redis, a black
     hole): the request fails within the configured timeout, naming the server."""

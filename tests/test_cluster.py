@@ -30,8 +30,10 @@ from django_redis_sessions.exceptions import SessionStoreUnavailable
 from django_redis_sessions.storages import index_storage
 from django_redis_sessions.store import RotatePlan, RotateResult
 
-from .helpers import login, redis_key
+from .helpers import load_scripts, login, redis_key
 from .servers import redis_cluster
+from .test_import_sessions import old_engine_session, run, signed_in_data
+from .test_rotation import age
 
 pytestmark = [pytest.mark.real_redis, pytest.mark.django_db]
 
@@ -379,3 +381,52 @@ def test_wrong_cluster_settings_are_check_errors(
     for name, value in overrides.items():
         setattr(settings, name, value)
     assert f"django_redis_sessions.{check_id}" in {m.id for m in check_settings()}
+
+
+def test_import_sessions_lands_on_the_cluster_and_indexes_users(
+    rc: Any, alice: User, cluster_ports: list[int]
+) -> None:
+
+    old_keys = [
+        old_engine_session("django.contrib.sessions.backends.db", signed_in_data(alice))
+        for _ in range(6)
+    ]
+    assert run("--from", "db").startswith("Imported 6 sessions (6 signed in) from db")
+    for key in old_keys:
+        assert SessionStore(key).load()["cart"] == [1, 2]
+    assert len(api.list_user_sessions(alice)) == 6
+    assert unindexed_live_sessions(rc) == []
+    assert sum(bool(found) for found in node_keys(cluster_ports).values()) >= 2
+
+
+def test_round_trips_of_the_steps_that_cross_slots(
+    rc: Any, alice: User, count_round_trips: Any, settings: Any
+) -> None:
+    """The figures in README's Cluster table."""
+    load_scripts()
+    warm = Client()
+    login(warm)
+    warm.post("/logout/")
+    browser = Client()
+    browser.post("/write/", data=b'{"cart": [1]}', content_type="application/json")
+    count_round_trips.round_trips = 0
+    login(browser)
+    sign_in = count_round_trips.round_trips
+    count_round_trips.round_trips = 0
+    browser.post("/logout/")
+    sign_out = count_round_trips.round_trips
+    for _ in range(3):
+        login(Client())
+    count_round_trips.round_trips = 0
+    assert api.revoke_user_sessions(alice) == 3
+    revoke_three = count_round_trips.round_trips
+
+    settings.SESSION_REDIS_ROTATE_AFTER = 60
+    rotating = Client()
+    key = login(rotating)
+    age(rc, key)
+    count_round_trips.round_trips = 0
+    assert rotating.get("/read/").json()["user"] == "alice"
+    rotate = count_round_trips.round_trips
+    assert rotating.cookies["sessionid"].value != key
+    assert (sign_in, sign_out, revoke_three, rotate) == (7, 3, 5, 7)

@@ -205,6 +205,7 @@ def test_a_forged_stub_is_refused_and_removed(r: redis.Redis, rotating: Any, cap
     assert r.exists(redis_key(key)) == 0
 
 
+@pytest.mark.single_server
 def test_a_rotating_request_costs_one_more_round_trip_and_others_none(
     r: redis.Redis, rotating: Any, alice: Any, count_round_trips: Any
 ) -> None:

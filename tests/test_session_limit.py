@@ -86,6 +86,7 @@ def test_other_users_and_anonymous_sessions_do_not_count(
     assert anonymous.get("/read/").json()["data"] == {"a": 1}
 
 
+@pytest.mark.single_server
 def test_simultaneous_sign_ins_with_a_limit_of_one_leave_exactly_one(
     r: redis.Redis, settings: Any, alice: Any
 ) -> None:
@@ -113,6 +114,7 @@ def test_simultaneous_sign_ins_with_a_limit_of_one_leave_exactly_one(
     assert index_members(r, alice.pk) == {keys.digest(live[0] or "")}
 
 
+@pytest.mark.single_server
 def test_simultaneous_sign_ins_under_refuse_let_exactly_one_in(
     r: redis.Redis, settings: Any, alice: Any
 ) -> None:
@@ -208,6 +210,7 @@ def test_a_revoked_or_expired_session_frees_its_place(
     assert api.session_limit_for(alice) == 1
 
 
+@pytest.mark.single_server
 def test_with_the_limit_off_a_login_is_still_three_round_trips(
     r: redis.Redis, alice: Any, count_round_trips: Any
 ) -> None:
@@ -219,6 +222,7 @@ def test_with_the_limit_off_a_login_is_still_three_round_trips(
     assert count_round_trips.round_trips == 3
 
 
+@pytest.mark.single_server
 @pytest.mark.parametrize("action", ["end_oldest", "refuse"])
 def test_with_the_limit_on_a_login_costs_no_extra_round_trip(
     r: redis.Redis, settings: Any, alice: Any, count_round_trips: Any, action: str

@@ -54,7 +54,7 @@ from django_redis_sessions import api, connection, keys, record
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 from tests.conftest import CommandCounter
-from tests.helpers import redis_key
+from tests.helpers import load_scripts, redis_key
 
 pytestmark = pytest.mark.real_redis
 
@@ -301,6 +301,7 @@ def adoptable(raw: bytes) -> bool:
 def warm_up(counter: CommandCounter) -> None:
     """Open the engine's connection and cache its scripts, then zero the counter, so
     what is counted next is the commands of the code under test alone."""
+    load_scripts()
     probe = SessionStore("warmupwarmup")
     probe.load()
     probe.exists("warmupwarmup")

@@ -52,7 +52,7 @@ from django_redis_sessions import api, keys, record
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 from django_redis_sessions.exceptions import SessionStoreUnavailable
-from django_redis_sessions.store import AsyncSessionStorage, SessionStorage
+from django_redis_sessions.storages import async_index_storage, index_storage
 
 from ..helpers import redis_key
 
@@ -570,10 +570,10 @@ def test_error_e_mails_do_not_show_the_session_key(
     client = Client(raise_request_exception=False)
     if frame == "load":  # a signed-in session's next request cannot load it
         client.post("/login/", {"username": "alice", "password": "pw-alice"})
-        monkeypatch.setattr(SessionStorage, "load", _unavailable)
+        monkeypatch.setattr(type(index_storage()), "load", _unavailable)
     else:  # an anonymous session signs in: cycle_key fails
         client.post("/write/", b'{"a": 1}', content_type="application/json")
-        monkeypatch.setattr(SessionStorage, "cycle", _unavailable)
+        monkeypatch.setattr(type(index_storage()), "cycle", _unavailable)
     session_key = client.cookies[COOKIE].value
     mailer = AdminEmailHandler(include_html=True)
     logging.getLogger("django.request").addHandler(mailer)
@@ -601,7 +601,9 @@ async def test_async_error_reports_do_not_show_the_session_key(
     fresh = SessionStore(session_key)
     if frame == "acycle_key":
         await fresh.aload()
-    monkeypatch.setattr(AsyncSessionStorage, frame[1:].replace("_key", ""), _aunavailable)
+    # The storage class in use (a Cluster has its own).
+    storage_class = type(async_index_storage())
+    monkeypatch.setattr(storage_class, frame[1:].replace("_key", ""), _aunavailable)
     with pytest.raises(SessionStoreUnavailable) as info:
         await getattr(fresh, frame)()
     tb: TracebackType | None = info.tb  # from the engine's frame on (ours holds the key)
