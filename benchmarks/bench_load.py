@@ -81,6 +81,12 @@ CONTENDERS = {
     "ours": "ours: django_redis_sessions (SAVE_EVERY_REQUEST off)",
     "cache": "cache backend + django-redis (SAVE_EVERY_REQUEST on)",
 }
+#: With ``--floor``: the same app with sessions in the worker's own memory (no
+#: network, nothing saved on a read), the most any session store could give it.
+FLOOR = ("memory", "floor: sessions in the worker's memory (no Redis)")
+
+
+LABELS = {**CONTENDERS, FLOOR[0]: FLOOR[1]}
 
 
 def process_cpu_seconds(pids: Sequence[int]) -> float:
@@ -217,7 +223,7 @@ def cleanup(r: redis.Redis, run_tag: str) -> int:
 
 
 def report(sides: list[Side], args: argparse.Namespace) -> dict[str, Any]:
-    ours, cache = sides
+    ours, cache = sides[:2]
     paired = [a / b for a, b in zip(ours.rps, cache.rps, strict=True)]
     ratio = statistics.median(ours.rps) / statistics.median(cache.rps)
     print(
@@ -234,14 +240,14 @@ def report(sides: list[Side], args: argparse.Namespace) -> dict[str, Any]:
     for side in sides:
         rps = Timing(side.rps)
         print(
-            f"{CONTENDERS[side.name]:<52} {rps.median:>7,.0f} {rps.iqr_pct:>4.0f}% "
+            f"{LABELS[side.name]:<52} {rps.median:>7,.0f} {rps.iqr_pct:>4.0f}% "
             f"{statistics.median(side.server_cpu_us):>8,.0f} µs "
             f"{statistics.median(side.client_cpu_us):>8,.0f} µs "
             f"{statistics.median(side.redis_cpu_us):>7,.0f} µs "
             f"{statistics.median(side.busy_pct):>4.0f}%"
         )
         results[side.name] = {
-            "label": CONTENDERS[side.name],
+            "label": LABELS[side.name],
             "rps_median": rps.median,
             "rps_iqr_pct": rps.iqr_pct,
             "rps_samples": side.rps,
@@ -261,6 +267,13 @@ def report(sides: list[Side], args: argparse.Namespace) -> dict[str, Any]:
         "this client process (all its threads), and the Redis server (all its clients); "
         "busy = their sum / (wall time x cores)."
     )
+    if len(sides) > 2:
+        floor = statistics.median(sides[2].rps) / statistics.median(cache.rps)
+        print(
+            f"floor / cache: {floor:.2f}x: the most any session store could reach over "
+            "the cache backend with this app and server"
+        )
+        results["floor_ratio"] = floor
     results["ratio"] = ratio
     results["paired_ratio_median"] = statistics.median(paired)
     results["goal"] = {"goal": f"ours >= {GOAL_RATIO}x cache req/s", "value": ratio, "ok": ok}
@@ -300,7 +313,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=DEFAULT_WRITE_EVERY,
         help=f"one request in N writes the session (default: {DEFAULT_WRITE_EVERY}: 90/10)",
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also run the app with sessions in the worker's memory: the ceiling for any "
+        "store (needs --workers 1)",
+    )
     args = parser.parse_args(argv)
+    if args.floor and args.workers != 1:
+        parser.error("--floor keeps sessions in one process's memory: use --workers 1")
     if min(args.clients, args.write_every, args.workers, args.threads) < 1:
         parser.error("--clients, --write-every, --workers and --threads must be >= 1")
     if args.requests < args.clients:
@@ -326,7 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             db_path = folder / "users.sqlite3"
             prepare_database(db_path, args.clients)
             sides: list[Side] = []
-            for name in CONTENDERS:
+            for name in [*CONTENDERS, *([FLOOR[0]] if args.floor else [])]:
                 env = app_env(
                     engine=name, redis_url=args.redis_url, prefix=run_tag, db_path=db_path
                 )

@@ -1,9 +1,11 @@
 """Settings of the load app, from the environment.
 
-* ``LOADAPP_ENGINE``: ``ours`` (default, ``django_redis_sessions.backend``) or
+* ``LOADAPP_ENGINE``: ``ours`` (default, ``django_redis_sessions.backend``),
   ``cache`` (``django.contrib.sessions.backends.cache`` on a django-redis cache,
   with ``SESSION_SAVE_EVERY_REQUEST = True`` so the idle timeout slides, as ours
-  does by itself);
+  does by itself) or ``memory`` (the cache backend on the worker's own memory, no
+  network and no save on a read: the floor no session store can go below; one
+  worker process only, or sessions would not be shared);
 * ``LOADAPP_REDIS_URL``: the Redis both engines use (default db 15);
 * ``LOADAPP_PREFIX``: the key prefix (ours: ``SESSION_REDIS_PREFIX``, the cache:
   ``KEY_PREFIX``);
@@ -19,8 +21,8 @@ from __future__ import annotations
 import os
 
 ENGINE = os.environ.get("LOADAPP_ENGINE", "ours")
-if ENGINE not in ("ours", "cache"):
-    raise RuntimeError(f"LOADAPP_ENGINE must be 'ours' or 'cache', not {ENGINE!r}")
+if ENGINE not in ("ours", "cache", "memory"):
+    raise RuntimeError(f"LOADAPP_ENGINE must be 'ours', 'cache' or 'memory', not {ENGINE!r}")
 REDIS_URL = os.environ.get("LOADAPP_REDIS_URL", "redis://127.0.0.1:6379/15")
 PREFIX = os.environ.get("LOADAPP_PREFIX", "loadapp")
 
@@ -69,11 +71,15 @@ if ENGINE == "ours":
     SESSION_REDIS_PREFIX = PREFIX
     # Our load slides the idle timeout itself: nothing to save on a read.
     SESSION_SAVE_EVERY_REQUEST = False
-else:
+elif ENGINE == "cache":
     SESSION_ENGINE = "django.contrib.sessions.backends.cache"
     SESSION_CACHE_ALIAS = "sessions"
     # The cache backend's only way to slide the idle timeout.
     SESSION_SAVE_EVERY_REQUEST = True
+else:
+    SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    SESSION_CACHE_ALIAS = "default"  # LocMemCache: this process's memory
+    SESSION_SAVE_EVERY_REQUEST = False
 
 LOGGING = {
     "version": 1,
