@@ -31,6 +31,7 @@ from django.contrib.sessions.backends.base import (
     UpdateError,
 )
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 from django.core.signing import JSONSerializer
 from django.dispatch import Signal
 from django.utils.crypto import get_random_string
@@ -64,13 +65,32 @@ _NEW_KEY_ATTEMPTS = 10
 _FIELD_MAX = record.FIELD_MAX
 
 
+#: Set once the app is known to be installed: every SessionStore checks, and
+#: INSTALLED_APPS only changes in tests (``_forget_app_check``).
+_app_found = False
+
+
 def _require_app() -> None:
-    if apps.ready and not apps.is_installed("django_redis_sessions"):
-        raise ImproperlyConfigured(
-            'SESSION_ENGINE is "django_redis_sessions.backend" but "django_redis_sessions" '
-            "is not in INSTALLED_APPS: add it so its system checks, commands and admin "
-            "load. (django_redis_sessions.E010)"
-        )
+    global _app_found
+    if _app_found or not apps.ready:
+        return
+    if apps.is_installed("django_redis_sessions"):
+        _app_found = True
+        return
+    raise ImproperlyConfigured(
+        'SESSION_ENGINE is "django_redis_sessions.backend" but "django_redis_sessions" '
+        "is not in INSTALLED_APPS: add it so its system checks, commands and admin "
+        "load. (django_redis_sessions.E010)"
+    )
+
+
+def _forget_app_check(*, setting: str, **kwargs: Any) -> None:
+    global _app_found
+    if setting == "INSTALLED_APPS":
+        _app_found = False
+
+
+setting_changed.connect(_forget_app_check, dispatch_uid="django_redis_sessions.backend")
 
 
 #: Django's JSONSerializer.dumps builds a new encoder on every call (its compact

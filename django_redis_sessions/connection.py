@@ -10,6 +10,7 @@ client up by an already-built key; changing the settings with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import weakref
 from collections.abc import AsyncIterator, Callable
@@ -195,9 +196,19 @@ def _sentinel_links(client: redis.Redis | redis.asyncio.Redis) -> list[Any]:
     return list(getattr(manager, "sentinels", ()))
 
 
+#: ``is_cluster`` per client class: it runs on every request, and ``isinstance``
+#: against redis-py's classes goes through ``typing``'s slow protocol checks.
+_cluster_classes: dict[type, bool] = {}
+
+
 def is_cluster(client: Any) -> bool:
     """Whether ``client`` talks to a Redis Cluster (ours, or one a factory built)."""
-    return isinstance(client, redis.cluster.RedisCluster | redis.asyncio.cluster.RedisCluster)
+    kind = type(client)
+    known = _cluster_classes.get(kind)
+    if known is None:
+        known = issubclass(kind, redis.cluster.RedisCluster | redis.asyncio.cluster.RedisCluster)
+        _cluster_classes[kind] = known
+    return known
 
 
 def _cluster_kwargs(asynchronous: bool) -> dict[str, Any]:
@@ -425,13 +436,11 @@ async def aclose_clients() -> None:
 async def _aclose(client: Any) -> None:
     # Every async pool here is ours (even with a cache alias): close it too.
     if is_cluster(client):
-        try:
+        # RuntimeError: a node connection opened in an event loop that is closed
+        # by now, whose end closed its socket already. (redis-py's plain pool
+        # skips such connections itself; the cluster client raises.)
+        with contextlib.suppress(RuntimeError):
             await client.aclose()  # closes every node's connections
-        except RuntimeError:
-            # A node connection opened in an event loop that is closed by now:
-            # that loop's end closed its socket already. (redis-py's plain pool
-            # skips such connections itself; the cluster client raises.)
-            pass
         return
     await client.aclose(close_connection_pool=True)
     for link in _sentinel_links(client):

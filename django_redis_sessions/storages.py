@@ -3,8 +3,6 @@ or a Redis Cluster (``cluster.py``), recognised by its client."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 from .cluster import AsyncClusterIndexStorage, ClusterIndexStorage
@@ -15,24 +13,22 @@ from .index_store import AsyncIndexStorage, IndexStorage
 from .store import REDIS_ERRORS
 
 
-@contextmanager
-def _connecting() -> Iterator[None]:
+def _unreachable(exc: Exception) -> SessionStoreUnavailable:
     # A Cluster client maps the slots when it is built (the sync one at once), so
     # an unreachable cluster fails here, before any storage call could report it.
-    try:
-        yield
-    except REDIS_ERRORS as exc:
-        url = urlsplit(conf.url)
-        server = f"{url.hostname}:{url.port or 6379}"
-        raise SessionStoreUnavailable(
-            f"Session store Redis at {server} is unreachable (connect): {exc}", server
-        ) from exc
+    url = urlsplit(conf.url)
+    server = f"{url.hostname}:{url.port or 6379}"
+    return SessionStoreUnavailable(
+        f"Session store Redis at {server} is unreachable (connect): {exc}", server
+    )
 
 
 def index_storage() -> IndexStorage:
     """Session and index operations on the sync client."""
-    with _connecting():
+    try:
         client = get_client()
+    except REDIS_ERRORS as exc:
+        raise _unreachable(exc) from exc
     if is_cluster(client):
         return ClusterIndexStorage(client, conf.prefix)
     return IndexStorage(client, conf.prefix)
@@ -40,8 +36,10 @@ def index_storage() -> IndexStorage:
 
 def async_index_storage() -> AsyncIndexStorage:
     """Session and index operations on this event loop's asyncio client."""
-    with _connecting():
+    try:
         client = get_async_client()
+    except REDIS_ERRORS as exc:
+        raise _unreachable(exc) from exc
     if is_cluster(client):
         return AsyncClusterIndexStorage(client, conf.prefix)
     return AsyncIndexStorage(client, conf.prefix)

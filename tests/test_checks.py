@@ -119,10 +119,12 @@ def test_checks_run_through_manage_check(settings):
 def test_engine_without_the_app_is_refused(settings):
     from django.apps import apps
 
+    from django_redis_sessions import backend
     from django_redis_sessions.backend import SessionStore
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(apps, "is_installed", lambda name: name != "django_redis_sessions")
+        mp.setattr(backend, "_app_found", False)  # as in a project without the app
         with pytest.raises(ImproperlyConfigured, match=r"django_redis_sessions\.E010"):
             SessionStore()
 
