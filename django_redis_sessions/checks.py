@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import checks
@@ -597,6 +598,18 @@ def _cluster_errors() -> list[CheckMessage]:
                 id="django_redis_sessions.E035",
             )
         )
+    if isinstance(conf.url, str) and not others:
+        database = urlsplit(conf.url).path.strip("/")
+        if database not in ("", "0"):
+            errors.append(
+                Error(
+                    f"SESSION_REDIS_URL names database {database!r}: a Redis Cluster has "
+                    "database 0 only.",
+                    hint='Drop the database from the URL ("redis://node:7000") and use '
+                    "SESSION_REDIS_PREFIX to keep sites apart.",
+                    id="django_redis_sessions.E037",
+                )
+            )
     if isinstance(conf.prefix, str) and ("{" in conf.prefix or "}" in conf.prefix):
         errors.append(
             Error(

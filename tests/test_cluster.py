@@ -371,16 +371,32 @@ def test_an_unreachable_cluster_is_a_clear_error(settings: Any) -> None:
     ("overrides", "check_id"),
     [
         ({"SESSION_REDIS_CLUSTER": "yes"}, "E034"),
-        ({"SESSION_REDIS_CLUSTER": True, "SESSION_REDIS_SENTINELS": [("h", 1)]}, "E035"),
+        (
+            {
+                "SESSION_REDIS_CLUSTER": True,
+                "SESSION_REDIS_SENTINELS": [("h", 1)],
+                "SESSION_REDIS_SENTINEL_MASTER": "m",
+            },
+            "E035",
+        ),
         ({"SESSION_REDIS_CLUSTER": True, "SESSION_REDIS_PREFIX": "s{x}"}, "E036"),
+        ({"SESSION_REDIS_CLUSTER": True, "SESSION_REDIS_URL": "redis://node:7000/3"}, "E037"),
     ],
 )
 def test_wrong_cluster_settings_are_check_errors(
     settings: Any, overrides: dict[str, Any], check_id: str
 ) -> None:
+    settings.SESSION_REDIS_URL = "redis://node:7000/0"
     for name, value in overrides.items():
         setattr(settings, name, value)
-    assert f"django_redis_sessions.{check_id}" in {m.id for m in check_settings()}
+    found = {m.id for m in check_settings() if m.id.startswith("django_redis_sessions.E03")}
+    assert found == {f"django_redis_sessions.{check_id}"}
+
+
+def test_good_cluster_settings_are_clean(settings: Any) -> None:
+    settings.SESSION_REDIS_CLUSTER = True
+    settings.SESSION_REDIS_URL = "redis://node:7000"
+    assert not [m for m in check_settings() if m.id.startswith("django_redis_sessions.E03")]
 
 
 def test_import_sessions_lands_on_the_cluster_and_indexes_users(
