@@ -55,6 +55,12 @@ DATABASES = {
         "NAME": os.environ.get("LOADAPP_DB", ":memory:"),
         # Several gunicorn threads share the file; sign-ins write last_login.
         "OPTIONS": {"timeout": 20},
+        # Persistent connections, as a production site keeps them. Django's default
+        # (0) closes the connection after every request, and SQLite then pays a new
+        # connection and a schema parse on the next user lookup: about 0.4 ms of the
+        # worker's CPU per request, the same for every engine, which only hid what
+        # the session store costs (benchmarks/README.md, "bench_load.py").
+        "CONN_MAX_AGE": None,
     }
 }
 
