@@ -75,6 +75,8 @@ DEFAULT_WORKERS = 1
 DEFAULT_THREADS = 8
 WARMUP_PER_CLIENT = 30
 GOAL_RATIO = 1.5
+#: ``--page``: what the reads request (``tests/loadapp/views.py``).
+READ_PATHS = {"read": "/read/", "peek": "/peek/"}
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 CONTENDERS = {
@@ -128,18 +130,20 @@ class Side:
     statuses: dict[int, int] = field(default_factory=dict)
 
 
-def one_request(side: Side, index: int, write_every: int) -> int:
+def one_request(side: Side, index: int, write_every: int, read_path: str) -> int:
     client = side.clients[index]
     op = side.sent[index]
     side.sent[index] = op + 1
     if op % write_every == write_every - 1:
         status, _ = client.post("/write/", {"key": f"t{op % 7}", "value": str(op)})
     else:
-        status, _ = client.get("/read/")
+        status, _ = client.get(read_path)
     return status
 
 
-def drive(side: Side, per_client: int, write_every: int) -> tuple[float, dict[int, int]]:
+def drive(
+    side: Side, per_client: int, write_every: int, read_path: str
+) -> tuple[float, dict[int, int]]:
     """Every client sends ``per_client`` requests back to back; the wall time."""
     start_line = threading.Barrier(len(side.clients) + 1)
     counts: list[dict[int, int]] = [{} for _ in side.clients]
@@ -148,7 +152,7 @@ def drive(side: Side, per_client: int, write_every: int) -> tuple[float, dict[in
         mine = counts[index]
         start_line.wait()
         for _ in range(per_client):
-            status = one_request(side, index, write_every)
+            status = one_request(side, index, write_every, read_path)
             mine[status] = mine.get(status, 0) + 1
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(side.clients))]
@@ -186,7 +190,12 @@ def check_statuses(side: Side, statuses: dict[int, int]) -> None:
 
 
 def run_rounds(
-    sides: list[Side], rounds: int, per_client: int, write_every: int, r: redis.Redis
+    sides: list[Side],
+    rounds: int,
+    per_client: int,
+    write_every: int,
+    read_path: str,
+    r: redis.Redis,
 ) -> None:
     cores = os.cpu_count() or 1
     for round_ in range(rounds):
@@ -196,7 +205,7 @@ def run_rounds(
             server_before = process_cpu_seconds(server_pids)
             client_before = time.process_time()
             redis_before = redis_cpu_seconds(r)
-            elapsed, statuses = drive(side, per_client, write_every)
+            elapsed, statuses = drive(side, per_client, write_every, read_path)
             redis_after = redis_cpu_seconds(r)
             client_cpu = time.process_time() - client_before
             server_cpu = process_cpu_seconds(server_pids) - server_before
@@ -233,6 +242,7 @@ def report(sides: list[Side], args: argparse.Namespace) -> dict[str, Any]:
     ratio = statistics.median(ours.rps) / statistics.median(cache.rps)
     print(
         f"\nThroughput, {args.clients} clients, {args.write_every - 1}:1 reads:writes, "
+        f"reads GET {READ_PATHS[args.page]}, "
         f"{args.rounds} rounds x {args.requests} requests per server (medians over rounds)\n"
     )
     header = (
@@ -316,6 +326,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"one request in N writes the session (default: {DEFAULT_WRITE_EVERY}: 90/10)",
     )
     parser.add_argument(
+        "--page",
+        choices=sorted(READ_PATHS),
+        default="read",
+        help="what a read requests: 'read' (default), a signed-in page that loads the "
+        "session and then the user from the database; 'peek', a page that reads the "
+        "session alone (no query)",
+    )
+    parser.add_argument(
         "--floor",
         action="store_true",
         help="also run the app with sessions in the worker's memory (the ceiling for any "
@@ -361,10 +379,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sign_in_all(side, args.clients)
                 stack.callback(lambda s=side: [c.close() for c in s.clients])
                 # Warm-up: connections, Lua scripts, Django's lazy imports.
-                _, statuses = drive(side, WARMUP_PER_CLIENT, args.write_every)
+                _, statuses = drive(
+                    side, WARMUP_PER_CLIENT, args.write_every, READ_PATHS[args.page]
+                )
                 check_statuses(side, statuses)
                 side.statuses.clear()
-            run_rounds(sides, args.rounds, per_client, args.write_every, r)
+            run_rounds(sides, args.rounds, per_client, args.write_every, READ_PATHS[args.page], r)
             results = report(sides, args)
     finally:
         removed = cleanup(r, run_tag)
@@ -376,6 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "requests": args.requests,
         "clients": args.clients,
         "write_every": args.write_every,
+        "page": args.page,
         "gunicorn": gunicorn_args,
         "cpus": os.cpu_count(),
         "platform": platform.platform(),

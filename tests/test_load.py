@@ -190,7 +190,8 @@ def test_concurrent_clients_lose_nothing_and_keep_indexes_exact(r: Any, tmp_path
                     if op == OPS_PER_TAB // 2:
                         midway_action(c)
                     if op % 2:
-                        status, _ = c.get("/read/")
+                        # Signed-in pages, with and without the user's row.
+                        status, _ = c.get("/read/" if op % 4 == 1 else "/peek/")
                     else:
                         key = f"t{number}k{op // 2 % KEYS_PER_TAB}"
                         value = f"{browser.user}.{browser.index}.{number}.{op}"
@@ -226,11 +227,13 @@ def test_concurrent_clients_lose_nothing_and_keep_indexes_exact(r: Any, tmp_path
 
         # Final session data, read through the server with each session's key.
         final: dict[tuple[int, int], tuple[int, bytes]] = {}
+        peeks: dict[tuple[int, int], tuple[int, bytes]] = {}
         for browser in browsers:
             jar = Jar()
             jar.value = browser.key
             c = client(jar)
             final[browser.user, browser.index] = c.get("/data/")
+            peeks[browser.user, browser.index] = c.get("/peek/")
             c.close()
         log = server.output()
 
@@ -258,6 +261,7 @@ def test_concurrent_clients_lose_nothing_and_keep_indexes_exact(r: Any, tmp_path
         if browser.ended:
             assert set(browser.statuses) <= ENDED_STATUSES, (place, browser.statuses)
             assert status == 401, (place, status, body)
+            assert peeks[place][0] == 401, (place, peeks[place])
             continue
         assert set(browser.statuses) == OK_STATUSES, (place, browser.statuses)
         assert status == 200, (place, status, body)
@@ -270,6 +274,8 @@ def test_concurrent_clients_lose_nothing_and_keep_indexes_exact(r: Any, tmp_path
         assert len(expected) == TABS * KEYS_PER_TAB
         stored = {k: v for k, v in data.items() if k.startswith("t")}
         assert stored == expected, place
+        # The session-only page sees the same session (no "t0" key was written).
+        assert peeks[place] == (200, b""), (place, peeks[place])
 
     # Every index exact, against the records themselves and against the test's books.
     records = _live_records(r, prefix)

@@ -7,6 +7,7 @@ from . import views
 urlpatterns = [
     path("signin/", views.sign_in),
     path("read/", views.read),
+    path("peek/", views.peek),
     path("data/", views.data),
     path("write/", views.write),
     path("revoke/", views.revoke),

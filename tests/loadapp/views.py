@@ -3,7 +3,7 @@
 Every view but ``sign_in`` needs a signed-in user and answers 401 otherwise (a
 revoked or signed-out session reads as anonymous). Reading ``request.user``
 loads the session and then the user from the database, as any signed-in page
-does.
+does; ``peek`` reads the session alone.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
-from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import SESSION_KEY, authenticate, login, logout
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -45,6 +45,20 @@ def read(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return _anonymous()
     return HttpResponse(str(request.user.pk), content_type="text/plain")
+
+
+@require_GET
+def peek(request: HttpRequest) -> HttpResponse:
+    """A page that needs the session but not the user's row (a cart, a preference).
+
+    Signed in means the session names a user; the user is not loaded, so the
+    request costs the session store and no query. ``bench_load.py --page peek``
+    measures the engines on it: with no ORM lookup in every request, more of
+    each request's cost is the store's.
+    """
+    if SESSION_KEY not in request.session:
+        return _anonymous()
+    return HttpResponse(str(request.session.get("t0", "")), content_type="text/plain")
 
 
 @require_GET
