@@ -96,6 +96,7 @@ NOT_ON_CLUSTER = {
     "test_checks.py": "system checks: settings only",
     "test_client_factory.py": "builds its own clients (fakeredis, a plain server)",
     "test_cluster.py": "starts a cluster of its own",
+    "test_cluster_failover.py": "a cluster of its own with replicas, a primary killed",
     "test_connection.py": "URLs, sockets and TLS of plain servers it starts",
     "test_example_project.py": "the example site, with its own settings",
     "test_fakeredis_unit.py": "fakeredis",

@@ -95,21 +95,35 @@ def make_tls_files(folder: Path) -> dict[str, Path]:
 
 
 @contextmanager
-def redis_cluster(tmp: Path, primaries: int = 3, timeout: float = 20) -> Iterator[list[int]]:
-    """A Redis Cluster of ``primaries`` primaries (no replicas) on free loopback ports.
+def redis_cluster(
+    tmp: Path, primaries: int = 3, timeout: float = 20, replicas: int = 0
+) -> Iterator[list[int]]:
+    """A Redis Cluster of ``primaries`` primaries on free loopback ports, each with
+    ``replicas`` replicas.
 
-    Yields the ports. Slots are assigned with ``CLUSTER ADDSLOTSRANGE`` and the nodes
-    introduced with ``CLUSTER MEET`` (what ``redis-cli --cluster create`` does), and the
-    block starts once every node reports ``cluster_state:ok``.
+    Yields the ports, primaries first (replica ``k`` follows primary ``k % primaries``).
+    Slots are assigned with ``CLUSTER ADDSLOTSRANGE``, the nodes introduced with
+    ``CLUSTER MEET`` and the replicas attached with ``CLUSTER REPLICATE`` (what
+    ``redis-cli --cluster create`` does), and the block starts once every node reports
+    ``cluster_state:ok`` and every replica's link to its primary is up.
     """
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not on PATH")
-    ports = [free_port() for _ in range(primaries)]
+    total = primaries * (1 + replicas)
+    ports = [free_port() for _ in range(total)]
     # The bus would default to port + 10000, past 65535 for high ephemeral
     # ports: each node gets a free port of its own for it.
-    bus_ports = [free_port() for _ in range(primaries)]
+    bus_ports = [free_port() for _ in range(total)]
     processes: list[subprocess.Popen[bytes]] = []
+    deadline = time.monotonic() + timeout
+
+    def wait_for(done: Any, what: str) -> None:
+        while not done():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the cluster on {ports}: {what} not in {timeout:.0f} s")
+            time.sleep(0.05)
+
     try:
         for port, bus_port in zip(ports, bus_ports, strict=True):
             folder = tmp / f"node-{port}"
@@ -128,7 +142,6 @@ def redis_cluster(tmp: Path, primaries: int = 3, timeout: float = 20) -> Iterato
                 )
             )  # fmt: skip
         nodes = [redis.Redis(port=port, socket_timeout=1) for port in ports]
-        deadline = time.monotonic() + timeout
         for node, process in zip(nodes, processes, strict=True):
             while True:
                 try:
@@ -139,16 +152,30 @@ def redis_cluster(tmp: Path, primaries: int = 3, timeout: float = 20) -> Iterato
                         raise
                     time.sleep(0.05)
         per_node = 16384 // primaries
-        for i, node in enumerate(nodes):
+        for i, node in enumerate(nodes[:primaries]):
             last = 16383 if i == primaries - 1 else (i + 1) * per_node - 1
             node.execute_command("CLUSTER ADDSLOTSRANGE", i * per_node, last)
         for port, bus_port in zip(ports[1:], bus_ports[1:], strict=True):
             nodes[0].execute_command("CLUSTER MEET", "127.0.0.1", port, bus_port)
+        if replicas:
+            # A replica can only follow a primary it has heard of through the bus.
+            for node in nodes:
+                wait_for(
+                    lambda node=node: int(node.cluster("INFO")["cluster_known_nodes"]) == total,
+                    "every node knowing every other",
+                )
+            ids = [node.execute_command("CLUSTER MYID") for node in nodes[:primaries]]
+            for k, replica in enumerate(nodes[primaries:]):
+                replica.execute_command("CLUSTER REPLICATE", ids[k % primaries])
+            for replica in nodes[primaries:]:
+                wait_for(
+                    lambda replica=replica: (
+                        replica.info("replication").get("master_link_status") == "up"
+                    ),
+                    "replication links up",
+                )
         for node in nodes:
-            while node.cluster("INFO").get("cluster_state") != "ok":
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"the cluster on {ports} was not ready in {timeout:.0f} s")
-                time.sleep(0.05)
+            wait_for(lambda node=node: node.cluster("INFO").get("cluster_state") == "ok", "ok")
         for node in nodes:
             node.close()
         yield ports
