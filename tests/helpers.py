@@ -70,3 +70,28 @@ def undecodable_record() -> bytes:
             data={"a": b"{not json"},
         )
     )
+
+
+# -- failover tests (Sentinel, Cluster): one event loop's view of the store --------------
+
+FAILOVER_VALUE = "written async before the failover"
+
+
+async def async_failover_session() -> str:
+    """A new session saved through the async client, holding :data:`FAILOVER_VALUE`."""
+    session = SessionStore()
+    await session.aset("v", FAILOVER_VALUE)
+    await session.asave()
+    assert session.session_key is not None
+    return session.session_key
+
+
+async def async_failover_read(key: str) -> Any:
+    return await SessionStore(key).aget("v")
+
+
+async def cached_async_client() -> Any:
+    """This event loop's cached async client (the failover tests check it is kept)."""
+    from django_redis_sessions import connection
+
+    return connection.get_async_client()

@@ -30,10 +30,16 @@ import redis.cluster
 from django.test import Client
 
 from django_redis_sessions import api, connection, keys
-from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.exceptions import SessionStoreError, SessionStoreUnavailable
 
-from .helpers import login, redis_key
+from .helpers import (
+    FAILOVER_VALUE,
+    async_failover_read,
+    async_failover_session,
+    cached_async_client,
+    login,
+    redis_key,
+)
 from .servers import redis_cluster
 
 pytestmark = [pytest.mark.real_redis, pytest.mark.django_db]
@@ -68,22 +74,6 @@ def node(port: int) -> redis.Redis:
     return redis.Redis(port=port, socket_timeout=2)
 
 
-async def _async_session() -> str:
-    session = SessionStore()
-    await session.aset("v", "written async before the failover")
-    await session.asave()
-    assert session.session_key is not None
-    return session.session_key
-
-
-async def _async_read(key: str) -> Any:
-    return await SessionStore(key).aget("v")
-
-
-async def _async_client() -> Any:
-    return connection.get_async_client()
-
-
 def test_primary_failover_keeps_sessions_and_recovers_without_restart(
     cluster: list[int], alice: Any
 ) -> None:
@@ -104,8 +94,8 @@ def test_primary_failover_keeps_sessions_and_recovers_without_restart(
         sync_client = connection.get_client()
         assert isinstance(sync_client, redis.cluster.RedisCluster)
         # One event loop for the whole test: its cached async client must recover too.
-        async_key = runner.run(_async_session())
-        async_client = runner.run(_async_client())
+        async_key = runner.run(async_failover_session())
+        async_client = runner.run(cached_async_client())
 
         # "Replicated before the kill", made certain: every replica acknowledged.
         for port in ports[:PRIMARIES]:
@@ -144,8 +134,8 @@ def test_primary_failover_keeps_sessions_and_recovers_without_restart(
         assert promoted.exists(redis_key(key)) == 1
         promoted.close()
         assert connection.get_client() is sync_client
-        assert runner.run(_async_client()) is async_client
-        assert runner.run(_async_read(async_key)) == "written async before the failover"
+        assert runner.run(cached_async_client()) is async_client
+        assert runner.run(async_failover_read(async_key)) == FAILOVER_VALUE
 
         # Writes, the index, listing and revocation on the new primary.
         response = browser.post("/write/", {"n": 1}, content_type="application/json")

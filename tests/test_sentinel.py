@@ -29,6 +29,12 @@ from django_redis_sessions.checks import check_deploy, check_settings
 from django_redis_sessions.conf import conf
 from django_redis_sessions.exceptions import SessionStoreError, SessionStoreUnavailable
 
+from .helpers import (
+    FAILOVER_VALUE,
+    async_failover_read,
+    async_failover_session,
+    cached_async_client,
+)
 from .servers import free_port
 
 SERVICE = "sessions-main"
@@ -265,22 +271,6 @@ def test_wrong_passwords_name_the_service_never_a_password(via_sentinel, setting
 # -- failover ----------------------------------------------------------------------------
 
 
-async def _async_session() -> str:
-    session = SessionStore()
-    await session.aset("v", "written async before the failover")
-    await session.asave()
-    assert session.session_key is not None
-    return session.session_key
-
-
-async def _async_read(key: str) -> Any:
-    return await SessionStore(key).aget("v")
-
-
-async def _async_client() -> Any:
-    return connection.get_async_client()
-
-
 @pytest.mark.real_redis
 def test_failover_keeps_sessions_and_recovers_without_restart(via_sentinel, alice):
     group = via_sentinel
@@ -297,8 +287,8 @@ def test_failover_keeps_sessions_and_recovers_without_restart(via_sentinel, alic
     # One event loop for the whole test: its cached async client must recover too.
     runner = asyncio.Runner(loop_factory=asyncio.new_event_loop)
     try:
-        async_key = runner.run(_async_session())
-        async_client = runner.run(_async_client())
+        async_key = runner.run(async_failover_session())
+        async_client = runner.run(cached_async_client())
 
         # Make "replicated before the kill" certain: the replica acknowledged it all.
         primary = group.node(old_primary[1])
@@ -316,7 +306,7 @@ def test_failover_keeps_sessions_and_recovers_without_restart(via_sentinel, alic
         assert f"sentinel service {SERVICE}" in str(error)
         _no_secret_in(str(error))
         with pytest.raises(SessionStoreUnavailable):
-            runner.run(_async_read(async_key))
+            runner.run(async_failover_read(async_key))
 
         failed = 1
         while (response := browser.get("/read/")).status_code != 200:
@@ -334,8 +324,8 @@ def test_failover_keeps_sessions_and_recovers_without_restart(via_sentinel, alic
         assert (read["data"]["cart"], read["user"]) == ([3], "alice")
         assert group.master_address() == ("127.0.0.1", group.replica_port)
         assert connection.get_client() is sync_client
-        assert runner.run(_async_client()) is async_client
-        assert runner.run(_async_read(async_key)) == "written async before the failover"
+        assert runner.run(cached_async_client()) is async_client
+        assert runner.run(async_failover_read(async_key)) == FAILOVER_VALUE
 
         # Writes go to the new primary, index included.
         assert browser.post("/write/", {"n": 1}, content_type="application/json").status_code == 200
