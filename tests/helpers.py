@@ -95,3 +95,20 @@ async def cached_async_client() -> Any:
     from django_redis_sessions import connection
 
     return connection.get_async_client()
+
+
+def read_until_failed_over(browser: Any, killed: float, timeout: float) -> Any:
+    """GET ``/read/`` until it answers 200; every answer before must be a 500 from
+    ``SessionStoreError`` (never an anonymous page). Prints how long it took."""
+    from django_redis_sessions.exceptions import SessionStoreError
+
+    failed = 0
+    while (response := browser.get("/read/")).status_code != 200:
+        assert response.status_code == 500, response.content[:300]
+        assert isinstance(response.exc_info[1], SessionStoreError)
+        failed += 1
+        assert time.monotonic() - killed < timeout, "no failover in time"
+        time.sleep(0.05)
+    outage = time.monotonic() - killed
+    print(f"\nrequests failed for {outage:.1f} s after the kill ({failed + 1} requests)")
+    return response
