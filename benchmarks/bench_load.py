@@ -360,6 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"requests per round",
         file=sys.stderr,
     )
+    read_path = READ_PATHS[args.page]
     results: dict[str, Any] = {}
     try:
         with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp, ExitStack() as stack:
@@ -379,12 +380,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sign_in_all(side, args.clients)
                 stack.callback(lambda s=side: [c.close() for c in s.clients])
                 # Warm-up: connections, Lua scripts, Django's lazy imports.
-                _, statuses = drive(
-                    side, WARMUP_PER_CLIENT, args.write_every, READ_PATHS[args.page]
-                )
+                _, statuses = drive(side, WARMUP_PER_CLIENT, args.write_every, read_path)
                 check_statuses(side, statuses)
                 side.statuses.clear()
-            run_rounds(sides, args.rounds, per_client, args.write_every, READ_PATHS[args.page], r)
+            run_rounds(sides, args.rounds, per_client, args.write_every, read_path, r)
             results = report(sides, args)
     finally:
         removed = cleanup(r, run_tag)
