@@ -35,8 +35,9 @@ each event a compact JSON object::
      "actor": "root", "ip": null, "ua": null, "detail": {}}
 
 Sessions appear by fingerprint only, never by key. Each write is one round trip,
-a ``MULTI`` of ``LPUSH`` + ``LTRIM`` (to ``SESSION_REDIS_AUDIT_MAX_EVENTS``) +
-``EXPIRE`` (``SESSION_REDIS_AUDIT_RETENTION``): a log holds at most that many
+a script (``scripts/audit.lua``) of ``LPUSH`` + ``LTRIM`` (to
+``SESSION_REDIS_AUDIT_MAX_EVENTS``) + ``EXPIRE`` (``SESSION_REDIS_AUDIT_RETENTION``)
+under the receipt protocol, so a resend after a lost reply appends nothing twice: a log holds at most that many
 events, and disappears that long after its newest event; reads leave out events
 older than the retention. A write that fails (Redis unreachable) never fails the
 sign-in, sign-out or revocation that caused it: the event is dropped with a
@@ -61,10 +62,10 @@ from django.contrib.sessions.backends.base import SessionBase
 from . import keys
 from .client import client_meta
 from .conf import conf
-from .connection import get_async_client, get_client, is_cluster
+from .connection import get_async_client, get_client
 from .exceptions import SessionStoreError
 from .record import META_IP, META_USER_AGENT
-from .store import _StorageBase
+from .store import AUDIT, AsyncSessionStorage, SessionStorage, _StorageBase
 
 logger = logging.getLogger("django_redis_sessions")
 
@@ -270,16 +271,16 @@ class _AuditCalls(_StorageBase):
         most = conf.audit_max_events
         return (most if limit is None else min(limit, most)) - 1
 
-    @property
-    def atomic(self) -> bool:
-        # One key, so on a Redis Cluster its three commands reach one node in one
-        # pipelined round trip; redis-py's MULTI there costs four more. Without it
-        # a crash between them leaves at worst one event over the cap, which the
-        # next append trims.
-        return not is_cluster(self.client)
+    @staticmethod
+    def append_call(key: str, events: Sequence[AuditEvent]) -> tuple[list[str], list[Any]]:
+        return [key], [
+            conf.audit_max_events,
+            conf.audit_retention,
+            *(encode_event(event) for event in events),
+        ]
 
 
-class AuditLog(_AuditCalls):
+class AuditLog(_AuditCalls, SessionStorage):
     """Users' audit logs on a sync ``redis.Redis`` client."""
 
     client: redis.Redis
@@ -288,11 +289,7 @@ class AuditLog(_AuditCalls):
         """Add ``events`` (oldest first) to the user's log: one round trip."""
         key = self.audit_key(user_id)
         with self.errors("write audit events"):
-            pipe = self.client.pipeline(transaction=self.atomic)
-            pipe.lpush(key, *(encode_event(event) for event in events))
-            pipe.ltrim(key, 0, conf.audit_max_events - 1)
-            pipe.expire(key, conf.audit_retention)
-            pipe.execute()
+            self._run(AUDIT, *self.append_call(key, events))
 
     def read(self, user_id: str, limit: int | None = None) -> list[AuditEvent]:
         with self.errors("read audit events"):
@@ -300,7 +297,7 @@ class AuditLog(_AuditCalls):
         return _recent(raws, conf.audit_retention)
 
 
-class AsyncAuditLog(_AuditCalls):
+class AsyncAuditLog(_AuditCalls, AsyncSessionStorage):
     """The same on a ``redis.asyncio.Redis`` client."""
 
     client: redis.asyncio.Redis
@@ -308,11 +305,7 @@ class AsyncAuditLog(_AuditCalls):
     async def append(self, user_id: str, events: Sequence[AuditEvent]) -> None:
         key = self.audit_key(user_id)
         with self.errors("write audit events"):
-            pipe = self.client.pipeline(transaction=self.atomic)
-            pipe.lpush(key, *(encode_event(event) for event in events))
-            pipe.ltrim(key, 0, conf.audit_max_events - 1)
-            pipe.expire(key, conf.audit_retention)
-            await pipe.execute()
+            await self._run(AUDIT, *self.append_call(key, events))
 
     async def read(self, user_id: str, limit: int | None = None) -> list[AuditEvent]:
         with self.errors("read audit events"):

@@ -20,7 +20,7 @@ import redis
 import redis.asyncio
 from redis.exceptions import NoScriptError, RedisClusterException
 
-from . import keys
+from . import keys, receipts
 from .conf import conf
 from .connection import describe_server
 from .exceptions import SessionStoreError, SessionStoreUnavailable
@@ -48,31 +48,47 @@ class LuaScript:
     name: str
     text: str
     sha: str
+    #: A write runs under the receipt protocol (``receipts.py``): the caller adds
+    #: a receipt key to KEYS and its lifetime to ARGV.
+    writes: bool = True
 
 
-def _load_script(name: str, cluster: bool = False) -> LuaScript:
+def _load_script(name: str, cluster: bool = False, writes: bool = True) -> LuaScript:
     """A script with the prelude, for one server or (``cluster``) a Redis Cluster.
 
     The Cluster variant sees ``CLUSTER = true`` and leaves out every step on a key
     of another hash slot (``cluster.py`` runs those steps itself, in a safe order).
+    A write script's body becomes the function ``operation``, which
+    ``receipt.lua`` runs at most once per operation id.
     """
     folder = files(__package__).joinpath("scripts")
+    body = folder.joinpath(f"{name}.lua").read_text()
+    if writes:
+        body = (
+            "local function operation()\n"
+            + body
+            + "\nend\n"
+            + folder.joinpath("receipt.lua").read_text()
+        )
     text = (
         f"local CLUSTER = {'true' if cluster else 'false'}\n"
         + folder.joinpath("prelude.lua").read_text()
-        + folder.joinpath(f"{name}.lua").read_text()
+        + body
     )
-    return LuaScript(name, text, hashlib.sha1(text.encode()).hexdigest())  # noqa: S324
+    return LuaScript(name, text, hashlib.sha1(text.encode()).hexdigest(), writes)  # noqa: S324
 
 
-LOAD = _load_script("load")
+# Reads: loading (its touch of last-seen and the expiry is the same whatever how
+# often it runs) and the overview's activity fold.
+LOAD = _load_script("load", writes=False)
+ACTIVITY = _load_script("activity", writes=False)
 SAVE = _load_script("save")
 DELETE = _load_script("delete")
 CYCLE = _load_script("cycle")
 DISCARD = _load_script("discard")
 REVOKE = _load_script("revoke")
-ACTIVITY = _load_script("activity")
 ROTATE = _load_script("rotate")
+AUDIT = _load_script("audit")
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +205,15 @@ class _StorageBase:
     def index_key(self, user_id: str) -> str:
         return keys.user_index_key(self.prefix, user_id)
 
+    def with_receipt(
+        self, script: LuaScript, keys_: Sequence[str], args: Sequence[Any]
+    ) -> tuple[Sequence[str], Sequence[Any]]:
+        """A write script's KEYS and ARGV with a new operation's receipt (``receipts.py``)."""
+        if not script.writes:
+            return keys_, args
+        receipt = receipts.receipt_key(self.prefix, keys_[0], receipts.new_op_id())
+        return [*keys_, receipt], [*args, receipts.lifetime_ms()]
+
     def translate(self, exc: Exception, action: str) -> SessionStoreError:
         """Our exception for a redis-py failure, naming the server (never credentials)."""
         server = describe_server(self.client)
@@ -294,11 +319,13 @@ class SessionStorage(_StorageBase):
     client: redis.Redis
 
     def _run(self, script: LuaScript, keys_: Sequence[str], args: Sequence[Any]) -> Any:
+        keys_, args = self.with_receipt(script, keys_, args)
         try:
             return self.client.evalsha(script.sha, len(keys_), *keys_, *args)
         except NoScriptError:
             # First use on this server (or after a restart or failover): EVAL
             # sends the text once and the server caches it for later EVALSHAs.
+            # Same receipt: if the EVALSHA ran after all, this returns its reply.
             return self.client.eval(script.text, len(keys_), *keys_, *args)
 
     def load(self, digest: str, absolute_age: int, meta: bytes = b"") -> bytes | None:
@@ -355,6 +382,7 @@ class AsyncSessionStorage(_StorageBase):
     client: redis.asyncio.Redis
 
     async def _run(self, script: LuaScript, keys_: Sequence[str], args: Sequence[Any]) -> Any:
+        keys_, args = self.with_receipt(script, keys_, args)
         try:
             return await self.client.evalsha(script.sha, len(keys_), *keys_, *args)
         except NoScriptError:

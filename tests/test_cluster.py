@@ -59,11 +59,12 @@ def rc(cluster_ports: list[int], settings: Any) -> Iterator[redis.cluster.RedisC
 
 
 def node_keys(ports: list[int]) -> dict[int, list[bytes]]:
-    """Our keys on each primary, read from the nodes themselves."""
+    """Our sessions and indexes on each primary, read from the nodes themselves
+    (not the short-lived receipts of receipts.py)."""
     found = {}
     for port in ports:
         node = redis.Redis(port=port)
-        found[port] = list(node.scan_iter(match=f"{conf.prefix}:*"))
+        found[port] = list(node.scan_iter(match=f"{conf.prefix}:[su]:*"))
         node.close()
     return found
 

@@ -36,7 +36,7 @@ def test_url_db_number_is_used(r, settings):
     s["v"] = 1
     s.save()
     other_db = redis.Redis(db=11)
-    written = list(other_db.scan_iter(match=f"{settings.SESSION_REDIS_PREFIX}*"))
+    written = list(other_db.scan_iter(match=f"{settings.SESSION_REDIS_PREFIX}:s:*"))
     other_db.delete(*written)
     assert len(written) == 1
 

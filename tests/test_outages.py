@@ -78,11 +78,14 @@ class RedisProcess:
             stop_process(process)
 
     def snapshot(self) -> dict[bytes, Any]:
-        """Every key with its value (and whether it has a TTL), read without the engine."""
+        """Every key with its value (and whether it has a TTL), read without the engine;
+        not the short-lived receipts of writes (receipts.py)."""
         client = self.client()
         try:
             found: dict[bytes, Any] = {}
             for name in client.scan_iter(count=1000):
+                if b":o:{" in name:
+                    continue
                 kind = client.type(name)
                 if kind == b"string":
                     value: Any = client.get(name)
