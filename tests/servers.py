@@ -182,3 +182,17 @@ def redis_cluster(
     finally:
         for process in processes:
             stop_process(process)
+
+
+@contextmanager
+def full_redis_server(tmp: Path, maxmemory: str = "2mb") -> Iterator[int]:
+    """A ``redis-server`` on a free loopback port that refuses writes past ``maxmemory``
+    (``--maxmemory-policy noeviction``: ``OOM command not allowed``); yields the port."""
+    port = free_port()
+    with redis_server(
+        "--port", str(port), "--bind", "127.0.0.1",
+        "--maxmemory", maxmemory, "--maxmemory-policy", "noeviction",
+        ping={"host": "127.0.0.1", "port": port},
+        tmp=tmp,
+    ):  # fmt: skip
+        yield port
