@@ -7,7 +7,8 @@ a queryset:
 
 * overview (the changelist URL): totals and the users with live sessions, built
   from the per-user indexes with ``SCAN`` (never ``KEYS``), searchable by
-  username or email (the database finds the users; the walk has their rows);
+  username or email (the database finds the users; the walk has their rows); a
+  search longer than ``SEARCH_MAX_LENGTH`` is refused with a message;
 * one user's sessions: fingerprint, created, last seen, idle and absolute
   expiry, IP, device; revoke the selected ones;
 * revoke all of a user's sessions, behind a confirmation page;
@@ -17,7 +18,9 @@ a queryset:
 Access: the admin's login for anonymous users, 403 without
 ``view_sessions`` (pages) or ``revoke_sessions`` (changes). Changes are POSTs,
 which Django's CSRF middleware guards. Session keys never reach a page: sessions
-are named by fingerprint.
+are named by fingerprint. A user id in a URL that the user model's primary key
+cannot hold (not a number, beyond the database's integer, a malformed UUID) is a
+404 on every page and POST, before anything is read or revoked.
 """
 
 from __future__ import annotations
@@ -29,13 +32,15 @@ from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Model, Q
+from django.db import connections, router
+from django.db.models import Field, IntegerField, Model, Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -50,6 +55,11 @@ from .models import REVOKE_PERMISSION, VIEW_PERMISSION, RedisSession
 #: Users matched by one search; a search is for finding someone, not for paging
 #: through the user table.
 SEARCH_LIMIT = 500
+#: The longest search the overview runs. The fields it searches fit in it (Django's
+#: username holds 150 characters, an email address at most 254), so no search that
+#: can match is refused; a longer one never becomes a database query, where a
+#: 100 KB ``LIKE`` pattern is an error (SQLite: "LIKE or GLOB pattern too complex").
+SEARCH_MAX_LENGTH = 254
 #: Audit events shown on a user's page (the log keeps up to
 #: SESSION_REDIS_AUDIT_MAX_EVENTS, which may be set far higher).
 AUDIT_PAGE_LIMIT = 100
@@ -83,17 +93,61 @@ def _email_field(model: type[Model]) -> str | None:
     return str(name)
 
 
+def user_pk(value: str, field: Field[Any, Any] | None = None) -> Any:
+    """``value`` (from a URL, a form, an index) as a primary key of the user model.
+
+    Parsed by ``field``, the user model's primary key unless given, as a query
+    would prepare it. Raises ``ValueError`` for a value no row can have: one the
+    field refuses (``"1e5"`` for an integer, a malformed UUID), an integer out of
+    the range of the database's column, a string longer than the column. Such a
+    value must not reach the query, where some backends fail on it rather than
+    find nothing (SQLite's driver raises ``OverflowError`` beyond 64 bits).
+    """
+    model = get_user_model()
+    if field is None:
+        field = model._meta.pk
+    error = ValueError(f"The value is not a primary key of {model._meta.label}.")
+    try:
+        pk = field.to_python(value)
+        prepared = field.get_prep_value(pk)
+    except (ValidationError, ValueError, TypeError, OverflowError):
+        raise error from None
+    if prepared is None or prepared == "":
+        raise error
+    if isinstance(field, IntegerField):
+        # The range of the column on the database the user model is read from:
+        # to_python() accepts any Python int, the column does not.
+        ops = connections[router.db_for_read(model)].ops
+        low, high = ops.integer_field_range(field.get_internal_type())
+        if (low is not None and prepared < low) or (high is not None and prepared > high):
+            raise error
+    # Django does not check max_length on a lookup; a longer string is no key (and
+    # a 100 KB one would otherwise go on to name Redis keys).
+    max_length = field.max_length
+    if isinstance(prepared, str) and max_length is not None and len(prepared) > max_length:
+        raise error
+    return pk
+
+
 def users_by_id(user_ids: Sequence[str]) -> dict[str, AbstractBaseUser]:
     """The users behind these index ids (a deleted user is simply absent)."""
     model = get_user_model()
     pks = []
     for user_id in user_ids:
         try:
-            pks.append(model._meta.pk.to_python(user_id))
-        except ValidationError:
-            continue  # an index id that is not a valid key of this user model
+            pks.append(user_pk(user_id))
+        except ValueError:
+            # An index id that no row of this user model can have (a session saved
+            # under another user model, or a forged one): listed as a deleted user.
+            continue
     found = model._default_manager.in_bulk(pks)
     return {str(pk): user for pk, user in found.items()}
+
+
+class SearchForm(forms.Form):
+    """The overview's search box, validated as any Django form field would be."""
+
+    q = forms.CharField(required=False, max_length=SEARCH_MAX_LENGTH)
 
 
 class UserSessionsLinkMixin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -185,7 +239,17 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         self._require(request, VIEW_PERMISSION)
-        query = request.GET.get("q", "").strip()
+        search = SearchForm(request.GET)
+        if search.is_valid():
+            query: str = search.cleaned_data["q"]
+        else:
+            # Refused, not cut short: a truncated search would list users who do
+            # not match what was typed. The page is the unfiltered overview, as
+            # Django's changelist falls back to after invalid lookup parameters, with
+            # the form's own error (and without echoing the search into the page).
+            query = ""
+            for error in search.errors.get("q", []):
+                self.message_user(request, f"Search not run: {error}", messages.ERROR)
         overview = api.session_overview()
         activity = overview.users
         if query:
@@ -241,9 +305,14 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @staticmethod
     def _user_id(quoted: str) -> str:
-        """The user id from a URL, as the index stores it; 404 when it is not a key."""
+        """The user id from a URL, as the index stores it; 404 when it is not a key.
+
+        Every view (and every POST) that names a user goes through here first, so
+        an id the database cannot hold is a 404 before anything is read, listed or
+        revoked, never a 500 from the query and never a "0 sessions revoked".
+        """
         try:
-            return api.user_id_of(unquote(quoted))
+            return api.user_id_of(user_pk(unquote(quoted)))
         except ValueError:
             raise Http404("No such user.") from None
 
