@@ -37,11 +37,12 @@ each event a compact JSON object::
 Sessions appear by fingerprint only, never by key. Each write is one round trip,
 a script (``scripts/audit.lua``) of ``LPUSH`` + ``LTRIM`` (to
 ``SESSION_REDIS_AUDIT_MAX_EVENTS``) + ``EXPIRE`` (``SESSION_REDIS_AUDIT_RETENTION``)
-under the receipt protocol, so a resend after a lost reply appends nothing twice: a log holds at most that many
-events, and disappears that long after its newest event; reads leave out events
-older than the retention. A write that fails (Redis unreachable) never fails the
-sign-in, sign-out or revocation that caused it: the event is dropped with a
-warning on the ``django_redis_sessions`` logger.
+under the receipt protocol (``receipts.py``), so a resend after a lost reply
+appends nothing twice: a log holds at most that many events, and disappears that
+long after its newest event; reads leave out events older than the retention. A
+write that fails (Redis unreachable) never fails the sign-in, sign-out or
+revocation that caused it: the event is dropped with a warning on the
+``django_redis_sessions`` logger.
 """
 
 from __future__ import annotations

@@ -41,13 +41,19 @@ from . import encryption, keys, record, rotation
 from .auth import note_in_use
 from .client import client_network
 from .conf import conf
-from .exceptions import SessionLimitReached, SessionStoreUnavailable, SessionTooLarge
+from .exceptions import (
+    SessionLimitReached,
+    SessionStoreFull,
+    SessionStoreUnavailable,
+    SessionTooLarge,
+)
 from .signals import session_event, session_revoked
 from .storages import async_index_storage, index_storage
 from .store import (
     AsyncSessionStorage,
     CyclePlan,
     CycleResult,
+    ForeignKey,
     RotatePlan,
     RotateResult,
     SaveOutcome,
@@ -588,13 +594,28 @@ class SessionStore(SessionBase):
         return error
 
     @sensitive_variables("session_key")
+    def _foreign(self, session_key: str) -> None:
+        """A key of another Redis type where this session lives: like a corrupt record."""
+        security_logger.warning(
+            "Session %s: its Redis key holds another type of value, not a session; "
+            "it was removed and an empty session used instead.",
+            keys.fingerprint(session_key),
+        )
+        self._session_key = None
+
+    @sensitive_variables("session_key")
     def _load(self, hops: int) -> dict[str, Any]:
         session_key = self.session_key
         if session_key is None:
             return {}
         digest = keys.digest(session_key)
         storage = self._storage()
-        raw = storage.load(digest, conf.absolute_age or 0, self._client_meta_pairs)
+        try:
+            raw = storage.load(digest, conf.absolute_age or 0, self._client_meta_pairs)
+        except ForeignKey:
+            self._foreign(session_key)
+            storage.remove_foreign(digest)
+            return {}
         if raw is not None and rotation.is_stub(raw):
             if self._follow(session_key, raw, hops):
                 return self._load(hops + 1)
@@ -611,7 +632,11 @@ class SessionStore(SessionBase):
             note_in_use(digest)
             rotating = self._rotation_plan(session_key)
             if rotating is not None:
-                self._rotated(session_key, rotating, *storage.rotate(rotating[0]))
+                try:
+                    outcome = storage.rotate(rotating[0])
+                except SessionStoreFull:
+                    return data  # nothing was written; the key rotates on a later request
+                self._rotated(session_key, rotating, *outcome)
         return data
 
     @sensitive_variables("session_key")
@@ -621,7 +646,12 @@ class SessionStore(SessionBase):
             return {}
         digest = keys.digest(session_key)
         storage = self._astorage()
-        raw = await storage.load(digest, conf.absolute_age or 0, self._client_meta_pairs)
+        try:
+            raw = await storage.load(digest, conf.absolute_age or 0, self._client_meta_pairs)
+        except ForeignKey:
+            self._foreign(session_key)
+            await storage.remove_foreign(digest)
+            return {}
         if raw is not None and rotation.is_stub(raw):
             if self._follow(session_key, raw, hops):
                 return await self._aload(hops + 1)
@@ -638,7 +668,11 @@ class SessionStore(SessionBase):
             note_in_use(digest)
             rotating = self._rotation_plan(session_key)
             if rotating is not None:
-                self._rotated(session_key, rotating, *await storage.rotate(rotating[0]))
+                try:
+                    outcome = await storage.rotate(rotating[0])
+                except SessionStoreFull:
+                    return data  # nothing was written; the key rotates on a later request
+                self._rotated(session_key, rotating, *outcome)
         return data
 
     @sensitive_variables("session_key")
@@ -737,6 +771,11 @@ class SessionStore(SessionBase):
         if result == SaveResult.LIMIT:
             # Checked before CreateError: retrying with another key cannot help.
             raise SessionLimitReached(conf.max_sessions_per_user or 0)
+        if result == SaveResult.TOO_LARGE:
+            # The merge with what concurrent requests stored would pass the cap.
+            raise SessionTooLarge(
+                outcome.size, conf.max_size or 0, keys.fingerprint_of_digest(plan.digest)
+            )
         if ended:
             self._queue_limit(plan, ended)
         if result == SaveResult.SAVED:

@@ -132,7 +132,7 @@ class _ClusterSteps(_IndexCalls):
     def save_call(self, plan: WritePlan, claimed: int = 0) -> _Call:
         keys_, args = super().save_call(plan)
         args[13] = 0  # the session limit is counted by save_steps, across slots
-        args.append(claimed)
+        args.append(claimed)  # ARGV[17]
         return [keys_[0]] * 3, args
 
     def delete_call(self, digest: str, expected_user_id: str, stub_only: bool = False) -> _Call:

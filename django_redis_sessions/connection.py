@@ -171,10 +171,10 @@ def _sentinel_client() -> redis.Redis:
     make a session look missing (signed out) or stale.
     """
     sentinels, service = _sentinel_addresses()
-    manager = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+    manager = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call,unused-ignore]
         sentinels, sentinel_kwargs=_sentinel_options(False)
     )
-    client: redis.Redis = manager.master_for(  # type: ignore[no-untyped-call]
+    client: redis.Redis = manager.master_for(  # type: ignore[no-untyped-call,unused-ignore]
         service, **_client_kwargs(False)
     )
     return client
@@ -183,7 +183,7 @@ def _sentinel_client() -> redis.Redis:
 def _async_sentinel_client() -> redis.asyncio.Redis:
     """The asyncio twin of ``_sentinel_client``: the current primary, never a replica."""
     sentinels, service = _sentinel_addresses()
-    manager = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+    manager = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call,unused-ignore]
         sentinels, sentinel_kwargs=_sentinel_options(True)
     )
     client: redis.asyncio.Redis = manager.master_for(service, **_client_kwargs(True))

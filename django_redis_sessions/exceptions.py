@@ -22,10 +22,22 @@ class SessionStoreUnavailable(SessionStoreError):
     """Redis could not be reached, or did not answer within the timeout."""
 
 
+class SessionStoreFull(SessionStoreError):
+    """Redis refused a write because it reached ``maxmemory`` (policy ``noeviction``).
+
+    Raised for writes only, with nothing written: a script refused this way stops
+    at its first write. Reads still serve the session (its expiry still slides;
+    last-seen is not updated while Redis is full).
+    """
+
+
 class SessionTooLarge(ValueError):
     """A save would store more than ``SESSION_REDIS_MAX_SIZE`` bytes of session data.
 
-    Raised before any Redis command: the stored session keeps its previous data.
+    Checked before any Redis command on what this request holds, and again inside
+    the save script on the merged result (so concurrent requests, each under the
+    cap, cannot add up past it): either way the stored session keeps its previous
+    data.
     The message gives both sizes and the session's fingerprint, never its key.
     """
 

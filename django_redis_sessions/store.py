@@ -10,11 +10,13 @@ the two differ only in how they talk to Redis.
 from __future__ import annotations
 
 import hashlib
+import logging
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from importlib.resources import files
-from typing import Any
+from typing import Any, cast
 
 import redis
 import redis.asyncio
@@ -23,7 +25,7 @@ from redis.exceptions import NoScriptError, RedisClusterException
 from . import keys, receipts
 from .conf import conf
 from .connection import describe_server
-from .exceptions import SessionStoreError, SessionStoreUnavailable
+from .exceptions import SessionStoreError, SessionStoreFull, SessionStoreUnavailable
 from .record import encode_meta
 
 #: How many of a user's oldest index entries a login checks for sessions that
@@ -32,6 +34,21 @@ INDEX_SWEEP_LIMIT = 32
 #: What a failing Redis raises: redis-py's errors, and, on a Cluster, the exception
 #: redis-py raises when no node answers while it maps the slots (not a RedisError).
 REDIS_ERRORS = (redis.RedisError, RedisClusterException)
+#: While Redis is full, a warning at most this often (seconds), not one per read.
+FULL_WARNING_INTERVAL = 60
+_last_full_warning = -float(FULL_WARNING_INTERVAL)
+
+logger = logging.getLogger("django_redis_sessions")
+
+
+class ForeignKey(Exception):
+    """A session's Redis key holds another type (a list, a hash): not our record."""
+
+    def __init__(self, digest: str) -> None:
+        super().__init__(digest)
+        self.digest = digest
+
+
 #: A stored user id can change between our read and our write only if another
 #: request logs in or out on the same key at that moment; one retry settles it.
 _USER_RETRIES = 3
@@ -89,6 +106,7 @@ DISCARD = _load_script("discard")
 REVOKE = _load_script("revoke")
 ROTATE = _load_script("rotate")
 AUDIT = _load_script("audit")
+FOREIGN = _load_script("foreign")
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,15 +154,18 @@ class SaveResult:
     LIMIT = -2  # refused: the user already has SESSION_REDIS_MAX_SESSIONS_PER_USER
     MOVED = -3  # the key was rotated meanwhile: follow the stub and save there
     ENDED = -4  # Cluster scripts only: saved with a past expiry, so deleted
+    TOO_LARGE = -5  # refused: the merged data would exceed SESSION_REDIS_MAX_SIZE
 
 
 @dataclass(frozen=True, slots=True)
 class SaveOutcome:
-    """What a save did; the sessions it ended for the limit; a rotation stub met."""
+    """What a save did; the sessions it ended for the limit; a rotation stub met;
+    the size the merged data would have had (``TOO_LARGE``)."""
 
     result: int
     ended: tuple[str, ...] = ()
     stub: bytes | None = None
+    size: int = 0
 
 
 def _save_outcome(result: Any) -> SaveOutcome:
@@ -152,6 +173,8 @@ def _save_outcome(result: Any) -> SaveOutcome:
         return SaveOutcome(SaveResult.SAVED, tuple(d.decode() for d in result[1:]))
     if isinstance(result, list) and result and result[0] == b"moved":
         return SaveOutcome(SaveResult.MOVED, stub=bytes(result[1]))
+    if isinstance(result, list) and result and result[0] == b"size":
+        return SaveOutcome(SaveResult.TOO_LARGE, size=int(result[1]))
     return SaveOutcome(int(result))
 
 
@@ -182,6 +205,22 @@ class CycleResult:
     MOVED = 1
     #: The old session was deleted meanwhile; the new key holds an empty session.
     OLD_GONE = 2
+
+
+def is_out_of_memory(exc: BaseException | None) -> bool:
+    """Whether Redis refused a write because it is at ``maxmemory`` (noeviction).
+
+    redis-py raises ``OutOfMemoryError`` for a plain command; a refusal inside a
+    script arrives as the script's error, which names the same ``OOM`` reply.
+    """
+    return isinstance(exc, redis.exceptions.OutOfMemoryError) or (
+        isinstance(exc, redis.ResponseError) and "OOM command not allowed" in str(exc)
+    )
+
+
+def is_wrong_type(exc: BaseException) -> bool:
+    """Whether a command met a key of another Redis type (a list where a session lives)."""
+    return isinstance(exc, redis.ResponseError) and "WRONGTYPE" in str(exc)
 
 
 def _user_mismatch(result: Any) -> str | None:
@@ -224,9 +263,38 @@ class _StorageBase:
             return SessionStoreUnavailable(
                 f"Session store Redis at {server} is unreachable ({action}): {exc}", server
             )
+        if is_out_of_memory(cause):
+            return SessionStoreFull(
+                f"Session store Redis at {server} is full (maxmemory reached, {action}): "
+                "nothing was written and every stored session is as it was; free memory, "
+                "raise maxmemory or choose an eviction policy for other data.",
+                server,
+            )
         return SessionStoreError(
             f"Session store Redis at {server} failed ({action}): {exc}", server
         )
+
+    def load_error(self, exc: Exception, digest: str) -> Exception:
+        """What a failed load raises: :class:`ForeignKey` for a key of another type."""
+        if is_wrong_type(exc):
+            return ForeignKey(digest)
+        return self.translate(exc, "load")
+
+    def served_while_full(self, reply: list[Any]) -> bytes:
+        """The record a load read while Redis was full; one warning per interval."""
+        global _last_full_warning
+        now = time.monotonic()
+        if now - _last_full_warning >= FULL_WARNING_INTERVAL:
+            _last_full_warning = now
+            logger.warning(
+                "Session store Redis at %s is full (maxmemory reached): sessions are "
+                "still read and their expiry still slides, but last-seen times and "
+                "request metadata are not updated, and writes fail until memory is "
+                "freed. (Logged at most once every %d seconds.)",
+                describe_server(self.client),
+                FULL_WARNING_INTERVAL,
+            )
+        return bytes(reply[0])
 
     @contextmanager
     def errors(self, action: str) -> Iterator[None]:
@@ -265,6 +333,7 @@ class _StorageBase:
             conf.absolute_age or 0,
             conf.max_sessions_per_user or 0,
             "r" if conf.session_limit_action == "refuse" else "e",
+            conf.max_size or 0,
         ]
         return [session, new_index, old_index], args
 
@@ -331,10 +400,17 @@ class SessionStorage(_StorageBase):
     def load(self, digest: str, absolute_age: int, meta: bytes = b"") -> bytes | None:
         # The hot path: a plain try instead of the errors() context manager.
         try:
-            raw: bytes | None = self._run(LOAD, [self.session_key(digest)], [absolute_age, meta])
+            raw = self._run(LOAD, [self.session_key(digest)], [absolute_age, meta])
         except REDIS_ERRORS as exc:
-            raise self.translate(exc, "load") from exc
-        return raw
+            raise self.load_error(exc, digest) from exc
+        if type(raw) is list:
+            return self.served_while_full(raw)
+        return cast("bytes | None", raw)
+
+    def remove_foreign(self, digest: str) -> None:
+        """Delete what sits at a session's key if it is not a string (not ours)."""
+        with self.errors("remove a foreign key"):
+            self._run(FOREIGN, [self.session_key(digest)], [])
 
     def exists(self, digest: str) -> bool:
         with self.errors("exists"):
@@ -390,12 +466,16 @@ class AsyncSessionStorage(_StorageBase):
 
     async def load(self, digest: str, absolute_age: int, meta: bytes = b"") -> bytes | None:
         try:
-            raw: bytes | None = await self._run(
-                LOAD, [self.session_key(digest)], [absolute_age, meta]
-            )
+            raw = await self._run(LOAD, [self.session_key(digest)], [absolute_age, meta])
         except REDIS_ERRORS as exc:
-            raise self.translate(exc, "load") from exc
-        return raw
+            raise self.load_error(exc, digest) from exc
+        if type(raw) is list:
+            return self.served_while_full(raw)
+        return cast("bytes | None", raw)
+
+    async def remove_foreign(self, digest: str) -> None:
+        with self.errors("remove a foreign key"):
+            await self._run(FOREIGN, [self.session_key(digest)], [])
 
     async def exists(self, digest: str) -> bool:
         with self.errors("exists"):

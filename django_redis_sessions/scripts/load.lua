@@ -5,7 +5,10 @@
 -- of this request (ip, ua) from the request-metadata middleware, '' without it:
 -- when one differs from the stored value the record is rewritten with it, in
 -- this same round trip (most requests match and only touch last-seen).
--- Returns the stored bytes (as they were before this touch), or false.
+-- Returns the stored bytes (as they were before this touch), or false; or, when
+-- Redis is full (maxmemory reached with noeviction), {bytes, 'full'}: the expiry
+-- still slid (PEXPIREAT is allowed when full) but last-seen and the metadata were
+-- not written. A read must not fail because a write it does on the side cannot.
 local raw = redis.call('GET', KEYS[1])
 if not raw then return false end
 local created = tonumber(string.sub(raw, 2, 9), 16)
@@ -39,14 +42,16 @@ if supplied ~= '' then
         local head = string.sub(raw, 1, SEEN_OFFSET) .. field(now_s)
           .. string.sub(raw, SEEN_OFFSET + 9, HEADER_LENGTH)
         local kept = pairs_without(meta, 1, want, USER_META) or ''
-        redis.call('SET', KEYS[1],
+        local written = redis.pcall('SET', KEYS[1],
           head .. build_meta(have['u'] or '', kept, supplied) .. string.sub(raw, data_pos),
           'PXAT', exp)
+        if type(written) == 'table' and written.err then break end
         return raw
       end
     end
   end
 end
-redis.call('SETRANGE', KEYS[1], SEEN_OFFSET, field(now_s))
+local touched = redis.pcall('SETRANGE', KEYS[1], SEEN_OFFSET, field(now_s))
 redis.call('PEXPIREAT', KEYS[1], exp)
+if type(touched) == 'table' and touched.err then return {raw, 'full'} end
 return raw

@@ -97,6 +97,19 @@ local function pairs_without(raw, pos, drop_a, drop_b)
   return table.concat(parts)
 end
 
+-- The bytes of keys and values in netstring pairs (SESSION_REDIS_MAX_SIZE's
+-- measure); the framing is not counted.
+local function pairs_size(s)
+  local size, pos = 0, 1
+  while pos <= #s do
+    local item
+    item, pos = ns_read(s, pos)
+    if not item then return #s end
+    size = size + #item
+  end
+  return size
+end
+
 local function ns(s)
   return #s .. ':' .. s
 end

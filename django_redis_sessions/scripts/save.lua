@@ -12,8 +12,11 @@
 --   SESSION_REDIS_ABSOLUTE_AGE (0 = off): the deadline is capped at the STORED
 --   creation time plus it, whatever the client computed. [14]
 --   SESSION_REDIS_MAX_SESSIONS_PER_USER (0 = off), [15] 'e' to end the oldest
---   sessions beyond it, 'r' to refuse the save. [16] (Cluster only) the index
---   score the client has already claimed for this member (0 none).
+--   sessions beyond it, 'r' to refuse the save. [16] SESSION_REDIS_MAX_SIZE (0 =
+--   off): the most the stored data may take once merged (keys plus values, as
+--   stored), checked here so concurrent merges cannot add up past it. [17]
+--   (Cluster only) the index score the client has already claimed for this member
+--   (0 none).
 -- On a Redis Cluster (CLUSTER) the indexes live in other hash slots: this script
 --   touches KEYS[1] only. Before a write that needs an index entry the entry must
 --   exist (cluster.py claims it first, so a crash leaves a stale entry, never an
@@ -21,7 +24,8 @@
 --   nothing. The client removes the old user's entry afterwards, and ARGV[14] is 0
 --   (the client enforces the session limit).
 -- Returns 1 saved, 0 exists (c) / missing (r, m), -1 stored record corrupt,
---   -2 refused by the session limit (nothing written), {'ended', digests...} saved
+--   -2 refused by the session limit (nothing written), {'size', bytes} refused
+--   by SESSION_REDIS_MAX_SIZE (nothing written), {'ended', digests...} saved
 --   after ending those sessions for the limit, {'uid', stored_user_id} when the
 --   stored user differs from ARGV[7], {'moved', stub} when the key was rotated;
 --   on a Cluster also -4 when the session ended (saved with a past expiry).
@@ -62,6 +66,12 @@ else
   end
 end
 
+local max_size = tonumber(ARGV[16])
+if max_size > 0 then
+  local size = pairs_size(data)
+  if size > max_size then return {'size', size} end
+end
+
 local now, now_s = now_ms()
 local deadline = tonumber(ARGV[3])
 local absolute_age = tonumber(ARGV[13])
@@ -83,7 +93,7 @@ if exp <= now then
 end
 if CLUSTER and new_user ~= '' then
   local score = index_score(deadline)
-  if score > tonumber(ARGV[16]) and (new_user ~= old_user or score > index_score(stored_deadline)) then
+  if score > tonumber(ARGV[17]) and (new_user ~= old_user or score > index_score(stored_deadline)) then
     return {'index', score}
   end
 end
