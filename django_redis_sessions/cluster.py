@@ -31,8 +31,9 @@ the sign-in sweep of a user's oldest entries is left to listings and
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator, Generator, Iterator, Sequence
+from collections.abc import AsyncIterator, Collection, Generator, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar, cast
 
@@ -48,6 +49,7 @@ from .index_store import (
     UserActivity,
     _IndexCalls,
     _members,
+    newest_of,
     owner_of,
 )
 from .record import (
@@ -90,6 +92,12 @@ STUB = _load_script("stub", cluster=True)
 PENDING_SECONDS = 60
 #: The prefix of pending marks in an index (``claim.lua``); never a digest (hex).
 PENDING_MARK = "p:"
+#: How many passes a user's revocation makes at most while key changes are in
+#: flight, and how long it waits between passes that found only pending marks
+#: (a claim is followed by its record within one round trip; a mark left by a
+#: crashed sign-in stays PENDING_SECONDS, and its entry holds no session).
+REVOKE_PASSES = 8
+REVOKE_PAUSE = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +116,14 @@ class Commands:
     commands: list[tuple[Any, ...]]
 
 
-Step = Script | Commands
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """A step: wait this long (seconds) before the next step, talking to nobody."""
+
+    seconds: float
+
+
+Step = Script | Commands | Pause
 Steps = Generator[Step, Any, _T]
 
 
@@ -311,10 +326,15 @@ class _ClusterSteps(_IndexCalls):
 
     # Operations over a user's index (index_store.py's, for a Cluster).
 
-    def user_records_steps(self, user_id: str) -> Steps[list[tuple[str, bytes]]]:
+    def user_records_steps(
+        self, user_id: str, index_reply: list[bytes] | None = None
+    ) -> Steps[list[tuple[str, bytes]]]:
+        """The user's sessions as ``(digest, record)``; ``index_reply`` is a ZRANGE
+        of the index the caller already made."""
         index = self.index_key(user_id)
-        (reply,) = yield Commands([("ZRANGE", index, 0, -1)])
-        members = _members(reply)
+        if index_reply is None:
+            (index_reply,) = yield Commands([("ZRANGE", index, 0, -1)])
+        members = _members(index_reply)
         if not members:
             return []
         raws = yield Commands([("GET", self.session_key(m)) for m in members])
@@ -340,6 +360,37 @@ class _ClusterSteps(_IndexCalls):
             ended += _members(reply)
         if user_id and digests:
             yield self._unindex(user_id, ended, [d for d in digests if d not in ended])
+        return ended
+
+    def revoke_user_steps(
+        self, user_id: str, keep: Collection[str], keep_newest: bool
+    ) -> Steps[list[str]]:
+        """End every session of the user but ``keep``, until none is left.
+
+        The index and the sessions live in different slots, so no single step
+        sees them together. A sign-in or ``cycle_key`` claims its index entry
+        (with a pending mark) before it writes the record, and deletes the old
+        record after: passes repeat while they end something or while a pending
+        mark shows a key change in flight, so a session moving at that moment is
+        ended on a later pass (or, when its old record was ended first, its move
+        finds it gone and starts empty).
+        """
+        index = self.index_key(user_id)
+        kept = set(keep)
+        ended: list[str] = []
+        for attempt in range(REVOKE_PASSES):
+            (reply,) = yield Commands([("ZRANGE", index, 0, -1)])
+            pending = any(bytes(m).startswith(PENDING_MARK.encode()) for m in reply)
+            records = yield from self.user_records_steps(user_id, reply)
+            if keep_newest and attempt == 0:
+                kept |= newest_of(records)
+            targets = [digest for digest, _raw in records if digest not in kept]
+            if targets:
+                ended += yield from self.revoke_steps(user_id, targets)
+            elif not pending:
+                return ended
+            else:
+                yield Pause(REVOKE_PAUSE)
         return ended
 
     def prune_steps(self, batch: Sequence[bytes], now: int, stats: CleanupStats) -> Steps[None]:
@@ -457,6 +508,9 @@ class ClusterIndexStorage(_ClusterSteps, IndexStorage):
     """Every operation (one session's and many sessions') on a sync ``RedisCluster``."""
 
     def perform(self, step: Step) -> Any:
+        if isinstance(step, Pause):
+            time.sleep(step.seconds)
+            return None
         if isinstance(step, Script):
             return self._run(step.script, step.keys, step.args)
         if len(step.commands) == 1:
@@ -483,6 +537,12 @@ class ClusterIndexStorage(_ClusterSteps, IndexStorage):
 
     def revoke(self, user_id: str, digests: Sequence[str]) -> list[str]:
         return _run_sync(self, self.revoke_steps(user_id, digests), "revoke")
+
+    def revoke_user(
+        self, user_id: str, keep: Collection[str] = (), keep_newest: bool = False
+    ) -> list[str]:
+        steps = self.revoke_user_steps(user_id, keep, keep_newest)
+        return _run_sync(self, steps, "revoke")
 
     def clear_expired(self, progress: Progress | None = None) -> CleanupStats:
         stats = CleanupStats()
@@ -519,6 +579,9 @@ class AsyncClusterIndexStorage(_ClusterSteps, AsyncIndexStorage):
     """The same on an asyncio ``RedisCluster``."""
 
     async def perform(self, step: Step) -> Any:
+        if isinstance(step, Pause):
+            await asyncio.sleep(step.seconds)
+            return None
         if isinstance(step, Script):
             return await self._run(step.script, step.keys, step.args)
         if len(step.commands) == 1:
@@ -545,6 +608,12 @@ class AsyncClusterIndexStorage(_ClusterSteps, AsyncIndexStorage):
 
     async def revoke(self, user_id: str, digests: Sequence[str]) -> list[str]:
         return await _run_async(self, self.revoke_steps(user_id, digests), "revoke")
+
+    async def revoke_user(
+        self, user_id: str, keep: Collection[str] = (), keep_newest: bool = False
+    ) -> list[str]:
+        steps = self.revoke_user_steps(user_id, keep, keep_newest)
+        return await _run_async(self, steps, "revoke")
 
     async def clear_expired(self, progress: Progress | None = None) -> CleanupStats:
         stats = CleanupStats()

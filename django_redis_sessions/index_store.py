@@ -32,9 +32,18 @@ from .record import (
     SEEN_OFFSET,
     CorruptRecord,
     decode_summary,
+    encode_keys,
     read_field,
 )
-from .store import ACTIVITY, REVOKE, AsyncSessionStorage, SessionStorage, _Call, _StorageBase
+from .store import (
+    ACTIVITY,
+    REVOKE,
+    REVOKE_USER,
+    AsyncSessionStorage,
+    SessionStorage,
+    _Call,
+    _StorageBase,
+)
 
 logger = logging.getLogger("django_redis_sessions")
 
@@ -153,6 +162,14 @@ class _IndexCalls(_StorageBase):
         index = self.index_key(user_id) if user_id else sessions[0]
         return [index, *sessions], [user_id, *digests]
 
+    def revoke_user_call(self, user_id: str, keep: Collection[str], keep_newest: bool) -> _Call:
+        return [self.index_key(user_id)], [
+            user_id,
+            keys.session_key_prefix(self.prefix),
+            encode_keys(sorted(keep)),
+            "1" if keep_newest else "0",
+        ]
+
     def digest_of(self, redis_key: bytes) -> str:
         return redis_key.decode()[len(keys.session_key_prefix(self.prefix)) :]
 
@@ -254,16 +271,13 @@ class IndexStorage(_IndexCalls, SessionStorage):
     ) -> list[str]:
         """End every session of the user but those in ``keep`` (digests).
 
-        With ``keep_newest``, the most recently active session is kept too.
+        With ``keep_newest``, the most recently active session is kept too. One
+        script reads the index and ends the sessions (``revoke_user.lua``), so a
+        key changing at that moment cannot slip past it.
         """
-        if keep_newest:
-            # The records already list the members (the live ones): no second ZRANGE.
-            records = self.user_records(user_id)
-            keep = {*keep, *newest_of(records)}
-            members = [digest for digest, _raw in records]
-        else:
-            members = self.index_members(user_id)
-        return self.revoke(user_id, [m for m in members if m not in keep])
+        with self.errors("revoke"):
+            reply = self._run(REVOKE_USER, *self.revoke_user_call(user_id, keep, keep_newest))
+        return _members(reply)
 
     def find(self, fingerprint: str, user_id: str | None) -> list[str]:
         """Digests starting with ``fingerprint``: in the user's index, or store-wide."""
@@ -419,13 +433,9 @@ class AsyncIndexStorage(_IndexCalls, AsyncSessionStorage):
     async def revoke_user(
         self, user_id: str, keep: Collection[str] = (), keep_newest: bool = False
     ) -> list[str]:
-        if keep_newest:
-            records = await self.user_records(user_id)
-            keep = {*keep, *newest_of(records)}
-            members = [digest for digest, _raw in records]
-        else:
-            members = await self.index_members(user_id)
-        return await self.revoke(user_id, [m for m in members if m not in keep])
+        with self.errors("revoke"):
+            reply = await self._run(REVOKE_USER, *self.revoke_user_call(user_id, keep, keep_newest))
+        return _members(reply)
 
     async def find(self, fingerprint: str, user_id: str | None) -> list[str]:
         if user_id is not None:

@@ -446,4 +446,9 @@ def test_round_trips_of_the_steps_that_cross_slots(
     assert rotating.get("/read/").json()["user"] == "alice"
     rotate = count_round_trips.round_trips
     assert rotating.cookies["sessionid"].value != key
-    assert (sign_in, sign_out, revoke_three, rotate) == (7, 3, 5, 7)
+    # Revoking reads the records (one pipelined GET per node that holds one of the
+    # three), ends each, unindexes, then makes a second pass over the index to
+    # confirm nothing of the user's is left (a session moving to a new key during
+    # the first pass would be).
+    assert (sign_in, sign_out, rotate) == (7, 3, 7)
+    assert 7 <= revoke_three <= 9
