@@ -30,7 +30,13 @@ from django.utils.module_loading import import_string
 from . import audit, encryption, keys
 from .audit import AuditEvent
 from .conf import conf
-from .index_store import AsyncIndexStorage, IndexStorage, Overview, UserActivity
+from .index_store import (
+    AsyncIndexStorage,
+    IndexStorage,
+    Overview,
+    UserActivity,
+    shown_fingerprint,
+)
 from .record import META_IP, META_USER_AGENT, CorruptRecord, decode, decode_summary
 from .signals import session_revoked
 from .storages import async_index_storage, index_storage
@@ -163,7 +169,7 @@ def _when(seconds: int) -> datetime:
 def _info(
     digest: str, raw: bytes, user_id: str, current: Collection[str], now: float
 ) -> SessionInfo | None:
-    fingerprint = keys.fingerprint_of_digest(digest)
+    fingerprint = shown_fingerprint(digest, raw)
     try:
         summary = decode_summary(raw)
     except CorruptRecord as exc:
@@ -323,15 +329,6 @@ async def arevoke_user_sessions(
     return len(ended)
 
 
-def _matching(members: Iterable[str], fingerprints: Iterable[str]) -> list[str]:
-    """The digests among ``members`` named by ``fingerprints`` (each checked)."""
-    wanted = {check_fingerprint(f) for f in fingerprints}
-    found = [m for m in members if keys.fingerprint_of_digest(m) in wanted]
-    for fingerprint in wanted:
-        _single([m for m in found if m.startswith(fingerprint)], fingerprint)
-    return found
-
-
 def revoke_sessions(
     user: Any, fingerprints: Iterable[str], *, by: str = BY_API, actor: Any = None
 ) -> int:
@@ -341,9 +338,10 @@ def revoke_sessions(
     session ends nothing. Two round trips whatever the number.
     """
     user_id = user_id_of(user)
-    storage = _storage()
-    digests = _matching(storage.index_members(user_id), fingerprints)
-    ended = storage.revoke(user_id, digests) if digests else []
+    wanted = {check_fingerprint(f) for f in fingerprints}
+    # Matched inside the revoking script, by the fingerprint the session was shown
+    # under (kept across key rotations): a key changing now cannot slip past it.
+    ended = _storage().revoke_user(user_id, only=wanted) if wanted else []
     if (kwargs := announce_revocation(user_id, ended, by, actor)) is not None:
         session_revoked.send(sender=user_model(), **kwargs)
     return len(ended)
@@ -353,9 +351,8 @@ async def arevoke_sessions(
     user: Any, fingerprints: Iterable[str], *, by: str = BY_API, actor: Any = None
 ) -> int:
     user_id = user_id_of(user)
-    storage = _astorage()
-    digests = _matching(await storage.index_members(user_id), fingerprints)
-    ended = await storage.revoke(user_id, digests) if digests else []
+    wanted = {check_fingerprint(f) for f in fingerprints}
+    ended = await _astorage().revoke_user(user_id, only=wanted) if wanted else []
     if (kwargs := announce_revocation(user_id, ended, by, actor)) is not None:
         await session_revoked.asend(sender=user_model(), **kwargs)
     return len(ended)
@@ -450,7 +447,9 @@ def revoke_session(
     """End the session with this fingerprint; return whether one was ended.
 
     With ``user``, only that user's sessions are considered (cost: the user's
-    sessions), so a fingerprint of somebody else's session is simply not found.
+    sessions), so a fingerprint of somebody else's session is simply not found;
+    the match and the ending are one script, and a session whose key rotated since
+    its fingerprint was shown is still found by it.
     Without it, the store is searched with ``SCAN`` (cost: the whole store),
     which also finds anonymous sessions.
     """
@@ -459,8 +458,7 @@ def revoke_session(
     owner: str | None
     if user is not None:
         owner = user_id_of(user)
-        digest = _single(storage.find(fingerprint, owner), fingerprint)
-        ended = storage.revoke(owner, [digest]) if digest else []
+        ended = storage.revoke_user(owner, only={fingerprint})
     else:
         digest = _single(storage.find(fingerprint, None), fingerprint)
         owner = storage.revoke_digest(digest) if digest else None
@@ -478,8 +476,7 @@ async def arevoke_session(
     owner: str | None
     if user is not None:
         owner = user_id_of(user)
-        digest = _single(await storage.find(fingerprint, owner), fingerprint)
-        ended = await storage.revoke(owner, [digest]) if digest else []
+        ended = await storage.revoke_user(owner, only={fingerprint})
     else:
         digest = _single(await storage.find(fingerprint, None), fingerprint)
         owner = await storage.revoke_digest(digest) if digest else None

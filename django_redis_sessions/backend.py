@@ -331,6 +331,13 @@ class SessionStore(SessionBase):
             return None
         return None if before == after else (str(before), str(after))
 
+    @property
+    def fingerprint(self) -> str | None:
+        """The fingerprint pages show for this session (kept across key rotations)."""
+        if self.session_key is None:
+            return None
+        return self._meta.get(record.META_ORIGIN) or keys.fingerprint(self.session_key)
+
     def touch(self) -> None:
         """Load the session now if it is not loaded (which slides its expiry)."""
         self._get_session()  # type: ignore[attr-defined]

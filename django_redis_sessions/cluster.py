@@ -51,9 +51,11 @@ from .index_store import (
     _members,
     newest_of,
     owner_of,
+    shown_fingerprint,
 )
 from .record import (
     HEADER_LENGTH,
+    META_ORIGIN,
     NO_DEADLINE_SCORE,
     CorruptRecord,
     decode_summary,
@@ -134,6 +136,14 @@ def _may_belong_to(raw: bytes, user_id: str) -> bool:
         return decode_summary(raw).user_id == user_id
     except CorruptRecord:
         return True
+
+
+def _shown_as(digest: str, raw: bytes, fingerprints: Collection[str]) -> bool:
+    """Whether a session is shown under one of ``fingerprints`` (as ``revoke_user.lua``)."""
+    return (
+        keys.fingerprint_of_digest(digest) in fingerprints
+        or shown_fingerprint(digest, raw) in fingerprints
+    )
 
 
 def index_score(deadline: int) -> int:
@@ -306,6 +316,7 @@ class _ClusterSteps(_IndexCalls):
                 return RotateResult.CORRUPT, None
             meta = {k: v for k, v in summary.meta.items() if k != _META_ROTATED}
             meta[_META_ROTATED] = str(int(time.time()))
+            meta.setdefault(META_ORIGIN, keys.fingerprint_of_digest(plan.old_digest))
             copy = WritePlan(
                 plan.new_digest, "c", summary.created, summary.deadline, summary.idle,
                 summary.user_id, "", data, meta=encode_meta_pairs(meta),
@@ -363,7 +374,7 @@ class _ClusterSteps(_IndexCalls):
         return ended
 
     def revoke_user_steps(
-        self, user_id: str, keep: Collection[str], keep_newest: bool
+        self, user_id: str, keep: Collection[str], keep_newest: bool, only: Collection[str]
     ) -> Steps[list[str]]:
         """End every session of the user but ``keep``, until none is left.
 
@@ -384,6 +395,8 @@ class _ClusterSteps(_IndexCalls):
             records = yield from self.user_records_steps(user_id, reply)
             if keep_newest and attempt == 0:
                 kept |= newest_of(records)
+            if only:
+                records = [(d, raw) for d, raw in records if _shown_as(d, raw, only)]
             targets = [digest for digest, _raw in records if digest not in kept]
             if targets:
                 ended += yield from self.revoke_steps(user_id, targets)
@@ -539,9 +552,13 @@ class ClusterIndexStorage(_ClusterSteps, IndexStorage):
         return _run_sync(self, self.revoke_steps(user_id, digests), "revoke")
 
     def revoke_user(
-        self, user_id: str, keep: Collection[str] = (), keep_newest: bool = False
+        self,
+        user_id: str,
+        keep: Collection[str] = (),
+        keep_newest: bool = False,
+        only: Collection[str] = (),
     ) -> list[str]:
-        steps = self.revoke_user_steps(user_id, keep, keep_newest)
+        steps = self.revoke_user_steps(user_id, keep, keep_newest, only)
         return _run_sync(self, steps, "revoke")
 
     def clear_expired(self, progress: Progress | None = None) -> CleanupStats:
@@ -610,9 +627,13 @@ class AsyncClusterIndexStorage(_ClusterSteps, AsyncIndexStorage):
         return await _run_async(self, self.revoke_steps(user_id, digests), "revoke")
 
     async def revoke_user(
-        self, user_id: str, keep: Collection[str] = (), keep_newest: bool = False
+        self,
+        user_id: str,
+        keep: Collection[str] = (),
+        keep_newest: bool = False,
+        only: Collection[str] = (),
     ) -> list[str]:
-        steps = self.revoke_user_steps(user_id, keep, keep_newest)
+        steps = self.revoke_user_steps(user_id, keep, keep_newest, only)
         return await _run_async(self, steps, "revoke")
 
     async def clear_expired(self, progress: Progress | None = None) -> CleanupStats:

@@ -29,6 +29,7 @@ from typing import Any, TypeVar, cast
 from . import keys
 from .record import (
     CREATED_OFFSET,
+    META_ORIGIN,
     SEEN_OFFSET,
     CorruptRecord,
     decode_summary,
@@ -136,6 +137,16 @@ def newest_of(records: Sequence[tuple[str, bytes]]) -> set[str]:
     return {max(records, key=activity)[0]} if records else set()
 
 
+def shown_fingerprint(digest: str, raw: bytes) -> str:
+    """The fingerprint a session is shown under: the one it had before its key
+    rotated (``META_ORIGIN``), else its digest's."""
+    try:
+        origin = decode_summary(raw).meta.get(META_ORIGIN)
+    except CorruptRecord:
+        origin = None
+    return origin or keys.fingerprint_of_digest(digest)
+
+
 def owner_of(raw: bytes) -> str:
     """The user id a record names ('' for anonymous or unreadable records)."""
     try:
@@ -162,12 +173,15 @@ class _IndexCalls(_StorageBase):
         index = self.index_key(user_id) if user_id else sessions[0]
         return [index, *sessions], [user_id, *digests]
 
-    def revoke_user_call(self, user_id: str, keep: Collection[str], keep_newest: bool) -> _Call:
+    def revoke_user_call(
+        self, user_id: str, keep: Collection[str], keep_newest: bool, only: Collection[str]
+    ) -> _Call:
         return [self.index_key(user_id)], [
             user_id,
             keys.session_key_prefix(self.prefix),
             encode_keys(sorted(keep)),
             "1" if keep_newest else "0",
+            encode_keys(sorted(only)),
         ]
 
     def digest_of(self, redis_key: bytes) -> str:
@@ -267,16 +281,22 @@ class IndexStorage(_IndexCalls, SessionStorage):
         return ended
 
     def revoke_user(
-        self, user_id: str, keep: Collection[str] = (), keep_newest: bool = False
+        self,
+        user_id: str,
+        keep: Collection[str] = (),
+        keep_newest: bool = False,
+        only: Collection[str] = (),
     ) -> list[str]:
         """End every session of the user but those in ``keep`` (digests).
 
-        With ``keep_newest``, the most recently active session is kept too. One
-        script reads the index and ends the sessions (``revoke_user.lua``), so a
-        key changing at that moment cannot slip past it.
+        With ``keep_newest``, the most recently active session is kept too; with
+        ``only`` (fingerprints), only the sessions shown under them end. One script
+        reads the index and ends the sessions (``revoke_user.lua``), so a key
+        changing at that moment cannot slip past it.
         """
+        call = self.revoke_user_call(user_id, keep, keep_newest, only)
         with self.errors("revoke"):
-            reply = self._run(REVOKE_USER, *self.revoke_user_call(user_id, keep, keep_newest))
+            reply = self._run(REVOKE_USER, *call)
         return _members(reply)
 
     def find(self, fingerprint: str, user_id: str | None) -> list[str]:
@@ -296,6 +316,10 @@ class IndexStorage(_IndexCalls, SessionStorage):
         for _ in range(_OWNER_RETRIES):
             with self.errors("revoke"):
                 raw = cast("bytes | None", self.client.get(self.session_key(digest)))
+                if raw is not None and raw[:1] == b">":
+                    # Rotated: the owner is the one of the session it moved to.
+                    target = raw[1 : 1 + 2 * keys.DIGEST_SIZE].decode("ascii", "replace")
+                    raw = cast("bytes | None", self.client.get(self.session_key(target)))
             if raw is None:
                 return None
             user_id = owner_of(raw)
@@ -431,10 +455,15 @@ class AsyncIndexStorage(_IndexCalls, AsyncSessionStorage):
         return ended
 
     async def revoke_user(
-        self, user_id: str, keep: Collection[str] = (), keep_newest: bool = False
+        self,
+        user_id: str,
+        keep: Collection[str] = (),
+        keep_newest: bool = False,
+        only: Collection[str] = (),
     ) -> list[str]:
+        call = self.revoke_user_call(user_id, keep, keep_newest, only)
         with self.errors("revoke"):
-            reply = await self._run(REVOKE_USER, *self.revoke_user_call(user_id, keep, keep_newest))
+            reply = await self._run(REVOKE_USER, *call)
         return _members(reply)
 
     async def find(self, fingerprint: str, user_id: str | None) -> list[str]:
@@ -453,6 +482,10 @@ class AsyncIndexStorage(_IndexCalls, AsyncSessionStorage):
         for _ in range(_OWNER_RETRIES):
             with self.errors("revoke"):
                 raw = cast("bytes | None", await self.client.get(self.session_key(digest)))
+                if raw is not None and raw[:1] == b">":
+                    # Rotated: the owner is the one of the session it moved to.
+                    target = raw[1 : 1 + 2 * keys.DIGEST_SIZE].decode("ascii", "replace")
+                    raw = cast("bytes | None", await self.client.get(self.session_key(target)))
             if raw is None:
                 return None
             user_id = owner_of(raw)

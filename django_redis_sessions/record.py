@@ -62,6 +62,9 @@ META_USER_AGENT = "ua"
 #: When the session's key was last rotated (SESSION_REDIS_ROTATE_AFTER), in Unix
 #: seconds; absent until the first rotation (the creation time counts then).
 META_ROTATED = "r"
+#: The fingerprint a session was first shown under, kept when its key rotates, so
+#: a fingerprint on a page drawn before the rotation still names the session.
+META_ORIGIN = "f"
 
 
 class CorruptRecord(ValueError):

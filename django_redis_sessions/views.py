@@ -49,7 +49,14 @@ def _end(request: HttpRequest, fingerprint: str) -> bool:
     except ValueError:
         raise Http404("No such session.") from None
     own_key = request.session.session_key
-    if own_key is not None and keys.fingerprint(own_key) == fingerprint:
+    # The page shows a session under the fingerprint it had before any key
+    # rotation (SessionStore.fingerprint); its current key's names it too.
+    own = (
+        {keys.fingerprint(own_key), getattr(request.session, "fingerprint", None)}
+        if own_key is not None
+        else set()
+    )
+    if fingerprint in own:
         logout(request)  # ends it in Redis, with Django's user_logged_out signal
         return True
     # Only the user's own index is searched: anybody else's fingerprint ends nothing.

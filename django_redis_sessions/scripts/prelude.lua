@@ -3,6 +3,7 @@
 local HEADER_LENGTH = 33
 local SEEN_OFFSET = 9  -- 0-based, for SETRANGE
 local NO_DEADLINE = 4294967295
+local FINGERPRINT_LENGTH = 12  -- keys.FINGERPRINT_LENGTH
 
 -- Read one netstring ("<len>:<bytes>") at pos; return item, next pos (or nil).
 local function ns_read(s, pos)

@@ -11,6 +11,23 @@ local user = ARGV[1]
 local ended = {}
 for i = 2, #KEYS do
   local raw = redis.call('GET', KEYS[i])
+  if raw and string.byte(raw, 1) == 62 and not CLUSTER then
+    -- Rotated since the caller read the index: end the session the stub points
+    -- to (under the member the caller named), then the stub.
+    local target = string.sub(raw, 2, 33)
+    local prefix = string.sub(KEYS[i], 1, #KEYS[i] - 32)
+    local moved = redis.call('GET', prefix .. target)
+    redis.call('DEL', KEYS[i])
+    if moved and string.byte(moved, 1) ~= 62 then
+      local moved_user = meta_user(moved)
+      if moved_user == nil or moved_user == user then
+        redis.call('DEL', prefix .. target)
+        if user ~= '' then redis.call('ZREM', KEYS[1], target) end
+        ended[#ended + 1] = ARGV[i]
+      end
+    end
+    raw = nil
+  end
   if raw then
     local stored_user = meta_user(raw)
     if stored_user == nil or stored_user == user then

@@ -6,12 +6,16 @@
 -- cycle_key was moving finds its old key gone and starts empty, one that rotated
 -- has only a stub left, pointing at nothing.
 -- KEYS[1] the user's index. ARGV[1] user id, [2] session key prefix, [3] digests
--- to keep (netstrings), [4] '1' to keep also the most recently active session.
+-- to keep (netstrings), [4] '1' to keep also the most recently active session,
+-- [5] fingerprints (netstrings; '' for all): end only the sessions shown under
+-- one of them, by their digest or by the fingerprint kept across rotations.
 -- Entries whose record is gone or names another user are dropped; a record too
 -- corrupt to name a user is ended, as a load would.
 -- Returns the members of the sessions that were ended.
 local idx, user, prefix = KEYS[1], ARGV[1], ARGV[2]
 local keep = netstring_set(ARGV[3]) or {}
+local only = nil
+if ARGV[5] ~= '' then only = netstring_set(ARGV[5]) end
 local members = redis.call('ZRANGE', idx, 0, -1)
 local records = {}
 local newest, newest_seen, newest_created = nil, -1, -1
@@ -23,7 +27,8 @@ for _, m in ipairs(members) do
     local owner = meta_user(raw)
     if owner ~= nil and owner ~= user then
       redis.call('ZREM', idx, m)
-    else
+    elseif only == nil or only[string.sub(m, 1, FINGERPRINT_LENGTH)]
+        or only[(pair_map(ns_read(raw, HEADER_LENGTH + 1) or '') or {})['f'] or ''] then
       records[#records + 1] = m
       local h = header(raw)
       if h then

@@ -23,6 +23,10 @@ end
 local meta = ns_read(raw, HEADER_LENGTH + 1)
 local kept = pairs_without(meta, 1, {r = true}, USER_META)
 if not kept then return -1 end
+-- The fingerprint pages showed before this rotation keeps naming the session.
+if not pair_map(meta)['f'] then
+  kept = kept .. ns('f') .. ns(string.sub(ARGV[2], 1, FINGERPRINT_LENGTH))
+end
 -- Created, deadline and idle timeout carry over: rotation is not a new sign-in.
 local head = '1' .. field(h.created) .. field(now_s) .. field(h.deadline) .. field(h.idle)
 redis.call('SET', KEYS[2],
