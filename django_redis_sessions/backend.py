@@ -43,6 +43,7 @@ from .client import client_network
 from .conf import conf
 from .exceptions import (
     SessionLimitReached,
+    SessionStoreError,
     SessionStoreFull,
     SessionStoreUnavailable,
     SessionTooLarge,
@@ -121,6 +122,10 @@ def _codec_for(serializer: type[Any]) -> tuple[Any, Callable[[Any], bytes]]:
         dumps = _compact_json_dumps if serializer is JSONSerializer else codec.dumps
         _codecs[serializer] = (codec, dumps)
         return codec, dumps
+
+
+#: Metadata that belongs to a key, not to the session's client: cycle_key leaves it.
+_NEW_SESSION_DROPS = frozenset({record.META_ROTATED, record.META_ORIGIN, record.META_PENDING})
 
 
 def _clamp(value: int) -> int:
@@ -464,7 +469,6 @@ class SessionStore(SessionBase):
             new_digest=keys.digest(new_key),
             expected_user_id=self._stored_user,
             sealed=rotation.seal(session_key, new_key),
-            grace_ms=int(conf.rotate_grace * 1000),
         ), new_key
 
     @sensitive_variables("session_key", "new_key")
@@ -600,6 +604,25 @@ class SessionStore(SessionBase):
         error.__cause__ = self._outage
         return error
 
+    # A rotation commits only with a response that delivered the new key: the old
+    # key's stub lives as long as the session until a request arrives with the new
+    # key itself (not through the stub), and is then cut to the grace period.
+
+    def _confirm_rotation(self, storage: SessionStorage, digest: str) -> None:
+        old_digest = self._meta.pop(record.META_PENDING)
+        try:
+            storage.confirm_rotation(digest, old_digest, int(conf.rotate_grace * 1000))
+        except SessionStoreError as exc:
+            # The old key just keeps working longer; the next request confirms.
+            logger.info("Session %s: rotation not confirmed yet (%s).", digest[:12], exc)
+
+    async def _aconfirm_rotation(self, storage: AsyncSessionStorage, digest: str) -> None:
+        old_digest = self._meta.pop(record.META_PENDING)
+        try:
+            await storage.confirm_rotation(digest, old_digest, int(conf.rotate_grace * 1000))
+        except SessionStoreError as exc:
+            logger.info("Session %s: rotation not confirmed yet (%s).", digest[:12], exc)
+
     @sensitive_variables("session_key")
     def _foreign(self, session_key: str) -> None:
         """A key of another Redis type where this session lives: like a corrupt record."""
@@ -637,6 +660,8 @@ class SessionStore(SessionBase):
                 self._session_key = None
                 return {}
             note_in_use(digest)
+            if hops == 0 and record.META_PENDING in self._meta:
+                self._confirm_rotation(storage, digest)
             rotating = self._rotation_plan(session_key)
             if rotating is not None:
                 try:
@@ -673,6 +698,8 @@ class SessionStore(SessionBase):
                 self._session_key = None
                 return {}
             note_in_use(digest)
+            if hops == 0 and record.META_PENDING in self._meta:
+                await self._aconfirm_rotation(storage, digest)
             rotating = self._rotation_plan(session_key)
             if rotating is not None:
                 try:
@@ -948,11 +975,12 @@ class SessionStore(SessionBase):
             data=record.encode_data(
                 encoded if self._cipher is None else self._cipher.seal(encoded)
             ),
-            # A new key starts a new rotation clock (its creation time).
+            # A new key starts a new rotation clock (its creation time), under a
+            # fingerprint of its own, with no rotation pending.
             meta={
                 k: v
                 for k, v in {**self._meta, **self._client_meta}.items()
-                if k != record.META_ROTATED
+                if k not in _NEW_SESSION_DROPS
             },
             client_meta=self._client_meta,
         )

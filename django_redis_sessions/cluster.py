@@ -56,6 +56,7 @@ from .index_store import (
 from .record import (
     HEADER_LENGTH,
     META_ORIGIN,
+    META_PENDING,
     NO_DEADLINE_SCORE,
     CorruptRecord,
     decode_summary,
@@ -317,6 +318,7 @@ class _ClusterSteps(_IndexCalls):
             meta = {k: v for k, v in summary.meta.items() if k != _META_ROTATED}
             meta[_META_ROTATED] = str(int(time.time()))
             meta.setdefault(META_ORIGIN, keys.fingerprint_of_digest(plan.old_digest))
+            meta[META_PENDING] = plan.old_digest
             copy = WritePlan(
                 plan.new_digest, "c", summary.created, summary.deadline, summary.idle,
                 summary.user_id, "", data, meta=encode_meta_pairs(meta),
@@ -326,7 +328,8 @@ class _ClusterSteps(_IndexCalls):
                 return RotateResult.TAKEN, None
             stub = b">" + plan.new_digest.encode() + plan.sealed
             old_key = self.session_key(plan.old_digest)
-            stubbed = yield Script(STUB, [old_key], [raw, stub, plan.grace_ms])
+            # The stub lives as long as the session until the new key is confirmed.
+            stubbed = yield Script(STUB, [old_key], [raw, stub, 0])
             if stubbed:
                 if summary.user_id:
                     yield self._unindex(summary.user_id, [plan.old_digest])

@@ -65,6 +65,9 @@ META_ROTATED = "r"
 #: The fingerprint a session was first shown under, kept when its key rotates, so
 #: a fingerprint on a page drawn before the rotation still names the session.
 META_ORIGIN = "f"
+#: A rotation not yet confirmed: the old digest, whose stub keeps the old cookie
+#: working until a request arrives with the new key (rotate.lua).
+META_PENDING = "p"
 
 
 class CorruptRecord(ValueError):

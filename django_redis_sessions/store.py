@@ -105,6 +105,8 @@ CYCLE = _load_script("cycle")
 DISCARD = _load_script("discard")
 REVOKE = _load_script("revoke")
 REVOKE_USER = _load_script("revoke_user")
+STUB_GRACE = _load_script("stub_grace")
+CONFIRM = _load_script("confirm")
 ROTATE = _load_script("rotate")
 AUDIT = _load_script("audit")
 FOREIGN = _load_script("foreign")
@@ -192,7 +194,6 @@ class RotatePlan:
     new_digest: str
     expected_user_id: str
     sealed: bytes
-    grace_ms: int
 
 
 def _rotate_outcome(result: Any) -> tuple[int, bytes | None]:
@@ -349,7 +350,7 @@ class _StorageBase:
     def rotate_call(self, plan: RotatePlan) -> _Call:
         old = self.session_key(plan.old_digest)
         index = self.index_key(plan.expected_user_id) if plan.expected_user_id else old
-        args = [plan.expected_user_id, plan.old_digest, plan.new_digest, plan.sealed, plan.grace_ms]
+        args = [plan.expected_user_id, plan.old_digest, plan.new_digest, plan.sealed]
         return [old, self.session_key(plan.new_digest), index], args
 
     def cycle_call(self, plan: CyclePlan) -> _Call:
@@ -445,6 +446,16 @@ class SessionStorage(_StorageBase):
         with self.errors("discard"):
             self._run(DISCARD, [self.session_key(digest)], [raw])
 
+    def confirm_rotation(self, digest: str, old_digest: str, grace_ms: int) -> None:
+        """The new key of a rotation reached its browser: start the old key's grace.
+
+        Two single-key steps (one server and a Cluster alike), the stub first: a
+        failure between them leaves the mark, and the next request confirms again.
+        """
+        with self.errors("confirm rotation"):
+            self._run(STUB_GRACE, [self.session_key(old_digest)], [digest, grace_ms])
+            self._run(CONFIRM, [self.session_key(digest)], [])
+
     def rotate(self, plan: RotatePlan) -> tuple[int, bytes | None]:
         """Move a session to a new key; with a stub when another request did first."""
         call = self.rotate_call_for(plan)
@@ -510,6 +521,11 @@ class AsyncSessionStorage(_StorageBase):
     async def discard(self, digest: str, raw: bytes) -> None:
         with self.errors("discard"):
             await self._run(DISCARD, [self.session_key(digest)], [raw])
+
+    async def confirm_rotation(self, digest: str, old_digest: str, grace_ms: int) -> None:
+        with self.errors("confirm rotation"):
+            await self._run(STUB_GRACE, [self.session_key(old_digest)], [digest, grace_ms])
+            await self._run(CONFIRM, [self.session_key(digest)], [])
 
     async def rotate(self, plan: RotatePlan) -> tuple[int, bytes | None]:
         call = self.rotate_call_for(plan)

@@ -239,7 +239,6 @@ def _rotate(user: User) -> None:
         new_digest=keys.digest(new_key),
         expected_user_id=str(user.pk),
         sealed=rotation.seal(key, new_key),
-        grace_ms=30_000,
     )
     assert index_storage().rotate(plan) == (RotateResult.ROTATED, None)
 

@@ -85,11 +85,15 @@ def test_an_old_enough_key_is_renewed_and_keeps_everything(
     assert after.data == before.data
     assert after.meta[record.META_ROTATED].isdigit()
     assert index_members(r, alice.pk) == {keys.digest(new_key)}
-    # The old key now holds only a stub, which expires with the grace period.
+    # The old key now holds only a stub. Until a request comes with the new key,
+    # it lives as long as the session (the response may never have delivered the
+    # new cookie); that request starts the grace period.
     stub = r.get(redis_key(key)) or b""
     assert rotation.is_stub(stub)
-    assert 0 < r.pttl(redis_key(key)) <= 30_000
+    assert r.pttl(redis_key(key)) > 30_000
     assert new_key.encode() not in stub
+    read(client)
+    assert 0 < r.pttl(redis_key(key)) <= 30_000
     assert [(e["event"], e["fingerprint"], e["detail"]) for e in policy_events] == [
         ("rotated", keys.fingerprint(new_key), {"from": keys.fingerprint(key)})
     ]
@@ -123,11 +127,36 @@ def test_after_the_grace_period_the_old_key_is_dead(
     client = Client()
     key = login(client)
     age(r, key)
-    read(client)
+    read(client)  # rotates
+    read(client)  # with the new key: the grace period starts
     time.sleep(0.4)
     assert r.exists(redis_key(key)) == 0
     assert read(as_of(key))["user"] is None
     assert read(client)["user"] == "alice"
+
+
+def test_a_rotating_request_that_ends_in_a_5xx_leaves_the_old_key_working(
+    r: redis.Redis, rotating: Any, alice: Any
+) -> None:
+    """Django sends no cookie with a 5xx: the old key must outlive the grace period."""
+    rotating.SESSION_REDIS_ROTATE_GRACE = 0.3
+    client = Client(raise_request_exception=False)
+    key = login(client)
+    age(r, key)
+    response = client.post("/fail/")  # rotates, then answers 500
+    assert response.status_code == 500
+    assert "sessionid" not in response.cookies
+    assert cookie(client) == key
+    time.sleep(0.4)  # past the grace period
+    body = read(client)  # still the old key: followed to the new one
+    assert body["user"] == "alice"
+    new_key = cookie(client)
+    assert new_key != key  # this response delivered the new key
+    read(client)  # a request with the new key confirms the rotation ...
+    time.sleep(0.4)
+    assert read(as_of(key))["user"] is None  # ... and the old key's grace ran out
+    assert read(client)["user"] == "alice"
+    assert index_members(r, alice.pk) == {keys.digest(new_key)}
 
 
 def test_signing_out_with_the_old_key_ends_the_new_session_too(

@@ -2,7 +2,12 @@
 -- and leave a stub at the old key for the grace period (rotation.py).
 -- KEYS[1] old key, KEYS[2] new key, KEYS[3] the user's index (or KEYS[1] again).
 -- ARGV[1] expected user id, [2] old member, [3] new member, [4] the new key sealed
---   with the old one, [5] grace period in ms.
+--   with the old one.
+-- The rotation commits only with a response that delivers the new key: until a
+-- request arrives with the new key (stub_grace.lua, confirm.lua), the stub keeps
+-- the old key working for as long as the session lives, so a response that never
+-- delivered the new cookie (a 5xx, a lost connection) signs nobody out. The new
+-- record carries the old digest as 'p' (pending) until then.
 -- Returns 1 rotated, 0 new key taken, 2 the old session is gone, -1 corrupt,
 --   {'moved', stub} when another request rotated it first, {'uid', stored_user_id}
 --   on a mismatch.
@@ -21,8 +26,9 @@ if exp <= now then
   return 2
 end
 local meta = ns_read(raw, HEADER_LENGTH + 1)
-local kept = pairs_without(meta, 1, {r = true}, USER_META)
+local kept = pairs_without(meta, 1, {r = true, p = true}, USER_META)
 if not kept then return -1 end
+kept = kept .. ns('p') .. ns(ARGV[2])
 -- The fingerprint pages showed before this rotation keeps naming the session.
 if not pair_map(meta)['f'] then
   kept = kept .. ns('f') .. ns(string.sub(ARGV[2], 1, FINGERPRINT_LENGTH))
@@ -32,12 +38,7 @@ local head = '1' .. field(h.created) .. field(now_s) .. field(h.deadline) .. fie
 redis.call('SET', KEYS[2],
   head .. build_meta(stored_user, kept, ns('r') .. ns(tostring(now_s))) .. string.sub(raw, data_pos),
   'PXAT', exp)
-local stub_exp = math.min(exp, now + tonumber(ARGV[5]))
-if stub_exp > now then
-  redis.call('SET', KEYS[1], '>' .. ARGV[3] .. ARGV[4], 'PXAT', stub_exp)
-else
-  redis.call('DEL', KEYS[1])
-end
+redis.call('SET', KEYS[1], '>' .. ARGV[3] .. ARGV[4], 'PXAT', exp)
 if stored_user ~= '' then
   redis.call('ZREM', KEYS[3], ARGV[2])
   local score = h.deadline

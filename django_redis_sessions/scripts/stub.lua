@@ -2,8 +2,8 @@
 -- at the new key (another hash slot); leave the stub at the old key, unless a save
 -- changed the session since the client read it (that save's data would be lost:
 -- the client undoes the copy and tries again).
--- KEYS[1] old key. ARGV[1] the bytes the client read, [2] the stub, [3] grace
--- period in ms.
+-- KEYS[1] old key. ARGV[1] the bytes the client read, [2] the stub, [3] the stub's
+-- life in ms, 0 for as long as the session (until the new key is confirmed).
 -- Returns 1 stubbed, 0 changed or gone meanwhile.
 local current = redis.call('GET', KEYS[1])
 if not current or outside_load_touch(current) ~= outside_load_touch(ARGV[1]) then
@@ -12,7 +12,8 @@ end
 local h = header(current)
 if not h then return 0 end
 local now = now_ms()
-local stub_exp = math.min(expiry_ms(now, h.idle, h.deadline), now + tonumber(ARGV[3]))
+local stub_exp = expiry_ms(now, h.idle, h.deadline)
+if tonumber(ARGV[3]) > 0 then stub_exp = math.min(stub_exp, now + tonumber(ARGV[3])) end
 if stub_exp > now then
   redis.call('SET', KEYS[1], ARGV[2], 'PXAT', stub_exp)
 else
