@@ -27,6 +27,12 @@ for i = 2, #KEYS do
       end
     end
     raw = nil
+  elseif raw and string.byte(raw, 1) == 62 then
+    -- On a Cluster the stub's target is in another slot, and already in the
+    -- user's index (the rotation claimed it first): the client's next pass ends
+    -- it. The stub is no session of its own and is not counted.
+    redis.call('DEL', KEYS[i])
+    raw = nil
   end
   if raw then
     local stored_user = meta_user(raw)
