@@ -11,7 +11,6 @@ topologies (``pytest --redis-cluster``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -61,7 +60,7 @@ def _packed(command: Any) -> bytes:
 
 
 @pytest.fixture
-def lost(monkeypatch: pytest.MonkeyPatch, settings: Any) -> Iterator[LostReplies]:
+def lost(monkeypatch: pytest.MonkeyPatch, settings: Any) -> LostReplies:
     settings.SESSION_REDIS_RETRIES = 2
     faults = LostReplies()
     sync_send = redis.connection.AbstractConnection.send_packed_command
@@ -97,7 +96,7 @@ def lost(monkeypatch: pytest.MonkeyPatch, settings: Any) -> Iterator[LostReplies
     monkeypatch.setattr(redis.connection.AbstractConnection, "read_response", read)
     monkeypatch.setattr(redis.asyncio.connection.AbstractConnection, "send_packed_command", asend)
     monkeypatch.setattr(redis.asyncio.connection.AbstractConnection, "read_response", aread)
-    yield faults
+    return faults
 
 
 def call(sync: bool, target: Any, method: str, *args: Any, **kwargs: Any) -> Any:
