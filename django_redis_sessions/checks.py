@@ -141,6 +141,17 @@ def _connection_errors() -> list[CheckMessage]:
                 id="django_redis_sessions.E005",
             )
         )
+    window = conf.retry_window
+    if window is not None and (
+        isinstance(window, bool) or not isinstance(window, _NUMBER) or not 0 <= window <= 120
+    ):
+        messages.append(
+            Error(
+                "SESSION_REDIS_RETRY_WINDOW must be None or a number of seconds from 0 to 120.",
+                hint="About 5 to 10 seconds rides out a Sentinel or Cluster failover.",
+                id="django_redis_sessions.E038",
+            )
+        )
     if not isinstance(conf.connection_kwargs, dict):
         messages.append(
             Error(

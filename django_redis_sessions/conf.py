@@ -33,6 +33,10 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_REDIS_SOCKET_TIMEOUT": 2.0,
     "SESSION_REDIS_CONNECT_TIMEOUT": 2.0,
     "SESSION_REDIS_RETRIES": 2,
+    # Seconds of backoff that retries may span (None: SESSION_REDIS_RETRIES alone).
+    # Every write is safe to resend (receipts.py), so a request may wait out a
+    # Sentinel or Cluster failover instead of failing: about 5 to 10 seconds there.
+    "SESSION_REDIS_RETRY_WINDOW": None,
     # What a request gets once Redis stays unreachable past the retries: "raise"
     # (SessionStoreUnavailable, a 500) or "degrade" (an empty session that saves
     # nothing, with the browser's cookie left alone).
@@ -151,6 +155,11 @@ class Settings:
     @property
     def retries(self) -> int:
         value: int = self._get("SESSION_REDIS_RETRIES")
+        return value
+
+    @property
+    def retry_window(self) -> float | None:
+        value: float | None = self._get("SESSION_REDIS_RETRY_WINDOW")
         return value
 
     @property

@@ -56,6 +56,7 @@ def _config_key() -> tuple[Any, ...]:
         conf.socket_timeout,
         conf.connect_timeout,
         conf.retries,
+        conf.retry_window,
         repr(sorted(conf.connection_kwargs.items())),
         repr(conf.sentinels),
         conf.sentinel_master,
@@ -74,10 +75,35 @@ def _forget_config_key(*, setting: str, **kwargs: Any) -> None:
 setting_changed.connect(_forget_config_key, dispatch_uid="django_redis_sessions.connection")
 
 
+#: The backoff between retries: 0.1 s, doubling, at most this many seconds.
+BACKOFF_CAP = 0.5
+BACKOFF_BASE = 0.05
+
+
 def _backoff() -> ExponentialBackoff:
     # Short, bounded waits: a request must fail visibly within a few seconds
     # rather than queue behind a dead server.
-    return ExponentialBackoff(cap=0.5, base=0.05)
+    return ExponentialBackoff(cap=BACKOFF_CAP, base=BACKOFF_BASE)
+
+
+def retry_count() -> int:
+    """How many times a failed command is resent.
+
+    ``SESSION_REDIS_RETRIES``, or, with ``SESSION_REDIS_RETRY_WINDOW``, enough
+    retries for their backoff waits alone to add up to that window (each attempt
+    against a dead server adds its own connect time on top). Resending is safe for
+    every command the engine sends: reads are idempotent, and every write script
+    runs under a receipt (``receipts.py``).
+    """
+    retries = conf.retries
+    window = conf.retry_window
+    if not window:
+        return retries
+    waited, count = 0.0, 0
+    while waited < window:
+        count += 1
+        waited += min(BACKOFF_CAP, BACKOFF_BASE * 2**count)
+    return max(retries, count)
 
 
 def _client_kwargs(asynchronous: bool) -> dict[str, Any]:
@@ -85,8 +111,8 @@ def _client_kwargs(asynchronous: bool) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "socket_timeout": conf.socket_timeout,
         "socket_connect_timeout": conf.connect_timeout,
-        "retry": retry_class(_backoff(), conf.retries),
-        "retry_on_timeout": conf.retries > 0,
+        "retry": retry_class(_backoff(), retry_count()),
+        "retry_on_timeout": retry_count() > 0,
     }
     kwargs.update(conf.connection_kwargs)
     return kwargs
@@ -222,7 +248,7 @@ def _cluster_kwargs(asynchronous: bool) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "socket_timeout": conf.socket_timeout,
         "socket_connect_timeout": conf.connect_timeout,
-        "retry": retry_class(_backoff(), conf.retries),
+        "retry": retry_class(_backoff(), retry_count()),
     }
     kwargs.update(conf.connection_kwargs)
     return kwargs
@@ -265,7 +291,7 @@ def _async_from_sync(client: redis.Redis) -> redis.asyncio.Redis:
         params.pop("port", None)
     elif issubclass(connection_class, redis.SSLConnection):
         params["connection_class"] = redis.asyncio.SSLConnection
-    params["retry"] = AsyncRetry(_backoff(), conf.retries)
+    params["retry"] = AsyncRetry(_backoff(), retry_count())
     pool = redis.asyncio.ConnectionPool(**params)
     return redis.asyncio.Redis(connection_pool=pool)
 

@@ -30,6 +30,7 @@ from functools import lru_cache
 from redis.crc import key_slot
 
 from .conf import conf
+from .connection import retry_count
 
 #: Bytes of randomness in an operation id: two calls never share one.
 OP_ID_BYTES = 12
@@ -82,10 +83,11 @@ def receipt_key(prefix: str, first_key: str, op_id: str) -> str:
 def lifetime_ms() -> int:
     """How long a receipt must last: as long as redis-py may still resend its call.
 
-    Each of the ``SESSION_REDIS_RETRIES`` resends waits for a reconnect (the connect
+    Each resend (``SESSION_REDIS_RETRIES``, or as many as
+    ``SESSION_REDIS_RETRY_WINDOW`` takes) waits for a reconnect (the connect
     timeout), a reply (the socket timeout) and the backoff (at most 0.5 s); twice
     that, and never under a minute.
     """
     attempt = (conf.socket_timeout or 10.0) + (conf.connect_timeout or 10.0) + 0.5
-    window = 2 * (conf.retries + 1) * attempt
+    window = 2 * (retry_count() + 1) * attempt
     return max(MIN_LIFETIME_MS, int(window * 1000))
