@@ -222,3 +222,28 @@ def test_a_claim_on_a_cluster(lost: LostReplies, r: Any) -> None:
     SessionStore(key).delete()
     assert lost.fired == 2
     assert live_digests("27") == set()
+
+
+@both
+def test_load_that_rewrites_the_metadata(lost: LostReplies, sync: bool, r: Any) -> None:
+    """The load's own write (last-seen, a changed IP or user agent) is a resend-safe read."""
+    key = signed_in("28", a=1)
+    session = SessionStore(key)
+    session.record_client({"ip": "203.0.113.9", "ua": "Browser/2"})
+    lost.arm("load")
+    assert call(sync, session, "load") == {"_auth_user_id": "28", "a": 1}
+    assert lost.fired == 1
+    [info] = api.list_user_sessions("28")
+    assert (info.ip, info.user_agent) == ("203.0.113.9", "Browser/2")
+
+
+@both
+def test_discard_of_a_corrupt_record(lost: LostReplies, sync: bool, r: Any) -> None:
+    key = signed_in("29")
+    name = keys.session_redis_key(conf.prefix, keys.digest(key))
+    r.set(name, b"1garbage")
+    session = SessionStore(key)
+    lost.arm("discard")
+    assert call(sync, session, "load") == {}
+    assert lost.fired == 1
+    assert r.exists(name) == 0
