@@ -25,7 +25,7 @@ from django.test.utils import override_settings
 from django_redis_sessions import connection
 from django_redis_sessions.conf import conf
 
-from .servers import redis_cluster
+from .servers import free_port, redis_cluster, redis_server
 
 REQUIRE_REAL_REDIS = os.environ.get("DRS_REQUIRE_REAL_REDIS") == "1"
 
@@ -300,3 +300,27 @@ def bob(db: None) -> Any:
     from django.contrib.auth import get_user_model
 
     return get_user_model().objects.create_user("bob", "bob@example.com", "pw-bob")
+
+
+# -- a server of a test module's own, for the fault proxy (tests/faultproxy.py) -----------
+
+
+@pytest.fixture(scope="module")
+def upstream_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A ``redis-server`` of the test module's own on a free loopback port."""
+    port = free_port()
+    with redis_server(
+        "--port", str(port), "--bind", "127.0.0.1",
+        ping={"host": "127.0.0.1", "port": port},
+        tmp=tmp_path_factory.mktemp("faultproxy"),
+    ):  # fmt: skip
+        yield port
+
+
+@pytest.fixture
+def direct(upstream_port: int) -> Iterator[redis.Redis]:
+    """A client straight to the server, past the proxy: what really happened there."""
+    client = redis.Redis(host="127.0.0.1", port=upstream_port, socket_timeout=2)
+    client.flushall()
+    yield client
+    client.close()

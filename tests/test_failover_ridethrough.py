@@ -99,6 +99,25 @@ def lost_writes(browsers: list[Client], traffic: Traffic) -> int:
     return lost
 
 
+def check_and_report(
+    browsers: list[Client], traffic: Traffic, what: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No request failed, some waited; print the figures the README quotes."""
+    lost = lost_writes(browsers, traffic)
+    with capsys.disabled():
+        print(f"\n{traffic.report(what)}; acknowledged writes lost: {lost}")
+    assert all(status == 200 for status in traffic.statuses), traffic.report(what)
+    assert traffic.waited, "no request waited: the failover was not exercised"
+
+
+def ride_settings(settings: Any) -> None:
+    """Retries that span a failover; short timeouts, so a dead node is noticed soon."""
+    settings.SESSION_REDIS_RETRY_WINDOW = 10
+    settings.SESSION_REDIS_SOCKET_TIMEOUT = 0.5
+    settings.SESSION_REDIS_CONNECT_TIMEOUT = 0.5
+    connection.reset_clients()
+
+
 def signed_in_browsers() -> list[Client]:
     browsers = [Client(raise_request_exception=False) for _ in range(BROWSERS)]
     for browser in browsers:
@@ -114,10 +133,7 @@ def test_a_sentinel_failover_fails_no_request(
         group.start()
         for name, value in group.settings().items():
             setattr(settings, name, value)
-        settings.SESSION_REDIS_RETRY_WINDOW = 10
-        settings.SESSION_REDIS_SOCKET_TIMEOUT = 0.5
-        settings.SESSION_REDIS_CONNECT_TIMEOUT = 0.5
-        connection.reset_clients()
+        ride_settings(settings)
         browsers = signed_in_browsers()
         old = group.master_address()
         assert old is not None
@@ -126,11 +142,7 @@ def test_a_sentinel_failover_fails_no_request(
         traffic = ride(
             browsers, lambda: group.master_address() == ("127.0.0.1", group.replica_port)
         )
-        lost = lost_writes(browsers, traffic)
-        with capsys.disabled():
-            print(f"\n{traffic.report('Sentinel failover')}; acknowledged writes lost: {lost}")
-        assert all(status == 200 for status in traffic.statuses), traffic.report("Sentinel")
-        assert traffic.waited, "no request waited: the failover was not exercised"
+        check_and_report(browsers, traffic, "Sentinel failover", capsys)
     finally:
         connection.reset_clients()
         group.stop()
@@ -143,10 +155,7 @@ def test_a_cluster_primary_kill_fails_no_request(
         settings.SESSION_REDIS_URL = f"redis://127.0.0.1:{ports[1]}/0"
         settings.SESSION_REDIS_CLUSTER = True
         settings.SESSION_REDIS_SENTINELS = None
-        settings.SESSION_REDIS_RETRY_WINDOW = 10
-        settings.SESSION_REDIS_SOCKET_TIMEOUT = 0.5
-        settings.SESSION_REDIS_CONNECT_TIMEOUT = 0.5
-        connection.reset_clients()
+        ride_settings(settings)
         try:
             browsers = signed_in_browsers()
             look = redis.cluster.RedisCluster(host="127.0.0.1", port=ports[1])
@@ -171,10 +180,6 @@ def test_a_cluster_primary_kill_fails_no_request(
                     replica.close()
 
             traffic = ride(browsers, promoted)
-            lost = lost_writes(browsers, traffic)
-            with capsys.disabled():
-                print(f"\n{traffic.report('Cluster failover')}; acknowledged writes lost: {lost}")
-            assert all(status == 200 for status in traffic.statuses), traffic.report("Cluster")
-            assert traffic.waited, "no request waited: the failover was not exercised"
+            check_and_report(browsers, traffic, "Cluster failover", capsys)
         finally:
             connection.reset_clients()

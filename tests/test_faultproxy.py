@@ -32,33 +32,10 @@ from .faultproxy import (
     reply_end,
     resp_command,
 )
-from .servers import free_port, full_redis_server, redis_server
+from .servers import full_redis_server
 
 # A server of its own: nothing to gain from a --redis-cluster run.
 pytestmark = pytest.mark.single_server
-
-
-@pytest.fixture(scope="module")
-def upstream_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    port = free_port()
-    with redis_server(
-        "--port",
-        str(port),
-        "--bind",
-        HOST,
-        ping={"host": HOST, "port": port},
-        tmp=tmp_path_factory.mktemp("faultproxy"),
-    ):
-        yield port
-
-
-@pytest.fixture
-def direct(upstream_port: int) -> Iterator[redis.Redis]:
-    """A client straight to the server, past the proxy: what really happened there."""
-    client = redis.Redis(host=HOST, port=upstream_port, socket_timeout=2)
-    client.flushall()
-    yield client
-    client.close()
 
 
 @pytest.fixture

@@ -39,7 +39,7 @@ from django_redis_sessions.store import (
 )
 
 from .faultproxy import FaultProxy, Matcher
-from .servers import free_port, full_redis_server, redis_server
+from .servers import full_redis_server
 
 pytestmark = [pytest.mark.real_redis, pytest.mark.single_server]
 
@@ -59,30 +59,10 @@ def calls(script: LuaScript) -> Matcher:
     return match
 
 
-@pytest.fixture(scope="module")
-def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    port = free_port()
-    with redis_server(
-        "--port", str(port), "--bind", HOST,
-        ping={"host": HOST, "port": port},
-        tmp=tmp_path_factory.mktemp("faults"),
-    ):  # fmt: skip
-        yield port
-
-
 @pytest.fixture
-def direct(upstream: int) -> Iterator[redis.Redis]:
-    """Straight to the server, past the proxy: what really happened there."""
-    client = redis.Redis(host=HOST, port=upstream, socket_timeout=2)
-    client.flushall()
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def proxy(upstream: int, direct: redis.Redis, settings: Any) -> Iterator[FaultProxy]:
+def proxy(upstream_port: int, direct: redis.Redis, settings: Any) -> Iterator[FaultProxy]:
     """The engine talks to Redis through the proxy, with retries on."""
-    with FaultProxy(upstream) as fault_proxy:
+    with FaultProxy(upstream_port) as fault_proxy:
         settings.SESSION_REDIS_URL = f"redis://{HOST}:{fault_proxy.port}/0"
         settings.SESSION_REDIS_SOCKET_TIMEOUT = 0.5
         settings.SESSION_REDIS_CONNECT_TIMEOUT = 0.5
