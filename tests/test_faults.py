@@ -100,10 +100,23 @@ def new_session(data: dict[str, Any]) -> str:
 # -- a lost reply, every write operation ------------------------------------------------
 
 both = pytest.mark.parametrize("sync", [True, False], ids=["sync", "async"])
+#: drop: Redis runs the call, its reply is lost with the connection. stall: the
+#: reply comes after the 0.5 s socket timeout (redis-py has resent by then). cut:
+#: the connection dies before the call reaches Redis.
+faults = pytest.mark.parametrize("fault", ["drop", "stall", "cut"])
+
+
+def inject(proxy: FaultProxy, fault: str, script: LuaScript) -> None:
+    if fault == "drop":
+        proxy.drop_reply(calls(script))
+    elif fault == "stall":
+        proxy.stall(0.8, calls(script))
+    else:
+        proxy.cut(calls(script))
 
 
 @both
-@pytest.mark.parametrize("fault", ["drop", "stall"])
+@faults
 def test_cycle_key_whose_reply_is_lost_keeps_the_session(
     proxy: FaultProxy, direct: redis.Redis, sync: bool, fault: str
 ) -> None:
@@ -112,10 +125,7 @@ def test_cycle_key_whose_reply_is_lost_keeps_the_session(
     session = SessionStore(old_key)
     session.load()
     session["_auth_user_id"] = "7"
-    if fault == "drop":
-        proxy.drop_reply(calls(CYCLE))
-    else:
-        proxy.stall(1.0, calls(CYCLE))  # past the 0.5 s socket timeout
+    inject(proxy, fault, CYCLE)
     run(sync, session, "cycle_key")
     session.save()
     assert proxy.faults_fired == 1
@@ -133,13 +143,14 @@ def test_cycle_key_whose_reply_is_lost_keeps_the_session(
 
 
 @both
+@faults
 def test_create_whose_reply_is_lost_makes_one_session(
-    proxy: FaultProxy, direct: redis.Redis, sync: bool
+    proxy: FaultProxy, direct: redis.Redis, sync: bool, fault: str
 ) -> None:
     session = SessionStore()
     session["_auth_user_id"] = "8"
     session["a"] = 1
-    proxy.drop_reply(calls(SAVE))
+    inject(proxy, fault, SAVE)
     run(sync, session, "create")
     assert proxy.faults_fired == 1
     assert session.session_key is not None
@@ -151,15 +162,16 @@ def test_create_whose_reply_is_lost_makes_one_session(
 
 
 @both
+@faults
 def test_sign_in_save_whose_reply_is_lost_is_saved_once(
-    proxy: FaultProxy, direct: redis.Redis, sync: bool
+    proxy: FaultProxy, direct: redis.Redis, sync: bool, fault: str
 ) -> None:
     key = new_session({"a": 1})
     session = SessionStore(key)
     session.load()
     session["_auth_user_id"] = "9"
     session["b"] = 2
-    proxy.drop_reply(calls(SAVE))
+    inject(proxy, fault, SAVE)
     run(sync, session, "save")
     assert proxy.faults_fired == 1
     assert SessionStore(key).load() == {"a": 1, "b": 2, "_auth_user_id": "9"}
@@ -167,13 +179,14 @@ def test_sign_in_save_whose_reply_is_lost_is_saved_once(
 
 
 @both
+@faults
 def test_delete_whose_reply_is_lost_reports_and_removes_once(
-    proxy: FaultProxy, direct: redis.Redis, sync: bool
+    proxy: FaultProxy, direct: redis.Redis, sync: bool, fault: str
 ) -> None:
     key = new_session({"_auth_user_id": "10"})
     session = SessionStore(key)
     session.load()
-    proxy.drop_reply(calls(DELETE))
+    inject(proxy, fault, DELETE)
     run(sync, session, "delete")
     assert proxy.faults_fired == 1
     assert session_keys(direct) == set()
@@ -181,8 +194,9 @@ def test_delete_whose_reply_is_lost_reports_and_removes_once(
 
 
 @both
+@faults
 def test_rotation_whose_reply_is_lost_delivers_the_new_key(
-    proxy: FaultProxy, direct: redis.Redis, sync: bool, settings: Any
+    proxy: FaultProxy, direct: redis.Redis, sync: bool, settings: Any, fault: str
 ) -> None:
     """Case 2: the resend of a rotation must report the rotation, not "key taken"."""
     key = new_session({"_auth_user_id": "11", "x": 1})
@@ -191,7 +205,7 @@ def test_rotation_whose_reply_is_lost_delivers_the_new_key(
         keys.session_redis_key(conf.prefix, keys.digest(key)), 1, f"{int(time.time()) - 120:08x}"
     )
     session = SessionStore(key)
-    proxy.drop_reply(calls(ROTATE))
+    inject(proxy, fault, ROTATE)
     data = run(sync, session, "load")
     assert proxy.faults_fired == 1
     assert data == {"_auth_user_id": "11", "x": 1}
@@ -203,11 +217,12 @@ def test_rotation_whose_reply_is_lost_delivers_the_new_key(
 
 
 @both
+@faults
 def test_revocation_whose_reply_is_lost_counts_what_it_ended(
-    proxy: FaultProxy, direct: redis.Redis, sync: bool, alice: Any
+    proxy: FaultProxy, direct: redis.Redis, sync: bool, alice: Any, fault: str
 ) -> None:
     made = [new_session({"_auth_user_id": str(alice.pk)}) for _ in range(3)]
-    proxy.drop_reply(calls(REVOKE_USER))
+    inject(proxy, fault, REVOKE_USER)
     if sync:
         count = api.revoke_user_sessions(alice)
     else:
@@ -219,12 +234,13 @@ def test_revocation_whose_reply_is_lost_counts_what_it_ended(
 
 
 @both
+@faults
 def test_audit_append_whose_reply_is_lost_logs_once(
-    proxy: FaultProxy, direct: redis.Redis, sync: bool, settings: Any
+    proxy: FaultProxy, direct: redis.Redis, sync: bool, settings: Any, fault: str
 ) -> None:
     settings.SESSION_REDIS_AUDIT = True
     event = audit.make_event("revoked", fingerprint="0123456789ab", by="api")
-    proxy.drop_reply(calls(AUDIT))
+    inject(proxy, fault, AUDIT)
     if sync:
         audit.record("12", [event])
     else:
