@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from django_redis_sessions import connection
 from django_redis_sessions.checks import check_settings
 
 
@@ -86,6 +87,10 @@ def test_bad_cookie_age(settings):
         ("SESSION_REDIS_SOCKET_TIMEOUT", None, "django_redis_sessions.W003"),
         ("SESSION_REDIS_RETRIES", -1, "django_redis_sessions.E005"),
         ("SESSION_REDIS_RETRIES", 1.5, "django_redis_sessions.E005"),
+        ("SESSION_REDIS_RETRY_WINDOW", -1, "django_redis_sessions.E038"),
+        ("SESSION_REDIS_RETRY_WINDOW", "10", "django_redis_sessions.E038"),
+        ("SESSION_REDIS_RETRY_WINDOW", 600, "django_redis_sessions.E038"),
+        ("SESSION_REDIS_RETRY_WINDOW", True, "django_redis_sessions.E038"),
         ("SESSION_REDIS_CONNECTION_KWARGS", [("a", 1)], "django_redis_sessions.E006"),
         ("SESSION_REDIS_CACHE_ALIAS", "nope", "django_redis_sessions.E007"),
         ("SESSION_REDIS_CACHE_ALIAS", "default", "django_redis_sessions.E007"),
@@ -95,6 +100,16 @@ def test_bad_cookie_age(settings):
 def test_connection_settings(settings, name, value, expected):
     setattr(settings, name, value)
     assert ids(check_settings()) == [expected]
+
+
+@pytest.mark.parametrize(("window", "retries"), [(None, 2), (0, 2), (0.1, 2), (2, 6), (10, 22)])
+def test_the_retry_window_sets_how_many_retries(settings, window, retries):
+    """Enough retries for their backoff waits (0.1 s doubling, at most 0.5 s) to span it."""
+    settings.SESSION_REDIS_RETRY_WINDOW = window
+    assert check_settings() == []
+    assert connection.retry_count() == retries
+    waits = [min(0.5, 0.05 * 2**n) for n in range(1, retries + 1)]
+    assert sum(waits) >= (window or 0)
 
 
 def test_cache_alias_of_django_redis_is_accepted(settings):
