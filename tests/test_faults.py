@@ -23,7 +23,7 @@ import redis
 from asgiref.sync import async_to_sync
 from django.test import Client
 
-from django_redis_sessions import api, audit, keys
+from django_redis_sessions import api, audit, keys, store
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 from django_redis_sessions.exceptions import SessionStoreFull, SessionTooLarge
@@ -274,9 +274,11 @@ def fill(client: redis.Redis) -> None:
 
 
 def test_a_full_redis_still_serves_reads_and_refuses_writes_cleanly(
-    full: redis.Redis, caplog: pytest.LogCaptureFixture
+    full: redis.Redis, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Case 4: reads answer 200 with the data; a write gets a clear error, loses nothing."""
+    # No "full" warning logged by an earlier test within the interval.
+    monkeypatch.setattr(store, "_last_full_warning", -float(store.FULL_WARNING_INTERVAL))
     client = Client(raise_request_exception=False)
     client.post("/write/", data=b'{"cart": [1, 2]}', content_type="application/json")
     key = client.cookies["sessionid"].value
