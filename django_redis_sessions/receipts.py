@@ -16,9 +16,10 @@ otherwise it runs, then stores its reply in the receipt. Resending the identical
 call (which is all redis-py's retry does) therefore has the effect of one run and
 returns the same reply. A new call, even with the same arguments, gets a new id.
 
-The receipt key lives in the hash slot of the script's first key, so on a Redis
-Cluster it reaches the same node in the same call: ``<prefix>:o:{<tag>}:<id>``,
-where ``<tag>`` is what Redis hashes of that first key. It lives as long as
+On a Redis Cluster the receipt key lives in the hash slot of the script's first
+key, so it reaches the same node in the same call: ``<prefix>:o:{<tag>}:<id>``,
+where ``<tag>`` is what Redis hashes of that first key; on one server it is
+``<prefix>:o:<id>``. It lives as long as
 redis-py can still be resending the call (see :func:`lifetime_ms`), then expires.
 """
 
@@ -76,11 +77,24 @@ def slot_tag(key: str) -> str:
     return _tag_for_slot(key_slot(key.encode()))
 
 
-def receipt_key(prefix: str, first_key: str, op_id: str) -> str:
-    return f"{prefix}:o:{{{slot_tag(first_key)}}}:{op_id}"
+def receipt_key(prefix: str, first_key: str, op_id: str, cluster: bool) -> str:
+    """Where a call's receipt lives: beside its first key's slot on a Cluster."""
+    if cluster:
+        return f"{prefix}:o:{{{slot_tag(first_key)}}}:{op_id}"
+    return f"{prefix}:o:{op_id}"
 
 
 def lifetime_ms() -> int:
+    return _lifetime_ms(conf.socket_timeout, conf.connect_timeout, conf.retries, conf.retry_window)
+
+
+@lru_cache(maxsize=8)
+def _lifetime_ms(
+    socket_timeout: float | None,
+    connect_timeout: float | None,
+    retries: int,
+    window: float | None,
+) -> int:
     """How long a receipt must last: as long as redis-py may still resend its call.
 
     Each resend (``SESSION_REDIS_RETRIES``, or as many as
@@ -88,6 +102,6 @@ def lifetime_ms() -> int:
     timeout), a reply (the socket timeout) and the backoff (at most 0.5 s); twice
     that, and never under a minute.
     """
-    attempt = (conf.socket_timeout or 10.0) + (conf.connect_timeout or 10.0) + 0.5
+    attempt = (socket_timeout or 10.0) + (connect_timeout or 10.0) + 0.5
     window = 2 * (retry_count() + 1) * attempt
     return max(MIN_LIFETIME_MS, int(window * 1000))

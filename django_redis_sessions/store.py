@@ -24,7 +24,7 @@ from redis.exceptions import NoScriptError, RedisClusterException
 
 from . import keys, receipts
 from .conf import conf
-from .connection import describe_server
+from .connection import describe_server, is_cluster
 from .exceptions import SessionStoreError, SessionStoreFull, SessionStoreUnavailable
 from .record import encode_meta
 
@@ -252,7 +252,9 @@ class _StorageBase:
         """A write script's KEYS and ARGV with a new operation's receipt (``receipts.py``)."""
         if not script.writes:
             return keys_, args
-        receipt = receipts.receipt_key(self.prefix, keys_[0], receipts.new_op_id())
+        receipt = receipts.receipt_key(
+            self.prefix, keys_[0], receipts.new_op_id(), is_cluster(self.client)
+        )
         return [*keys_, receipt], [*args, receipts.lifetime_ms()]
 
     def translate(self, exc: Exception, action: str) -> SessionStoreError:

@@ -84,7 +84,7 @@ class RedisProcess:
         try:
             found: dict[bytes, Any] = {}
             for name in client.scan_iter(count=1000):
-                if b":o:{" in name:
+                if b":o:" in name:
                     continue
                 kind = client.type(name)
                 if kind == b"string":
