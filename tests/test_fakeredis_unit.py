@@ -79,3 +79,29 @@ async def test_async_round_trip(fake):
     assert index(fake, "3") == {keys.digest(s.session_key).encode()}
     await s.aflush()
     assert index(fake, "3") == set()
+
+
+def test_a_key_of_another_type_is_replaced_by_a_fresh_session(fake):
+    s = SessionStore()
+    s["a"] = 1
+    s.save()
+    name = keys.session_redis_key(conf.prefix, keys.digest(s.session_key))
+    fake.delete(name)
+    fake.rpush(name, "x")
+    fresh = SessionStore(s.session_key)
+    assert fresh.load() == {}
+    assert fresh.session_key is None
+    assert not fake.exists(name)
+
+
+def test_a_lost_reply_is_not_applied_twice_on_fakeredis_too(fake):
+    """The receipt protocol runs on fakeredis's Lua as on Redis: a resent call with
+    the same receipt returns the first reply."""
+    from django_redis_sessions.store import AUDIT
+
+    storage = storages.index_storage()
+    keys_, args = storage.with_receipt(AUDIT, ["k"], [10, 60, b"e1"])
+    first = fake.eval(AUDIT.text, len(keys_), *keys_, *args)
+    again = fake.eval(AUDIT.text, len(keys_), *keys_, *args)
+    assert first == again == 1
+    assert fake.lrange("k", 0, -1) == [b"e1"]
