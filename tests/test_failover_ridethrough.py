@@ -31,7 +31,12 @@ from .helpers import login, redis_key
 from .servers import redis_cluster
 from .test_sentinel import SentinelGroup
 
-pytestmark = [pytest.mark.real_redis, pytest.mark.django_db, pytest.mark.single_server]
+pytestmark = [
+    pytest.mark.real_redis,
+    pytest.mark.django_db,
+    pytest.mark.single_server,
+    pytest.mark.failover,
+]
 
 BROWSERS = 3
 #: Keep requesting this long after the failover completed.

@@ -12,7 +12,12 @@
 * ``LOADAPP_REDIS_URL``: the Redis both engines use (default db 15);
 * ``LOADAPP_PREFIX``: the key prefix (ours: ``SESSION_REDIS_PREFIX``, the cache:
   ``KEY_PREFIX``);
-* ``LOADAPP_DB``: the SQLite file holding the users (``prepare.py`` makes it).
+* ``LOADAPP_DB``: the SQLite file holding the users (``prepare.py`` makes it);
+* ours only, for the failover tests: ``LOADAPP_SENTINELS`` (Sentinel ports on
+  loopback, comma-separated), ``LOADAPP_SENTINEL_MASTER``,
+  ``LOADAPP_SENTINEL_PASSWORD``, ``LOADAPP_REDIS_PASSWORD``, ``LOADAPP_CLUSTER``
+  (``1``: ``LOADAPP_REDIS_URL`` names a Cluster node) and
+  ``LOADAPP_RETRY_WINDOW`` (``SESSION_REDIS_RETRY_WINDOW``, seconds).
 
 The middleware is what a signed-in site needs and nothing more:
 ``SessionMiddleware`` and ``AuthenticationMiddleware``. The views are
@@ -82,6 +87,18 @@ if ENGINE == "ours":
     SESSION_REDIS_PREFIX = PREFIX
     # Our load slides the idle timeout itself: nothing to save on a read.
     SESSION_SAVE_EVERY_REQUEST = False
+    if os.environ.get("LOADAPP_SENTINELS"):
+        SESSION_REDIS_SENTINELS = [
+            ("127.0.0.1", int(port)) for port in os.environ["LOADAPP_SENTINELS"].split(",")
+        ]
+        SESSION_REDIS_SENTINEL_MASTER = os.environ["LOADAPP_SENTINEL_MASTER"]
+        SESSION_REDIS_SENTINEL_KWARGS = {"password": os.environ["LOADAPP_SENTINEL_PASSWORD"]}
+        SESSION_REDIS_CONNECTION_KWARGS = {"password": os.environ["LOADAPP_REDIS_PASSWORD"]}
+    SESSION_REDIS_CLUSTER = os.environ.get("LOADAPP_CLUSTER") == "1"
+    if os.environ.get("LOADAPP_RETRY_WINDOW"):
+        SESSION_REDIS_RETRY_WINDOW = float(os.environ["LOADAPP_RETRY_WINDOW"])
+        SESSION_REDIS_SOCKET_TIMEOUT = 0.5
+        SESSION_REDIS_CONNECT_TIMEOUT = 0.5
 elif ENGINE in ("cache", "cache-get"):
     SESSION_ENGINE = "django.contrib.sessions.backends.cache"
     SESSION_CACHE_ALIAS = "sessions"
