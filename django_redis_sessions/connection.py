@@ -31,6 +31,7 @@ from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 
 from .conf import conf
+from .sentinel_connections import primary_connection_class
 
 URL_SCHEMES = ("redis", "rediss", "unix")
 
@@ -200,8 +201,10 @@ def _sentinel_client() -> redis.Redis:
     manager = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call,unused-ignore]
         sentinels, sentinel_kwargs=_sentinel_options(False)
     )
+    kwargs = _client_kwargs(False)
+    kwargs["connection_class"] = primary_connection_class(kwargs, asynchronous=False)
     client: redis.Redis = manager.master_for(  # type: ignore[no-untyped-call,unused-ignore]
-        service, **_client_kwargs(False)
+        service, **kwargs
     )
     return client
 
@@ -212,7 +215,9 @@ def _async_sentinel_client() -> redis.asyncio.Redis:
     manager = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call,unused-ignore]
         sentinels, sentinel_kwargs=_sentinel_options(True)
     )
-    client: redis.asyncio.Redis = manager.master_for(service, **_client_kwargs(True))
+    kwargs = _client_kwargs(True)
+    kwargs["connection_class"] = primary_connection_class(kwargs, asynchronous=True)
+    client: redis.asyncio.Redis = manager.master_for(service, **kwargs)
     return client
 
 

@@ -1,7 +1,7 @@
 """The load test's app under gunicorn, while a primary dies: no request fails.
 
 The load app (``tests/loadapp``) runs under a real gunicorn (2 gthread workers, 4
-threads each) with ``SESSION_REDIS_RETRY_WINDOW = 10``, against a Sentinel group
+threads each) with ``SESSION_REDIS_RETRY_WINDOW = 30``, against a Sentinel group
 (``down-after-milliseconds 1000``) or a 3 x (primary + replica) Redis Cluster
 (``cluster-node-timeout 2000``), both started here. Eight signed-in browsers, each
 in its own thread, read and write their sessions without pause; a second into the
@@ -39,7 +39,11 @@ pytestmark = [pytest.mark.real_redis, pytest.mark.single_server, pytest.mark.fai
 BROWSERS = 8
 KILL_AFTER = 1.0
 AFTER_FAILOVER = 2.0
-FAILOVER_TIMEOUT = 30.0
+FAILOVER_TIMEOUT = 45.0
+#: SESSION_REDIS_RETRY_WINDOW. A failover here usually takes 3 to 5 s, but under a
+#: loaded CI machine a Sentinel may need a second attempt (after twice its
+#: failover-timeout): the window must outlast the slowest failover, not the usual.
+WINDOW = 30
 
 
 @dataclass
@@ -50,10 +54,11 @@ class Tab:
     statuses: list[int] = field(default_factory=list)
     waits: list[float] = field(default_factory=list)
     acknowledged: int = 0
+    failover_seconds: float = 0.0
 
 
 def run_load(port: int, kill: Callable[[], None], failed_over: Callable[[], bool]) -> list[Tab]:
-    tabs = [Tab(Client("127.0.0.1", port, timeout=60)) for _ in range(BROWSERS)]
+    tabs = [Tab(Client("127.0.0.1", port, timeout=90)) for _ in range(BROWSERS)]
     for number, tab in enumerate(tabs):
         status, body = tab.client.post(
             "/signin/", {"username": username(number), "password": PASSWORD}
@@ -85,11 +90,12 @@ def run_load(port: int, kill: Callable[[], None], failed_over: Callable[[], bool
         while not failed_over():
             assert time.monotonic() - killed < FAILOVER_TIMEOUT, "no failover in time"
             time.sleep(0.1)
+        tabs[0].failover_seconds = time.monotonic() - killed
         time.sleep(AFTER_FAILOVER)
     finally:
         stop.set()
         for thread in threads:
-            thread.join(60)
+            thread.join(90)
     assert not any(thread.is_alive() for thread in threads)
     return tabs
 
@@ -100,12 +106,14 @@ def check(tabs: list[Tab], what: str, capsys: pytest.CaptureFixture[str]) -> Non
     lost = 0
     for tab in tabs:
         status, body = tab.client.get("/data/")
+        tab.client.close()
         assert status == 200, (status, body)  # still signed in
         stored = int(json.loads(body).get("t0", "0"))
         lost += stored != tab.acknowledged
     with capsys.disabled():
         print(
-            f"\n{what} under gunicorn: {len(statuses)} requests, "
+            f"\n{what} under gunicorn (promoted {tabs[0].failover_seconds:.1f} s after "
+            f"the kill): {len(statuses)} requests, "
             f"{sum(s >= 500 for s in statuses)} 5xx, {len(waited)} waited "
             f"(longest {max(waited, default=0):.2f} s, median of those "
             f"{sorted(waited)[len(waited) // 2] if waited else 0:.2f} s); "
@@ -131,7 +139,7 @@ def test_sentinel_failover_under_gunicorn(
             "LOADAPP_SENTINEL_MASTER": SERVICE,
             "LOADAPP_SENTINEL_PASSWORD": SENTINEL_PASSWORD,
             "LOADAPP_REDIS_PASSWORD": PRIMARY_PASSWORD,
-            "LOADAPP_RETRY_WINDOW": "10",
+            "LOADAPP_RETRY_WINDOW": str(WINDOW),
         }
         promoted = ("127.0.0.1", group.replica_port)
         with load_server(env, tmp_path / "gunicorn.log") as server:
@@ -152,7 +160,7 @@ def test_cluster_failover_under_gunicorn(
         env = app_env(
             engine="ours", redis_url=f"redis://127.0.0.1:{ports[1]}/0", prefix="lf", db_path=db_path
         )
-        env |= {"LOADAPP_CLUSTER": "1", "LOADAPP_RETRY_WINDOW": "10"}
+        env |= {"LOADAPP_CLUSTER": "1", "LOADAPP_RETRY_WINDOW": str(WINDOW)}
         doomed = ports[0]
         replica = redis.Redis(port=ports[3], socket_timeout=1)
 
