@@ -214,7 +214,8 @@ def test_a_pooled_connection_reconnects_to_the_promoted_primary(
             time.sleep(0.1)
         # The same pooled connection, its socket dead: it must land on the new primary.
         assert client.get("drs-failover-probe") == b"1"
-        assert client.connection_pool.get_master_address() == promoted
+        pool: Any = client.connection_pool  # a SentinelConnectionPool
+        assert pool.get_master_address() == promoted
     finally:
         connection.reset_clients()
         group.stop()
