@@ -553,9 +553,38 @@ def _middleware_errors() -> list[CheckMessage]:
     return []
 
 
+def _app_order_warnings() -> list[CheckMessage]:
+    """Our app below ``django.contrib.sessions``: Django's ``clearsessions`` wins.
+
+    Both apps ship a ``clearsessions`` command, and ``manage.py`` runs the one of
+    the app listed first: Django's calls ``clear_expired()`` too, so the indexes are
+    still pruned, but silently (no statistics, no progress), which reads as broken.
+    """
+    from django.apps import apps
+
+    names = [config.name for config in apps.get_app_configs()]
+    ours, django_sessions = "django_redis_sessions", "django.contrib.sessions"
+    if (
+        ours in names
+        and django_sessions in names
+        and names.index(ours) > names.index(django_sessions)
+    ):
+        return [
+            Warning(
+                '"django_redis_sessions" is listed below "django.contrib.sessions" in '
+                "INSTALLED_APPS, so manage.py clearsessions runs Django's own command, "
+                "which prunes the indexes without saying what it did.",
+                hint='Move "django_redis_sessions" above "django.contrib.sessions".',
+                id="django_redis_sessions.W012",
+            )
+        ]
+    return []
+
+
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Validate every setting this engine reads."""
     return [
+        *_app_order_warnings(),
         *_url_errors(),
         *_prefix_errors(),
         *_age_errors(),

@@ -320,3 +320,19 @@ def test_middleware_order_error_through_manage_check(settings):
     settings.MIDDLEWARE = [ACTIVITY_MIDDLEWARE, *others]
     with pytest.raises(SystemCheckError, match=r"django_redis_sessions\.E017"):
         call_command("check")
+
+
+def test_the_app_below_django_sessions_is_w012(settings):
+    apps_list = list(settings.INSTALLED_APPS)
+    apps_list.remove("django_redis_sessions")
+    apps_list.insert(apps_list.index("django.contrib.sessions") + 1, "django_redis_sessions")
+    settings.INSTALLED_APPS = apps_list
+    messages = check_settings()
+    assert ids(messages) == ["django_redis_sessions.W012"]
+    assert "Move" in (messages[0].hint or "")
+
+
+def test_the_app_above_django_sessions_is_clean(settings):
+    names = list(settings.INSTALLED_APPS)
+    assert names.index("django_redis_sessions") < names.index("django.contrib.sessions")
+    assert check_settings() == []
