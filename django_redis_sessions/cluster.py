@@ -88,6 +88,8 @@ REVOKE = _load_script("revoke", cluster=True)
 CLAIM = _load_script("claim", cluster=True)
 UNINDEX = _load_script("unindex", cluster=True)
 STUB = _load_script("stub", cluster=True)
+STUB_GRACE = _load_script("stub_grace", cluster=True)
+CONFIRM = _load_script("confirm", cluster=True)
 
 #: How long a claimed index entry is protected from pruning while its record is
 #: written: far beyond one round trip, short enough that the entry of a sign-in
@@ -160,6 +162,17 @@ class _ClusterSteps(_IndexCalls):
         args[13] = 0  # the session limit is counted by save_steps, across slots
         args.append(claimed)  # ARGV[17]
         return [keys_[0]] * 3, args
+
+    def confirm_calls(
+        self, digest: str, old_digest: str, grace_ms: int
+    ) -> list[tuple[LuaScript, list[str], list[Any]]]:
+        # The stub first, in its own slot: a failure before the mark is dropped
+        # leaves the mark, and the next request confirms again.
+        session, old = self.session_key(digest), self.session_key(old_digest)
+        return [
+            (STUB_GRACE, [old], [digest, grace_ms]),
+            (CONFIRM, [session, session], [digest, grace_ms]),
+        ]
 
     def delete_call(self, digest: str, expected_user_id: str, stub_only: bool = False) -> _Call:
         session = self.session_key(digest)

@@ -26,7 +26,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from . import keys
+from . import keys, rotation
 from .record import (
     CREATED_OFFSET,
     META_ORIGIN,
@@ -268,10 +268,6 @@ class IndexStorage(_IndexCalls, SessionStorage):
                 self.client.zrem(index, *dead)
         return [(m, raw) for m, raw in zip(members, raws, strict=True) if raw is not None]
 
-    def index_members(self, user_id: str) -> list[str]:
-        with self.errors("read user index"):
-            return _members(self.client.zrange(self.index_key(user_id), 0, -1))
-
     def revoke(self, user_id: str, digests: Sequence[str]) -> list[str]:
         """End these sessions of the user; return the digests actually ended."""
         ended: list[str] = []
@@ -299,10 +295,9 @@ class IndexStorage(_IndexCalls, SessionStorage):
             reply = self._run(REVOKE_USER, *call)
         return _members(reply)
 
-    def find(self, fingerprint: str, user_id: str | None) -> list[str]:
-        """Digests starting with ``fingerprint``: in the user's index, or store-wide."""
-        if user_id is not None:
-            return [m for m in self.index_members(user_id) if m.startswith(fingerprint)]
+    def find(self, fingerprint: str) -> list[str]:
+        """Digests starting with ``fingerprint``, store-wide (``SCAN``). A user's own
+        sessions are matched inside ``revoke_user.lua`` instead."""
         with self.errors("find session"):
             return [
                 self.digest_of(key)
@@ -316,9 +311,9 @@ class IndexStorage(_IndexCalls, SessionStorage):
         for _ in range(_OWNER_RETRIES):
             with self.errors("revoke"):
                 raw = cast("bytes | None", self.client.get(self.session_key(digest)))
-                if raw is not None and raw[:1] == b">":
+                if raw is not None and rotation.is_stub(raw):
                     # Rotated: the owner is the one of the session it moved to.
-                    target = raw[1 : 1 + 2 * keys.DIGEST_SIZE].decode("ascii", "replace")
+                    target = rotation.stub_target(raw)
                     raw = cast("bytes | None", self.client.get(self.session_key(target)))
             if raw is None:
                 return None
@@ -443,10 +438,6 @@ class AsyncIndexStorage(_IndexCalls, AsyncSessionStorage):
                 await self.client.zrem(index, *dead)
         return [(m, raw) for m, raw in zip(members, raws, strict=True) if raw is not None]
 
-    async def index_members(self, user_id: str) -> list[str]:
-        with self.errors("read user index"):
-            return _members(await self.client.zrange(self.index_key(user_id), 0, -1))
-
     async def revoke(self, user_id: str, digests: Sequence[str]) -> list[str]:
         ended: list[str] = []
         with self.errors("revoke"):
@@ -466,10 +457,7 @@ class AsyncIndexStorage(_IndexCalls, AsyncSessionStorage):
             reply = await self._run(REVOKE_USER, *call)
         return _members(reply)
 
-    async def find(self, fingerprint: str, user_id: str | None) -> list[str]:
-        if user_id is not None:
-            members = await self.index_members(user_id)
-            return [m for m in members if m.startswith(fingerprint)]
+    async def find(self, fingerprint: str) -> list[str]:
         with self.errors("find session"):
             return [
                 self.digest_of(key)
@@ -482,9 +470,9 @@ class AsyncIndexStorage(_IndexCalls, AsyncSessionStorage):
         for _ in range(_OWNER_RETRIES):
             with self.errors("revoke"):
                 raw = cast("bytes | None", await self.client.get(self.session_key(digest)))
-                if raw is not None and raw[:1] == b">":
+                if raw is not None and rotation.is_stub(raw):
                     # Rotated: the owner is the one of the session it moved to.
-                    target = raw[1 : 1 + 2 * keys.DIGEST_SIZE].decode("ascii", "replace")
+                    target = rotation.stub_target(raw)
                     raw = cast("bytes | None", await self.client.get(self.session_key(target)))
             if raw is None:
                 return None

@@ -40,9 +40,14 @@ def is_stub(raw: bytes) -> bool:
     return raw[:1] == STUB_MARKER
 
 
+def stub_target(raw: bytes) -> str:
+    """The digest of the session a stub moved to (readable without the old key)."""
+    return raw[1 : 1 + _DIGEST_HEX].decode("ascii", "replace")
+
+
 def open_stub(old_key: str, raw: bytes) -> str | None:
     """The key a stub moved ``old_key``'s session to, or ``None`` if it is not valid."""
-    target = raw[1 : 1 + _DIGEST_HEX].decode("ascii", "replace")
+    target = stub_target(raw)
     try:
         sealed = bytes.fromhex(raw[1 + _DIGEST_HEX :].decode("ascii"))
     except ValueError:

@@ -44,10 +44,6 @@ logger = logging.getLogger("django_redis_sessions")
 class ForeignKey(Exception):
     """A session's Redis key holds another type (a list, a hash): not our record."""
 
-    def __init__(self, digest: str) -> None:
-        super().__init__(digest)
-        self.digest = digest
-
 
 #: A stored user id can change between our read and our write only if another
 #: request logs in or out on the same key at that moment; one retry settles it.
@@ -105,7 +101,6 @@ CYCLE = _load_script("cycle")
 DISCARD = _load_script("discard")
 REVOKE = _load_script("revoke")
 REVOKE_USER = _load_script("revoke_user")
-STUB_GRACE = _load_script("stub_grace")
 CONFIRM = _load_script("confirm")
 ROTATE = _load_script("rotate")
 AUDIT = _load_script("audit")
@@ -278,10 +273,10 @@ class _StorageBase:
             f"Session store Redis at {server} failed ({action}): {exc}", server
         )
 
-    def load_error(self, exc: Exception, digest: str) -> Exception:
+    def load_error(self, exc: Exception) -> Exception:
         """What a failed load raises: :class:`ForeignKey` for a key of another type."""
         if is_wrong_type(exc):
-            return ForeignKey(digest)
+            return ForeignKey()
         return self.translate(exc, "load")
 
     def served_while_full(self, reply: list[Any]) -> bytes:
@@ -346,6 +341,14 @@ class _StorageBase:
         index = self.index_key(expected_user_id) if expected_user_id else session
         return [session, index], [expected_user_id, digest, keys.session_key_prefix(self.prefix)]
 
+    def confirm_calls(
+        self, digest: str, old_digest: str, grace_ms: int
+    ) -> list[tuple[LuaScript, list[str], list[Any]]]:
+        """The script calls that confirm a rotation: one on one server (the stub and
+        the mark together); ``cluster.py`` splits them by slot."""
+        keys_ = [self.session_key(digest), self.session_key(old_digest)]
+        return [(CONFIRM, keys_, [digest, grace_ms])]
+
     def rotate_call_for(self, plan: RotatePlan) -> _CallBuilder:
         return lambda expected: self.rotate_call(replace(plan, expected_user_id=expected))
 
@@ -406,7 +409,7 @@ class SessionStorage(_StorageBase):
         try:
             raw = self._run(LOAD, [self.session_key(digest)], [absolute_age, meta])
         except REDIS_ERRORS as exc:
-            raise self.load_error(exc, digest) from exc
+            raise self.load_error(exc) from exc
         if type(raw) is list:
             return self.served_while_full(raw)
         return cast("bytes | None", raw)
@@ -449,14 +452,10 @@ class SessionStorage(_StorageBase):
             self._run(DISCARD, [self.session_key(digest)], [raw])
 
     def confirm_rotation(self, digest: str, old_digest: str, grace_ms: int) -> None:
-        """The new key of a rotation reached its browser: start the old key's grace.
-
-        Two single-key steps (one server and a Cluster alike), the stub first: a
-        failure between them leaves the mark, and the next request confirms again.
-        """
+        """The new key of a rotation reached its browser: start the old key's grace."""
         with self.errors("confirm rotation"):
-            self._run(STUB_GRACE, [self.session_key(old_digest)], [digest, grace_ms])
-            self._run(CONFIRM, [self.session_key(digest)], [])
+            for script, keys_, args in self.confirm_calls(digest, old_digest, grace_ms):
+                self._run(script, keys_, args)
 
     def rotate(self, plan: RotatePlan) -> tuple[int, bytes | None]:
         """Move a session to a new key; with a stub when another request did first."""
@@ -482,7 +481,7 @@ class AsyncSessionStorage(_StorageBase):
         try:
             raw = await self._run(LOAD, [self.session_key(digest)], [absolute_age, meta])
         except REDIS_ERRORS as exc:
-            raise self.load_error(exc, digest) from exc
+            raise self.load_error(exc) from exc
         if type(raw) is list:
             return self.served_while_full(raw)
         return cast("bytes | None", raw)
@@ -526,8 +525,8 @@ class AsyncSessionStorage(_StorageBase):
 
     async def confirm_rotation(self, digest: str, old_digest: str, grace_ms: int) -> None:
         with self.errors("confirm rotation"):
-            await self._run(STUB_GRACE, [self.session_key(old_digest)], [digest, grace_ms])
-            await self._run(CONFIRM, [self.session_key(digest)], [])
+            for script, keys_, args in self.confirm_calls(digest, old_digest, grace_ms):
+                await self._run(script, keys_, args)
 
     async def rotate(self, plan: RotatePlan) -> tuple[int, bytes | None]:
         call = self.rotate_call_for(plan)

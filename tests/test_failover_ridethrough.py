@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,6 +127,21 @@ def ride_settings(settings: Any) -> None:
     connection.reset_clients()
 
 
+@contextmanager
+def sentinel_engine(tmp_path: Path, settings: Any) -> Iterator[SentinelGroup]:
+    """A primary, a replica and three Sentinels; the engine on them, riding failovers."""
+    group = SentinelGroup(tmp_path)
+    try:
+        group.start()
+        for name, value in group.settings().items():
+            setattr(settings, name, value)
+        ride_settings(settings)
+        yield group
+    finally:
+        connection.reset_clients()
+        group.stop()
+
+
 def signed_in_browsers() -> list[Client]:
     browsers = [Client(raise_request_exception=False) for _ in range(BROWSERS)]
     for browser in browsers:
@@ -135,24 +152,13 @@ def signed_in_browsers() -> list[Client]:
 def test_a_sentinel_failover_fails_no_request(
     tmp_path: Path, settings: Any, alice: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    group = SentinelGroup(tmp_path)
-    try:
-        group.start()
-        for name, value in group.settings().items():
-            setattr(settings, name, value)
-        ride_settings(settings)
+    with sentinel_engine(tmp_path, settings) as group:
         browsers = signed_in_browsers()
-        old = group.master_address()
-        assert old is not None
-        assert group.node(old[1]).wait(1, 5000) == 1
+        assert group.node(group.primary_port).wait(1, 5000) == 1
         group.kill_primary()
-        traffic = ride(
-            browsers, lambda: group.master_address() == ("127.0.0.1", group.replica_port)
-        )
+        promoted = ("127.0.0.1", group.replica_port)
+        traffic = ride(browsers, lambda: group.master_address() == promoted)
         check_and_report(browsers, traffic, "Sentinel failover", capsys)
-    finally:
-        connection.reset_clients()
-        group.stop()
 
 
 def test_a_cluster_primary_kill_fails_no_request(
@@ -192,30 +198,24 @@ def test_a_cluster_primary_kill_fails_no_request(
             connection.reset_clients()
 
 
-def test_a_pooled_connection_reconnects_to_the_promoted_primary(
+def test_a_dropped_pooled_connection_reconnects_to_the_promoted_primary(
     tmp_path: Path, settings: Any
 ) -> None:
-    """After a failover, a pooled connection whose socket died asks the Sentinels
-    again (redis-py alone retries the address it had: the dead primary)."""
-    group = SentinelGroup(tmp_path)
-    try:
-        group.start()
-        for name, value in group.settings().items():
-            setattr(settings, name, value)
-        ride_settings(settings)
+    """redis-py reconnects a pooled connection whose socket dropped through
+    ``connect_check_health()``, which retried the address it had: after a failover,
+    the dead primary. The engine's Sentinel connections ask the Sentinels again."""
+    with sentinel_engine(tmp_path, settings) as group:
         client = connection.get_client()
-        assert client.set("drs-failover-probe", "1")  # a pooled connection to the primary
-        assert group.node(group.primary_port).wait(1, 5000) == 1
+        pool: Any = client.connection_pool  # a SentinelConnectionPool
+        pooled = pool.get_connection()
+        assert (pooled.host, pooled.port) == ("127.0.0.1", group.primary_port)
         group.kill_primary()
         promoted = ("127.0.0.1", group.replica_port)
         deadline = time.monotonic() + FAILOVER_TIMEOUT
         while group.master_address() != promoted:
             assert time.monotonic() < deadline, "no failover in time"
             time.sleep(0.1)
-        # The same pooled connection, its socket dead: it must land on the new primary.
-        assert client.get("drs-failover-probe") == b"1"
-        pool: Any = client.connection_pool  # a SentinelConnectionPool
-        assert pool.get_master_address() == promoted
-    finally:
-        connection.reset_clients()
-        group.stop()
+        pooled.disconnect()  # its socket is gone; it still names the dead primary
+        pooled.connect_check_health()  # what send_packed_command does next
+        assert (pooled.host, pooled.port) == promoted
+        pool.release(pooled)

@@ -19,7 +19,7 @@ import redis.asyncio.connection
 import redis.connection
 from asgiref.sync import async_to_sync
 
-from django_redis_sessions import api, audit, cluster, keys, store
+from django_redis_sessions import api, audit, cluster, keys, record, store
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 
@@ -247,3 +247,23 @@ def test_discard_of_a_corrupt_record(lost: LostReplies, sync: bool, r: Any) -> N
     assert call(sync, session, "load") == {}
     assert lost.fired == 1
     assert r.exists(name) == 0
+
+
+@both
+def test_rotation_confirmation(lost: LostReplies, sync: bool, r: Any, settings: Any) -> None:
+    """The first request with a rotated key shortens the old key's stub once."""
+    settings.SESSION_REDIS_ROTATE_AFTER = 60
+    key = signed_in("30")
+    age(r, key)
+    rotating = SessionStore(key)
+    rotating.load()
+    new_key = rotating.session_key
+    assert new_key not in (None, key)
+    old_name = keys.session_redis_key(conf.prefix, keys.digest(key))
+    new_name = keys.session_redis_key(conf.prefix, keys.digest(new_key))
+    assert r.pttl(old_name) > 60_000  # unconfirmed: as long as the session
+    lost.arm("confirm")
+    assert call(sync, SessionStore(new_key), "load") == {"_auth_user_id": "30"}
+    assert lost.fired == 1
+    assert 0 < r.pttl(old_name) <= 30_000
+    assert record.META_PENDING not in record.decode(r.get(new_name)).meta

@@ -14,6 +14,7 @@ from django.test import AsyncClient, Client
 
 from django_redis_sessions import api, keys, record, rotation
 from django_redis_sessions.backend import SessionStore
+from django_redis_sessions.store import CONFIRM
 from tests.helpers import index_members, login, redis_key
 
 pytestmark = pytest.mark.real_redis
@@ -133,6 +134,23 @@ def test_after_the_grace_period_the_old_key_is_dead(
     assert r.exists(redis_key(key)) == 0
     assert read(as_of(key))["user"] is None
     assert read(client)["user"] == "alice"
+
+
+@pytest.mark.single_server
+def test_confirming_a_rotation_costs_one_round_trip_once(
+    r: redis.Redis, rotating: Any, alice: Any, count_round_trips: Any
+) -> None:
+    client = Client()
+    key = login(client)
+    age(r, key)
+    read(client)  # rotates
+    r.script_load(CONFIRM.text)  # cached, as on a warm server
+    count_round_trips.round_trips = 0
+    read(client)  # the first request with the new key: load, then confirm
+    assert count_round_trips.round_trips == 2
+    count_round_trips.round_trips = 0
+    read(client)  # confirmed: one round trip again
+    assert count_round_trips.round_trips == 1
 
 
 def test_a_rotating_request_that_ends_in_a_5xx_leaves_the_old_key_working(

@@ -1,6 +1,12 @@
--- Drop the "rotation not yet confirmed" mark ('p', the old digest) from a
--- session's metadata, once stub_grace.lua has shortened the old key's stub.
--- KEYS[1] the session key. Returns 1 dropped, 0 nothing to drop.
+-- A rotated session's new key has reached its browser (a request came with it):
+-- the stub at the old key, which kept the old cookie working until then, now
+-- lives only SESSION_REDIS_ROTATE_GRACE more (for requests already in flight), and
+-- the "rotation not yet confirmed" mark ('p', the old digest) leaves the metadata.
+-- KEYS[1] the session key, KEYS[2] the old key (one server; on a Cluster the client
+-- has run stub_grace.lua on it already, and KEYS[2] repeats KEYS[1]).
+-- ARGV[1] the session's digest, [2] the grace period in ms.
+-- Returns 1 dropped, 0 nothing to drop.
+if not CLUSTER then shorten_stub(KEYS[2], ARGV[1], tonumber(ARGV[2])) end
 local raw = redis.call('GET', KEYS[1])
 if not raw or not header(raw) then return 0 end
 local meta, data_pos = ns_read(raw, HEADER_LENGTH + 1)

@@ -135,6 +135,22 @@ local function outside_load_touch(s)
   return head .. 'r' .. string.sub(s, HEADER_LENGTH + 1)
 end
 
+-- Cut a rotation stub at key (one pointing to new_digest) to grace ms: the new
+-- key has reached its browser (confirm.lua, stub_grace.lua). 1 done, 0 no stub.
+local function shorten_stub(key, new_digest, grace)
+  local stub = redis.call('GET', key)
+  if not stub or string.byte(stub, 1) ~= 62 or string.sub(stub, 2, 33) ~= new_digest then
+    return 0
+  end
+  local left = redis.call('PTTL', key)
+  if grace <= 0 then
+    redis.call('DEL', key)
+  elseif left < 0 or left > grace then
+    redis.call('PEXPIRE', key, grace)
+  end
+  return 1
+end
+
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), tonumber(t[1])
