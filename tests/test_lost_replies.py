@@ -267,3 +267,15 @@ def test_rotation_confirmation(lost: LostReplies, sync: bool, r: Any, settings: 
     assert lost.fired == 1
     assert 0 < r.pttl(old_name) <= 30_000
     assert record.META_PENDING not in record.decode(r.get(new_name)).meta
+
+
+@both
+def test_removing_a_key_of_another_type(lost: LostReplies, sync: bool, r: Any) -> None:
+    key = signed_in("31")
+    name = keys.session_redis_key(conf.prefix, keys.digest(key))
+    r.delete(name)
+    r.rpush(name, "x")
+    lost.arm("foreign")
+    assert call(sync, SessionStore(key), "load") == {}
+    assert lost.fired == 1
+    assert r.exists(name) == 0
