@@ -245,7 +245,8 @@ class Bench:
 
     def warm_up_and_check(self) -> None:
         """Open the connection, load the scripts, and prove every cell works as labelled."""
-        from django_redis_sessions import encryption, keys, record
+        from django_redis_sessions import encryption
+        from django_redis_sessions.storage import keys, record
 
         for payload in PAYLOADS:
             for mode in self.modes:

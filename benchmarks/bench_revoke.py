@@ -210,7 +210,7 @@ def build_filler(
     a one-hour ``EXPIRE`` too. Two disjoint ``stale_fraction`` shares of the
     signed-in sessions are remembered for the cleanup passes.
     """
-    from django_redis_sessions import keys, record
+    from django_redis_sessions.storage import keys, record
 
     rng = random.Random(seed)
     now = int(time.time())
@@ -276,7 +276,7 @@ def delete_keys(client: redis.Redis, names: Sequence[str | bytes]) -> int:
 
 def cleanup(client: redis.Redis, run_tag: str) -> int:
     """Delete every key under ``<run tag>:`` (SCAN + UNLINK, in batches)."""
-    from django_redis_sessions.keys import escape_glob
+    from django_redis_sessions.storage.keys import escape_glob
 
     removed = 0
     batch: list[bytes] = []
@@ -530,8 +530,8 @@ def cleanup_pass(
     client: redis.Redis, store: Store, stale: list[str], *, trace_memory: bool
 ) -> dict[str, Any]:
     """Delete ``stale`` sessions behind the engine's back, then run ``clear_expired``."""
-    from django_redis_sessions import keys
-    from django_redis_sessions.connection import get_client
+    from django_redis_sessions.storage import keys
+    from django_redis_sessions.storage.connection import get_client
     from django_redis_sessions.index_store import IndexStorage
 
     use_store(store.prefix)

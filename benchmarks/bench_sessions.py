@@ -538,7 +538,7 @@ def build_activity_chain(
 
 
 def _activity_session_key(run_tag: str, session_key: str) -> str:
-    from django_redis_sessions import keys
+    from django_redis_sessions.storage import keys
 
     return keys.session_redis_key(run_tag, keys.digest(session_key))
 

@@ -49,7 +49,7 @@ from . import api
 from .conf import conf
 from .devices import describe_user_agent
 from .exceptions import SessionStoreError
-from .index_store import UserActivity
+from .storage.plans import UserActivity
 from .models import REVOKE_PERMISSION, VIEW_PERMISSION, RedisSession
 
 #: Users matched by one search; a search is for finding someone, not for paging

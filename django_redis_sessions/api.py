@@ -27,19 +27,16 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
-from . import audit, encryption, keys
+from . import audit, encryption
+from .storage import keys
 from .audit import AuditEvent
 from .conf import conf
-from .index_store import (
-    AsyncIndexStorage,
-    IndexStorage,
-    Overview,
-    UserActivity,
-    shown_fingerprint,
-)
-from .record import META_IP, META_USER_AGENT, CorruptRecord, decode, decode_summary
+from .storage import Operations, arun, run
+from .storage.steps import Steps
+from .storage.index_ops import shown_fingerprint
+from .storage.plans import Overview, UserActivity
+from .storage.record import META_IP, META_USER_AGENT, CorruptRecord, decode, decode_summary
 from .signals import session_revoked
-from .storages import async_index_storage, index_storage
 
 logger = logging.getLogger("django_redis_sessions")
 security_logger = logging.getLogger("django.security.SuspiciousSession")
@@ -244,14 +241,6 @@ def user_model() -> type[Any]:
     return get_user_model()
 
 
-def _storage() -> IndexStorage:
-    return index_storage()
-
-
-def _astorage() -> AsyncIndexStorage:
-    return async_index_storage()
-
-
 # -- the API -------------------------------------------------------------------------
 
 
@@ -275,12 +264,12 @@ def list_user_sessions(user: Any, current: Any = None) -> list[SessionInfo]:
     session with ``current=True``. Reading does not extend any session.
     """
     user_id = user_id_of(user)
-    return _infos(_storage().user_records(user_id), user_id, current)
+    return _infos(run(Operations.user_records, user_id), user_id, current)
 
 
 async def alist_user_sessions(user: Any, current: Any = None) -> list[SessionInfo]:
     user_id = user_id_of(user)
-    return _infos(await _astorage().user_records(user_id), user_id, current)
+    return _infos(await arun(Operations.user_records, user_id), user_id, current)
 
 
 def revoke_user_sessions(
@@ -308,7 +297,7 @@ def revoke_keeping_digests(
     For callers that know sessions only by digest (the password-change hook).
     """
     user_id = user_id_of(user)
-    ended = _storage().revoke_user(user_id, keep, keep_newest)
+    ended = run(Operations.revoke_user, user_id, keep, keep_newest)
     if (kwargs := announce_revocation(user_id, ended, by, actor)) is not None:
         session_revoked.send(sender=user_model(), **kwargs)
     return len(ended)
@@ -323,7 +312,7 @@ async def arevoke_user_sessions(
     actor: Any = None,
 ) -> int:
     user_id = user_id_of(user)
-    ended = await _astorage().revoke_user(user_id, digests_of(keep), keep_newest)
+    ended = await arun(Operations.revoke_user, user_id, digests_of(keep), keep_newest)
     if (kwargs := announce_revocation(user_id, ended, by, actor)) is not None:
         await session_revoked.asend(sender=user_model(), **kwargs)
     return len(ended)
@@ -343,7 +332,7 @@ def revoke_sessions(
     wanted = {check_fingerprint(f) for f in fingerprints}
     # Matched inside the revoking script, by the fingerprint the session was shown
     # under (kept across key rotations): a key changing now cannot slip past it.
-    ended = _storage().revoke_user(user_id, only=wanted) if wanted else []
+    ended = run(Operations.revoke_user, user_id, only=wanted) if wanted else []
     if (kwargs := announce_revocation(user_id, ended, by, actor)) is not None:
         session_revoked.send(sender=user_model(), **kwargs)
     return len(ended)
@@ -354,7 +343,7 @@ async def arevoke_sessions(
 ) -> int:
     user_id = user_id_of(user)
     wanted = {check_fingerprint(f) for f in fingerprints}
-    ended = await _astorage().revoke_user(user_id, only=wanted) if wanted else []
+    ended = await arun(Operations.revoke_user, user_id, only=wanted) if wanted else []
     if (kwargs := announce_revocation(user_id, ended, by, actor)) is not None:
         await session_revoked.asend(sender=user_model(), **kwargs)
     return len(ended)
@@ -386,12 +375,12 @@ def sessions_data(user: Any) -> dict[str, dict[str, Any] | None]:
     not extend any session.
     """
     user_id = user_id_of(user)
-    return _decoded(_storage().user_records(user_id), user_id)
+    return _decoded(run(Operations.user_records, user_id), user_id)
 
 
 async def asessions_data(user: Any) -> dict[str, dict[str, Any] | None]:
     user_id = user_id_of(user)
-    return _decoded(await _astorage().user_records(user_id), user_id)
+    return _decoded(await arun(Operations.user_records, user_id), user_id)
 
 
 def user_audit_events(user: Any, limit: int | None = None) -> list[AuditEvent]:
@@ -415,24 +404,25 @@ def session_overview() -> Overview:
     Walks the store with ``SCAN``: cost grows with the store (the admin's
     overview page), unlike everything above.
     """
-    return _storage().overview(conf.absolute_age or 0)
+    return run(Operations.overview, conf.absolute_age or 0)
 
 
 async def asession_overview() -> Overview:
-    return await _astorage().overview(conf.absolute_age or 0)
+    return await arun(Operations.overview, conf.absolute_age or 0)
 
 
 def users_activity(users: Iterable[Any]) -> list[UserActivity]:
     """:class:`UserActivity` of these users (those with live sessions only)."""
-    storage = _storage()
-    indexes = [storage.index_key(user_id_of(u)).encode() for u in users]
-    return storage.users_activity(indexes, conf.absolute_age or 0)
+    return run(_activity_of, [user_id_of(u) for u in users])
 
 
 async def ausers_activity(users: Iterable[Any]) -> list[UserActivity]:
-    storage = _astorage()
-    indexes = [storage.index_key(user_id_of(u)).encode() for u in users]
-    return await storage.users_activity(indexes, conf.absolute_age or 0)
+    return await arun(_activity_of, [user_id_of(u) for u in users])
+
+
+def _activity_of(ops: Operations, user_ids: list[str]) -> Steps[list[UserActivity]]:
+    indexes = [ops.index_key(user_id).encode() for user_id in user_ids]
+    return (yield from ops.users_activity(indexes, conf.absolute_age or 0))
 
 
 def _single(matches: list[str], fingerprint: str) -> str | None:
@@ -456,15 +446,8 @@ def revoke_session(
     which also finds anonymous sessions.
     """
     fingerprint = check_fingerprint(fingerprint)
-    storage = _storage()
-    owner: str | None
-    if user is not None:
-        owner = user_id_of(user)
-        ended = storage.revoke_user(owner, only={fingerprint})
-    else:
-        digest = _single(storage.find(fingerprint), fingerprint)
-        owner = storage.revoke_digest(digest) if digest else None
-        ended = [digest] if digest and owner is not None else []
+    user_id = None if user is None else user_id_of(user)
+    owner, ended = run(_revoke_one, fingerprint, user_id)
     if (kwargs := announce_revocation(owner or None, ended, by, actor)) is not None:
         session_revoked.send(sender=user_model(), **kwargs)
     return bool(ended)
@@ -474,18 +457,22 @@ async def arevoke_session(
     fingerprint: str, user: Any = None, *, by: str = BY_API, actor: Any = None
 ) -> bool:
     fingerprint = check_fingerprint(fingerprint)
-    storage = _astorage()
-    owner: str | None
-    if user is not None:
-        owner = user_id_of(user)
-        ended = await storage.revoke_user(owner, only={fingerprint})
-    else:
-        digest = _single(await storage.find(fingerprint), fingerprint)
-        owner = await storage.revoke_digest(digest) if digest else None
-        ended = [digest] if digest and owner is not None else []
+    user_id = None if user is None else user_id_of(user)
+    owner, ended = await arun(_revoke_one, fingerprint, user_id)
     if (kwargs := announce_revocation(owner or None, ended, by, actor)) is not None:
         await session_revoked.asend(sender=user_model(), **kwargs)
     return bool(ended)
+
+
+def _revoke_one(
+    ops: Operations, fingerprint: str, user_id: str | None
+) -> Steps[tuple[str | None, list[str]]]:
+    """The owner and digest of the session ``fingerprint`` names, ended."""
+    if user_id is not None:
+        return user_id, (yield from ops.revoke_user(user_id, only={fingerprint}))
+    digest = _single((yield from ops.find(fingerprint)), fingerprint)
+    owner = (yield from ops.revoke_digest(digest)) if digest else None
+    return owner, [digest] if digest and owner is not None else []
 
 
 def _announce_all(count: int, by: str, actor: Any) -> dict[str, Any] | None:
@@ -503,7 +490,7 @@ def revoke_all_sessions(*, dry_run: bool = False, by: str = BY_API, actor: Any =
     Walks the prefix with ``SCAN`` and deletes with ``UNLINK`` in batches. With
     ``dry_run`` it only counts.
     """
-    count = _storage().purge(dry_run=dry_run)
+    count = run(Operations.purge, dry_run=dry_run)
     if not dry_run and (kwargs := _announce_all(count, by, actor)) is not None:
         session_revoked.send(sender=user_model(), **kwargs)
     return count
@@ -512,7 +499,7 @@ def revoke_all_sessions(*, dry_run: bool = False, by: str = BY_API, actor: Any =
 async def arevoke_all_sessions(
     *, dry_run: bool = False, by: str = BY_API, actor: Any = None
 ) -> int:
-    count = await _astorage().purge(dry_run=dry_run)
+    count = await arun(Operations.purge, dry_run=dry_run)
     if not dry_run and (kwargs := _announce_all(count, by, actor)) is not None:
         await session_revoked.asend(sender=user_model(), **kwargs)
     return count

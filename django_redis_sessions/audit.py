@@ -56,17 +56,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import redis
-import redis.asyncio
 from django.contrib.sessions.backends.base import SessionBase
 
-from . import keys
 from .client import client_meta
 from .conf import conf
-from .connection import get_async_client, get_client
 from .exceptions import SessionStoreError
-from .record import META_IP, META_USER_AGENT
-from .store import AUDIT, AsyncSessionStorage, SessionStorage, _StorageBase
+from .storage import Operations, arun, keys, run
+from .storage.record import META_IP, META_USER_AGENT
+from .storage.steps import Steps
 
 logger = logging.getLogger("django_redis_sessions")
 
@@ -262,56 +259,20 @@ def _recent(raws: Sequence[bytes | str], retention: int) -> list[AuditEvent]:
 # -- storage --------------------------------------------------------------------------
 
 
-class _AuditCalls(_StorageBase):
-    def audit_key(self, user_id: str) -> str:
-        return keys.audit_key(self.prefix, user_id)
-
-    @staticmethod
-    def stop(limit: int | None) -> int:
-        """The last ``LRANGE`` index to read for ``limit`` events."""
-        most = conf.audit_max_events
-        return (most if limit is None else min(limit, most)) - 1
-
-    @staticmethod
-    def append_call(key: str, events: Sequence[AuditEvent]) -> tuple[list[str], list[Any]]:
-        return [key], [
-            conf.audit_max_events,
-            conf.audit_retention,
-            *(encode_event(event) for event in events),
-        ]
+def _stop(limit: int | None) -> int:
+    """How many events to read for ``limit``."""
+    most = conf.audit_max_events
+    return most if limit is None else min(limit, most)
 
 
-class AuditLog(_AuditCalls, SessionStorage):
-    """Users' audit logs on a sync ``redis.Redis`` client."""
-
-    client: redis.Redis
-
-    def append(self, user_id: str, events: Sequence[AuditEvent]) -> None:
-        """Add ``events`` (oldest first) to the user's log: one round trip."""
-        key = self.audit_key(user_id)
-        with self.errors("write audit events"):
-            self._run(AUDIT, *self.append_call(key, events))
-
-    def read(self, user_id: str, limit: int | None = None) -> list[AuditEvent]:
-        with self.errors("read audit events"):
-            raws = self.client.lrange(self.audit_key(user_id), 0, self.stop(limit))
-        return _recent(raws, conf.audit_retention)
+def _append(ops: Operations, user_id: str, events: Sequence[AuditEvent]) -> Steps[None]:
+    encoded = [encode_event(event) for event in events]
+    yield from ops.append_audit(user_id, encoded, conf.audit_max_events, conf.audit_retention)
 
 
-class AsyncAuditLog(_AuditCalls, AsyncSessionStorage):
-    """The same on a ``redis.asyncio.Redis`` client."""
-
-    client: redis.asyncio.Redis
-
-    async def append(self, user_id: str, events: Sequence[AuditEvent]) -> None:
-        key = self.audit_key(user_id)
-        with self.errors("write audit events"):
-            await self._run(AUDIT, *self.append_call(key, events))
-
-    async def read(self, user_id: str, limit: int | None = None) -> list[AuditEvent]:
-        with self.errors("read audit events"):
-            raws = await self.client.lrange(self.audit_key(user_id), 0, self.stop(limit))
-        return _recent(raws, conf.audit_retention)
+def _read(ops: Operations, user_id: str, limit: int | None) -> Steps[list[AuditEvent]]:
+    raws = yield from ops.read_audit(user_id, _stop(limit))
+    return _recent(raws, conf.audit_retention)
 
 
 def _check_limit(limit: int | None) -> None:
@@ -326,12 +287,12 @@ def record(user_id: str, events: Sequence[AuditEvent]) -> None:
     Redis fails; the signal receivers catch it.
     """
     if conf.audit and events and user_id:
-        AuditLog(get_client(), conf.prefix).append(user_id, events)
+        run(_append, user_id, events)
 
 
 async def arecord(user_id: str, events: Sequence[AuditEvent]) -> None:
     if conf.audit and events and user_id:
-        await AsyncAuditLog(get_async_client(), conf.prefix).append(user_id, events)
+        await arun(_append, user_id, events)
 
 
 def read(user_id: str, limit: int | None = None) -> list[AuditEvent]:
@@ -341,12 +302,12 @@ def read(user_id: str, limit: int | None = None) -> list[AuditEvent]:
     retention runs out).
     """
     _check_limit(limit)
-    return AuditLog(get_client(), conf.prefix).read(user_id, limit)
+    return run(_read, user_id, limit)
 
 
 async def aread(user_id: str, limit: int | None = None) -> list[AuditEvent]:
     _check_limit(limit)
-    return await AsyncAuditLog(get_async_client(), conf.prefix).read(user_id, limit)
+    return await arun(_read, user_id, limit)
 
 
 # -- signal receivers -------------------------------------------------------------------

@@ -1,15 +1,17 @@
 """``SESSION_ENGINE = "django_redis_sessions.backend"``: Django sessions in Redis.
 
-The class follows Django's ``SessionBase`` contract (sync and, natively on
-``redis.asyncio``, async) and adds:
+:class:`SessionStore` is Django's ``SessionBase`` contract, sync and (natively on
+``redis.asyncio``) async, and nothing else. Each method of the contract is one
+generator of storage steps run by the sync or the async driver
+(``storage/runner.py``), so ``load`` and ``aload`` share one implementation. The
+decisions are the policies' (``policies/``): expiry, rotation, binding, outages,
+the events they announce; every Redis operation is ``storage/``'s.
 
-* sliding expiry in the load's own round trip, capped by an absolute lifetime;
-* delta saves: only keys this request changed are written, so two concurrent
-  requests that change different keys both persist;
-* a per-user index kept exact on login, logout, ``cycle_key`` and delete;
-* no resurrection: saving a session deleted elsewhere raises ``UpdateError``.
-
-All Redis work is in ``store.py``; this module decides *what* to write.
+What it adds to Django's contract: sliding expiry in the load's own round trip,
+capped by an absolute lifetime; delta saves (only keys this request changed are
+written, so two concurrent requests that change different keys both persist); a
+per-user index kept exact on login, logout, ``cycle_key`` and delete; and no
+resurrection (saving a session deleted elsewhere raises ``UpdateError``).
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from django.apps import apps
@@ -33,13 +35,11 @@ from django.contrib.sessions.backends.base import (
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.core.signing import JSONSerializer
-from django.dispatch import Signal
 from django.utils.crypto import get_random_string
 from django.views.decorators.debug import sensitive_variables
 
-from . import encryption, keys, record, rotation
+from . import encryption
 from .auth import note_in_use
-from .client import client_network
 from .conf import conf
 from .exceptions import (
     SessionLimitReached,
@@ -47,21 +47,21 @@ from .exceptions import (
     SessionStoreFull,
     SessionStoreUnavailable,
     SessionTooLarge,
+    WrongTypeKey,
 )
-from .signals import session_event, session_revoked
-from .storages import async_index_storage, index_storage
-from .store import (
-    AsyncSessionStorage,
+from .policies import binding, expiry, outage, rotation
+from .policies.events import EventQueue
+from .storage import Operations, arun, keys, record, run
+from .storage.plans import (
     CyclePlan,
     CycleResult,
-    ForeignKey,
     RotatePlan,
     RotateResult,
     SaveOutcome,
     SaveResult,
-    SessionStorage,
     WritePlan,
 )
+from .storage.steps import Call, Steps
 
 security_logger = logging.getLogger("django.security.SuspiciousSession")
 logger = logging.getLogger("django_redis_sessions")
@@ -69,8 +69,8 @@ logger = logging.getLogger("django_redis_sessions")
 #: Key collisions among 165-bit random keys do not happen; a loop that keeps
 #: colliding means something else is wrong, and must not spin for ever.
 _NEW_KEY_ATTEMPTS = 10
-_FIELD_MAX = record.FIELD_MAX
-
+#: Metadata that belongs to a key, not to the session's client: cycle_key leaves it.
+_NEW_SESSION_DROPS = frozenset({record.META_ROTATED, record.META_ORIGIN, record.META_PENDING})
 
 #: Set once the app is known to be installed: every SessionStore checks, and
 #: INSTALLED_APPS only changes in tests (``_forget_app_check``).
@@ -104,12 +104,6 @@ setting_changed.connect(_forget_app_check, dispatch_uid="django_redis_sessions.b
 #: separators are not json's defaults). Every save encodes every value to find
 #: what changed, so for that exact serializer we reuse one encoder: same bytes.
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
-
-
-def _compact_json_dumps(value: Any) -> bytes:
-    return _COMPACT_JSON.encode(value).encode("latin-1")
-
-
 _codecs: dict[type[Any], tuple[Any, Callable[[Any], bytes]]] = {}
 
 
@@ -119,31 +113,55 @@ def _codec_for(serializer: type[Any]) -> tuple[Any, Callable[[Any], bytes]]:
         return _codecs[serializer]
     except KeyError:
         codec = serializer()
-        dumps = _compact_json_dumps if serializer is JSONSerializer else codec.dumps
-        _codecs[serializer] = (codec, dumps)
-        return codec, dumps
+        if serializer is JSONSerializer:
+            codecs = codec, lambda value: _COMPACT_JSON.encode(value).encode("latin-1")
+        else:
+            codecs = codec, codec.dumps
+        _codecs[serializer] = codecs
+        return codecs
 
 
-#: Metadata that belongs to a key, not to the session's client: cycle_key leaves it.
-_NEW_SESSION_DROPS = frozenset({record.META_ROTATED, record.META_ORIGIN, record.META_PENDING})
+@dataclass(slots=True)
+class Stored:
+    """What Redis holds for the current key, as last read or written."""
+
+    #: Each value as encoded (to find what a save changed); ``None``: never read,
+    #: so a save replaces the data.
+    values: dict[str, bytes] | None = None
+    in_store: bool = False
+    created: int | None = None
+    deadline: int = 0
+    idle: int = 0
+    #: The user id the record (and so the index) names.
+    user_id: str = ""
+    meta: dict[str, str] = field(default_factory=dict)
 
 
-def _clamp(value: int) -> int:
-    return max(0, min(value, _FIELD_MAX))
+class _Hidden:
+    """A session key held by a generator's frame. ``@sensitive_variables`` cannot
+    reach generator frames, so keys there live in this, whose repr hides them
+    from error reports."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def __repr__(self) -> str:
+        return "<session key>"
 
 
 class SessionStore(SessionBase):
     """Sessions in Redis with sliding and absolute expiry and a per-user index."""
 
-    #: Set when Redis was unreachable for this session and ``SESSION_REDIS_ON_OUTAGE``
-    #: is ``"degrade"``: the request goes on with an empty session (or, when a save
-    #: failed, with what it had) that writes nothing, reports itself unmodified (so
-    #: no cookie is set or deleted for it) and keeps the key the browser sent.
+    #: Set when Redis was unreachable and ``SESSION_REDIS_ON_OUTAGE`` is
+    #: ``"degrade"`` (``policies/outage.py``): nothing is written for the rest of
+    #: the request, and the browser's cookie is left as it is.
     degraded = False
-    #: The failure that degraded the session (``None`` while it is not degraded).
     _outage: SessionStoreUnavailable | None = None
-    #: Set while ``cycle_key`` runs: its ``create()`` must raise, never degrade.
-    _no_degrade = False
+    #: Set while ``cycle_key`` creates a session: its ``create()`` must raise, never
+    #: degrade.
+    _in_cycle_key = False
 
     def __init__(self, session_key: str | None = None) -> None:
         _require_app()
@@ -151,28 +169,16 @@ class SessionStore(SessionBase):
         self._codec, self._dumps = _codec_for(self.serializer)
         # SESSION_REDIS_ENCRYPTION_KEYS: None (off) leaves values as encoded.
         self._cipher = encryption.current()
-        # What the request-metadata middleware says about this request's client
-        # (see record_client); empty without the middleware.
+        # This request's client, from the request-metadata middleware (record_client).
         self._client_meta: dict[str, str] = {}
         self._client_meta_pairs = b""
-        #: Set when this request's user agent differs from the one the session
-        #: recorded and ``SESSION_REDIS_USER_AGENT_CHANGE`` is ``"flag"``.
+        #: Set when a binding policy set to ``"flag"`` saw the client change.
         self.user_agent_changed = False
-        #: Set when this request's IP network differs from the recorded one and
-        #: ``SESSION_REDIS_IP_CHANGE`` is ``"flag"``.
         self.ip_changed = False
-        #: Signals queued by a load or save, sent when it ends (see _queue).
-        self._signals: list[tuple[Signal, Any, dict[str, Any]]] = []
+        self._events = EventQueue(SessionStore)
 
-    # -- state tied to the current key ----------------------------------------
-    #
-    # What Redis holds for the current key, as last read or written: the encoded
-    # values (to find what a save changed), the header fields and the indexed
-    # user. ``_stored is None`` means "never read": a save then replaces the data.
-
-    # Django's SessionMiddleware saves and re-sends the cookie of a modified
-    # session: a degraded one has nothing it could save, so it is never modified
-    # (its cookie is left as the browser has it).
+    # A degraded session has nothing it could save, so it is never modified (Django
+    # then neither saves it nor re-sends its cookie).
     @property
     def modified(self) -> bool:
         return self._modified and not self.degraded
@@ -181,18 +187,9 @@ class SessionStore(SessionBase):
     def modified(self, value: bool) -> None:
         self._modified = value
 
-    def _reset_stored(self) -> None:
-        self._stored: dict[str, bytes] | None = None
-        self._in_store = False
-        self._created: int | None = None
-        self._deadline = 0
-        self._idle = 0
-        self._stored_user = ""
-        self._meta: dict[str, str] = {}
-
     def _set_session_key(self, value: str | None) -> None:
         SessionBase._set_session_key(self, value)
-        self._reset_stored()
+        self._stored = Stored()
 
     _session_key = property(SessionBase._get_session_key, _set_session_key)
 
@@ -202,146 +199,29 @@ class SessionStore(SessionBase):
         return keys.is_valid_session_key(key)
 
     def _get_new_session_key(self) -> str:
-        # No EXISTS round trip: creation uses SET NX, so a collision is detected
-        # by the write itself.
+        # No EXISTS round trip: creation uses SET NX, so a collision is detected by
+        # the write itself.
         return get_random_string(32, VALID_KEY_CHARS)
 
     async def _aget_new_session_key(self) -> str:
         return self._get_new_session_key()
 
-    @staticmethod
-    def _storage() -> SessionStorage:
-        return index_storage()
-
-    @staticmethod
-    def _astorage() -> AsyncSessionStorage:
-        return async_index_storage()
-
-    # -- request metadata ----------------------------------------------------------
-
     def record_client(self, meta: dict[str, str]) -> None:
         """Record this request's client (``ip``, ``ua``) with the session.
 
         Called by the request-metadata middleware before the session loads: the
-        load script then updates the stored values in its own round trip when
-        they changed, and saves and ``cycle_key`` write them.
+        load script updates the stored values in its own round trip when they
+        changed, and saves and ``cycle_key`` write them.
         """
         self._client_meta = dict(meta)
         self._client_meta_pairs = record.encode_meta_pairs(meta)
-
-    def _client_verdict(self) -> bool:
-        """Apply the binding policies to a just-loaded session; whether it must end.
-
-        ``SESSION_REDIS_USER_AGENT_CHANGE`` and ``SESSION_REDIS_IP_CHANGE`` compare
-        the client the session recorded with this request's (both only known with
-        the request-metadata middleware). Off, this is two attribute reads.
-        """
-        ua_policy = conf.user_agent_change
-        ip_policy = conf.ip_change
-        if not ua_policy and not ip_policy:
-            return False
-        end = False
-        if ua_policy and self._user_agent_differs():
-            self.user_agent_changed = True
-            end = self._violation("user_agent_changed", "user agent changed", ua_policy, {})
-        if ip_policy:
-            change = self._ip_network_change()
-            if change is not None:
-                self.ip_changed = True
-                stored, current = change
-                detail = {"from": stored, "to": current}
-                what = f"IP network changed ({stored} -> {current})"
-                end = self._violation("ip_changed", what, ip_policy, detail) or end
-        return end
-
-    # -- signals -------------------------------------------------------------------
-    #
-    # Policy events are queued while a load or save runs and sent when it ends:
-    # with send() from load/save, with asend() from aload/asave, so a receiver that
-    # writes to Redis (the audit trail) never blocks an event loop.
-
-    def _queue(self, signal: Signal, sender: Any, **kwargs: Any) -> None:
-        self._signals.append((signal, sender, kwargs))
-
-    def _send_queued(self) -> None:
-        queued, self._signals = self._signals, []
-        for signal, sender, kwargs in queued:
-            signal.send(sender=sender, **kwargs)
-
-    async def _asend_queued(self) -> None:
-        queued, self._signals = self._signals, []
-        for signal, sender, kwargs in queued:
-            await signal.asend(sender=sender, **kwargs)
-
-    def _queue_limit(self, plan: WritePlan, ended: tuple[str, ...]) -> None:
-        """Log and signal the sessions a sign-in ended for the session limit."""
-        from . import api
-
-        kwargs = api.announce_revocation(plan.user_id, list(ended), api.BY_LIMIT, None)
-        if kwargs is not None:
-            self._queue(session_revoked, api.user_model(), **kwargs)
-        new = keys.fingerprint_of_digest(plan.digest)
-        for digest in ended:
-            self._queue(
-                session_event,
-                SessionStore,
-                event="limit_ended",
-                user_id=plan.user_id,
-                fingerprint=keys.fingerprint_of_digest(digest),
-                detail={"limit": str(conf.max_sessions_per_user), "new_session": new},
-            )
-
-    def _violation(self, event: str, what: str, policy: str, detail: dict[str, str]) -> bool:
-        """Log and signal one binding violation; whether the policy ends the session."""
-        fingerprint = keys.fingerprint(self.session_key) if self.session_key else None
-        security_logger.warning(
-            "Session %s of user %s: %s mid-session; %s.",
-            fingerprint or "-",
-            self._stored_user or "(anonymous)",
-            what,
-            "the session was ended" if policy == "end" else "flagged",
-        )
-        self._queue(
-            session_event,
-            SessionStore,
-            event=event,
-            user_id=self._stored_user or None,
-            fingerprint=fingerprint,
-            detail={**detail, "action": policy},
-        )
-        return policy == "end"
-
-    def _user_agent_differs(self) -> bool:
-        current = self._client_meta.get(record.META_USER_AGENT)
-        stored = self._meta.get(record.META_USER_AGENT)
-        if not current or not stored:
-            return False
-        # Both were cut at SESSION_REDIS_USER_AGENT_MAX_LENGTH, which may have
-        # changed since the stored one was recorded: compare what both still hold,
-        # or a changed cap would look like every browser changing at once.
-        length = min(len(current), len(stored))
-        return current[:length] != stored[:length]
-
-    def _ip_network_change(self) -> tuple[str, str] | None:
-        """The stored and current networks when they differ, else ``None``."""
-        current = self._client_meta.get(record.META_IP)
-        stored = self._meta.get(record.META_IP)
-        if not current or not stored or current == stored:
-            return None
-        before = client_network(stored)
-        after = client_network(current)
-        # A dual-stack browser moves between IPv4 and IPv6 on its own (Happy
-        # Eyeballs): a change of family is not a change of network we can judge.
-        if before is None or after is None or before.version != after.version:
-            return None
-        return None if before == after else (str(before), str(after))
 
     @property
     def fingerprint(self) -> str | None:
         """The fingerprint pages show for this session (kept across key rotations)."""
         if self.session_key is None:
             return None
-        return self._meta.get(record.META_ORIGIN) or keys.fingerprint(self.session_key)
+        return self._stored.meta.get(record.META_ORIGIN) or keys.fingerprint(self.session_key)
 
     def touch(self) -> None:
         """Load the session now if it is not loaded (which slides its expiry)."""
@@ -351,85 +231,199 @@ class SessionStore(SessionBase):
         await self._aget_session()  # type: ignore[attr-defined]
 
     def stored_expiry_age(self) -> int | None:
-        """Seconds until the stored session ends, as of its last load or save.
-
-        What the request-metadata middleware gives the cookie's ``max-age``:
-        the idle window the load just slid, never past the absolute deadline.
-        ``None`` when the session is not in Redis or never slides nor ends.
-        """
-        if not self._in_store or self.session_key is None:
+        """Seconds until the stored session ends, as of its last load or save (what
+        the request-metadata middleware gives the cookie's ``max-age``); ``None``
+        when it is not in Redis or never ends."""
+        stored = self._stored
+        if not stored.in_store or self.session_key is None:
             return None
-        deadline = self._deadline
-        cap = self._absolute_deadline()
-        if cap is not None and (not deadline or cap < deadline):
-            deadline = cap
-        remaining = [self._idle] if self._idle else []
-        if deadline:
-            remaining.append(deadline - int(time.time()))
-        return max(0, min(remaining)) if remaining else None
+        return expiry.remaining(stored.deadline, stored.idle, stored.created)
 
-    # -- expiry ------------------------------------------------------------------
-
-    def _created_or_now(self) -> int:
-        return self._created if self._created is not None else int(time.time())
-
-    def _absolute_deadline(self) -> int | None:
-        """When this session must end whatever the activity (Unix seconds), if ever.
-
-        An explicit ``set_expiry(datetime)`` is already in Django's own figure;
-        this is the cap that ``SESSION_REDIS_ABSOLUTE_AGE`` puts on top of it.
-        """
-        absolute_age = conf.absolute_age
-        return self._created_or_now() + absolute_age if absolute_age else None
-
-    def _cap_age(self, age: int, modification: datetime | None) -> int:
-        deadline = self._absolute_deadline()
-        if deadline is None:
-            return age
-        now = modification.timestamp() if modification is not None else time.time()
-        return min(age, int(deadline - now))
-
-    def _cap_date(self, date: datetime) -> datetime:
-        deadline = self._absolute_deadline()
-        if deadline is None:
-            return date
-        cap = datetime.fromtimestamp(deadline, tz=UTC)
-        cap = cap.astimezone(date.tzinfo) if date.tzinfo else cap.astimezone().replace(tzinfo=None)
-        return min(date, cap)
+    # -- expiry: Django's figures, capped by the absolute lifetime --------------------
 
     def get_expiry_age(self, **kwargs: Any) -> int:
-        return self._cap_age(super().get_expiry_age(**kwargs), kwargs.get("modification"))
+        age = super().get_expiry_age(**kwargs)
+        return expiry.cap_age(age, kwargs.get("modification"), self._stored.created)
 
     async def aget_expiry_age(self, **kwargs: Any) -> int:
         age = await super().aget_expiry_age(**kwargs)
-        return self._cap_age(age, kwargs.get("modification"))
+        return expiry.cap_age(age, kwargs.get("modification"), self._stored.created)
 
     def get_expiry_date(self, **kwargs: Any) -> datetime:
-        return self._cap_date(super().get_expiry_date(**kwargs))
+        return expiry.cap_date(super().get_expiry_date(**kwargs), self._stored.created)
 
     async def aget_expiry_date(self, **kwargs: Any) -> datetime:
-        return self._cap_date(await super().aget_expiry_date(**kwargs))
+        date = await super().aget_expiry_date(**kwargs)
+        return expiry.cap_date(date, self._stored.created)
 
-    def _policy(self, data: dict[str, Any], created: int, now: int) -> tuple[int, int]:
-        """``(idle, deadline)`` to store, from ``set_expiry`` and the settings."""
-        absolute_age = conf.absolute_age
-        deadline = created + absolute_age if absolute_age else 0
-        idle = conf.idle_age
-        expiry = data.get("_session_expiry")
-        if isinstance(expiry, datetime | str) and expiry:
-            # set_expiry(datetime/timedelta): a fixed end, no sliding.
-            when = datetime.fromisoformat(expiry) if isinstance(expiry, str) else expiry
-            fixed = max(1, int(when.timestamp()))
-            deadline = min(deadline, fixed) if deadline else fixed
-            idle = 0
-        elif isinstance(expiry, int) and not isinstance(expiry, bool) and expiry:
-            if expiry > 0:
-                idle = expiry
-            else:  # a negative age: already expired, as Django's cookie would be
-                deadline, idle = max(1, now + expiry), 0
-        return _clamp(idle), _clamp(deadline)
+    # -- Django's contract: each sync/async pair is one generator, two drivers --------
 
-    # -- key rotation (rotation.py) -------------------------------------------------
+    def load(self) -> dict[str, Any]:
+        return run(self._loading)
+
+    async def aload(self) -> dict[str, Any]:
+        return await arun(self._loading)
+
+    @sensitive_variables("session_key")
+    def exists(self, session_key: str | None) -> bool:
+        if not keys.is_valid_session_key(session_key):
+            return False
+        return run(Operations.exists, keys.digest(session_key))  # type: ignore[arg-type]
+
+    @sensitive_variables("session_key")
+    async def aexists(self, session_key: str | None) -> bool:
+        if not keys.is_valid_session_key(session_key):
+            return False
+        return await arun(Operations.exists, keys.digest(session_key))  # type: ignore[arg-type]
+
+    def save(self, must_create: bool = False) -> None:
+        run(self._saving, must_create)
+
+    async def asave(self, must_create: bool = False) -> None:
+        await arun(self._saving, must_create)
+
+    def create(self) -> None:
+        run(self._creating)
+
+    async def acreate(self) -> None:
+        await arun(self._creating)
+
+    @sensitive_variables("session_key")
+    def delete(self, session_key: str | None = None) -> None:
+        target = self._delete_target(session_key)
+        if target is not None:
+            run(Operations.delete, *target)
+            self._deleted(session_key)
+
+    @sensitive_variables("session_key")
+    async def adelete(self, session_key: str | None = None) -> None:
+        target = self._delete_target(session_key)
+        if target is not None:
+            await arun(Operations.delete, *target)
+            self._deleted(session_key)
+
+    def cycle_key(self) -> None:
+        run(self._cycling)
+
+    async def acycle_key(self) -> None:
+        await arun(self._cycling)
+
+    # Sessions expire through their Redis TTL; what is left to clean is the user
+    # indexes (storage/index_ops.py). Django's ``clearsessions`` calls this.
+
+    @classmethod
+    def clear_expired(cls) -> None:
+        run(Operations.clear_expired)
+
+    @classmethod
+    async def aclear_expired(cls) -> None:
+        await arun(Operations.clear_expired)
+
+    # -- load ------------------------------------------------------------------------
+
+    def _loading(self, ops: Operations) -> Steps[dict[str, Any]]:
+        sent = _Hidden(self.session_key) if self.session_key else None
+        try:
+            return (yield from self._load_key(ops, 0))
+        except SessionStoreUnavailable as exc:
+            if not outage.may_degrade(changes_user=False, in_cycle_key=self._in_cycle_key):
+                raise
+            # The key the browser sent, even if a rotation stub was being followed.
+            self._session_key = sent.key if sent else None
+            self._degrade(exc, "load")
+            return {}
+        finally:
+            yield from self._events.flush()
+
+    def _load_key(self, ops: Operations, hops: int) -> Steps[dict[str, Any]]:
+        if self.session_key is None:
+            return {}
+        digest = keys.digest(self.session_key)
+        try:
+            raw = yield from ops.load(digest, conf.absolute_age or 0, self._client_meta_pairs)
+        except WrongTypeKey:
+            self._log_and_forget("its Redis key holds another type of value, not a session")
+            yield from ops.remove_foreign(digest)
+            return {}
+        if raw is not None and record.is_stub(raw):
+            if self._follow(raw, hops):
+                return (yield from self._load_key(ops, hops + 1))
+            yield from ops.discard(digest, raw)
+            return {}
+        data, corrupt = self._adopt(raw)
+        if corrupt and raw is not None:
+            yield from ops.discard(digest, raw)
+        elif raw is not None:
+            if self._client_changed():
+                yield from ops.delete(digest, self._stored.user_id)
+                self._session_key = None
+                return {}
+            note_in_use(digest)
+            if hops == 0 and record.META_PENDING in self._stored.meta:
+                yield from self._confirm_rotation(ops, digest)
+            yield from self._maybe_rotate(ops)
+        return data
+
+    def _adopt(self, raw: bytes | None) -> tuple[dict[str, Any], bool]:
+        """Session data from a loaded record, and whether the record was corrupt."""
+        if raw is None:
+            # Unknown or expired key: never adopt it, a new one is issued on save.
+            self._session_key = None
+            return {}, False
+        try:
+            stored = record.decode(raw)
+            values = stored.data if self._cipher is None else self._cipher.open(stored.data)
+            data = {key: self._codec.loads(value) for key, value in values.items()}
+        except Exception as exc:  # noqa: BLE001 - any serializer may raise anything
+            self._log_and_forget(
+                f"stored data could not be decoded ({exc.__class__.__name__}); the record "
+                "was removed"
+            )
+            return {}, True
+        self._stored = Stored(
+            dict(values), True, stored.created, stored.deadline, stored.idle,
+            stored.user_id, stored.meta,
+        )  # fmt: skip
+        return data, False
+
+    @sensitive_variables("session_key")
+    def _log_and_forget(self, what: str) -> None:
+        """A record that is not a session we can read: log it, go on with a new key."""
+        session_key = self.session_key
+        security_logger.warning(
+            "Session %s: %s; an empty session is used instead.",
+            keys.fingerprint(session_key) if session_key else "-",
+            what,
+        )
+        self._session_key = None
+
+    def _client_changed(self) -> bool:
+        """Apply the binding policies to a just-loaded session; whether it must end."""
+        found = binding.violations(self._client_meta, self._stored.meta)
+        for violation in found:
+            if violation.event == "user_agent_changed":
+                self.user_agent_changed = True
+            else:
+                self.ip_changed = True
+            fingerprint = keys.fingerprint(self.session_key) if self.session_key else None
+            self._events.violation(
+                violation.event, violation.what, violation.action, violation.detail,
+                self._stored.user_id, fingerprint,
+            )  # fmt: skip
+        return any(violation.ends_session for violation in found)
+
+    def _degrade(self, exc: SessionStoreUnavailable, action: str) -> None:
+        """Go on without Redis for the rest of this request; one warning line."""
+        self.degraded = True
+        self._outage = exc
+        fingerprint = keys.fingerprint(self.session_key) if self.session_key else None
+        outage.log_degraded(exc, action, fingerprint)
+
+    # -- key rotation (policies/rotation.py) ------------------------------------------
+    #
+    # A rotation commits only with a response that delivered the new key: the old
+    # key's stub lives as long as the session until a request arrives with the new
+    # key itself (not through the stub), and is then cut to the grace period.
 
     def _switch_key(self, new_key: str) -> None:
         """Carry on under ``new_key`` with what is known of the session (no reset)."""
@@ -439,295 +433,133 @@ class SessionStore(SessionBase):
         self.modified = True
 
     @sensitive_variables("session_key", "new_key")
-    def _follow(self, session_key: str, stub: bytes, hops: int) -> bool:
-        """Move to the key a rotation stub names; ``False`` for a stub that does not open."""
+    def _follow(self, stub: bytes, hops: int) -> bool:
+        """Move to the key a rotation stub names; ``False`` for one that does not open."""
+        session_key = self.session_key
+        assert session_key is not None
         new_key = rotation.open_stub(session_key, stub) if hops < 2 else None
         if new_key is None:
-            security_logger.warning(
-                "Session %s: a rotation stub that does not open with its key; removed.",
-                keys.fingerprint(session_key),
-            )
-            self._session_key = None
+            self._log_and_forget("a rotation stub that does not open with its key; removed")
             return False
-        SessionBase._set_session_key(self, new_key)
-        self.modified = True
+        self._switch_key(new_key)
         return True
 
-    @sensitive_variables("session_key", "new_key")
-    def _rotation_plan(self, session_key: str) -> tuple[RotatePlan, str] | None:
-        """A rotation to a fresh key when the current one is old enough, else ``None``."""
-        rotate_after = conf.rotate_after
-        if not rotate_after or self._created is None:
-            return None
-        since = self._meta.get(record.META_ROTATED)
-        base = int(since) if since and since.isdigit() else self._created
-        if time.time() - base < rotate_after:
-            return None
-        new_key = self._get_new_session_key()
-        return RotatePlan(
-            old_digest=keys.digest(session_key),
-            new_digest=keys.digest(new_key),
-            expected_user_id=self._stored_user,
-            sealed=rotation.seal(session_key, new_key),
-        ), new_key
-
-    @sensitive_variables("session_key", "new_key")
-    def _rotated(
-        self, session_key: str, rotating: tuple[RotatePlan, str], result: int, stub: bytes | None
-    ) -> None:
-        plan, new_key = rotating
-        if result == RotateResult.ROTATED:
-            self._switch_key(new_key)
-            self._meta = {**self._meta, record.META_ROTATED: str(int(time.time()))}
-            note_in_use(plan.new_digest)
-            logger.info(
-                "Session %s of user %s rotated to %s.",
-                keys.fingerprint_of_digest(plan.old_digest),
-                self._stored_user or "(anonymous)",
-                keys.fingerprint_of_digest(plan.new_digest),
-            )
-            self._queue(
-                session_event,
-                SessionStore,
-                event="rotated",
-                user_id=self._stored_user or None,
-                fingerprint=keys.fingerprint_of_digest(plan.new_digest),
-                detail={"from": keys.fingerprint_of_digest(plan.old_digest)},
-            )
-        elif stub is not None:
-            # Another request rotated it between our load and now: follow it.
-            moved = rotation.open_stub(session_key, stub)
-            if moved is not None:
-                self._switch_key(moved)
-        # A taken key, a session gone meanwhile or a user mismatch: keep the key;
-        # the next request tries again.
-
-    # -- load ------------------------------------------------------------------
-
-    @sensitive_variables("session_key")
-    def _adopt(self, raw: bytes | None) -> tuple[dict[str, Any], bool]:
-        """Session data from a loaded record, and whether the record was corrupt."""
-        if raw is None:
-            # Unknown or expired key: never adopt it, a new one is issued on save.
-            self._session_key = None
-            return {}, False
-        session_key = self.session_key
+    def _confirm_rotation(self, ops: Operations, digest: str) -> Steps[None]:
+        old_digest = self._stored.meta.pop(record.META_PENDING)
         try:
-            stored = record.decode(raw)
-            values = stored.data if self._cipher is None else self._cipher.open(stored.data)
-            data = {key: self._codec.loads(value) for key, value in values.items()}
-        except Exception as exc:  # noqa: BLE001 - any serializer may raise anything
-            fingerprint = keys.fingerprint(session_key) if session_key else "-"
-            security_logger.warning(
-                "Session %s: stored data could not be decoded (%s); the record was "
-                "removed and an empty session used instead.",
-                fingerprint,
-                exc.__class__.__name__,
-            )
-            self._session_key = None
-            return {}, True
-        self._stored = dict(values)
-        self._in_store = True
-        self._created = stored.created
-        self._deadline = stored.deadline
-        self._idle = stored.idle
-        self._stored_user = stored.user_id
-        self._meta = stored.meta
-        return data, False
-
-    @sensitive_variables("session_key")
-    def load(self) -> dict[str, Any]:
-        session_key = self.session_key
-        try:
-            return self._load(0)
-        except SessionStoreUnavailable as exc:
-            if not self._may_degrade():
-                raise
-            # The key the browser sent, even if a rotation stub was being followed.
-            self._session_key = session_key
-            self._degrade(exc, "load")
-            return {}
-        finally:
-            self._send_queued()
-
-    @sensitive_variables("session_key")
-    async def aload(self) -> dict[str, Any]:
-        session_key = self.session_key
-        try:
-            return await self._aload(0)
-        except SessionStoreUnavailable as exc:
-            if not self._may_degrade():
-                raise
-            self._session_key = session_key
-            self._degrade(exc, "load")
-            return {}
-        finally:
-            await self._asend_queued()
-
-    # -- outages (SESSION_REDIS_ON_OUTAGE) -------------------------------------------
-
-    def _may_degrade(self, plan: WritePlan | None = None) -> bool:
-        """Whether this failure may degrade the session instead of raising.
-
-        Never under ``cycle_key`` (a login needs Redis), never for a save that
-        changes who is signed in (a login or logout must not look done when it
-        was not), and only with ``SESSION_REDIS_ON_OUTAGE = "degrade"``.
-        """
-        if conf.on_outage != "degrade" or self._no_degrade:
-            return False
-        return plan is None or plan.user_id == plan.expected_user_id
-
-    def _degrade(self, exc: SessionStoreUnavailable, action: str) -> None:
-        """Go on without Redis for the rest of this request; one warning line."""
-        self.degraded = True
-        self._outage = exc
-        session_key = self.session_key
-        logger.warning(
-            "Session store Redis at %s is unreachable (%s, %s): session %s is served %s "
-            'for this request (SESSION_REDIS_ON_OUTAGE = "degrade"); nothing was written.',
-            exc.server,
-            action,
-            exc.__cause__.__class__.__name__ if exc.__cause__ is not None else "error",
-            keys.fingerprint(session_key) if session_key else "(new)",
-            "empty and unsaved" if action == "load" else "without saving its changes",
-        )
-
-    def _refuse_degraded(self, action: str) -> SessionStoreUnavailable:
-        """The error for an operation a degraded session cannot do without Redis."""
-        assert self._outage is not None
-        server = self._outage.server
-        error = SessionStoreUnavailable(
-            f"Session store Redis at {server} is unreachable: {action} needs it, and this "
-            "request's session could not be loaded.",
-            server,
-        )
-        error.__cause__ = self._outage
-        return error
-
-    # A rotation commits only with a response that delivered the new key: the old
-    # key's stub lives as long as the session until a request arrives with the new
-    # key itself (not through the stub), and is then cut to the grace period.
-
-    def _confirm_rotation(self, storage: SessionStorage, digest: str) -> None:
-        old_digest = self._meta.pop(record.META_PENDING)
-        try:
-            storage.confirm_rotation(digest, old_digest, int(conf.rotate_grace * 1000))
+            yield from ops.confirm_rotation(digest, old_digest, int(conf.rotate_grace * 1000))
         except SessionStoreError as exc:
             # The old key just keeps working longer; the next request confirms.
             logger.info("Session %s: rotation not confirmed yet (%s).", digest[:12], exc)
 
-    async def _aconfirm_rotation(self, storage: AsyncSessionStorage, digest: str) -> None:
-        old_digest = self._meta.pop(record.META_PENDING)
+    def _maybe_rotate(self, ops: Operations) -> Steps[None]:
+        stored = self._stored
+        if not rotation.is_due(conf.rotate_after, stored.created, stored.meta):
+            return
+        new_key = yield from self._new_key()
+        plan = self._rotation_plan(new_key)
         try:
-            await storage.confirm_rotation(digest, old_digest, int(conf.rotate_grace * 1000))
-        except SessionStoreError as exc:
-            logger.info("Session %s: rotation not confirmed yet (%s).", digest[:12], exc)
+            result, stub = yield from ops.rotate(plan)
+        except SessionStoreFull:
+            return  # nothing was written; the key rotates on a later request
+        if result == RotateResult.ROTATED:
+            self._switch_key(new_key.key)
+            stored.meta[record.META_ROTATED] = str(int(time.time()))
+            note_in_use(plan.new_digest)
+            self._events.rotated(plan.old_digest, plan.new_digest, stored.user_id)
+        elif stub is not None:
+            # Another request rotated it between our load and now: follow it.
+            self._follow_moved(stub)
+        # A taken key, a session gone meanwhile or a user mismatch: keep the key; the
+        # next request tries again.
 
     @sensitive_variables("session_key")
-    def _foreign(self, session_key: str) -> None:
-        """A key of another Redis type where this session lives: like a corrupt record."""
-        security_logger.warning(
-            "Session %s: its Redis key holds another type of value, not a session; "
-            "it was removed and an empty session used instead.",
-            keys.fingerprint(session_key),
+    def _rotation_plan(self, new_key: _Hidden) -> RotatePlan:
+        session_key = self.session_key
+        assert session_key is not None
+        return RotatePlan(
+            old_digest=keys.digest(session_key),
+            new_digest=keys.digest(new_key.key),
+            expected_user_id=self._stored.user_id,
+            sealed=rotation.seal(session_key, new_key.key),
         )
-        self._session_key = None
 
-    @sensitive_variables("session_key")
-    def _load(self, hops: int) -> dict[str, Any]:
+    @sensitive_variables("session_key", "new_key")
+    def _follow_moved(self, stub: bytes) -> bool:
+        """Switch to the key a stub met by a write names (no reset of what is known)."""
         session_key = self.session_key
-        if session_key is None:
-            return {}
-        digest = keys.digest(session_key)
-        storage = self._storage()
+        new_key = rotation.open_stub(session_key, stub) if session_key else None
+        if new_key is not None:
+            self._switch_key(new_key)
+        return new_key is not None
+
+    # -- save ------------------------------------------------------------------------
+
+    def _data(self, ops: Operations, no_load: bool = False) -> Steps[dict[str, Any]]:
+        """Django's ``_get_session``, loading through ``ops`` when needed."""
+        self.accessed = True
         try:
-            raw = storage.load(digest, conf.absolute_age or 0, self._client_meta_pairs)
-        except ForeignKey:
-            self._foreign(session_key)
-            storage.remove_foreign(digest)
-            return {}
-        if raw is not None and rotation.is_stub(raw):
-            if self._follow(session_key, raw, hops):
-                return self._load(hops + 1)
-            storage.discard(digest, raw)
-            return {}
-        data, corrupt = self._adopt(raw)
-        if corrupt and raw is not None:
-            storage.discard(digest, raw)
-        elif raw is not None:
-            if self._client_verdict():
-                storage.delete(digest, self._stored_user)
-                self._session_key = None
-                return {}
-            note_in_use(digest)
-            if hops == 0 and record.META_PENDING in self._meta:
-                self._confirm_rotation(storage, digest)
-            rotating = self._rotation_plan(session_key)
-            if rotating is not None:
-                try:
-                    outcome = storage.rotate(rotating[0])
-                except SessionStoreFull:
-                    return data  # nothing was written; the key rotates on a later request
-                self._rotated(session_key, rotating, *outcome)
-        return data
+            return self._session_cache  # type: ignore[no-any-return]
+        except AttributeError:
+            if self.session_key is None or no_load:
+                self._session_cache = {}
+            else:
+                self._session_cache = yield from self._loading(ops)
+        return self._session_cache
 
-    @sensitive_variables("session_key")
-    async def _aload(self, hops: int) -> dict[str, Any]:
-        session_key = self.session_key
-        if session_key is None:
-            return {}
-        digest = keys.digest(session_key)
-        storage = self._astorage()
+    def _saving(self, ops: Operations, must_create: bool) -> Steps[None]:
+        if self.degraded:
+            # What Redis holds is unknown to this request: writing it would
+            # overwrite the real session with what the outage hid.
+            return
+        if self.session_key is None:
+            yield from self._creating(ops)
+            return
+        data = yield from self._data(ops, no_load=must_create)
+        if self.degraded:
+            return
+        if self.session_key is None:
+            # The load found no such session (expired, deleted, never existed): a
+            # save only updates, as Django's own backends do.
+            raise UpdateError
+        plan, encoded = self._plan(data, must_create)
+        if plan is None:
+            return
         try:
-            raw = await storage.load(digest, conf.absolute_age or 0, self._client_meta_pairs)
-        except ForeignKey:
-            self._foreign(session_key)
-            await storage.remove_foreign(digest)
-            return {}
-        if raw is not None and rotation.is_stub(raw):
-            if self._follow(session_key, raw, hops):
-                return await self._aload(hops + 1)
-            await storage.discard(digest, raw)
-            return {}
-        data, corrupt = self._adopt(raw)
-        if corrupt and raw is not None:
-            await storage.discard(digest, raw)
-        elif raw is not None:
-            if self._client_verdict():
-                await storage.delete(digest, self._stored_user)
-                self._session_key = None
-                return {}
-            note_in_use(digest)
-            if hops == 0 and record.META_PENDING in self._meta:
-                await self._aconfirm_rotation(storage, digest)
-            rotating = self._rotation_plan(session_key)
-            if rotating is not None:
-                try:
-                    outcome = await storage.rotate(rotating[0])
-                except SessionStoreFull:
-                    return data  # nothing was written; the key rotates on a later request
-                self._rotated(session_key, rotating, *outcome)
-        return data
+            outcome = yield from ops.save(plan)
+            if outcome.result == SaveResult.MOVED and outcome.stub and self._follow_moved(outcome.stub):
+                plan = replace(plan, digest=keys.digest(self.session_key))  # type: ignore[arg-type]
+                outcome = yield from ops.save(plan)
+        except SessionStoreUnavailable as exc:
+            changes_user = plan.user_id != plan.expected_user_id
+            if not outage.may_degrade(changes_user, self._in_cycle_key):
+                raise
+            self._degrade(exc, "save")
+            return
+        try:
+            self._saved(plan, outcome, encoded)
+        finally:
+            yield from self._events.flush()
 
-    @sensitive_variables("session_key")
-    def exists(self, session_key: str | None) -> bool:
-        if not keys.is_valid_session_key(session_key):
-            return False
-        assert session_key is not None
-        return self._storage().exists(keys.digest(session_key))
+    def _new_key(self) -> Steps[_Hidden]:
+        """A fresh key, from ``_get_new_session_key`` or, under the async driver,
+        ``_aget_new_session_key`` (either may be overridden)."""
 
-    @sensitive_variables("session_key")
-    async def aexists(self, session_key: str | None) -> bool:
-        if not keys.is_valid_session_key(session_key):
-            return False
-        assert session_key is not None
-        return await self._astorage().exists(keys.digest(session_key))
+        async def anew() -> _Hidden:
+            return _Hidden(await self._aget_new_session_key())
 
-    # -- save ------------------------------------------------------------------
+        return (yield Call(lambda: _Hidden(self._get_new_session_key()), anew))  # type: ignore[no-any-return]
 
-    def _user_of(self, data: dict[str, Any]) -> str:
-        user_id = data.get(SESSION_KEY)
-        return "" if user_id is None else str(user_id)
+    def _creating(self, ops: Operations) -> Steps[None]:
+        for _ in range(_NEW_KEY_ATTEMPTS):
+            self._session_key = (yield from self._new_key()).key
+            try:
+                yield from self._saving(ops, must_create=True)
+            except CreateError:
+                continue
+            self.modified = True
+            return
+        raise RuntimeError("Unable to create a new session key: every attempt collided.")
 
     def _encode(self, data: dict[str, Any]) -> dict[str, bytes]:
         dumps = self._dumps
@@ -742,86 +574,60 @@ class SessionStore(SessionBase):
                 raise SessionTooLarge(size, limit, keys.fingerprint(self.session_key))
         return encoded
 
+    def _seal(self, values: dict[str, bytes]) -> bytes:
+        # Compared in plaintext (tokens are randomized); encrypted here.
+        return record.encode_data(values if self._cipher is None else self._cipher.seal(values))
+
     def _plan(
         self, data: dict[str, Any], must_create: bool
     ) -> tuple[WritePlan | None, dict[str, bytes]]:
         """What a save must write, or ``None`` when Redis already holds it all."""
         assert self.session_key is not None
+        stored = self._stored
         encoded = self._encode(data)
         now = int(time.time())
-        created = now if must_create or self._created is None else self._created
-        idle, deadline = self._policy(data, created, now)
-        user_id = self._user_of(data)
+        created = now if must_create or stored.created is None else stored.created
+        idle, deadline = expiry.to_store(data, created, now)
+        user_id = _user_of(data)
+        deleted = b""
         if must_create:
-            mode, expected_user, payload, deleted = "c", "", encoded, b""
-        elif self._stored is None:
+            mode, expected_user, payload = "c", "", encoded
+        elif stored.values is None:
             # Never read (e.g. clear() before any access): replace everything.
-            mode, expected_user, payload, deleted = "r", self._stored_user, encoded, b""
+            mode, expected_user, payload = "r", stored.user_id, encoded
         else:
-            stored = self._stored
-            payload = {k: v for k, v in encoded.items() if stored.get(k) != v}
-            removed = [k for k in stored if k not in encoded]
-            if (
-                not payload
-                and not removed
-                and self._in_store
-                and (idle, deadline, user_id) == (self._idle, self._deadline, self._stored_user)
-            ):
-                # The load already slid the expiry; rewriting would only add a
-                # round trip (SESSION_SAVE_EVERY_REQUEST costs nothing extra).
+            payload = {k: v for k, v in encoded.items() if stored.values.get(k) != v}
+            removed = [k for k in stored.values if k not in encoded]
+            unchanged = (idle, deadline, user_id) == (stored.idle, stored.deadline, stored.user_id)
+            if not payload and not removed and stored.in_store and unchanged:
+                # The load already slid the expiry; rewriting would only add a round
+                # trip (SESSION_SAVE_EVERY_REQUEST costs nothing extra).
                 return None, encoded
-            mode, expected_user, deleted = "m", self._stored_user, record.encode_keys(removed)
+            mode, expected_user, deleted = "m", stored.user_id, record.encode_keys(removed)
         plan = WritePlan(
-            digest=keys.digest(self.session_key),
-            mode=mode,
-            created=created,
-            deadline=deadline,
-            idle=idle,
-            user_id=user_id,
-            expected_user_id=expected_user,
-            # Compared in plaintext above (tokens are randomized); encrypted here.
-            data=record.encode_data(
-                payload if self._cipher is None else self._cipher.seal(payload)
-            ),
-            deleted=deleted,
-            meta=self._client_meta_pairs,
-        )
+            keys.digest(self.session_key), mode, created, deadline, idle, user_id,
+            expected_user, self._seal(payload), deleted, self._client_meta_pairs,
+        )  # fmt: skip
         return plan, encoded
 
-    @sensitive_variables("session_key", "new_key")
-    def _moved_plan(self, plan: WritePlan, outcome: SaveOutcome) -> WritePlan | None:
-        """The same write aimed at the key another request rotated this one to."""
-        session_key = self.session_key
-        new_key = (
-            rotation.open_stub(session_key, outcome.stub) if session_key and outcome.stub else None
-        )
-        if new_key is None:
-            return None
-        self._switch_key(new_key)
-        return replace(plan, digest=keys.digest(new_key))
-
     def _saved(self, plan: WritePlan, outcome: SaveOutcome, encoded: dict[str, bytes]) -> None:
-        result, ended = outcome.result, outcome.ended
+        result = outcome.result
         if result == SaveResult.LIMIT:
             # Checked before CreateError: retrying with another key cannot help.
             raise SessionLimitReached(conf.max_sessions_per_user or 0)
         if result == SaveResult.TOO_LARGE:
             # The merge with what concurrent requests stored would pass the cap.
-            raise SessionTooLarge(
-                outcome.size, conf.max_size or 0, keys.fingerprint_of_digest(plan.digest)
-            )
-        if ended:
-            self._queue_limit(plan, ended)
+            fingerprint = keys.fingerprint_of_digest(plan.digest)
+            raise SessionTooLarge(outcome.size, conf.max_size or 0, fingerprint)
+        if outcome.ended:
+            self._events.limit_ended(plan.user_id, plan.digest, outcome.ended)
         if result == SaveResult.SAVED:
             if plan.mode == "c":
                 note_in_use(plan.digest)
-            self._stored = encoded
-            self._in_store = True
-            self._created = plan.created
-            self._deadline = plan.deadline
-            self._idle = plan.idle
-            self._stored_user = plan.user_id
-            self._meta = {**self._meta, **self._client_meta}
+            self._stored = Stored(
+                encoded, True, plan.created, plan.deadline, plan.idle, plan.user_id,
+                {**self._stored.meta, **self._client_meta},
+            )  # fmt: skip
             return
         if plan.mode == "c":
             raise CreateError
@@ -834,95 +640,7 @@ class SessionStore(SessionBase):
         # refusing the write is what keeps it deleted (Django ticket #21608).
         raise UpdateError
 
-    def save(self, must_create: bool = False) -> None:
-        if self.degraded:
-            # What Redis holds is unknown to this request: writing it would
-            # overwrite the real session with what the outage hid.
-            return None
-        if self.session_key is None:
-            return self.create()
-        data = self._get_session(no_load=must_create)  # type: ignore[attr-defined]
-        if self.degraded:
-            return None
-        if self.session_key is None:
-            # The load found no such session (expired, deleted, never existed):
-            # a save only updates, as Django's own backends do.
-            raise UpdateError
-        plan, encoded = self._plan(data, must_create)
-        if plan is not None:
-            try:
-                storage = self._storage()
-                outcome = storage.save(plan)
-                if outcome.result == SaveResult.MOVED:
-                    moved = self._moved_plan(plan, outcome)
-                    if moved is not None:
-                        plan, outcome = moved, storage.save(moved)
-            except SessionStoreUnavailable as exc:
-                if not self._may_degrade(plan):
-                    raise
-                self._degrade(exc, "save")
-                return None
-            try:
-                self._saved(plan, outcome, encoded)
-            finally:
-                self._send_queued()
-        return None
-
-    async def asave(self, must_create: bool = False) -> None:
-        if self.degraded:
-            return None
-        if self.session_key is None:
-            return await self.acreate()
-        data = await self._aget_session(no_load=must_create)  # type: ignore[attr-defined]
-        if self.degraded:
-            return None
-        if self.session_key is None:
-            # The load found no such session (expired, deleted, never existed):
-            # a save only updates, as Django's own backends do.
-            raise UpdateError
-        plan, encoded = self._plan(data, must_create)
-        if plan is not None:
-            try:
-                storage = self._astorage()
-                outcome = await storage.save(plan)
-                if outcome.result == SaveResult.MOVED:
-                    moved = self._moved_plan(plan, outcome)
-                    if moved is not None:
-                        plan, outcome = moved, await storage.save(moved)
-            except SessionStoreUnavailable as exc:
-                if not self._may_degrade(plan):
-                    raise
-                self._degrade(exc, "save")
-                return None
-            try:
-                self._saved(plan, outcome, encoded)
-            finally:
-                await self._asend_queued()
-        return None
-
-    def create(self) -> None:
-        for _ in range(_NEW_KEY_ATTEMPTS):
-            self._session_key = self._get_new_session_key()
-            try:
-                self.save(must_create=True)
-            except CreateError:
-                continue
-            self.modified = True
-            return
-        raise RuntimeError("Unable to create a new session key: every attempt collided.")
-
-    async def acreate(self) -> None:
-        for _ in range(_NEW_KEY_ATTEMPTS):
-            self._session_key = await self._aget_new_session_key()
-            try:
-                await self.asave(must_create=True)
-            except CreateError:
-                continue
-            self.modified = True
-            return
-        raise RuntimeError("Unable to create a new session key: every attempt collided.")
-
-    # -- delete ------------------------------------------------------------------
+    # -- delete ----------------------------------------------------------------------
 
     @sensitive_variables("session_key")
     def _delete_target(self, session_key: str | None) -> tuple[str, str] | None:
@@ -934,134 +652,81 @@ class SessionStore(SessionBase):
         if not keys.is_valid_session_key(session_key):
             return None
         own = session_key == self.session_key
-        return keys.digest(session_key), self._stored_user if own else ""
+        return keys.digest(session_key), self._stored.user_id if own else ""
 
     def _deleted(self, session_key: str | None) -> None:
         if session_key is None or session_key == self.session_key:
-            self._reset_stored()
+            self._stored = Stored()
 
-    @sensitive_variables("session_key")
-    def delete(self, session_key: str | None = None) -> None:
-        target = self._delete_target(session_key)
-        if target is not None:
-            self._storage().delete(*target)
-            self._deleted(session_key)
+    # -- cycle_key -------------------------------------------------------------------
 
-    @sensitive_variables("session_key")
-    async def adelete(self, session_key: str | None = None) -> None:
-        target = self._delete_target(session_key)
-        if target is not None:
-            await self._astorage().delete(*target)
-            self._deleted(session_key)
+    def _cycling(self, ops: Operations) -> Steps[None]:
+        data = yield from self._data(ops)
+        if self.degraded:
+            # A login during an outage: moving an unknown session would lose it, and
+            # a login that is not stored must not look done.
+            assert self._outage is not None
+            raise outage.refusal(self._outage, "cycle_key (a login)")
+        if self.session_key is None:
+            self._in_cycle_key = True
+            try:
+                yield from self._creating(ops)
+            finally:
+                self._in_cycle_key = False
+            return
+        for _ in range(_NEW_KEY_ATTEMPTS):
+            new_key = yield from self._new_key()
+            plan = self._cycle_plan(data, new_key)
+            result = yield from ops.cycle(plan)
+            if result != CycleResult.TAKEN:
+                self._cycled(new_key, plan, result, data)
+                return
+        raise RuntimeError("Unable to create a new session key: every attempt collided.")
 
-    # -- cycle_key ---------------------------------------------------------------
-
-    @sensitive_variables("old_key", "new_key")
-    def _cycle_plan(self, old_key: str, new_key: str, data: dict[str, Any]) -> CyclePlan:
+    @sensitive_variables("old_key")
+    def _cycle_plan(self, data: dict[str, Any], new_key: _Hidden) -> CyclePlan:
+        old_key = self.session_key
+        assert old_key is not None
+        stored = self._stored
         # The new key starts a new session: its absolute lifetime counts from now
         # (cycle_key runs at login, where a fresh lifetime is what users expect).
         now = int(time.time())
-        idle, deadline = self._policy(data, now, now)
-        encoded = self._encode(data)
+        idle, deadline = expiry.to_store(data, now, now)
         return CyclePlan(
             old_digest=keys.digest(old_key),
-            new_digest=keys.digest(new_key),
-            expected_user_id=self._stored_user,
-            old_in_store=self._in_store,
+            new_digest=keys.digest(new_key.key),
+            expected_user_id=stored.user_id,
+            old_in_store=stored.in_store,
             created=now,
             deadline=deadline,
             idle=idle,
-            user_id=self._user_of(data),
-            data=record.encode_data(
-                encoded if self._cipher is None else self._cipher.seal(encoded)
-            ),
+            user_id=_user_of(data),
+            data=self._seal(self._encode(data)),
             # A new key starts a new rotation clock (its creation time), under a
             # fingerprint of its own, with no rotation pending.
             meta={
                 k: v
-                for k, v in {**self._meta, **self._client_meta}.items()
+                for k, v in {**stored.meta, **self._client_meta}.items()
                 if k not in _NEW_SESSION_DROPS
             },
             client_meta=self._client_meta,
         )
 
-    @sensitive_variables("old_key", "new_key")
-    def _cycled(self, new_key: str, plan: CyclePlan, result: int, data: dict[str, Any]) -> None:
-        self._session_key = new_key
+    def _cycled(self, new_key: _Hidden, plan: CyclePlan, result: int, data: dict[str, Any]) -> None:
+        self._session_key = new_key.key
         note_in_use(plan.new_digest)
         if result == CycleResult.OLD_GONE:
-            data = {}
-            user_id = ""
-            self._meta = dict(plan.client_meta)  # an empty record, this client's
+            # An empty record, this client's.
+            data, user_id, meta = {}, "", dict(plan.client_meta)
         else:
-            user_id = plan.user_id
-            self._meta = dict(plan.meta)
+            user_id, meta = plan.user_id, dict(plan.meta)
         self._session_cache = data
-        self._stored = self._encode(data)
-        self._in_store = True
-        self._created = plan.created
-        self._deadline = plan.deadline
-        self._idle = plan.idle
-        self._stored_user = user_id
+        self._stored = Stored(
+            self._encode(data), True, plan.created, plan.deadline, plan.idle, user_id, meta
+        )
         self.modified = True
 
-    @sensitive_variables("old_key", "new_key")
-    def cycle_key(self) -> None:
-        data = self._get_session()  # type: ignore[attr-defined]
-        if self.degraded:
-            # A login during an outage: moving an unknown session would lose it,
-            # and a login that is not stored must not look done.
-            raise self._refuse_degraded("cycle_key (a login)")
-        old_key = self.session_key
-        if old_key is None:
-            self._no_degrade = True
-            try:
-                self.create()
-            finally:
-                self._no_degrade = False
-            return
-        storage = self._storage()
-        for _ in range(_NEW_KEY_ATTEMPTS):
-            new_key = self._get_new_session_key()
-            plan = self._cycle_plan(old_key, new_key, data)
-            result = storage.cycle(plan)
-            if result != CycleResult.TAKEN:
-                self._cycled(new_key, plan, result, data)
-                return
-        raise RuntimeError("Unable to create a new session key: every attempt collided.")
 
-    @sensitive_variables("old_key", "new_key")
-    async def acycle_key(self) -> None:
-        data = await self._aget_session()  # type: ignore[attr-defined]
-        if self.degraded:
-            raise self._refuse_degraded("cycle_key (a login)")
-        old_key = self.session_key
-        if old_key is None:
-            self._no_degrade = True
-            try:
-                await self.acreate()
-            finally:
-                self._no_degrade = False
-            return
-        storage = self._astorage()
-        for _ in range(_NEW_KEY_ATTEMPTS):
-            new_key = await self._aget_new_session_key()
-            plan = self._cycle_plan(old_key, new_key, data)
-            result = await storage.cycle(plan)
-            if result != CycleResult.TAKEN:
-                self._cycled(new_key, plan, result, data)
-                return
-        raise RuntimeError("Unable to create a new session key: every attempt collided.")
-
-    # -- cleanup -------------------------------------------------------------------
-
-    # Sessions expire through their Redis TTL; what is left to clean is the user
-    # indexes (see index_store.py). Django's ``clearsessions`` calls this.
-
-    @classmethod
-    def clear_expired(cls) -> None:
-        index_storage().clear_expired()
-
-    @classmethod
-    async def aclear_expired(cls) -> None:
-        await async_index_storage().clear_expired()
+def _user_of(data: dict[str, Any]) -> str:
+    user_id = data.get(SESSION_KEY)
+    return "" if user_id is None else str(user_id)

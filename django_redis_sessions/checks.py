@@ -369,7 +369,7 @@ def _encryption_errors() -> list[CheckMessage]:
 def _client_factory_errors() -> list[CheckMessage]:
     from django.core.exceptions import ImproperlyConfigured
 
-    from .connection import client_factory
+    from .storage.connection import client_factory
 
     try:
         client_factory()
@@ -663,7 +663,7 @@ def _cluster_errors() -> list[CheckMessage]:
 
 
 def _sentinel_errors() -> list[CheckMessage]:
-    from .connection import sentinel_problem
+    from .storage.connection import sentinel_problem
 
     if conf.sentinels is None:
         return []
@@ -746,7 +746,7 @@ def _sentinel_tls_warnings() -> list[CheckMessage]:
 
 def _sentinels_unusable() -> bool:
     """Sentinel is off, or misconfigured (E031 says how)."""
-    from .connection import sentinel_problem
+    from .storage.connection import sentinel_problem
 
     return conf.sentinels is None or sentinel_problem() is not None
 

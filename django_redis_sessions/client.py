@@ -15,7 +15,7 @@ from functools import lru_cache
 from django.http import HttpRequest
 
 from .conf import conf
-from .record import META_IP, META_USER_AGENT
+from .storage.record import META_IP, META_USER_AGENT
 
 #: Bits kept by truncation: a /24 for IPv4, a /48 for IPv6 (the last 80 bits zeroed).
 _TRUNCATED_PREFIX = {4: 24, 6: 48}

@@ -66,3 +66,11 @@ class SessionLimitReached(PermissionDenied):
             "on another device first."
         )
         self.limit = limit
+
+
+class WrongTypeKey(SessionStoreError):
+    """A session's Redis key holds another type (a list, a hash): not our record.
+
+    Raised by a load (Redis answered ``WRONGTYPE``); the engine treats the key like a
+    corrupt record: logs it by fingerprint, removes it and issues a fresh session.
+    """

@@ -17,7 +17,7 @@ from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
-from . import keys
+from .storage import keys
 from .backend import SessionStore
 
 #: The cache keys Django's ``cache`` and ``cached_db`` engines use for a session.

@@ -27,7 +27,8 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_POST, require_safe
 
-from . import api, keys
+from . import api
+from .storage import keys
 from .conf import conf
 from .devices import describe_user_agent
 

@@ -25,7 +25,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from django_redis_sessions import api
-from django_redis_sessions.keys import fingerprint
+from django_redis_sessions.storage.keys import fingerprint
 
 from .demo import demo_user_rows, describe_store, is_embedded
 from .forms import SignInForm

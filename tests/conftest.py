@@ -22,7 +22,7 @@ import redis.cluster
 from django.conf import settings
 from django.test.utils import override_settings
 
-from django_redis_sessions import connection
+from django_redis_sessions.storage import connection
 from django_redis_sessions.conf import conf
 
 from .servers import free_port, redis_cluster, redis_server

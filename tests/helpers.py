@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django_redis_sessions import keys, record
+from django_redis_sessions.storage import keys, record
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 
@@ -13,13 +13,12 @@ from django_redis_sessions.conf import conf
 def load_scripts() -> None:
     """Cache every engine script on the server (every primary of a cluster: each
     caches its own), so a counted request never pays the first use's EVAL."""
-    from django_redis_sessions import cluster, connection, store
+    from django_redis_sessions.storage import connection, scripts
 
     client = connection.get_client()
-    for module in (store, cluster):
-        for script in vars(module).values():
-            if isinstance(script, store.LuaScript):
-                client.script_load(script.text)
+    for kind in (scripts.SINGLE, scripts.CLUSTER):
+        for script in kind.all():
+            client.script_load(script.text)
 
 
 def index_members(client: Any, user_id: object) -> set[str]:
@@ -92,7 +91,7 @@ async def async_failover_read(key: str) -> Any:
 
 async def cached_async_client() -> Any:
     """This event loop's cached async client (the failover tests check it is kept)."""
-    from django_redis_sessions import connection
+    from django_redis_sessions.storage import connection
 
     return connection.get_async_client()
 

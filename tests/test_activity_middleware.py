@@ -23,7 +23,7 @@ from django.test import AsyncClient, Client, RequestFactory
 from django.utils import timezone
 from django.utils.http import parse_http_date
 
-from django_redis_sessions import keys, record
+from django_redis_sessions.storage import keys, record
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import DEFAULT_ABSOLUTE_AGE
 from django_redis_sessions.middleware import SessionActivityMiddleware
@@ -802,7 +802,7 @@ def record_offloads_and_refuse_sync_io(monkeypatch) -> list[object]:
     """From now on: record what is handed to sync_to_async; refuse sync session I/O."""
     import asgiref.sync
 
-    from django_redis_sessions import store
+    from django_redis_sessions.storage import runner
 
     calls: list[object] = []
     original = asgiref.sync.SyncToAsync.__init__
@@ -815,8 +815,7 @@ def record_offloads_and_refuse_sync_io(monkeypatch) -> list[object]:
         raise AssertionError("sync Redis I/O on the async path")
 
     monkeypatch.setattr(asgiref.sync.SyncToAsync, "__init__", recording_init)
-    for name in ("load", "save", "delete", "cycle", "exists", "discard"):
-        monkeypatch.setattr(store.SessionStorage, name, refuse)
+    monkeypatch.setattr(runner.SyncDriver, "run", refuse)
     return calls
 
 
@@ -1041,10 +1040,11 @@ def test_stored_expiry_age_is_zero_at_the_deadline_not_the_idle_window(r, monkey
     session = saved_session(a=1)
     session.load()
     now = 2_000_000_000
-    monkeypatch.setattr("django_redis_sessions.backend.time.time", lambda: now)
-    session._idle, session._deadline, session._created = 600, now, now - 10
+    monkeypatch.setattr("django_redis_sessions.policies.expiry.time.time", lambda: now)
+    stored = session._stored
+    stored.idle, stored.deadline, stored.created = 600, now, now - 10
     assert session.stored_expiry_age() == 0
-    session._deadline = now + 30
+    stored.deadline = now + 30
     assert session.stored_expiry_age() == 30
-    session._deadline = 0
+    stored.deadline = 0
     assert session.stored_expiry_age() == 600

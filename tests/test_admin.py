@@ -19,11 +19,12 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.contrib.auth.models import AnonymousUser, Permission
 from django.test import Client
 
-from django_redis_sessions import api, devices, keys
+from django_redis_sessions import api, devices
+from django_redis_sessions.storage import keys
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 from django_redis_sessions.exceptions import SessionStoreUnavailable
-from django_redis_sessions.record import SEEN_OFFSET
+from django_redis_sessions.storage.record import SEEN_OFFSET
 
 from .helpers import index_members, login, redis_key
 

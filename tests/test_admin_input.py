@@ -21,7 +21,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from django_redis_sessions import admin as sessions_admin
-from django_redis_sessions import api, keys
+from django_redis_sessions import api
+from django_redis_sessions.storage import keys
 from django_redis_sessions.conf import conf
 
 from .test_admin import (

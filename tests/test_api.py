@@ -12,7 +12,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.base import UpdateError
 from django.test import AsyncClient, Client
 
-from django_redis_sessions import api, keys, record
+from django_redis_sessions import api
+from django_redis_sessions.storage import keys, record
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 
@@ -225,7 +226,7 @@ def test_a_write_racing_a_revocation_cannot_resurrect_it(r, alice):
 
 
 def test_revoke_user_sessions_of_many_sessions_works_in_batches(r, alice, monkeypatch):
-    from django_redis_sessions import index_store
+    from django_redis_sessions.storage import index_ops as index_store
 
     monkeypatch.setattr(index_store, "REVOKE_BATCH", 7)
     sessions = [signed_in(alice.pk) for _ in range(20)]

@@ -25,12 +25,14 @@ from django.test import AsyncClient, Client, RequestFactory
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from django_redis_sessions import api, audit, keys
+from django_redis_sessions import api, audit
+from django_redis_sessions.storage import keys
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.checks import check_settings
 from django_redis_sessions.conf import conf
 from django_redis_sessions.signals import session_event, session_revoked
-from django_redis_sessions.store import AUDIT
+from django_redis_sessions.storage.runner import SyncDriver
+from django_redis_sessions.storage.scripts import SINGLE
 
 from .helpers import login
 
@@ -413,7 +415,7 @@ def test_one_round_trip_per_recorded_signal(r, alice, count_round_trips):
     # One call of the append script (LPUSH, LTRIM, EXPIRE under a receipt), on one
     # server and on a Cluster alike.
     assert "EVALSHA" in command
-    assert AUDIT.sha in command
+    assert SINGLE.audit.sha in command
     assert len(stored(r, alice)) == 2
 
 
@@ -455,7 +457,11 @@ def audit_redis_down(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     dead = redis.Redis(
         host="127.0.0.1", port=1, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)
     )
-    monkeypatch.setattr(audit, "get_client", lambda: dead)
+    def run_on_dead(operation: Any, *args: Any) -> Any:
+        driver = SyncDriver(dead)
+        return driver.run(operation(driver.ops, *args))
+
+    monkeypatch.setattr(audit, "run", run_on_dead)
     yield
     dead.close()
 

@@ -10,7 +10,7 @@ import pytest
 import redis
 from django.test import Client
 
-from django_redis_sessions import keys, record
+from django_redis_sessions.storage import keys, record
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 from django_redis_sessions.exceptions import SessionStoreUnavailable
@@ -193,7 +193,7 @@ def test_a_dropped_connection_is_replaced_not_reported(r, settings):
     s = SessionStore()
     s["a"] = 1
     s.save()  # opens the engine's pooled connection (the only one: no threads here)
-    from django_redis_sessions.connection import get_client
+    from django_redis_sessions.storage.connection import get_client
 
     assert r.client_kill_filter(_id=get_client().client_id()) == 1
     assert SessionStore(s.session_key)["a"] == 1

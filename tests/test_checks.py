@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from django_redis_sessions import connection
+from django_redis_sessions.storage import connection
 from django_redis_sessions.checks import check_settings
 
 

@@ -22,13 +22,16 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import AsyncClient, Client
 
-from django_redis_sessions import api, cluster, connection, keys, record, rotation
+from django_redis_sessions import api
+from django_redis_sessions.storage import connection, keys, record
+from django_redis_sessions.policies import rotation
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.checks import check_settings
 from django_redis_sessions.conf import conf
 from django_redis_sessions.exceptions import SessionStoreUnavailable
-from django_redis_sessions.storages import index_storage
-from django_redis_sessions.store import RotatePlan, RotateResult
+from django_redis_sessions.storage import Operations, ops, runner
+from django_redis_sessions.storage import run as run_operation
+from django_redis_sessions.storage.plans import RotatePlan, RotateResult
 
 from .helpers import load_scripts, login, redis_key
 from .servers import redis_cluster
@@ -169,17 +172,17 @@ def crash_at(monkeypatch: pytest.MonkeyPatch) -> Any:
     """``crash_at(n)``: the n-th step of the cluster storage fails as if the process died
     there (steps before it ran, it and later ones never do). Returns the step count."""
     state = {"limit": 10**9, "count": 0}
-    real = cluster.ClusterIndexStorage.perform
+    real = runner.SyncDriver.perform
 
-    def perform(self: Any, step: Any) -> Any:
+    def perform(self: Any, step: Any, scans: Any) -> Any:
         state["count"] += 1
         if state["count"] >= state["limit"]:
             raise redis.ConnectionError("injected crash")
-        return real(self, step)
+        return real(self, step, scans)
 
-    monkeypatch.setattr(cluster.ClusterIndexStorage, "perform", perform)
+    monkeypatch.setattr(runner.SyncDriver, "perform", perform)
     # No grace for pending marks here: the cleanup may prune what a crash left.
-    monkeypatch.setattr(cluster, "PENDING_SECONDS", -1)
+    monkeypatch.setattr(ops, "PENDING_SECONDS", -1)
 
     def arm(limit: int) -> None:
         state["limit"], state["count"] = limit, 0
@@ -240,7 +243,7 @@ def _rotate(user: User) -> None:
         expected_user_id=str(user.pk),
         sealed=rotation.seal(key, new_key),
     )
-    assert index_storage().rotate(plan) == (RotateResult.ROTATED, None)
+    assert run_operation(Operations.rotate, plan) == (RotateResult.ROTATED, None)
 
 
 OPERATIONS = {
@@ -276,15 +279,15 @@ def test_a_crash_before_any_step_leaves_no_unindexed_session(
 
 
 def test_a_prune_during_a_sign_in_keeps_its_claimed_entry(rc: Any, alice: User) -> None:
-    storage = index_storage()
-    assert isinstance(storage, cluster.ClusterIndexStorage)
+    driver = runner.sync_driver()
+    assert driver.cluster
     session = SessionStore()
     session["_auth_user_id"] = str(alice.pk)
     session._session_key = session._get_new_session_key()
     plan = session._plan({"_auth_user_id": str(alice.pk)}, must_create=True)[0]
     assert plan is not None
-    steps = storage.save_steps(plan)
-    reply = storage.perform(next(steps))  # the claim: entry in, record not yet written
+    steps = driver.ops.save(plan)
+    reply = driver.perform(next(steps), {})  # the claim: entry in, record not yet written
     digest = plan.digest
     assert rc.zscore(keys.user_index_key(conf.prefix, str(alice.pk)), digest) is not None
     # Readers and the cleanup find no record for it, and must leave it alone.
@@ -293,7 +296,7 @@ def test_a_prune_during_a_sign_in_keeps_its_claimed_entry(rc: Any, alice: User) 
     assert api.revoke_user_sessions(alice) == 0
     while True:
         try:
-            reply = storage.perform(steps.send(reply))
+            reply = driver.perform(steps.send(reply), {})
         except StopIteration:
             break
     assert unindexed_live_sessions(rc) == []
@@ -344,7 +347,7 @@ def test_clearsessions_and_revoke_all_reach_every_primary(
         port: [k for k in found if b":u:" in k] for port, found in node_keys(cluster_ports).items()
     }
     assert sum(bool(found) for found in indexes_per_node.values()) >= 2, indexes_per_node
-    stats = index_storage().clear_expired()
+    stats = run_operation(Operations.clear_expired)
     assert (stats.indexes, stats.entries_pruned, stats.indexes_removed) == (9, 18, 9)
     assert sum(len(found) for found in node_keys(cluster_ports).values()) == 0
 

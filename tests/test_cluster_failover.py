@@ -29,7 +29,8 @@ import redis
 import redis.cluster
 from django.test import Client
 
-from django_redis_sessions import api, connection, keys
+from django_redis_sessions import api
+from django_redis_sessions.storage import connection, keys
 from django_redis_sessions.exceptions import SessionStoreUnavailable
 
 from .helpers import (

@@ -12,7 +12,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from django_redis_sessions import api, keys, record
+from django_redis_sessions import api
+from django_redis_sessions.storage import keys, record
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 from django_redis_sessions.management.commands import revoke_sessions
@@ -342,7 +343,7 @@ def test_clearsessions_prunes_and_reports(r, alice, bob, settings, caplog):
 
 @pytest.mark.single_server
 def test_clearsessions_shows_batches_at_verbosity_2(r, alice, bob, settings, monkeypatch):
-    from django_redis_sessions import index_store
+    from django_redis_sessions.storage import index_ops as index_store
 
     monkeypatch.setattr(index_store, "CLEANUP_BATCH", 1)
     _stale_indexes(r, alice, bob, settings)

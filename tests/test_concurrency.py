@@ -147,7 +147,8 @@ def test_revocation_racing_busy_requests_leaves_nothing_behind(r, alice, bob):
     them (no save may write one back), keep the index exact, and leave bob's
     sessions alone.
     """
-    from django_redis_sessions import api, keys
+    from django_redis_sessions import api
+    from django_redis_sessions.storage import keys
 
     from .helpers import index_members, redis_key
 

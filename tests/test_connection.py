@@ -6,7 +6,7 @@ import pytest
 import redis
 from django_redis import get_redis_connection
 
-from django_redis_sessions import connection
+from django_redis_sessions.storage import connection
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.exceptions import SessionStoreError
 

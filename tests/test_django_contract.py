@@ -22,7 +22,7 @@ from django.core import management, signing
 from django.test import override_settings
 from django.utils import timezone
 
-from django_redis_sessions import keys, record
+from django_redis_sessions.storage import keys, record
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from django_redis_sessions import record
+from django_redis_sessions.storage import record
 from django_redis_sessions.backend import SessionStore
 
 from .helpers import redis_key, saved_session

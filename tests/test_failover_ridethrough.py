@@ -27,7 +27,7 @@ import redis
 import redis.cluster
 from django.test import Client
 
-from django_redis_sessions import connection
+from django_redis_sessions.storage import connection
 
 from .helpers import login, redis_key
 from .servers import redis_cluster

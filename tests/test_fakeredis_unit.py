@@ -11,7 +11,8 @@ import fakeredis
 import pytest
 from django.contrib.sessions.backends.base import UpdateError
 
-from django_redis_sessions import keys, storages
+from django_redis_sessions.storage import runner
+from django_redis_sessions.storage import keys
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 
@@ -20,9 +21,9 @@ from django_redis_sessions.conf import conf
 def fake(monkeypatch):
     server = fakeredis.FakeServer()
     client = fakeredis.FakeRedis(server=server)
-    monkeypatch.setattr(storages, "get_client", lambda: client)
+    monkeypatch.setattr(runner, "get_client", lambda: client)
     monkeypatch.setattr(
-        storages, "get_async_client", lambda: fakeredis.FakeAsyncRedis(server=server)
+        runner, "get_async_client", lambda: fakeredis.FakeAsyncRedis(server=server)
     )
     return client
 
@@ -97,11 +98,12 @@ def test_a_key_of_another_type_is_replaced_by_a_fresh_session(fake):
 def test_a_lost_reply_is_not_applied_twice_on_fakeredis_too(fake):
     """The receipt protocol runs on fakeredis's Lua as on Redis: a resent call with
     the same receipt returns the first reply."""
-    from django_redis_sessions.store import AUDIT
+    from django_redis_sessions.storage.scripts import SINGLE, AuditArgs
+    from django_redis_sessions.storage.steps import Script
 
-    storage = storages.index_storage()
-    keys_, args = storage.with_receipt(AUDIT, ["k"], [10, 60, b"e1"])
-    first = fake.eval(AUDIT.text, len(keys_), *keys_, *args)
-    again = fake.eval(AUDIT.text, len(keys_), *keys_, *args)
+    driver = runner.sync_driver()
+    keys_, args = driver.script_args(Script(SINGLE.audit, ["k"], AuditArgs(10, 60, (b"e1",))))
+    first = fake.eval(SINGLE.audit.text, len(keys_), *keys_, *args)
+    again = fake.eval(SINGLE.audit.text, len(keys_), *keys_, *args)
     assert first == again == 1
     assert fake.lrange("k", 0, -1) == [b"e1"]

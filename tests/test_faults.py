@@ -23,20 +23,16 @@ import redis
 from asgiref.sync import async_to_sync
 from django.test import Client
 
-from django_redis_sessions import api, audit, keys, store
+from django_redis_sessions import api, audit
+from django_redis_sessions.storage import ops as store
+from django_redis_sessions.storage import keys
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 from django_redis_sessions.exceptions import SessionStoreFull, SessionTooLarge
-from django_redis_sessions.store import (
-    AUDIT,
-    CYCLE,
-    DELETE,
-    REVOKE,
-    REVOKE_USER,
-    ROTATE,
-    SAVE,
-    LuaScript,
-)
+from django_redis_sessions.storage.scripts import SINGLE, LuaScript
+
+AUDIT, CYCLE, DELETE, REVOKE = SINGLE.audit, SINGLE.cycle, SINGLE.delete, SINGLE.revoke
+REVOKE_USER, ROTATE, SAVE = SINGLE.revoke_user, SINGLE.rotate, SINGLE.save
 
 from .faultproxy import FaultProxy, Matcher
 from .servers import full_redis_server

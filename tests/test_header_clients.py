@@ -22,7 +22,7 @@ from django.urls import include, path
 from django.utils.cache import has_vary_header
 from django.views.debug import ExceptionReporter
 
-from django_redis_sessions import keys
+from django_redis_sessions.storage import keys
 from django_redis_sessions.checks import check_settings
 from django_redis_sessions.header_middleware import (
     SessionMiddleware,

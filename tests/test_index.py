@@ -8,11 +8,11 @@ import time
 import pytest
 from django.test import AsyncClient, Client
 
-from django_redis_sessions import keys, record
+from django_redis_sessions.storage import keys, record
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
-from django_redis_sessions.connection import get_client
-from django_redis_sessions.index_store import IndexStorage
+from django_redis_sessions.storage.connection import get_client
+from django_redis_sessions.storage import Operations, run
 
 from .helpers import index_members, login
 
@@ -76,8 +76,8 @@ async def test_async_store_api_keeps_the_index(r, alice):
 def test_several_devices_share_one_index(r, alice):
     keys_ = {login(Client()) for _ in range(3)}
     assert index_members(r, alice.pk) == {digest_of(k) for k in keys_}
-    storage = IndexStorage(get_client(), conf.prefix)
-    assert {d for d, _raw in storage.user_records(str(alice.pk))} == {digest_of(k) for k in keys_}
+    records = run(Operations.user_records, str(alice.pk))
+    assert {d for d, _raw in records} == {digest_of(k) for k in keys_}
 
 
 def test_cycle_key_moves_the_index_entry(r, alice):
@@ -151,8 +151,7 @@ def test_entries_of_idle_expired_sessions_are_pruned_on_read_and_by_clear_expire
 
     stale = login(Client())
     time.sleep(1.2)
-    storage = IndexStorage(get_client(), conf.prefix)
-    assert storage.user_records(str(alice.pk)) == []
+    assert run(Operations.user_records, str(alice.pk)) == []
     assert index_members(r, alice.pk) == set()
 
 

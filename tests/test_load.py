@@ -34,7 +34,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-from django_redis_sessions import keys, record
+from django_redis_sessions.storage import keys, record
 
 from .loadapp.client import Client, Jar
 from .loadapp.prepare import PASSWORD, username

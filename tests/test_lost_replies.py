@@ -19,7 +19,9 @@ import redis.asyncio.connection
 import redis.connection
 from asgiref.sync import async_to_sync
 
-from django_redis_sessions import api, audit, cluster, keys, record, store
+from django_redis_sessions import api, audit
+from django_redis_sessions.storage import Operations, run, scripts
+from django_redis_sessions.storage import keys, record
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 
@@ -37,10 +39,8 @@ class LostReplies:
         self.fired = 0
 
     def arm(self, name: str, times: int = 1) -> None:
-        scripts = [*vars(store).values(), *vars(cluster).values()]
-        self.shas = {
-            s.sha.encode() for s in scripts if isinstance(s, store.LuaScript) and s.name == name
-        }
+        every = [*scripts.SINGLE.all(), *scripts.CLUSTER.all()]
+        self.shas = {s.sha.encode() for s in every if s.name == name}
         self.times = times
 
     def hit(self, sent: bytes) -> bool:
@@ -115,7 +115,7 @@ def signed_in(user_id: str, **data: Any) -> str:
 
 def live_digests(user_id: str) -> set[str]:
     """Digests of the user's sessions, by the listing (which prunes stale entries)."""
-    return {digest for digest, _raw in api._storage().user_records(user_id)}
+    return {digest for digest, _raw in run(Operations.user_records, user_id)}
 
 
 both = pytest.mark.parametrize("sync", [True, False], ids=["sync", "async"])

@@ -8,7 +8,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from django_redis_sessions import auth, keys
+from django_redis_sessions import auth
+from django_redis_sessions.storage import keys
 from django_redis_sessions.signals import session_revoked
 
 from .helpers import index_members, login, redis_key

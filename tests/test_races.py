@@ -19,9 +19,11 @@ import pytest
 import redis
 from django.test import Client
 
-from django_redis_sessions import api, keys
+from django_redis_sessions import api
+from django_redis_sessions.storage import keys
 from django_redis_sessions.backend import SessionStore
-from django_redis_sessions.store import AsyncSessionStorage, LuaScript, SessionStorage
+from django_redis_sessions.storage.runner import AsyncDriver, SyncDriver
+from django_redis_sessions.storage.steps import Script
 
 from .helpers import login
 from .test_rotation import age
@@ -35,14 +37,14 @@ REVOKING = {"revoke", "revoke_user"}
 def before_revoking(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Callable[[], Any]]]:
     """Actions run just before the next revoking script is sent, in order."""
     pending: list[Callable[[], Any]] = []
-    original = SessionStorage._run
+    original = SyncDriver.perform
 
-    def run(self: SessionStorage, script: LuaScript, keys_: Any, args: Any) -> Any:
-        if script.name in REVOKING and pending:
+    def perform(self: SyncDriver, step: Any, scans: Any) -> Any:
+        if isinstance(step, Script) and step.script.name in REVOKING and pending:
             pending.pop(0)()
-        return original(self, script, keys_, args)
+        return original(self, step, scans)
 
-    monkeypatch.setattr(SessionStorage, "_run", run)
+    monkeypatch.setattr(SyncDriver, "perform", perform)
     yield pending
     assert not pending, "the revocation never sent its script"
 
@@ -52,14 +54,14 @@ def before_arevoking(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[list[Callable[[], Awaitable[Any]]]]:
     pending: list[Callable[[], Awaitable[Any]]] = []
-    original = AsyncSessionStorage._run
+    original = AsyncDriver.perform
 
-    async def run(self: AsyncSessionStorage, script: LuaScript, keys_: Any, args: Any) -> Any:
-        if script.name in REVOKING and pending:
+    async def perform(self: AsyncDriver, step: Any, scans: Any) -> Any:
+        if isinstance(step, Script) and step.script.name in REVOKING and pending:
             await pending.pop(0)()
-        return await original(self, script, keys_, args)
+        return await original(self, step, scans)
 
-    monkeypatch.setattr(AsyncSessionStorage, "_run", run)
+    monkeypatch.setattr(AsyncDriver, "perform", perform)
     yield pending
     assert not pending, "the revocation never sent its script"
 

@@ -12,9 +12,11 @@ import redis
 from django.core.checks import run_checks
 from django.test import AsyncClient, Client
 
-from django_redis_sessions import api, keys, record, rotation
+from django_redis_sessions import api
+from django_redis_sessions.storage import keys, record
+from django_redis_sessions.policies import rotation
 from django_redis_sessions.backend import SessionStore
-from django_redis_sessions.store import CONFIRM
+from django_redis_sessions.storage.scripts import SINGLE
 from tests.helpers import index_members, login, redis_key
 
 pytestmark = pytest.mark.real_redis
@@ -90,7 +92,7 @@ def test_an_old_enough_key_is_renewed_and_keeps_everything(
     # it lives as long as the session (the response may never have delivered the
     # new cookie); that request starts the grace period.
     stub = r.get(redis_key(key)) or b""
-    assert rotation.is_stub(stub)
+    assert record.is_stub(stub)
     assert r.pttl(redis_key(key)) > 30_000
     assert new_key.encode() not in stub
     read(client)
@@ -144,7 +146,7 @@ def test_confirming_a_rotation_costs_one_round_trip_once(
     key = login(client)
     age(r, key)
     read(client)  # rotates
-    r.script_load(CONFIRM.text)  # cached, as on a warm server
+    r.script_load(SINGLE.confirm.text)  # cached, as on a warm server
     count_round_trips.round_trips = 0
     read(client)  # the first request with the new key: load, then confirm
     assert count_round_trips.round_trips == 2

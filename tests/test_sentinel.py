@@ -23,7 +23,8 @@ import redis
 from django.core.exceptions import ImproperlyConfigured
 from django.test import AsyncClient, Client
 
-from django_redis_sessions import api, connection, keys
+from django_redis_sessions import api
+from django_redis_sessions.storage import connection, keys
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.checks import check_deploy, check_settings
 from django_redis_sessions.conf import conf

@@ -12,7 +12,8 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.core.checks import run_checks
 from django.test import Client
 
-from django_redis_sessions import api, keys
+from django_redis_sessions import api
+from django_redis_sessions.storage import keys
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.exceptions import SessionLimitReached
 from tests.helpers import index_members, login, redis_key

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from playwright.sync_api import BrowserContext, Page, expect
 
-from django_redis_sessions.keys import fingerprint
+from django_redis_sessions.storage.keys import fingerprint
 
 pytestmark = pytest.mark.browser
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from django_redis_sessions import api, keys
+from django_redis_sessions import api
+from django_redis_sessions.storage import keys
 from django_redis_sessions.conf import conf
 
 from .test_custom_users import make_user, sign_in

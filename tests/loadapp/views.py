@@ -16,7 +16,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from django_redis_sessions import api, keys
+from django_redis_sessions import api
+from django_redis_sessions.storage import keys
 
 
 def _anonymous() -> HttpResponse:

@@ -50,7 +50,8 @@ from django.utils.module_loading import import_string
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from django_redis_sessions import api, connection, keys, record
+from django_redis_sessions import api
+from django_redis_sessions.storage import connection, keys, record
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 from tests.conftest import CommandCounter

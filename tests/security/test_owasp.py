@@ -24,7 +24,8 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils.crypto import get_random_string
 
-from django_redis_sessions import api, backend, keys, record
+from django_redis_sessions import api, backend
+from django_redis_sessions.storage import keys, record
 from django_redis_sessions.backend import SessionStore
 
 from ..conftest import CommandCounter

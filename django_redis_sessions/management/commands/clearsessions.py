@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import time
 from importlib import import_module
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.core.management import BaseCommand, CommandError
 
 from ...exceptions import SessionStoreError
-from ...index_store import CLEANUP_BATCH, CleanupStats
-from ...storages import index_storage
+from ...storage import Operations, run
+from ...storage.index_ops import CLEANUP_BATCH
+from ...storage.plans import CleanupStats, Progress
+from ...storage.steps import Commands, Steps
 
 ENGINE = "django_redis_sessions.backend"
 BAR_WIDTH = 30
@@ -29,6 +32,18 @@ BAR_WIDTH = 30
 
 def _count(number: int, singular: str, plural: str) -> str:
     return f"{number} {singular if number == 1 else plural}"
+
+
+def _clear_expired(
+    ops: Operations, verbosity: int, progress: Callable[[int, int], Progress]
+) -> Steps[CleanupStats]:
+    # DBSIZE counts every key of the database: enough to estimate how far the SCAN
+    # has got, which is all a progress bar needs.
+    keys_in_db = 1
+    if verbosity:
+        (size,) = yield Commands([("DBSIZE",)], "dbsize")
+        keys_in_db = max(1, int(size))
+    return (yield from ops.clear_expired(progress(verbosity, keys_in_db)))
 
 
 class Command(BaseCommand):
@@ -51,13 +66,7 @@ class Command(BaseCommand):
         verbosity: int = options["verbosity"]
         started = time.perf_counter()
         try:
-            storage = index_storage()
-            client = storage.client
-            # DBSIZE counts every key of the database: enough to estimate how far
-            # the SCAN has got, which is all a progress bar needs.
-            with storage.errors("dbsize"):
-                keys_in_db = max(1, int(client.dbsize())) if verbosity else 1
-            stats = storage.clear_expired(progress=self._progress(verbosity, keys_in_db))
+            stats = run(_clear_expired, verbosity, self._progress)
         except SessionStoreError as exc:
             raise CommandError(str(exc)) from exc
         finally:

@@ -1,38 +1,39 @@
+-- ARGV: mode, created, deadline, idle, meta, user_id, expected_user_id, member, data, deleted, key_prefix, sweep_limit, absolute_age, max_sessions, limit_action, max_size, claimed
 -- Create, replace or merge a session, and keep its user's index exact, atomically.
 -- KEYS[1] session key, KEYS[2] index of the new user, KEYS[3] index of the user
 --   the caller believes is stored (unused index slots repeat KEYS[1]).
--- ARGV[1] mode: 'c' create (fails if the key exists), 'r' replace all data,
+-- mode: 'c' create (fails if the key exists), 'r' replace all data,
 --   'm' merge only changed/deleted keys (both fail if the key is gone: no
 --   resurrection of a session deleted elsewhere).
--- ARGV[2] created, [3] deadline, [4] idle, [5] metadata pairs other than the
---   user id (ip, ua; stored pairs not supplied here are kept), [6] new user id,
---   [7] expected stored user id, [8] index member (digest), [9] data pairs (all
---   for c/r, changed ones for m), [10] deleted keys (netstrings, m only),
---   [11] session key prefix, [12] index sweep limit, [13] current
+-- created, deadline, idle; meta: metadata pairs other than the
+--   user id (ip, ua; stored pairs not supplied here are kept), user_id: new user id,
+--   expected_user_id: expected stored user id, member: index member (digest), data: data pairs (all
+--   for c/r, changed ones for m), deleted: deleted keys (netstrings, m only),
+--   key_prefix: session key prefix, sweep_limit: index sweep limit, absolute_age: current
 --   SESSION_REDIS_ABSOLUTE_AGE (0 = off): the deadline is capped at the STORED
---   creation time plus it, whatever the client computed. [14]
---   SESSION_REDIS_MAX_SESSIONS_PER_USER (0 = off), [15] 'e' to end the oldest
---   sessions beyond it, 'r' to refuse the save. [16] SESSION_REDIS_MAX_SIZE (0 =
+--   creation time plus it, whatever the client computed. max_sessions:
+--   SESSION_REDIS_MAX_SESSIONS_PER_USER (0 = off), limit_action: 'e' to end the oldest
+--   sessions beyond it, 'r' to refuse the save. max_size: SESSION_REDIS_MAX_SIZE (0 =
 --   off): the most the stored data may take once merged (keys plus values, as
---   stored), checked here so concurrent merges cannot add up past it. [17]
+--   stored), checked here so concurrent merges cannot add up past it. claimed:
 --   (Cluster only) the index score the client has already claimed for this member
 --   (0 none).
 -- On a Redis Cluster (CLUSTER) the indexes live in other hash slots: this script
 --   touches KEYS[1] only. Before a write that needs an index entry the entry must
 --   exist (cluster.py claims it first, so a crash leaves a stale entry, never an
 --   unindexed session): without one this returns {'index', score} and writes
---   nothing. The client removes the old user's entry afterwards, and ARGV[14] is 0
+--   nothing. The client removes the old user's entry afterwards, and max_sessions is 0
 --   (the client enforces the session limit).
 -- Returns 1 saved, 0 exists (c) / missing (r, m), -1 stored record corrupt,
 --   -2 refused by the session limit (nothing written), {'size', bytes} refused
 --   by SESSION_REDIS_MAX_SIZE (nothing written), {'ended', digests...} saved
 --   after ending those sessions for the limit, {'uid', stored_user_id} when the
---   stored user differs from ARGV[7], {'moved', stub} when the key was rotated;
+--   stored user differs from expected_user_id, {'moved', stub} when the key was rotated;
 --   on a Cluster also -4 when the session ended (saved with a past expiry).
-local mode = ARGV[1]
+local mode = argv.mode
 local raw = redis.call('GET', KEYS[1])
-local created = tonumber(ARGV[2])
-local data = ARGV[9]
+local created = tonumber(argv.created)
+local data = argv.data
 local stored_deadline = -1
 local kept_meta = ''
 if mode == 'c' then
@@ -41,48 +42,48 @@ else
   if not raw then return 0 end
   -- Rotated by another request while this one ran (rotation.py): the client
   -- follows the stub to the new key and saves there.
-  if string.byte(raw, 1) == 62 then return {'moved', raw} end
+  if string.byte(raw, 1) == STUB_BYTE then return {'moved', raw} end
   local h = header(raw)
   if not h then return -1 end
   local stored_user, data_pos = meta_user(raw)
   if not stored_user then return -1 end
-  if stored_user ~= ARGV[7] then return {'uid', stored_user} end
+  if stored_user ~= argv.expected_user_id then return {'uid', stored_user} end
   created = h.created
   stored_deadline = h.deadline
   -- Metadata this save does not supply (an IP recorded by an earlier request)
   -- survives it.
-  local supplied = pair_map(ARGV[5])
+  local supplied = pair_map(argv.meta)
   local meta = supplied and ns_read(raw, HEADER_LENGTH + 1)
   kept_meta = meta and pairs_without(meta, 1, supplied, USER_META)
   if not kept_meta then return -1 end
   if mode == 'm' then
     -- Keep every stored pair this request did not change or delete, then
     -- append the changed ones: a concurrent request's other keys survive.
-    local changed = pair_map(ARGV[9])
-    local deleted = netstring_set(ARGV[10])
+    local changed = pair_map(argv.data)
+    local deleted = netstring_set(argv.deleted)
     local kept = changed and deleted and pairs_without(raw, data_pos, changed, deleted)
     if not kept then return -1 end
-    data = kept .. ARGV[9]
+    data = kept .. argv.data
   end
 end
 
-local max_size = tonumber(ARGV[16])
+local max_size = tonumber(argv.max_size)
 if max_size > 0 then
   local size = pairs_size(data)
   if size > max_size then return {'size', size} end
 end
 
 local now, now_s = now_ms()
-local deadline = tonumber(ARGV[3])
-local absolute_age = tonumber(ARGV[13])
+local deadline = tonumber(argv.deadline)
+local absolute_age = tonumber(argv.absolute_age)
 if absolute_age > 0 and (deadline == 0 or created + absolute_age < deadline) then
   deadline = created + absolute_age
 end
-local idle = tonumber(ARGV[4])
+local idle = tonumber(argv.idle)
 local exp = expiry_ms(now, idle, deadline)
-local member = ARGV[8]
-local new_user = ARGV[6]
-local old_user = ARGV[7]
+local member = argv.member
+local new_user = argv.user_id
+local old_user = argv.expected_user_id
 if exp <= now then
   -- Saved with an expiry in the past: the session ends now (Django ticket #19200).
   if raw then redis.call('DEL', KEYS[1]) end
@@ -93,18 +94,18 @@ if exp <= now then
 end
 if CLUSTER and new_user ~= '' then
   local score = index_score(deadline)
-  if score > tonumber(ARGV[17]) and (new_user ~= old_user or score > index_score(stored_deadline)) then
+  if score > tonumber(argv.claimed) and (new_user ~= old_user or score > index_score(stored_deadline)) then
     return {'index', score}
   end
 end
 local ended = nil
-local max_sessions = tonumber(ARGV[14])
+local max_sessions = tonumber(argv.max_sessions)
 if max_sessions > 0 and new_user ~= '' and new_user ~= old_user then
-  ended = enforce_limit(KEYS[2], member, max_sessions, ARGV[15], ARGV[11], new_user)
+  ended = enforce_limit(KEYS[2], member, max_sessions, argv.limit_action, argv.key_prefix, new_user)
   if not ended then return -2 end
 end
-local head = '1' .. field(created) .. field(now_s) .. field(deadline) .. field(idle)
-redis.call('SET', KEYS[1], head .. build_meta(ARGV[6], kept_meta, ARGV[5]) .. data, 'PXAT', exp)
+local head = string.char(VERSION_BYTE) .. field(created) .. field(now_s) .. field(deadline) .. field(idle)
+redis.call('SET', KEYS[1], head .. build_meta(argv.user_id, kept_meta, argv.meta) .. data, 'PXAT', exp)
 if CLUSTER then return 1 end
 if old_user ~= '' and old_user ~= new_user then
   redis.call('ZREM', KEYS[3], member)
@@ -112,7 +113,7 @@ end
 -- The index only changes when the session's user or deadline does: most saves
 -- (a signed-in user changing a key) leave it alone.
 if new_user ~= '' and (new_user ~= old_user or deadline ~= stored_deadline) then
-  index_add(KEYS[2], member, deadline, now_s, ARGV[11], tonumber(ARGV[12]))
+  index_add(KEYS[2], member, deadline, now_s, argv.key_prefix, tonumber(argv.sweep_limit))
 end
 if ended and #ended > 0 then
   table.insert(ended, 1, 'ended')

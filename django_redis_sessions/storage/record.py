@@ -1,4 +1,5 @@
-"""The byte layout of one stored session, shared by Python and the Lua scripts.
+"""The byte layout of one stored session: the single definition, which the Lua
+scripts receive as constants (:func:`lua_constants`).
 
 A session is one Redis string::
 
@@ -37,11 +38,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 
+from .keys import DIGEST_SIZE, FINGERPRINT_LENGTH
+
 VERSION = b"1"
 FIELD_WIDTH = 8
 FIELD_MAX = 0xFFFFFFFF
 HEADER_LENGTH = 1 + 4 * FIELD_WIDTH
-#: 0-based offsets of the header fields (mirrored in ``scripts/prelude.lua``);
+#: 0-based offsets of the header fields (given to the scripts by :func:`lua_constants`);
 #: ``seen`` is where the load script writes with ``SETRANGE``.
 CREATED_OFFSET = 1
 SEEN_OFFSET = CREATED_OFFSET + FIELD_WIDTH
@@ -68,6 +71,54 @@ META_ORIGIN = "f"
 #: A rotation not yet confirmed: the old digest, whose stub keeps the old cookie
 #: working until a request arrives with the new key (rotate.lua).
 META_PENDING = "p"
+
+#: The first byte of a rotation stub (``policies/rotation.py``): ``>``, then the
+#: digest of the session it moved to, then the new key sealed with the old one.
+#: A record starts with its version instead.
+STUB_MARKER = b">"
+_DIGEST_HEX = 2 * DIGEST_SIZE
+#: On a Redis Cluster a user's index also holds short-lived pending marks: this
+#: prefix and a digest (``claim.lua``); never a digest itself (hex).
+PENDING_MARK = "p:"
+
+
+def is_stub(raw: bytes) -> bool:
+    return raw[:1] == STUB_MARKER
+
+
+def stub_target(raw: bytes) -> str:
+    """The digest of the session a stub moved to (readable without the old key)."""
+    return raw[1 : 1 + _DIGEST_HEX].decode("ascii", "replace")
+
+
+def lua_constants() -> str:
+    """This layout as Lua locals, prepended to every script (``scripts.py``), so the
+    scripts never restate an offset. Lua strings are 1-based: ``*_AT`` is where a
+    field's first byte is for ``string.sub``; ``SEEN_OFFSET`` is 0-based, for
+    ``SETRANGE``."""
+    constants: dict[str, int | str] = {
+        "VERSION_BYTE": VERSION[0],
+        "STUB_BYTE": STUB_MARKER[0],
+        "FIELD_WIDTH": FIELD_WIDTH,
+        "HEADER_LENGTH": HEADER_LENGTH,
+        "CREATED_AT": CREATED_OFFSET + 1,
+        "SEEN_AT": SEEN_OFFSET + 1,
+        "DEADLINE_AT": DEADLINE_OFFSET + 1,
+        "IDLE_AT": IDLE_OFFSET + 1,
+        "SEEN_OFFSET": SEEN_OFFSET,
+        "NO_DEADLINE": NO_DEADLINE_SCORE,
+        "DIGEST_HEX": _DIGEST_HEX,
+        "FINGERPRINT_LENGTH": FINGERPRINT_LENGTH,
+        "META_USER": META_USER.decode(),
+        "META_ROTATED": META_ROTATED,
+        "META_ORIGIN": META_ORIGIN,
+        "META_PENDING": META_PENDING,
+        "PENDING_MARK": PENDING_MARK,
+    }
+    return "".join(
+        f"local {name} = {value!r}\n" if isinstance(value, str) else f"local {name} = {value}\n"
+        for name, value in constants.items()
+    )
 
 
 class CorruptRecord(ValueError):

@@ -1,6 +1,7 @@
+-- ARGV: digest, grace_ms
 -- Redis Cluster, confirming a rotation (store.py, confirm_calls): the stub at the
 -- old key lives in another slot than the session, so the client shortens it in a
 -- step of its own, before confirm.lua drops the mark.
--- KEYS[1] the old key. ARGV[1] the new digest, [2] the grace period in ms.
+-- KEYS[1] the old key. digest: the new digest, grace_ms: the grace period in ms.
 -- Returns 1 shortened, 0 no stub for this rotation there (already gone).
-return shorten_stub(KEYS[1], ARGV[1], tonumber(ARGV[2]))
+return shorten_stub(KEYS[1], argv.digest, tonumber(argv.grace_ms))

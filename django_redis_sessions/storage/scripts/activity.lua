@@ -1,15 +1,16 @@
+-- ARGV: key_prefix, absolute_age
 -- Per-user activity for the admin overview, folded on the server: for each index,
 -- how many of its sessions are live and when the most recent was last seen. Only
 -- two numbers per user cross the network, instead of one reply per session.
--- KEYS[1..n] user indexes. ARGV[1] session key prefix, ARGV[2] current
+-- KEYS[1..n] user indexes. key_prefix: session key prefix, absolute_age: current
 -- SESSION_REDIS_ABSOLUTE_AGE (0 = off; a lowered setting counts at once, as the
 -- load applies it).
 -- Reads each session's 33-byte header only (GETRANGE), which neither loads its
 -- data nor slides its expiry. A header that cannot be read still counts (the
 -- session exists), as never seen.
 -- Returns {live_1, last_seen_1, live_2, last_seen_2, ...}.
-local prefix = ARGV[1]
-local absolute_age = tonumber(ARGV[2])
+local prefix = argv.key_prefix
+local absolute_age = tonumber(argv.absolute_age)
 local now = tonumber(redis.call('TIME')[1])
 local out = {}
 for i = 1, #KEYS do
@@ -27,7 +28,7 @@ for i = 1, #KEYS do
         end
         if deadline == 0 or deadline > now then
           live = live + 1
-          local seen = tonumber(string.sub(head, SEEN_OFFSET + 1, SEEN_OFFSET + 8), 16) or 0
+          local seen = tonumber(string.sub(head, SEEN_AT, SEEN_AT + FIELD_WIDTH - 1), 16) or 0
           if seen > last then last = seen end
         end
       end

@@ -30,7 +30,7 @@ from functools import lru_cache
 
 from redis.crc import key_slot
 
-from .conf import conf
+from ..conf import conf
 from .connection import retry_count
 
 #: Bytes of randomness in an operation id: two calls never share one.

@@ -1,18 +1,19 @@
+-- ARGV: certain, members...
 -- Redis Cluster: remove entries from a user's index after their sessions ended
 -- (cluster.py), or when a reader found no session for them.
--- KEYS[1] the user's index. ARGV[1] how many members follow that certainly ended
+-- KEYS[1] the user's index. certain: how many members follow that certainly ended
 -- (this client deleted them, or their record names another user); those and their
 -- pending marks go. The members after them were merely not found: each goes
 -- unless its pending mark is still in the future (a sign-in claimed it and is
 -- writing the record right now).
 -- Returns how many entries were removed.
 local _, now_s = now_ms()
-local certain = tonumber(ARGV[1])
+local certain = tonumber(argv.certain)
 local removed = 0
-for i = 2, #ARGV do
+for i = REST, #ARGV do
   local member = ARGV[i]
-  local mark = 'p:' .. member
-  if i <= certain + 1 then
+  local mark = PENDING_MARK .. member
+  if i < REST + certain then
     redis.call('ZREM', KEYS[1], mark)
     removed = removed + redis.call('ZREM', KEYS[1], member)
   else

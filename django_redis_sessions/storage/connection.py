@@ -30,8 +30,8 @@ from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 
-from .conf import conf
-from .sentinel_connections import primary_connection_class
+from ..conf import conf
+from .sentinel import primary_connection_class
 
 URL_SCHEMES = ("redis", "rediss", "unix")
 

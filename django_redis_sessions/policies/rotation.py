@@ -1,8 +1,9 @@
-"""Periodic key rotation (``SESSION_REDIS_ROTATE_AFTER``) and its grace period.
+"""Periodic key rotation (``SESSION_REDIS_ROTATE_AFTER``): when it is due, and the
+sealed stub that keeps the old key working during its grace period.
 
 When a session's key is old enough, the engine moves the session to a new key
-(``rotate.lua``) and leaves a *stub* at the old key for ``SESSION_REDIS_ROTATE_GRACE``
-seconds: ``>`` + the new key's digest + the new key sealed with the old one. A
+(``rotate.lua``, ``storage/ops.py``) and leaves a *stub* at the old key for
+``SESSION_REDIS_ROTATE_GRACE`` seconds: ``>`` + the new key's digest + the new key sealed with the old one. A
 request still carrying the old cookie (one that was in flight when another request
 rotated) opens the stub with the key it holds, continues on the new key, and its
 response carries the new cookie, so concurrent requests never sign the user out.
@@ -15,13 +16,23 @@ period the stub expires and the old key is dead.
 from __future__ import annotations
 
 import hashlib
+import time
 
-from . import keys
+from ..storage import keys
+from ..storage.record import META_ROTATED, stub_target
 
-#: The first byte of a stub; a record starts with its version, "1".
-STUB_MARKER = b">"
 _DIGEST_HEX = 2 * keys.DIGEST_SIZE
 _PERSON = b"drs:rotate"
+
+
+def is_due(rotate_after: int | None, created: int | None, meta: dict[str, str]) -> bool:
+    """Whether a session's key is old enough to rotate (``SESSION_REDIS_ROTATE_AFTER``):
+    counted from its last rotation, or from its creation before the first."""
+    if not rotate_after or created is None:
+        return False
+    since = meta.get(META_ROTATED)
+    base = int(since) if since and since.isdigit() else created
+    return time.time() - base >= rotate_after
 
 
 def _pad(old_key: str, length: int) -> bytes:
@@ -34,15 +45,6 @@ def seal(old_key: str, new_key: str) -> bytes:
     return (
         bytes(a ^ b for a, b in zip(plain, _pad(old_key, len(plain)), strict=True)).hex().encode()
     )
-
-
-def is_stub(raw: bytes) -> bool:
-    return raw[:1] == STUB_MARKER
-
-
-def stub_target(raw: bytes) -> str:
-    """The digest of the session a stub moved to (readable without the old key)."""
-    return raw[1 : 1 + _DIGEST_HEX].decode("ascii", "replace")
 
 
 def open_stub(old_key: str, raw: bytes) -> str | None:

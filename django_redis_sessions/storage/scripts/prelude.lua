@@ -1,9 +1,11 @@
--- Shared helpers, prepended to every script (see store.py). The record layout is
--- documented in record.py; the offsets here must match it.
-local HEADER_LENGTH = 33
-local SEEN_OFFSET = 9  -- 0-based, for SETRANGE
-local NO_DEADLINE = 4294967295
-local FINGERPRINT_LENGTH = 12  -- keys.FINGERPRINT_LENGTH
+-- Shared helpers, prepended to every script (storage/scripts.py). The record
+-- layout's constants (HEADER_LENGTH, CREATED_AT, SEEN_OFFSET, META_USER, ...) are
+-- defined once in storage/record.py and injected above this file.
+
+-- The digest a rotation stub points to (record.py's stub_target).
+local function stub_target(s)
+  return string.sub(s, 2, 1 + DIGEST_HEX)
+end
 
 -- Read one netstring ("<len>:<bytes>") at pos; return item, next pos (or nil).
 local function ns_read(s, pos)
@@ -18,10 +20,10 @@ end
 
 -- Header fields as numbers, or nil when the record is not ours.
 local function header(raw)
-  if string.byte(raw, 1) ~= 49 or #raw < HEADER_LENGTH then return nil end
-  local created = tonumber(string.sub(raw, 2, 9), 16)
-  local deadline = tonumber(string.sub(raw, 18, 25), 16)
-  local idle = tonumber(string.sub(raw, 26, 33), 16)
+  if string.byte(raw, 1) ~= VERSION_BYTE or #raw < HEADER_LENGTH then return nil end
+  local created = tonumber(string.sub(raw, CREATED_AT, CREATED_AT + FIELD_WIDTH - 1), 16)
+  local deadline = tonumber(string.sub(raw, DEADLINE_AT, DEADLINE_AT + FIELD_WIDTH - 1), 16)
+  local idle = tonumber(string.sub(raw, IDLE_AT, IDLE_AT + FIELD_WIDTH - 1), 16)
   if not (created and deadline and idle) then return nil end
   return {created = created, deadline = deadline, idle = idle}
 end
@@ -38,7 +40,7 @@ local function meta_user(raw)
     if not k then return nil end
     v, pos = ns_read(meta, pos)
     if not v then return nil end
-    if k == 'u' then return v, data_pos end
+    if k == META_USER then return v, data_pos end
   end
   return '', data_pos
 end
@@ -115,13 +117,13 @@ local function ns(s)
   return #s .. ':' .. s
 end
 
-local USER_META = {u = true}
+local USER_META = {[META_USER] = true}
 
 -- A record's metadata netstring: the user id first, then the stored pairs the
 -- caller keeps, then the pairs it supplies (record.py's encode_meta).
 local function build_meta(user, kept, supplied)
   local m = kept .. supplied
-  if user ~= '' then m = ns('u') .. ns(user) .. m end
+  if user ~= '' then m = ns(META_USER) .. ns(user) .. m end
   return ns(m)
 end
 
@@ -129,7 +131,7 @@ end
 -- metadata parses, the metadata: the load rewrites the IP and user agent): two
 -- reads that compare equal under this differ by loads only, not by any save.
 local function outside_load_touch(s)
-  local head = string.sub(s, 1, SEEN_OFFSET) .. string.sub(s, SEEN_OFFSET + 9, HEADER_LENGTH)
+  local head = string.sub(s, 1, SEEN_OFFSET) .. string.sub(s, SEEN_AT + FIELD_WIDTH, HEADER_LENGTH)
   local meta, data_pos = ns_read(s, HEADER_LENGTH + 1)
   if meta then return head .. 'm' .. string.sub(s, data_pos) end
   return head .. 'r' .. string.sub(s, HEADER_LENGTH + 1)
@@ -139,7 +141,7 @@ end
 -- key has reached its browser (confirm.lua, stub_grace.lua). 1 done, 0 no stub.
 local function shorten_stub(key, new_digest, grace)
   local stub = redis.call('GET', key)
-  if not stub or string.byte(stub, 1) ~= 62 or string.sub(stub, 2, 33) ~= new_digest then
+  if not stub or string.byte(stub, 1) ~= STUB_BYTE or stub_target(stub) ~= new_digest then
     return 0
   end
   local left = redis.call('PTTL', key)
@@ -230,7 +232,7 @@ local function enforce_limit(idx, member, max, action, session_prefix, user)
         redis.call('ZREM', idx, m)
       elseif meta_user(r) == user then
         local h = header(r)
-        local seen = tonumber(string.sub(r, SEEN_OFFSET + 1, SEEN_OFFSET + 8), 16) or 0
+        local seen = tonumber(string.sub(r, SEEN_AT, SEEN_AT + FIELD_WIDTH - 1), 16) or 0
         live[#live + 1] = {m, h and h.created or 0, seen}
       end
     end

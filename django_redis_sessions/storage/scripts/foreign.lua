@@ -1,3 +1,4 @@
+-- ARGV: (none)
 -- Remove a key of another Redis type found where a session lives (a list left by
 -- another application, or written by hand): the engine treats it as a corrupt
 -- record, logs it by fingerprint and issues a fresh session. A string is never

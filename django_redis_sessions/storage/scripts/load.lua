@@ -1,7 +1,8 @@
+-- ARGV: absolute_age, meta
 -- Load a session and slide its expiry in the same round trip (the hot path: kept
 -- to the fewest Lua operations; Python validates the record fully).
--- KEYS[1] session key. ARGV[1] current SESSION_REDIS_ABSOLUTE_AGE (0 = off): a
--- lowered setting applies to existing sessions at once. ARGV[2] metadata pairs
+-- KEYS[1] session key. absolute_age: current SESSION_REDIS_ABSOLUTE_AGE (0 = off): a
+-- lowered setting applies to existing sessions at once. meta: metadata pairs
 -- of this request (ip, ua) from the request-metadata middleware, '' without it:
 -- when one differs from the stored value the record is rewritten with it, in
 -- this same round trip (most requests match and only touch last-seen).
@@ -11,13 +12,13 @@
 -- not written. A read must not fail because a write it does on the side cannot.
 local raw = redis.call('GET', KEYS[1])
 if not raw then return false end
-local created = tonumber(string.sub(raw, 2, 9), 16)
-local deadline = tonumber(string.sub(raw, 18, 25), 16)
-local idle = tonumber(string.sub(raw, 26, 33), 16)
-if string.byte(raw, 1) ~= 49 or not (created and deadline and idle) then
+local created = tonumber(string.sub(raw, CREATED_AT, CREATED_AT + FIELD_WIDTH - 1), 16)
+local deadline = tonumber(string.sub(raw, DEADLINE_AT, DEADLINE_AT + FIELD_WIDTH - 1), 16)
+local idle = tonumber(string.sub(raw, IDLE_AT, IDLE_AT + FIELD_WIDTH - 1), 16)
+if string.byte(raw, 1) ~= VERSION_BYTE or not (created and deadline and idle) then
   return raw  -- not ours: the client reports and removes it
 end
-local absolute_age = tonumber(ARGV[1])
+local absolute_age = tonumber(argv.absolute_age)
 if absolute_age > 0 and (deadline == 0 or created + absolute_age < deadline) then
   deadline = created + absolute_age
 end
@@ -31,7 +32,7 @@ if exp <= now then
   redis.call('DEL', KEYS[1])
   return false
 end
-local supplied = ARGV[2]
+local supplied = argv.meta
 if supplied ~= '' then
   local meta, data_pos = ns_read(raw, HEADER_LENGTH + 1)
   local have = meta and pair_map(meta)
@@ -40,10 +41,10 @@ if supplied ~= '' then
     for k, v in pairs(want) do
       if have[k] ~= v then
         local head = string.sub(raw, 1, SEEN_OFFSET) .. field(now_s)
-          .. string.sub(raw, SEEN_OFFSET + 9, HEADER_LENGTH)
+          .. string.sub(raw, SEEN_AT + FIELD_WIDTH, HEADER_LENGTH)
         local kept = pairs_without(meta, 1, want, USER_META) or ''
         local written = redis.pcall('SET', KEYS[1],
-          head .. build_meta(have['u'] or '', kept, supplied) .. string.sub(raw, data_pos),
+          head .. build_meta(have[META_USER] or '', kept, supplied) .. string.sub(raw, data_pos),
           'PXAT', exp)
         if type(written) == 'table' and written.err then break end
         return raw

@@ -1,0 +1,85 @@
+"""Binding a session to its client (``SESSION_REDIS_USER_AGENT_CHANGE``,
+``SESSION_REDIS_IP_CHANGE``): whether this request's client differs from the one
+the session recorded, and what the policy says to do about it.
+
+Both are only known with the request-metadata middleware, which records the
+client's IP and user agent with the session. Off (the default), judging a
+request costs two attribute reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ..client import client_network
+from ..conf import conf
+from ..storage.record import META_IP, META_USER_AGENT
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One change a policy noticed: its event name, a phrase for the log line, the
+    policy's action (``"flag"`` or ``"end"``) and what it saw."""
+
+    event: str
+    what: str
+    action: str
+    detail: dict[str, str]
+
+    @property
+    def ends_session(self) -> bool:
+        return self.action == "end"
+
+
+def violations(current: Mapping[str, str], stored: Mapping[str, str]) -> list[Violation]:
+    """What the binding policies say about a just-loaded session's client."""
+    ua_policy = conf.user_agent_change
+    ip_policy = conf.ip_change
+    if not ua_policy and not ip_policy:
+        return []
+    found: list[Violation] = []
+    if ua_policy and user_agent_differs(current, stored):
+        found.append(Violation("user_agent_changed", "user agent changed", ua_policy, {}))
+    if ip_policy:
+        change = ip_network_change(current, stored)
+        if change is not None:
+            before, after = change
+            found.append(
+                Violation(
+                    "ip_changed",
+                    f"IP network changed ({before} -> {after})",
+                    ip_policy,
+                    {"from": before, "to": after},
+                )
+            )
+    return found
+
+
+def user_agent_differs(current: Mapping[str, str], stored: Mapping[str, str]) -> bool:
+    now = current.get(META_USER_AGENT)
+    then = stored.get(META_USER_AGENT)
+    if not now or not then:
+        return False
+    # Both were cut at SESSION_REDIS_USER_AGENT_MAX_LENGTH, which may have changed
+    # since the stored one was recorded: compare what both still hold, or a changed
+    # cap would look like every browser changing at once.
+    length = min(len(now), len(then))
+    return now[:length] != then[:length]
+
+
+def ip_network_change(
+    current: Mapping[str, str], stored: Mapping[str, str]
+) -> tuple[str, str] | None:
+    """The stored and current networks when they differ, else ``None``."""
+    now = current.get(META_IP)
+    then = stored.get(META_IP)
+    if not now or not then or now == then:
+        return None
+    before = client_network(then)
+    after = client_network(now)
+    # A dual-stack browser moves between IPv4 and IPv6 on its own (Happy Eyeballs):
+    # a change of family is not a change of network we can judge.
+    if before is None or after is None or before.version != after.version:
+        return None
+    return None if before == after else (str(before), str(after))

@@ -1,0 +1,99 @@
+"""The events a policy decides while the engine loads or saves a session: logged at
+once (by fingerprint, never the key), and their signals queued, to be sent when
+the operation ends, with ``send()`` under the sync driver and ``asend()`` under the
+async one, so a receiver that writes to Redis (the audit trail) never blocks an
+event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.dispatch import Signal
+
+from ..conf import conf
+from ..signals import session_event, session_revoked
+from ..storage import keys
+from ..storage.steps import Call, Steps
+
+security_logger = logging.getLogger("django.security.SuspiciousSession")
+logger = logging.getLogger("django_redis_sessions")
+
+
+class EventQueue:
+    """Signals queued by one session store until its operation ends."""
+
+    def __init__(self, sender: Any) -> None:
+        self.sender = sender
+        self._queued: list[tuple[Signal, Any, dict[str, Any]]] = []
+
+    def queue(self, signal: Signal, sender: Any, **kwargs: Any) -> None:
+        self._queued.append((signal, sender, kwargs))
+
+    def flush(self) -> Steps[None]:
+        """A step sending what is queued (none when nothing is)."""
+        if not self._queued:
+            return
+        queued, self._queued = self._queued, []
+
+        def send() -> None:
+            for signal, sender, kwargs in queued:
+                signal.send(sender=sender, **kwargs)
+
+        async def asend() -> None:
+            for signal, sender, kwargs in queued:
+                await signal.asend(sender=sender, **kwargs)
+
+        yield Call(send, asend)
+
+    def violation(
+        self, event: str, what: str, action: str, detail: dict[str, str], user_id: str,
+        fingerprint: str | None,
+    ) -> None:  # fmt: skip
+        """A binding policy saw the client change mid-session."""
+        security_logger.warning(
+            "Session %s of user %s: %s mid-session; %s.",
+            fingerprint or "-",
+            user_id or "(anonymous)",
+            what,
+            "the session was ended" if action == "end" else "flagged",
+        )
+        self.queue(
+            session_event,
+            self.sender,
+            event=event,
+            user_id=user_id or None,
+            fingerprint=fingerprint,
+            detail={**detail, "action": action},
+        )
+
+    def rotated(self, old_digest: str, new_digest: str, user_id: str) -> None:
+        old, new = keys.fingerprint_of_digest(old_digest), keys.fingerprint_of_digest(new_digest)
+        logger.info("Session %s of user %s rotated to %s.", old, user_id or "(anonymous)", new)
+        self.queue(
+            session_event,
+            self.sender,
+            event="rotated",
+            user_id=user_id or None,
+            fingerprint=new,
+            detail={"from": old},
+        )
+
+    def limit_ended(self, user_id: str, new_digest: str, ended: tuple[str, ...]) -> None:
+        """A sign-in ended these sessions for ``SESSION_REDIS_MAX_SESSIONS_PER_USER``."""
+        from .. import api
+
+        kwargs = api.announce_revocation(user_id, list(ended), api.BY_LIMIT, None)
+        if kwargs is not None:
+            self.queue(session_revoked, api.user_model(), **kwargs)
+        new = keys.fingerprint_of_digest(new_digest)
+        for digest in ended:
+            self.queue(
+                session_event,
+                self.sender,
+                event="limit_ended",
+                user_id=user_id,
+                fingerprint=keys.fingerprint_of_digest(digest),
+                detail={"limit": str(conf.max_sessions_per_user), "new_session": new},
+            )

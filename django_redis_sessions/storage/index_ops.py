@@ -1,0 +1,542 @@
+"""Operations over many sessions: a user's index, fingerprints, the whole store.
+
+``ops.py`` holds the operations on one session; this module the ones an operator
+or the revocation API runs, each written once as a generator of steps
+(``steps.py``) for one server and for a Cluster:
+
+* listing and revoking a user's sessions, at a cost proportional to that user's
+  sessions and never to the store (one ``ZRANGE`` and one pipelined read; a
+  revocation is one script on one server, ``revoke_user.lua``);
+* finding a session by its fingerprint (``SCAN``);
+* the admin's overview: totals and each signed-in user's session count and last
+  activity, from one ``SCAN`` walk plus a script per batch of indexes that reads
+  each session's header on the server (``activity.lua``), never ``KEYS`` and
+  never a whole record;
+* ending every session under the prefix (``revoke_sessions --all``);
+* the index cleanup behind ``clearsessions``: ``SCAN`` in bounded batches, three
+  pipelined round trips per batch whatever the batch holds.
+
+Revoking re-reads each record's user before deleting it (in the script), so a
+stale index entry can never end another user's session.
+
+On a Cluster the index and the sessions live in different hash slots, so these
+run as sequences of single-slot steps, ordered so that a crash between two steps
+leaves at worst a *stale* index entry (one whose session is gone; readers skip it
+and pruning removes it), never a live session missing from its user's index.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Sequence
+from typing import Any, TypeVar
+
+from ..exceptions import SessionStoreError
+from . import keys
+from .plans import CleanupStats, Overview, Progress, UserActivity
+from .record import (
+    CREATED_OFFSET,
+    HEADER_LENGTH,
+    META_ORIGIN,
+    PENDING_MARK,
+    SEEN_OFFSET,
+    CorruptRecord,
+    decode_summary,
+    encode_keys,
+    is_stub,
+    read_field,
+    stub_target,
+)
+from .scripts import (
+    CLUSTER,
+    SINGLE,
+    ActivityArgs,
+    AuditArgs,
+    RevokeArgs,
+    RevokeUserArgs,
+    UnindexArgs,
+)
+from .steps import Commands, Pause, Scan, Script, Steps
+
+_T = TypeVar("_T")
+
+#: Sessions ended per script call: bounds how long one call holds the server.
+REVOKE_BATCH = 500
+#: Index keys asked for per ``SCAN`` call by ``clear_expired`` (memory stays bounded).
+CLEANUP_BATCH = 500
+#: Keys deleted per ``UNLINK`` when every session is ended.
+PURGE_BATCH = 1000
+#: Keys asked for per ``SCAN`` call by the overview.
+OVERVIEW_BATCH = 1000
+#: A session's owner can change between our read and the revoke script only if it
+#: logs in or out at that very moment; one more try settles it.
+OWNER_RETRIES = 3
+#: How many passes a Cluster revocation of a user makes at most while key changes
+#: are in flight, and how long it waits between passes that found only pending
+#: marks (a claim is followed by its record within one round trip; a mark left by
+#: a crashed sign-in stays ``ops.PENDING_SECONDS``, and its entry holds no session).
+REVOKE_PASSES = 8
+REVOKE_PAUSE = 0.02
+
+
+def members(reply: Any) -> list[str]:
+    """Index members (digests) from a ZRANGE reply or a revocation script's reply.
+
+    On a Redis Cluster an index also holds short-lived pending marks
+    (``PENDING_MARK`` and a digest); they are never sessions, so they are left out.
+    """
+    mark = PENDING_MARK.encode()
+    return [member.decode() for member in reply if not member.startswith(mark)]
+
+
+def chunks(items: Sequence[_T], size: int) -> list[Sequence[_T]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+def newest_of(records: Sequence[tuple[str, bytes]]) -> set[str]:
+    """The digest of the most recently active session among ``records`` (as a set)."""
+
+    def activity(item: tuple[str, bytes]) -> tuple[int, int]:
+        try:
+            return read_field(item[1], SEEN_OFFSET), read_field(item[1], CREATED_OFFSET)
+        except CorruptRecord:
+            return -1, -1
+
+    return {max(records, key=activity)[0]} if records else set()
+
+
+def shown_fingerprint(digest: str, raw: bytes) -> str:
+    """The fingerprint a session is shown under: the one it had before its key
+    rotated (``META_ORIGIN``), else its digest's."""
+    try:
+        origin = decode_summary(raw).meta.get(META_ORIGIN)
+    except CorruptRecord:
+        origin = None
+    return origin or keys.fingerprint_of_digest(digest)
+
+
+def owner_of(raw: bytes) -> str:
+    """The user id a record names ('' for anonymous or unreadable records)."""
+    try:
+        return decode_summary(raw).user_id
+    except CorruptRecord:
+        return ""
+
+
+def _may_belong_to(raw: bytes, user_id: str) -> bool:
+    """Whether a record names ``user_id``; an unreadable one is kept, for the
+    listing to report and skip (as on one server)."""
+    try:
+        return decode_summary(raw).user_id == user_id
+    except CorruptRecord:
+        return True
+
+
+def _shown_as(digest: str, raw: bytes, fingerprints: Collection[str]) -> bool:
+    """Whether a session is shown under one of ``fingerprints`` (as ``revoke_user.lua``)."""
+    return (
+        keys.fingerprint_of_digest(digest) in fingerprints
+        or shown_fingerprint(digest, raw) in fingerprints
+    )
+
+
+def tally(
+    batch: Sequence[bytes], ranges: list[Any], alive_flags: list[Any], stats: CleanupStats
+) -> list[tuple[bytes, list[str]]]:
+    """Update ``stats`` for one cleanup batch; return ``(index, dead members)``."""
+    dead: list[tuple[bytes, list[str]]] = []
+    flags = iter(alive_flags)
+    for position, index in enumerate(batch):
+        pruned_by_score = int(ranges[2 * position])
+        found = members(ranges[2 * position + 1])
+        gone = [m for m in found if not next(flags)]
+        stats.indexes += 1
+        stats.entries_examined += pruned_by_score + len(found)
+        stats.entries_pruned += pruned_by_score + len(gone)
+        stats.indexes_removed += len(gone) == len(found)
+        if gone:
+            dead.append((index, gone))
+    return dead
+
+
+class Naming:
+    """Key names and the scripts for one deployment: a prefix, one server or a Cluster."""
+
+    def __init__(self, prefix: str, cluster: bool, server: Callable[[], str]) -> None:
+        self.prefix = prefix
+        self.cluster = cluster
+        self.scripts = CLUSTER if cluster else SINGLE
+        #: ``host:port`` of the server, for messages (never credentials).
+        self.server = server
+        self.key_prefix = keys.session_key_prefix(prefix)
+
+    def session_key(self, digest: str) -> str:
+        return self.key_prefix + digest
+
+    def index_key(self, user_id: str) -> str:
+        return keys.user_index_key(self.prefix, user_id)
+
+    def index_pattern(self) -> str:
+        return keys.escape_glob(keys.user_index_prefix(self.prefix)) + "*"
+
+    def session_pattern(self, fingerprint: str = "") -> str:
+        # Exactly a digest after the prefix, so a longer prefix that happens to
+        # start with ours ("session:s") is never matched.
+        rest = "[0-9a-f]" * (2 * keys.DIGEST_SIZE - len(fingerprint))
+        return keys.escape_glob(self.key_prefix) + fingerprint + rest
+
+    def overview_pattern(self) -> str:
+        # Sessions and user indexes in one walk: SCAN visits the whole database
+        # whatever the pattern, so two patterns would mean two walks.
+        return keys.escape_glob(self.prefix) + ":[su]:*"
+
+    def digest_of(self, redis_key: bytes) -> str:
+        return redis_key.decode()[len(self.key_prefix) :]
+
+    def index_user(self, redis_key: bytes) -> str:
+        return redis_key.decode()[len(keys.user_index_prefix(self.prefix)) :]
+
+    def unindex(self, user_id: str, ended: Sequence[str], unseen: Sequence[str] = ()) -> Script:
+        """Cluster: drop entries whose sessions ended (``ended``), or were not found
+        and are not being claimed right now (``unseen``)."""
+        args = UnindexArgs(len(ended), (*ended, *unseen))
+        return Script(self.scripts.unindex, [self.index_key(user_id)], args)
+
+
+class IndexOps(Naming):
+    """The many-session operations, as generators of steps (no I/O here)."""
+
+    def user_records(
+        self, user_id: str, index_reply: list[bytes] | None = None
+    ) -> Steps[list[tuple[str, bytes]]]:
+        """``(digest, stored bytes)`` of the user's live sessions; prunes dead entries.
+
+        A plain ``GET`` per session, pipelined: reading a listing does not slide
+        anybody's expiry. ``index_reply`` is a ``ZRANGE`` of the index the caller
+        already made.
+        """
+        index = self.index_key(user_id)
+        if index_reply is None:
+            (index_reply,) = yield Commands([("ZRANGE", index, 0, -1)], "read user index")
+        found = members(index_reply)
+        if not found:
+            return []
+        raws = yield Commands([("GET", self.session_key(m)) for m in found], "read user index")
+        if not self.cluster:
+            dead = [m for m, raw in zip(found, raws, strict=True) if raw is None]
+            if dead:
+                yield Commands([("ZREM", index, *dead)], "read user index")
+            return [(m, raw) for m, raw in zip(found, raws, strict=True) if raw is not None]
+        # A record that names someone else is no session of this user's (yet: a
+        # sign-in may be claiming it, which the pending mark protects).
+        records = [
+            (m, raw)
+            for m, raw in zip(found, raws, strict=True)
+            if raw is not None and _may_belong_to(raw, user_id)
+        ]
+        if len(records) < len(found):
+            kept = {m for m, _raw in records}
+            yield self.unindex(user_id, [], [m for m in found if m not in kept])
+        return records
+
+    def revoke(self, user_id: str, digests: Sequence[str]) -> Steps[list[str]]:
+        """End these sessions of the user; return the digests actually ended."""
+        ended: list[str] = []
+        if not self.cluster:
+            for chunk in chunks(digests, REVOKE_BATCH):
+                sessions = [self.session_key(d) for d in chunk]
+                index = self.index_key(user_id) if user_id else sessions[0]
+                reply = yield Script(
+                    self.scripts.revoke, [index, *sessions], RevokeArgs(user_id, tuple(chunk))
+                )
+                ended += members(reply)
+            return ended
+        # One call per session: they are in different slots; then the entries.
+        for digest in digests:
+            session = self.session_key(digest)
+            reply = yield Script(
+                self.scripts.revoke, [session, session], RevokeArgs(user_id, (digest,))
+            )
+            ended += members(reply)
+        if user_id and digests:
+            yield self.unindex(user_id, ended, [d for d in digests if d not in ended])
+        return ended
+
+    def revoke_user(
+        self,
+        user_id: str,
+        keep: Collection[str] = (),
+        keep_newest: bool = False,
+        only: Collection[str] = (),
+    ) -> Steps[list[str]]:
+        """End every session of the user but those in ``keep`` (digests).
+
+        With ``keep_newest``, the most recently active session is kept too; with
+        ``only`` (fingerprints), only the sessions shown under them end. On one
+        server one script reads the index and ends the sessions
+        (``revoke_user.lua``), so a key changing at that moment cannot slip past it.
+        """
+        if not self.cluster:
+            args = RevokeUserArgs(
+                user_id,
+                self.key_prefix,
+                encode_keys(sorted(keep)),
+                "1" if keep_newest else "0",
+                encode_keys(sorted(only)),
+            )
+            reply = yield Script(self.scripts.revoke_user, [self.index_key(user_id)], args)
+            return members(reply)
+        return (yield from self._revoke_user_passes(user_id, keep, keep_newest, only))
+
+    def _revoke_user_passes(
+        self, user_id: str, keep: Collection[str], keep_newest: bool, only: Collection[str]
+    ) -> Steps[list[str]]:
+        """Cluster: end every session of the user but ``keep``, until none is left.
+
+        The index and the sessions live in different slots, so no single step
+        sees them together. A sign-in or ``cycle_key`` claims its index entry
+        (with a pending mark) before it writes the record, and deletes the old
+        record after: passes repeat while they end something or while a pending
+        mark shows a key change in flight, so a session moving at that moment is
+        ended on a later pass (or, when its old record was ended first, its move
+        finds it gone and starts empty).
+        """
+        index = self.index_key(user_id)
+        kept = set(keep)
+        ended: list[str] = []
+        mark = PENDING_MARK.encode()
+        for attempt in range(REVOKE_PASSES):
+            (reply,) = yield Commands([("ZRANGE", index, 0, -1)], "revoke")
+            pending = any(bytes(m).startswith(mark) for m in reply)
+            records = yield from self.user_records(user_id, reply)
+            if keep_newest and attempt == 0:
+                kept |= newest_of(records)
+            if only:
+                records = [(d, raw) for d, raw in records if _shown_as(d, raw, only)]
+            targets = [digest for digest, _raw in records if digest not in kept]
+            if targets:
+                ended += yield from self.revoke(user_id, targets)
+            elif not pending:
+                return ended
+            else:
+                yield Pause(REVOKE_PAUSE)
+        return ended
+
+    def find(self, fingerprint: str) -> Steps[list[str]]:
+        """Digests starting with ``fingerprint``, store-wide (``SCAN``). A user's own
+        sessions are matched inside ``revoke_user`` instead."""
+        scan = Scan(self.session_pattern(fingerprint), PURGE_BATCH, "find session")
+        found: list[str] = []
+        while (batch := (yield scan)) is not None:
+            found += [self.digest_of(key) for key in batch]
+        return found
+
+    def revoke_digest(self, digest: str) -> Steps[str | None]:
+        """End one session whatever its user; return that user id, None if missing."""
+        for _ in range(OWNER_RETRIES):
+            (raw,) = yield Commands([("GET", self.session_key(digest))], "revoke")
+            if raw is not None and is_stub(raw):
+                # Rotated: the owner is the one of the session it moved to.
+                target = self.session_key(stub_target(raw))
+                (raw,) = yield Commands([("GET", target)], "revoke")
+            if raw is None:
+                return None
+            user_id = owner_of(raw)
+            if (yield from self.revoke(user_id, [digest])):
+                return user_id
+        raise self.conflict("revoke")
+
+    def purge(self, dry_run: bool = False) -> Steps[int]:
+        """End every session under the prefix (and drop every index); return how many."""
+        sessions = 0
+        for pattern, counted in ((self.session_pattern(), True), (self.index_pattern(), False)):
+            scan = Scan(pattern, PURGE_BATCH, "revoke all")
+            while (batch := (yield scan)) is not None:
+                if not batch:
+                    continue
+                if dry_run:
+                    removed = len(batch)
+                elif self.cluster:
+                    # Keys of many slots: one UNLINK each, pipelined (grouped by node).
+                    replies = yield Commands([("UNLINK", key) for key in batch], "revoke all")
+                    removed = sum(int(reply) for reply in replies)
+                else:
+                    (removed,) = yield Commands([("UNLINK", *batch)], "revoke all")
+                sessions += int(removed) if counted else 0
+        return sessions
+
+    def clear_expired(self, progress: Progress | None = None) -> Steps[CleanupStats]:
+        """Prune every user index of entries whose session has ended.
+
+        Sessions themselves expire through their Redis TTL; this keeps the
+        indexes exact and removes the ones left empty.
+        """
+        stats = CleanupStats()
+        ((now, _micro),) = yield Commands([("TIME",)], "clear_expired")
+        scan = Scan(self.index_pattern(), CLEANUP_BATCH, "clear_expired", type="zset")
+        while (batch := (yield scan)) is not None:
+            stats.scan_calls += 1
+            if batch:
+                yield from self._prune(batch, int(now), stats)
+            if progress is not None:
+                progress(stats)
+        stats.log()
+        return stats
+
+    def _prune(self, batch: Sequence[bytes], now: int, stats: CleanupStats) -> Steps[None]:
+        """``clear_expired`` for one batch of indexes: three pipelined round trips."""
+        ranges = yield Commands(
+            [
+                command
+                for index in batch
+                for command in (
+                    ("ZREMRANGEBYSCORE", index, "-inf", f"({now}"),
+                    ("ZRANGE", index, 0, -1),
+                )
+            ],
+            "clear_expired",
+        )
+        entries = [
+            (self.index_user(index), member)
+            for index, reply in zip(batch, ranges[1::2], strict=True)
+            for member in members(reply)
+        ]
+        if not self.cluster:
+            alive = (
+                (yield Commands([("EXISTS", self.session_key(m)) for _u, m in entries],
+                                "clear_expired"))
+                if entries
+                else []
+            )  # fmt: skip
+            dead = tally(batch, ranges, alive, stats)
+            if dead:
+                yield Commands([("ZREM", index, *gone) for index, gone in dead], "clear_expired")
+            return
+        # The whole record, not EXISTS: an entry whose record names another user
+        # (a sign-in that crashed after its claim) is stale too.
+        raws = (
+            (yield Commands([("GET", self.session_key(m)) for _u, m in entries], "clear_expired"))
+            if entries
+            else []
+        )
+        alive = [
+            raw is not None and owner_of(raw) == user
+            for raw, (user, _member) in zip(raws, entries, strict=True)
+        ]
+        for index, gone in tally(batch, ranges, alive, stats):
+            yield Script(self.scripts.unindex, [index.decode()], UnindexArgs(0, tuple(gone)))
+
+    def users_activity(
+        self, indexes: Sequence[bytes], absolute_age: int
+    ) -> Steps[list[UserActivity]]:
+        """Live session count and last activity of the users owning these indexes.
+
+        One server: one script call per batch, which reads each session's header
+        on the server (``activity.lua``). Cluster: the headers are read across
+        slots and folded here.
+        """
+        if self.cluster:
+            return (yield from self._cluster_activity(indexes, absolute_age))
+        rows: list[UserActivity] = []
+        for batch in chunks(indexes, OVERVIEW_BATCH):
+            reply = yield Script(
+                self.scripts.activity,
+                [index.decode() for index in batch],
+                ActivityArgs(self.key_prefix, absolute_age),
+            )
+            rows += [
+                UserActivity(self.index_user(index), int(reply[2 * i]), int(reply[2 * i + 1]))
+                for i, index in enumerate(batch)
+                if int(reply[2 * i])
+            ]
+        return rows
+
+    def _cluster_activity(
+        self, indexes: Sequence[bytes], absolute_age: int
+    ) -> Steps[list[UserActivity]]:
+        ranges = yield Commands(
+            [("ZRANGE", index, 0, -1) for index in indexes], "read user indexes"
+        )
+        found = [members(reply) for reply in ranges]
+        wanted = [self.session_key(m) for index_members in found for m in index_members]
+        heads: list[Any] = []
+        if wanted:
+            heads = yield Commands(
+                [("GETRANGE", key, 0, HEADER_LENGTH - 1) for key in wanted], "read user indexes"
+            )
+        now = int(time.time())
+        rows: list[UserActivity] = []
+        heads_left = iter(heads)
+        for index, index_members in zip(indexes, found, strict=True):
+            live = last = 0
+            for head in (next(heads_left) for _ in index_members):
+                if not head:
+                    continue
+                try:
+                    summary = decode_summary(bytes(head) + b"0:")
+                except CorruptRecord:
+                    live += 1
+                    continue
+                deadline = summary.deadline
+                if absolute_age > 0 and (
+                    deadline == 0 or summary.created + absolute_age < deadline
+                ):
+                    deadline = summary.created + absolute_age
+                if deadline == 0 or deadline > now:
+                    live += 1
+                    last = max(last, summary.seen)
+            if live:
+                rows.append(UserActivity(self.index_user(index), live, last))
+        return rows
+
+    def classify(self, found: Sequence[bytes]) -> tuple[int, list[bytes]]:
+        """Sessions counted and user indexes found in one overview ``SCAN`` batch."""
+        session_prefix = self.key_prefix.encode()
+        digest_length = len(session_prefix) + 2 * keys.DIGEST_SIZE
+        sessions = 0
+        indexes: list[bytes] = []
+        for key in found:
+            if key.startswith(session_prefix):
+                sessions += len(key) == digest_length
+            else:
+                indexes.append(key)
+        return sessions, indexes
+
+    def overview(self, absolute_age: int) -> Steps[Overview]:
+        """Totals and every signed-in user's activity, from ``SCAN`` (never ``KEYS``).
+
+        One walk of the database; cost grows with it, so this is for an
+        operator's page, not for a request path.
+        """
+        sessions = 0
+        users: list[UserActivity] = []
+        scan = Scan(self.overview_pattern(), OVERVIEW_BATCH, "scan the store")
+        while (batch := (yield scan)) is not None:
+            counted, indexes = self.classify(batch)
+            sessions += counted
+            if indexes:
+                users += yield from self.users_activity(indexes, absolute_age)
+        return Overview(sessions, sum(user.sessions for user in users), users)
+
+    # -- the audit log (policies/audit.py decides what goes in) --------------------
+
+    def append_audit(
+        self, user_id: str, events: Sequence[bytes], max_events: int, retention: int
+    ) -> Steps[None]:
+        """Append encoded events to a user's log, keep the newest, renew its lifetime."""
+        key = keys.audit_key(self.prefix, user_id)
+        yield Script(self.scripts.audit, [key], AuditArgs(max_events, retention, tuple(events)))
+
+    def read_audit(self, user_id: str, limit: int) -> Steps[list[bytes]]:
+        """A user's encoded audit events, newest first (at most ``limit``)."""
+        key = keys.audit_key(self.prefix, user_id)
+        (raws,) = yield Commands([("LRANGE", key, 0, limit - 1)], "read audit events")
+        return list(raws)
+
+    def conflict(self, action: str) -> SessionStoreError:
+        server = self.server()
+        return SessionStoreError(
+            f"Session store Redis at {server}: {action} kept racing with a concurrent "
+            "login or logout on the same session",
+            server,
+        )
