@@ -12,7 +12,7 @@ a queryset:
 * one user's sessions: fingerprint, created, last seen, idle and absolute
   expiry, IP, device; revoke the selected ones;
 * revoke all of a user's sessions, behind a confirmation page;
-* with ``SESSION_REDIS_AUDIT``, the user's recent session events (``audit.py``)
+* with ``SESSION_REDIS_AUDIT``, the user's recent session events (``policies/audit.py``)
   below their sessions.
 
 Access: the admin's login for anonymous users, 403 without

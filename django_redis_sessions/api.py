@@ -27,8 +27,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
-from . import audit, encryption, keys
-from .audit import AuditEvent
+from . import keys
 from .conf import conf
 from .index_store import (
     AsyncIndexStorage,
@@ -37,6 +36,8 @@ from .index_store import (
     UserActivity,
     shown_fingerprint,
 )
+from .policies import audit, encryption
+from .policies.audit import AuditEvent
 from .record import META_IP, META_USER_AGENT, CorruptRecord, decode, decode_summary
 from .signals import session_revoked
 from .storages import async_index_storage, index_storage

@@ -37,8 +37,7 @@ from django.dispatch import Signal
 from django.utils.crypto import get_random_string
 from django.views.decorators.debug import sensitive_variables
 
-from . import encryption, keys, record, rotation
-from .auth import note_in_use
+from . import keys, record, rotation
 from .client import client_network
 from .conf import conf
 from .exceptions import (
@@ -48,6 +47,8 @@ from .exceptions import (
     SessionStoreUnavailable,
     SessionTooLarge,
 )
+from .policies import encryption
+from .policies.password_change import note_in_use
 from .signals import session_event, session_revoked
 from .storages import async_index_storage, index_storage
 from .store import (

@@ -325,7 +325,7 @@ _KEY_HINT = (
 
 def _encryption_errors() -> list[CheckMessage]:
     # Never echo a key, or anything that may be one: name entries by position and type.
-    from .encryption import is_valid_key
+    from .policies.encryption import is_valid_key
 
     keys = conf.encryption_keys
     if keys is None:

@@ -21,7 +21,7 @@ from django.dispatch import Signal
 
 session_revoked = Signal()
 
-#: Sent for each session-policy event, for audit trails (``audit.py`` listens):
+#: Sent for each session-policy event, for audit trails (``policies/audit.py`` listens):
 #: ``event`` (``"rotated"``, ``"limit_ended"``, ``"login_refused"``,
 #: ``"ip_changed"``, ``"user_agent_changed"``, ...), ``user_id`` (a string, or
 #: ``None``), ``fingerprint`` (never the key) and ``detail`` (a small dict of

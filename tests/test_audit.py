@@ -25,10 +25,11 @@ from django.test import AsyncClient, Client, RequestFactory
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from django_redis_sessions import api, audit, keys
+from django_redis_sessions import api, keys
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.checks import check_settings
 from django_redis_sessions.conf import conf
+from django_redis_sessions.policies import audit
 from django_redis_sessions.signals import session_event, session_revoked
 from django_redis_sessions.store import AUDIT
 

@@ -16,9 +16,10 @@ from cryptography.fernet import Fernet, InvalidToken
 from django.contrib.sessions.serializers import JSONSerializer
 from django.test import AsyncClient, Client
 
-from django_redis_sessions import api, encryption, keys, record
+from django_redis_sessions import api, keys, record
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.checks import check_settings
+from django_redis_sessions.policies import encryption
 
 from .helpers import index_members, login, redis_key, saved_key
 

@@ -23,10 +23,11 @@ import redis
 from asgiref.sync import async_to_sync
 from django.test import Client
 
-from django_redis_sessions import api, audit, keys, store
+from django_redis_sessions import api, keys, store
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 from django_redis_sessions.exceptions import SessionStoreFull, SessionTooLarge
+from django_redis_sessions.policies import audit
 from django_redis_sessions.store import (
     AUDIT,
     CYCLE,

@@ -19,9 +19,10 @@ import redis.asyncio.connection
 import redis.connection
 from asgiref.sync import async_to_sync
 
-from django_redis_sessions import api, audit, cluster, keys, record, store
+from django_redis_sessions import api, cluster, keys, record, store
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
+from django_redis_sessions.policies import audit
 
 from .test_rotation import age
 

@@ -8,14 +8,17 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from django_redis_sessions import auth, keys
+from django_redis_sessions import keys
+from django_redis_sessions.policies import password_change
 from django_redis_sessions.signals import session_revoked
 
 from .helpers import index_members, login, redis_key
 
 pytestmark = [pytest.mark.real_redis, pytest.mark.django_db]
 
-VALIDATOR = {"NAME": "django_redis_sessions.auth.RevokeSessionsOnPasswordChange"}
+VALIDATOR = {
+    "NAME": "django_redis_sessions.policies.password_change.RevokeSessionsOnPasswordChange"
+}
 NEW_PASSWORD = "a-new-Passw0rd"
 
 
@@ -83,7 +86,7 @@ def test_an_admin_changing_a_password_ends_every_session_of_that_user(r, alice, 
 
 def test_set_password_outside_a_request_ends_every_session(r, alice, revoke_on_change):
     keys_ = [login(Client()), login(Client())]
-    assert auth.sessions_in_use() == frozenset()  # each request cleaned up after itself
+    assert password_change.sessions_in_use() == frozenset()  # each request cleaned up after itself
     alice.set_password(NEW_PASSWORD)
     alice.save()
     assert all(r.exists(redis_key(key)) == 0 for key in keys_)
@@ -104,6 +107,6 @@ def test_redis_down_does_not_fail_the_password_change(alice, revoke_on_change, s
 
 
 def test_the_validator_accepts_every_password_and_explains_itself():
-    validator = auth.RevokeSessionsOnPasswordChange()
+    validator = password_change.RevokeSessionsOnPasswordChange()
     validator.validate("x")  # raises ValidationError for a refused password
     assert "signs you out" in validator.get_help_text()

@@ -60,13 +60,13 @@ import redis
 import redis.asyncio
 from django.contrib.sessions.backends.base import SessionBase
 
-from . import keys
-from .client import client_meta
-from .conf import conf
-from .connection import get_async_client, get_client
-from .exceptions import SessionStoreError
-from .record import META_IP, META_USER_AGENT
-from .store import AUDIT, AsyncSessionStorage, SessionStorage, _StorageBase
+from .. import keys
+from ..client import client_meta
+from ..conf import conf
+from ..connection import get_async_client, get_client
+from ..exceptions import SessionStoreError
+from ..record import META_IP, META_USER_AGENT
+from ..store import AUDIT, AsyncSessionStorage, SessionStorage
 
 logger = logging.getLogger("django_redis_sessions")
 
@@ -259,10 +259,24 @@ def _recent(raws: Sequence[bytes | str], retention: int) -> list[AuditEvent]:
     return events
 
 
-# -- storage --------------------------------------------------------------------------
+def _check_limit(limit: int | None) -> None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"limit must be a positive whole number or None, not {limit!r}.")
 
 
-class _AuditCalls(_StorageBase):
+# -- Redis I/O ------------------------------------------------------------------------
+#
+# The only Redis commands of policies/: the log's storage classes and the four
+# functions the receivers and the API call (record, arecord, read, aread). Everything
+# above is pure (the event model and its stored form); everything below decides what
+# to record. This section is meant to move, as is, into the storage layer.
+
+
+class _AuditCalls:
+    """Key naming and script arguments shared by the sync and async logs."""
+
+    prefix: str
+
     def audit_key(self, user_id: str) -> str:
         return keys.audit_key(self.prefix, user_id)
 
@@ -312,11 +326,6 @@ class AsyncAuditLog(_AuditCalls, AsyncSessionStorage):
         with self.errors("read audit events"):
             raws = await self.client.lrange(self.audit_key(user_id), 0, self.stop(limit))
         return _recent(raws, conf.audit_retention)
-
-
-def _check_limit(limit: int | None) -> None:
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise ValueError(f"limit must be a positive whole number or None, not {limit!r}.")
 
 
 def record(user_id: str, events: Sequence[AuditEvent]) -> None:
@@ -485,7 +494,7 @@ def connect_receivers() -> None:
     """Connect the receivers (``AppConfig.ready``); each is a no-op while the audit is off."""
     from django.contrib.auth.signals import user_logged_in, user_logged_out
 
-    from .signals import session_event, session_revoked
+    from ..signals import session_event, session_revoked
 
     uid = "django_redis_sessions.audit"
     user_logged_in.connect(on_user_logged_in, dispatch_uid=f"{uid}.login")

@@ -16,10 +16,10 @@ from typing import Any
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 
-from . import keys
-from .conf import conf
-from .exceptions import SessionLimitReached
-from .signals import session_event
+from .. import keys
+from ..conf import conf
+from ..exceptions import SessionLimitReached
+from ..signals import session_event
 
 
 def refuses_beyond_limit() -> bool:
@@ -32,7 +32,7 @@ def enforce_limit_at_login(
     """``user_logged_in`` receiver: save now, so a refusal surfaces from ``login()``."""
     if request is None or not refuses_beyond_limit():
         return
-    from .backend import SessionStore
+    from ..backend import SessionStore
 
     session = getattr(request, "session", None)
     if not isinstance(session, SessionStore):
