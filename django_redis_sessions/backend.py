@@ -38,7 +38,6 @@ from django.utils.crypto import get_random_string
 from django.views.decorators.debug import sensitive_variables
 
 from . import keys, record, rotation
-from .client import client_network
 from .conf import conf
 from .exceptions import (
     SessionLimitReached,
@@ -48,6 +47,7 @@ from .exceptions import (
     SessionTooLarge,
 )
 from .policies import encryption
+from .policies.binding import client_network
 from .policies.password_change import note_in_use
 from .signals import session_event, session_revoked
 from .storages import async_index_storage, index_storage

@@ -12,7 +12,7 @@ Put it directly after Django's ``SessionMiddleware``::
 
 On every request that carries a session cookie it
 
-* hands the client's IP and user agent (``client.py``) to the session before it
+* hands the client's IP and user agent (``request_meta.py``) to the session before it
   loads, so the load script records them when they changed, in the round trip
   the request makes anyway;
 * loads the session, which refreshes last-seen and slides the idle window even
@@ -36,7 +36,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 
 from .backend import SessionStore
-from .client import client_meta
+from .request_meta import client_meta
 
 _GetResponse = Callable[[HttpRequest], Any]
 

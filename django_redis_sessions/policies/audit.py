@@ -61,11 +61,11 @@ import redis.asyncio
 from django.contrib.sessions.backends.base import SessionBase
 
 from .. import keys
-from ..client import client_meta
 from ..conf import conf
 from ..connection import get_async_client, get_client
 from ..exceptions import SessionStoreError
 from ..record import META_IP, META_USER_AGENT
+from ..request_meta import client_meta
 from ..store import AUDIT, AsyncSessionStorage, SessionStorage
 
 logger = logging.getLogger("django_redis_sessions")
