@@ -482,14 +482,14 @@ def _outage_errors() -> list[CheckMessage]:
 
 
 #: Django's SessionMiddleware plus the session key in a header (policy 4).
-HEADER_MIDDLEWARE = "django_redis_sessions.header_middleware.SessionMiddleware"
+HEADER_MIDDLEWARE = "django_redis_sessions.middleware.HeaderSessionMiddleware"
 
 
 def _header_errors() -> list[CheckMessage]:
     header = conf.session_header
     if header is None:
         return []
-    from .header_middleware import header_name_problem
+    from .middleware import header_name_problem
 
     problem = header_name_problem(header)
     middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
