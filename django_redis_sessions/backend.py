@@ -49,7 +49,7 @@ from .exceptions import (
 from .policies import encryption
 from .policies.binding import client_network
 from .policies.password_change import note_in_use
-from .signals import session_event, session_revoked
+from .signals import By, Event, session_event, session_revoked
 from .storages import async_index_storage, index_storage
 from .store import (
     AsyncSessionStorage,
@@ -244,7 +244,7 @@ class SessionStore(SessionBase):
         end = False
         if ua_policy and self._user_agent_differs():
             self.user_agent_changed = True
-            end = self._violation("user_agent_changed", "user agent changed", ua_policy, {})
+            end = self._violation(Event.USER_AGENT_CHANGED, "user agent changed", ua_policy, {})
         if ip_policy:
             change = self._ip_network_change()
             if change is not None:
@@ -252,7 +252,7 @@ class SessionStore(SessionBase):
                 stored, current = change
                 detail = {"from": stored, "to": current}
                 what = f"IP network changed ({stored} -> {current})"
-                end = self._violation("ip_changed", what, ip_policy, detail) or end
+                end = self._violation(Event.IP_CHANGED, what, ip_policy, detail) or end
         return end
 
     # -- signals -------------------------------------------------------------------
@@ -276,17 +276,17 @@ class SessionStore(SessionBase):
 
     def _queue_limit(self, plan: WritePlan, ended: tuple[str, ...]) -> None:
         """Log and signal the sessions a sign-in ended for the session limit."""
-        from . import api
+        from . import revocation
 
-        kwargs = api.announce_revocation(plan.user_id, list(ended), api.BY_LIMIT, None)
+        kwargs = revocation.announce_revocation(plan.user_id, list(ended), By.LIMIT, None)
         if kwargs is not None:
-            self._queue(session_revoked, api.user_model(), **kwargs)
+            self._queue(session_revoked, revocation.user_model(), **kwargs)
         new = keys.fingerprint_of_digest(plan.digest)
         for digest in ended:
             self._queue(
                 session_event,
                 SessionStore,
-                event="limit_ended",
+                event=Event.LIMIT_ENDED,
                 user_id=plan.user_id,
                 fingerprint=keys.fingerprint_of_digest(digest),
                 detail={"limit": str(conf.max_sessions_per_user), "new_session": new},
@@ -490,7 +490,7 @@ class SessionStore(SessionBase):
             self._queue(
                 session_event,
                 SessionStore,
-                event="rotated",
+                event=Event.ROTATED,
                 user_id=self._stored_user or None,
                 fingerprint=keys.fingerprint_of_digest(plan.new_digest),
                 detail={"from": keys.fingerprint_of_digest(plan.old_digest)},

@@ -1,4 +1,7 @@
-"""Exceptions the engine raises beyond Django's ``CreateError``/``UpdateError``."""
+"""Every exception the package raises to its users, beyond Django's ``CreateError``/``UpdateError``.
+
+The API re-exports :class:`AmbiguousFingerprint` (``api.AmbiguousFingerprint``).
+"""
 
 from __future__ import annotations
 
@@ -66,3 +69,7 @@ class SessionLimitReached(PermissionDenied):
             "on another device first."
         )
         self.limit = limit
+
+
+class AmbiguousFingerprint(ValueError):
+    """More than one session has this fingerprint (name the user to tell them apart)."""

@@ -12,7 +12,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.base import UpdateError
 from django.test import AsyncClient, Client
 
-from django_redis_sessions import api, keys, record
+from django_redis_sessions import api, identifiers, keys, record
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 
@@ -379,9 +379,9 @@ async def test_arevoke_all_sessions(r, alice):
 
 
 def test_user_id_of_accepts_users_and_primary_keys(alice):
-    assert api.user_id_of(alice) == str(alice.pk)
-    assert api.user_id_of(alice.pk) == str(alice.pk)
-    assert api.user_id_of(str(alice.pk)) == str(alice.pk)
+    assert identifiers.user_id_of(alice) == str(alice.pk)
+    assert identifiers.user_id_of(alice.pk) == str(alice.pk)
+    assert identifiers.user_id_of(str(alice.pk)) == str(alice.pk)
 
 
 @pytest.mark.parametrize(
@@ -396,7 +396,7 @@ def test_user_id_of_accepts_users_and_primary_keys(alice):
 )
 def test_user_id_of_refuses_what_is_not_a_user(db, value, message):
     with pytest.raises(ValueError, match=message):
-        api.user_id_of(value)
+        identifiers.user_id_of(value)
 
 
 def test_an_unsaved_user_has_no_sessions(db):
@@ -412,10 +412,10 @@ def test_current_may_be_a_request_a_session_or_a_key(r, alice, rf):
     request.session = session
     digest = keys.digest(session.session_key)
     for current in (request, session, session.session_key, [session.session_key]):
-        assert api.digests_of(current) == {digest}
-    assert api.digests_of("NOT A KEY") == frozenset()
+        assert identifiers.digests_of(current) == {digest}
+    assert identifiers.digests_of("NOT A KEY") == frozenset()
     with pytest.raises(TypeError):
-        api.digests_of(3.5)
+        identifiers.digests_of(3.5)
 
 
 def test_revoke_other_sessions_signs_out_everywhere_else(r, alice, rf):

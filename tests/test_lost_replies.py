@@ -23,6 +23,7 @@ from django_redis_sessions import api, cluster, keys, record, store
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 from django_redis_sessions.policies import audit
+from django_redis_sessions.storages import index_storage
 
 from .test_rotation import age
 
@@ -116,7 +117,7 @@ def signed_in(user_id: str, **data: Any) -> str:
 
 def live_digests(user_id: str) -> set[str]:
     """Digests of the user's sessions, by the listing (which prunes stale entries)."""
-    return {digest for digest, _raw in api._storage().user_records(user_id)}
+    return {digest for digest, _raw in index_storage().user_records(user_id)}
 
 
 both = pytest.mark.parametrize("sync", [True, False], ids=["sync", "async"])

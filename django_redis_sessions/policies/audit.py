@@ -66,26 +66,20 @@ from ..connection import get_async_client, get_client
 from ..exceptions import SessionStoreError
 from ..record import META_IP, META_USER_AGENT
 from ..request_meta import client_meta
+from ..signals import By, Event, session_event, session_revoked
 from ..store import AUDIT, AsyncSessionStorage, SessionStorage
 
 logger = logging.getLogger("django_redis_sessions")
 
-#: Events this module records itself (``session_event`` adds its own names).
-CREATED = "created"
-SIGNED_OUT = "signed_out"
-REVOKED = "revoked"
-
-#: ``by`` of the events this module records itself; a revocation keeps its own
-#: (``"api"``, ``"admin"``...) and a ``session_event`` says ``"policy"`` unless it
-#: passes ``by=``.
-BY_LOGIN = "login"
-BY_LOGOUT = "logout"
-BY_POLICY = "policy"
+# The events this module records itself are ``Event.CREATED``, ``Event.SIGNED_OUT``
+# and ``Event.REVOKED`` (``session_event`` adds its own names), with ``by``
+# ``By.LOGIN`` or ``By.LOGOUT``; a revocation keeps its own ``by`` (``"api"``,
+# ``"admin"``...) and a ``session_event`` says ``By.POLICY`` unless it passes ``by=``.
 
 #: Revocations recorded from their policy's own ``session_event`` instead (the
 #: session limit sends ``limit_ended``, which also names the new session), so
 #: that one ended session is one event.
-_RECORDED_AS_SESSION_EVENTS = frozenset({"limit"})
+_RECORDED_AS_SESSION_EVENTS = frozenset({By.LIMIT})
 
 #: Bounds on what one event may carry: a ``detail`` comes from code we do not
 #: control, and every user's log is kept for months.
@@ -428,7 +422,7 @@ def on_user_logged_in(sender: Any, request: Any = None, user: Any = None, **kwar
     """``user_logged_in``: a ``created`` event for the new session."""
     if not conf.audit:
         return
-    if (found := _request_event(CREATED, BY_LOGIN, request, user)) is not None:
+    if (found := _request_event(Event.CREATED, By.LOGIN, request, user)) is not None:
         _record_safely(found[0], [found[1]])
 
 
@@ -436,7 +430,7 @@ def on_user_logged_out(sender: Any, request: Any = None, user: Any = None, **kwa
     """``user_logged_out``: a ``signed_out`` event (sent before Django flushes the session)."""
     if not conf.audit:
         return
-    if (found := _request_event(SIGNED_OUT, BY_LOGOUT, request, user)) is not None:
+    if (found := _request_event(Event.SIGNED_OUT, By.LOGOUT, request, user)) is not None:
         _record_safely(found[0], [found[1]])
 
 
@@ -453,7 +447,8 @@ def on_session_revoked(
         return
     now = time.time()
     events = [
-        make_event(REVOKED, fingerprint=fp, by=by, actor=actor, when=now) for fp in fingerprints
+        make_event(Event.REVOKED, fingerprint=fp, by=by, actor=actor, when=now)
+        for fp in fingerprints
     ]
     _record_safely(user_id, events)
 
@@ -480,7 +475,7 @@ def on_session_event(
             make_event(
                 event,
                 fingerprint=fingerprint,
-                by=kwargs.get("by") or BY_POLICY,
+                by=kwargs.get("by") or By.POLICY,
                 actor=kwargs.get("actor"),
                 ip=ip,
                 user_agent=agent,
@@ -493,8 +488,6 @@ def on_session_event(
 def connect_receivers() -> None:
     """Connect the receivers (``AppConfig.ready``); each is a no-op while the audit is off."""
     from django.contrib.auth.signals import user_logged_in, user_logged_out
-
-    from ..signals import session_event, session_revoked
 
     uid = "django_redis_sessions.audit"
     user_logged_in.connect(on_user_logged_in, dispatch_uid=f"{uid}.login")
