@@ -7,6 +7,15 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 
+__all__ = [
+    "AmbiguousFingerprint",
+    "SessionLimitReached",
+    "SessionStoreError",
+    "SessionStoreFull",
+    "SessionStoreUnavailable",
+    "SessionTooLarge",
+]
+
 
 class SessionStoreError(Exception):
     """Redis failed to serve a session operation.

@@ -31,6 +31,8 @@ from typing import Final
 
 from django.dispatch import Signal
 
+__all__ = ["By", "Event", "session_event", "session_revoked"]
+
 session_revoked = Signal()
 
 session_event = Signal()

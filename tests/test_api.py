@@ -452,3 +452,25 @@ def test_an_unreachable_redis_is_a_store_error_naming_the_server(alice, settings
     settings.SESSION_REDIS_RETRIES = 0
     with pytest.raises(SessionStoreUnavailable, match=r"127\.0\.0\.1:1 is unreachable"):
         api.revoke_user_sessions(alice)
+
+
+# -- the module's surface ------------------------------------------------------------------
+
+
+def test_all_is_exactly_what_api_defines_in_public():
+    """``__all__`` names every public function and class defined in api.py, and only those
+    (plus the documented re-exports), each sync function with its async twin."""
+    import inspect
+
+    defined = {
+        name
+        for name, value in vars(api).items()
+        if not name.startswith("_")
+        and (inspect.isfunction(value) or inspect.isclass(value))
+        and value.__module__ == api.__name__
+    }
+    assert set(api.__all__) == defined | {"AmbiguousFingerprint", "AuditEvent"}
+    functions = {name for name in defined if inspect.isfunction(getattr(api, name))}
+    with_twin = {name for name in functions if f"a{name}" in functions}
+    # session_limit_for is, today, the one function without an async twin.
+    assert functions == with_twin | {f"a{name}" for name in with_twin} | {"session_limit_for"}
