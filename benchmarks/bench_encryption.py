@@ -245,7 +245,7 @@ class Bench:
 
     def warm_up_and_check(self) -> None:
         """Open the connection, load the scripts, and prove every cell works as labelled."""
-        from django_redis_sessions import encryption
+        from django_redis_sessions.policies import encryption
         from django_redis_sessions.storage import keys, record
 
         for payload in PAYLOADS:
@@ -307,7 +307,7 @@ class Bench:
 
     def cipher_costs(self) -> dict[str, float]:
         """µs per value to encrypt and to decrypt one short session value, for context."""
-        from django_redis_sessions.encryption import Cipher
+        from django_redis_sessions.policies.encryption import Cipher
 
         on = self.mode("on")
         assert on.keys is not None

@@ -12,7 +12,7 @@ a queryset:
 * one user's sessions: fingerprint, created, last seen, idle and absolute
   expiry, IP, device; revoke the selected ones;
 * revoke all of a user's sessions, behind a confirmation page;
-* with ``SESSION_REDIS_AUDIT``, the user's recent session events (``audit.py``)
+* with ``SESSION_REDIS_AUDIT``, the user's recent session events (``policies/audit.py``)
   below their sessions.
 
 Access: the admin's login for anonymous users, 403 without
@@ -48,9 +48,11 @@ from django.urls import URLPattern, path, reverse
 from . import api
 from .conf import conf
 from .devices import describe_user_agent
-from .exceptions import SessionStoreError
+from .exceptions import AmbiguousFingerprint, SessionStoreError
+from .identifiers import user_id_of
 from .storage.plans import UserActivity
 from .models import REVOKE_PERMISSION, VIEW_PERMISSION, RedisSession
+from .signals import By
 
 #: Users matched by one search; a search is for finding someone, not for paging
 #: through the user table.
@@ -254,7 +256,7 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         activity = overview.users
         if query:
             # The walk above already read every user's activity: keep the matches.
-            matches = {api.user_id_of(pk) for pk in self._search(query)}
+            matches = {user_id_of(pk) for pk in self._search(query)}
             activity = [a for a in activity if a.user_id in matches]
         activity = sorted(activity, key=lambda a: (a.last_seen, a.user_id), reverse=True)
         paginator = Paginator(activity, self.list_per_page)
@@ -312,7 +314,7 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         revoked, never a 500 from the query and never a "0 sessions revoked".
         """
         try:
-            return api.user_id_of(user_pk(unquote(quoted)))
+            return user_id_of(user_pk(unquote(quoted)))
         except ValueError:
             raise Http404("No such user.") from None
 
@@ -369,8 +371,8 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def _revoke_selected(self, request: HttpRequest, user_id: str, fingerprints: list[str]) -> None:
         try:
-            ended = api.revoke_sessions(user_id, fingerprints, by=api.BY_ADMIN, actor=request.user)
-        except (ValueError, api.AmbiguousFingerprint) as exc:
+            ended = api.revoke_sessions(user_id, fingerprints, by=By.ADMIN, actor=request.user)
+        except (ValueError, AmbiguousFingerprint) as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return
         if ended:
@@ -394,7 +396,7 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         self._require(request, REVOKE_PERMISSION)
         user_id = self._user_id(user_id)
         if request.method == "POST":
-            ended = api.revoke_user_sessions(user_id, by=api.BY_ADMIN, actor=request.user)
+            ended = api.revoke_user_sessions(user_id, by=By.ADMIN, actor=request.user)
             plural = "session" if ended == 1 else "sessions"
             self.message_user(request, f"{ended} {plural} revoked.", messages.SUCCESS)
             return HttpResponseRedirect(self._user_url(user_id))

@@ -10,6 +10,11 @@ Sessions are named by their *fingerprint* (the first 12 hex digits of the
 digest under which Redis stores them): stable, short, and useless as a cookie.
 No function here takes or returns a session key except to recognise the
 caller's own session (``current``/``keep``).
+
+``__all__`` is the documented API (README, "Python API"). What it is built on
+lives where its name says: turning arguments into index ids and digests in
+``identifiers.py``, ending sessions and announcing it in ``revocation.py``, the
+``by=`` values in ``signals.By``.
 """
 
 from __future__ import annotations
@@ -21,39 +26,56 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.contrib.sessions.backends.base import SessionBase
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
-from . import audit, encryption
-from .storage import keys
-from .audit import AuditEvent
 from .conf import conf
-from .storage import Operations, arun, run
-from .storage.steps import Steps
+from .exceptions import AmbiguousFingerprint
+from .identifiers import check_fingerprint, digests_of, user_id_of
+from .policies import audit, encryption
+from .policies.audit import AuditEvent
+from .revocation import (
+    announce_revocation,
+    announce_store_revocation,
+    asend_revoked,
+    revoke_keeping_digests,
+    send_revoked,
+)
+from .signals import By
+from .storage import Operations, arun, keys, run
 from .storage.index_ops import shown_fingerprint
 from .storage.plans import Overview, UserActivity
 from .storage.record import META_IP, META_USER_AGENT, CorruptRecord, decode, decode_summary
-from .signals import session_revoked
+from .storage.steps import Steps
 
-logger = logging.getLogger("django_redis_sessions")
+__all__ = [
+    "AmbiguousFingerprint",
+    "AuditEvent",
+    "SessionInfo",
+    "alist_user_sessions",
+    "arevoke_all_sessions",
+    "arevoke_other_sessions",
+    "arevoke_session",
+    "arevoke_sessions",
+    "arevoke_user_sessions",
+    "asession_overview",
+    "asessions_data",
+    "auser_audit_events",
+    "ausers_activity",
+    "list_user_sessions",
+    "revoke_all_sessions",
+    "revoke_other_sessions",
+    "revoke_session",
+    "revoke_sessions",
+    "revoke_user_sessions",
+    "session_limit_for",
+    "session_overview",
+    "sessions_data",
+    "user_audit_events",
+    "users_activity",
+]
+
 security_logger = logging.getLogger("django.security.SuspiciousSession")
-
-#: Values of the ``by`` argument and of the signal's ``by``.
-BY_API = "api"
-BY_COMMAND = "command"
-BY_ADMIN = "admin"
-BY_USER = "user"
-BY_PASSWORD_CHANGE = "password_change"  # noqa: S105 - a label, not a password
-BY_LIMIT = "limit"  # SESSION_REDIS_MAX_SESSIONS_PER_USER ended it at a new sign-in
-
-_FINGERPRINT_DIGITS = frozenset("0123456789abcdef")
-
-
-class AmbiguousFingerprint(ValueError):
-    """More than one session has this fingerprint (name the user to tell them apart)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,76 +106,6 @@ class SessionInfo:
         data = asdict(self)
         data["expires"] = self.expires
         return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in data.items()}
-
-
-# -- arguments -------------------------------------------------------------------
-
-
-def user_id_of(user: Any) -> str:
-    """The id under which ``user``'s sessions are indexed, as Django's login stores it.
-
-    Accepts a user instance or a primary key of ``AUTH_USER_MODEL`` (an ``int``,
-    a ``UUID``, a string). Raises ``ValueError`` for an anonymous or unsaved user
-    and for a value that is not a valid primary key of the user model.
-    """
-    if getattr(user, "is_anonymous", False) is True:
-        raise ValueError("An anonymous user has no sessions to list or revoke.")
-    meta = getattr(user, "_meta", None)
-    if meta is not None:
-        if user.pk is None:
-            raise ValueError(f"User {user!r} is not saved: it has no sessions.")
-        return str(meta.pk.value_to_string(user))
-    if user is None or isinstance(user, bool):
-        raise ValueError(f"{user!r} is not a user or a user's primary key.")
-    model = get_user_model()
-    try:
-        value = model._meta.pk.to_python(user)
-    except ValidationError as exc:
-        raise ValueError(
-            f"{user!r} is not a valid primary key for {model._meta.label}: "
-            + " ".join(str(message) for message in exc.messages)
-        ) from None
-    if value is None or value == "":
-        raise ValueError(f"{user!r} is not a user or a user's primary key.")
-    return str(value)
-
-
-def _session_of(current: Any) -> Any:
-    if isinstance(current, HttpRequest):
-        return getattr(current, "session", None)
-    return current
-
-
-def digests_of(current: Any) -> frozenset[str]:
-    """Digests of the session(s) named by a request, a session, a key or several."""
-    current = _session_of(current)
-    if current is None:
-        return frozenset()
-    if isinstance(current, SessionBase):
-        current = current.session_key
-        if current is None:
-            return frozenset()  # a session not saved yet has no key to match
-    if isinstance(current, str):
-        return (
-            frozenset({keys.digest(current)}) if keys.is_valid_session_key(current) else frozenset()
-        )
-    if isinstance(current, Iterable):
-        return frozenset().union(*(digests_of(item) for item in current))
-    raise TypeError(f"Expected a request, a session or a session key, got {current!r}.")
-
-
-def check_fingerprint(fingerprint: Any) -> str:
-    """``fingerprint`` if it has the shape of one, else ``ValueError``."""
-    if (
-        not isinstance(fingerprint, str)
-        or len(fingerprint) != keys.FINGERPRINT_LENGTH
-        or not _FINGERPRINT_DIGITS.issuperset(fingerprint)
-    ):
-        raise ValueError(
-            f"{fingerprint!r} is not a session fingerprint "
-            f"({keys.FINGERPRINT_LENGTH} lowercase hexadecimal digits)."
-        )
-    return fingerprint
 
 
 # -- reading records ---------------------------------------------------------------
@@ -206,39 +158,7 @@ def _infos(records: list[tuple[str, bytes]], user_id: str, current: Any) -> list
     return infos
 
 
-# -- announcing revocations ----------------------------------------------------------
-
-
-def _actor_name(actor: Any) -> str:
-    get_username = getattr(actor, "get_username", None)
-    return str(get_username()) if callable(get_username) else str(actor)
-
-
-def announce_revocation(
-    user_id: str | None, digests: list[str], by: str, actor: Any
-) -> dict[str, Any] | None:
-    """Log each ended session and build the signal's arguments (None: nothing ended)."""
-    if not digests:
-        return None
-    fingerprints = tuple(keys.fingerprint_of_digest(d) for d in digests)
-    # Who did it goes into the audit line too: "by admin" alone does not say which
-    # of several staff members ended someone's session.
-    source = by if actor is None else f"{by}: {_actor_name(actor)}"
-    for fingerprint in fingerprints:
-        logger.info(
-            "Session %s of user %s revoked (by %s)", fingerprint, user_id or "(anonymous)", source
-        )
-    return {
-        "user_id": user_id,
-        "fingerprints": fingerprints,
-        "count": len(digests),
-        "by": by,
-        "actor": actor,
-    }
-
-
-def user_model() -> type[Any]:
-    return get_user_model()
+# -- storage ---------------------------------------------------------------------------
 
 
 # -- the API -------------------------------------------------------------------------
@@ -277,7 +197,7 @@ def revoke_user_sessions(
     keep: Any = None,
     *,
     keep_newest: bool = False,
-    by: str = BY_API,
+    by: str = By.API,
     actor: Any = None,
 ) -> int:
     """End every session of ``user`` except ``keep``; return how many ended.
@@ -289,37 +209,22 @@ def revoke_user_sessions(
     return revoke_keeping_digests(user, digests_of(keep), by, actor, keep_newest)
 
 
-def revoke_keeping_digests(
-    user: Any, keep: Collection[str], by: str, actor: Any = None, keep_newest: bool = False
-) -> int:
-    """:func:`revoke_user_sessions` with the sessions to keep given as digests.
-
-    For callers that know sessions only by digest (the password-change hook).
-    """
-    user_id = user_id_of(user)
-    ended = run(Operations.revoke_user, user_id, keep, keep_newest)
-    if (kwargs := announce_revocation(user_id, ended, by, actor)) is not None:
-        session_revoked.send(sender=user_model(), **kwargs)
-    return len(ended)
-
-
 async def arevoke_user_sessions(
     user: Any,
     keep: Any = None,
     *,
     keep_newest: bool = False,
-    by: str = BY_API,
+    by: str = By.API,
     actor: Any = None,
 ) -> int:
     user_id = user_id_of(user)
     ended = await arun(Operations.revoke_user, user_id, digests_of(keep), keep_newest)
-    if (kwargs := announce_revocation(user_id, ended, by, actor)) is not None:
-        await session_revoked.asend(sender=user_model(), **kwargs)
+    await asend_revoked(announce_revocation(user_id, ended, by, actor))
     return len(ended)
 
 
 def revoke_sessions(
-    user: Any, fingerprints: Iterable[str], *, by: str = BY_API, actor: Any = None
+    user: Any, fingerprints: Iterable[str], *, by: str = By.API, actor: Any = None
 ) -> int:
     """End the sessions of ``user`` with these fingerprints; return how many ended.
 
@@ -333,19 +238,17 @@ def revoke_sessions(
     # Matched inside the revoking script, by the fingerprint the session was shown
     # under (kept across key rotations): a key changing now cannot slip past it.
     ended = run(Operations.revoke_user, user_id, only=wanted) if wanted else []
-    if (kwargs := announce_revocation(user_id, ended, by, actor)) is not None:
-        session_revoked.send(sender=user_model(), **kwargs)
+    send_revoked(announce_revocation(user_id, ended, by, actor))
     return len(ended)
 
 
 async def arevoke_sessions(
-    user: Any, fingerprints: Iterable[str], *, by: str = BY_API, actor: Any = None
+    user: Any, fingerprints: Iterable[str], *, by: str = By.API, actor: Any = None
 ) -> int:
     user_id = user_id_of(user)
     wanted = {check_fingerprint(f) for f in fingerprints}
     ended = await arun(Operations.revoke_user, user_id, only=wanted) if wanted else []
-    if (kwargs := announce_revocation(user_id, ended, by, actor)) is not None:
-        await session_revoked.asend(sender=user_model(), **kwargs)
+    await asend_revoked(announce_revocation(user_id, ended, by, actor))
     return len(ended)
 
 
@@ -434,7 +337,7 @@ def _single(matches: list[str], fingerprint: str) -> str | None:
 
 
 def revoke_session(
-    fingerprint: str, user: Any = None, *, by: str = BY_API, actor: Any = None
+    fingerprint: str, user: Any = None, *, by: str = By.API, actor: Any = None
 ) -> bool:
     """End the session with this fingerprint; return whether one was ended.
 
@@ -448,19 +351,17 @@ def revoke_session(
     fingerprint = check_fingerprint(fingerprint)
     user_id = None if user is None else user_id_of(user)
     owner, ended = run(_revoke_one, fingerprint, user_id)
-    if (kwargs := announce_revocation(owner or None, ended, by, actor)) is not None:
-        session_revoked.send(sender=user_model(), **kwargs)
+    send_revoked(announce_revocation(owner or None, ended, by, actor))
     return bool(ended)
 
 
 async def arevoke_session(
-    fingerprint: str, user: Any = None, *, by: str = BY_API, actor: Any = None
+    fingerprint: str, user: Any = None, *, by: str = By.API, actor: Any = None
 ) -> bool:
     fingerprint = check_fingerprint(fingerprint)
     user_id = None if user is None else user_id_of(user)
     owner, ended = await arun(_revoke_one, fingerprint, user_id)
-    if (kwargs := announce_revocation(owner or None, ended, by, actor)) is not None:
-        await session_revoked.asend(sender=user_model(), **kwargs)
+    await asend_revoked(announce_revocation(owner or None, ended, by, actor))
     return bool(ended)
 
 
@@ -475,37 +376,28 @@ def _revoke_one(
     return owner, [digest] if digest and owner is not None else []
 
 
-def _announce_all(count: int, by: str, actor: Any) -> dict[str, Any] | None:
-    if not count:
-        return None
-    logger.warning(
-        "Every session under prefix %r revoked: %d ended (by %s)", conf.prefix, count, by
-    )
-    return {"user_id": None, "fingerprints": (), "count": count, "by": by, "actor": actor}
-
-
-def revoke_all_sessions(*, dry_run: bool = False, by: str = BY_API, actor: Any = None) -> int:
+def revoke_all_sessions(*, dry_run: bool = False, by: str = By.API, actor: Any = None) -> int:
     """End every session in the store, signed-in and anonymous; return how many.
 
     Walks the prefix with ``SCAN`` and deletes with ``UNLINK`` in batches. With
     ``dry_run`` it only counts.
     """
     count = run(Operations.purge, dry_run=dry_run)
-    if not dry_run and (kwargs := _announce_all(count, by, actor)) is not None:
-        session_revoked.send(sender=user_model(), **kwargs)
+    if not dry_run:
+        send_revoked(announce_store_revocation(count, by, actor))
     return count
 
 
 async def arevoke_all_sessions(
-    *, dry_run: bool = False, by: str = BY_API, actor: Any = None
+    *, dry_run: bool = False, by: str = By.API, actor: Any = None
 ) -> int:
     count = await arun(Operations.purge, dry_run=dry_run)
-    if not dry_run and (kwargs := _announce_all(count, by, actor)) is not None:
-        await session_revoked.asend(sender=user_model(), **kwargs)
+    if not dry_run:
+        await asend_revoked(announce_store_revocation(count, by, actor))
     return count
 
 
-def revoke_other_sessions(request: HttpRequest, *, by: str = BY_USER) -> int:
+def revoke_other_sessions(request: HttpRequest, *, by: str = By.USER) -> int:
     """ "Sign out everywhere else": end the request user's other sessions."""
     user = request.user
     if not user.is_authenticated:
@@ -513,7 +405,7 @@ def revoke_other_sessions(request: HttpRequest, *, by: str = BY_USER) -> int:
     return revoke_user_sessions(user, keep=request, by=by, actor=user)
 
 
-async def arevoke_other_sessions(request: HttpRequest, *, by: str = BY_USER) -> int:
+async def arevoke_other_sessions(request: HttpRequest, *, by: str = By.USER) -> int:
     user = await request.auser()
     if not user.is_authenticated:
         return 0

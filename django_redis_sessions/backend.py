@@ -38,8 +38,6 @@ from django.core.signing import JSONSerializer
 from django.utils.crypto import get_random_string
 from django.views.decorators.debug import sensitive_variables
 
-from . import encryption
-from .auth import note_in_use
 from .conf import conf
 from .exceptions import (
     SessionLimitReached,
@@ -49,8 +47,9 @@ from .exceptions import (
     SessionTooLarge,
     WrongTypeKey,
 )
-from .policies import binding, expiry, outage, rotation
+from .policies import binding, encryption, expiry, outage, rotation
 from .policies.events import EventQueue
+from .policies.password_change import note_in_use
 from .storage import Operations, arun, keys, record, run
 from .storage.plans import (
     CyclePlan,

@@ -325,7 +325,7 @@ _KEY_HINT = (
 
 def _encryption_errors() -> list[CheckMessage]:
     # Never echo a key, or anything that may be one: name entries by position and type.
-    from .encryption import is_valid_key
+    from .policies.encryption import is_valid_key
 
     keys = conf.encryption_keys
     if keys is None:
@@ -482,14 +482,14 @@ def _outage_errors() -> list[CheckMessage]:
 
 
 #: Django's SessionMiddleware plus the session key in a header (policy 4).
-HEADER_MIDDLEWARE = "django_redis_sessions.header_middleware.SessionMiddleware"
+HEADER_MIDDLEWARE = "django_redis_sessions.middleware.HeaderSessionMiddleware"
 
 
 def _header_errors() -> list[CheckMessage]:
     header = conf.session_header
     if header is None:
         return []
-    from .header_middleware import header_name_problem
+    from .middleware import header_name_problem
 
     problem = header_name_problem(header)
     middleware = list(getattr(settings, "MIDDLEWARE", None) or [])

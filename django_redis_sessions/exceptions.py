@@ -1,8 +1,20 @@
-"""Exceptions the engine raises beyond Django's ``CreateError``/``UpdateError``."""
+"""Every exception the package raises to its users, beyond Django's ``CreateError``/``UpdateError``.
+
+The API re-exports :class:`AmbiguousFingerprint` (``api.AmbiguousFingerprint``).
+"""
 
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
+
+__all__ = [
+    "AmbiguousFingerprint",
+    "SessionLimitReached",
+    "SessionStoreError",
+    "SessionStoreFull",
+    "SessionStoreUnavailable",
+    "SessionTooLarge",
+]
 
 
 class SessionStoreError(Exception):
@@ -66,6 +78,10 @@ class SessionLimitReached(PermissionDenied):
             "on another device first."
         )
         self.limit = limit
+
+
+class AmbiguousFingerprint(ValueError):
+    """More than one session has this fingerprint (name the user to tell them apart)."""
 
 
 class WrongTypeKey(SessionStoreError):

@@ -1,6 +1,15 @@
-"""``SessionActivityMiddleware``: request metadata and a cookie that slides.
+"""The engine's middleware: request metadata, a sliding cookie, sessions by header.
 
-Put it directly after Django's ``SessionMiddleware``::
+* ``SessionActivityMiddleware``, directly after the session middleware: the
+  client's IP address and user agent, activity, and a cookie that slides;
+* ``HeaderSessionMiddleware``, in place of Django's ``SessionMiddleware``: the
+  session key in a request header, for API clients that keep no cookies.
+
+Request metadata and a cookie that slides
+-----------------------------------------
+
+Put ``SessionActivityMiddleware`` directly after Django's ``SessionMiddleware`` (or
+``HeaderSessionMiddleware``)::
 
     MIDDLEWARE = [
         ...
@@ -12,7 +21,7 @@ Put it directly after Django's ``SessionMiddleware``::
 
 On every request that carries a session cookie it
 
-* hands the client's IP and user agent (``client.py``) to the session before it
+* hands the client's IP and user agent (``request_meta.py``) to the session before it
   loads, so the load script records them when they changed, in the round trip
   the request makes anyway;
 * loads the session, which refreshes last-seen and slides the idle window even
@@ -24,19 +33,85 @@ On every request that carries a session cookie it
   first ``max-age`` while the server still held the session.
 
 Sync and async: under ASGI it awaits the engine's native async load.
+
+Sessions by header, for API clients
+-----------------------------------
+
+``HeaderSessionMiddleware`` replaces Django's ``SessionMiddleware``, in the same place
+in ``MIDDLEWARE``::
+
+    MIDDLEWARE = [
+        ...
+        "django_redis_sessions.middleware.HeaderSessionMiddleware",
+        "django_redis_sessions.middleware.SessionActivityMiddleware",
+        ...
+    ]
+    SESSION_REDIS_HEADER = "X-Session-Id"  # request.META["HTTP_X_SESSION_ID"]
+
+With ``SESSION_REDIS_HEADER`` unset (``None``, the default) it *is* Django's
+``SessionMiddleware``: same requests, same responses. With it set:
+
+* **One precedence rule.** A request that carries the session cookie (any value)
+  uses the cookie, and the header is ignored. A request *without* the session
+  cookie that sends the header (any value, even empty) is a *header request*: its
+  session key is the header's value. A request with neither starts without a
+  session, as under Django. The cookie wins because a browser sends it by itself,
+  while it sends a custom header only when a script of the page (or of an origin
+  CORS allows) adds it: letting that header replace the cookie would let any
+  script on the page switch the browser to a session of its choosing, and read
+  the key that ``HttpOnly`` hides from it.
+* **Same validation as the cookie.** The value goes through the engine's
+  ``SessionStore`` exactly as a cookie value does (``keys.is_valid_session_key``):
+  a malformed value is no session and builds no Redis command; a well-formed key
+  Redis does not know is never adopted, and a write starts a fresh key.
+* **Header requests are answered by header.** Their responses never set (or
+  delete) the session cookie. They carry the header when the key the client must
+  send from now on differs from the one it sent: the new key (a new session,
+  ``cycle_key`` at login), or an empty value when it has none (logout, ``flush``,
+  a key that expired, is unknown or is malformed): "forget your key".
+* **Cookie requests, and requests with neither, are answered as by Django** (the
+  cookie), and never with the key in a header: a same-origin script can read any
+  response header, so the key of a browser's ``HttpOnly`` cookie never goes into
+  one.
+* **Vary.** Every response that varies on ``Cookie`` varies on the header too (it
+  stands in for the cookie), and so does every response that carries it.
+* **Out of sight.** The header is removed from ``request.META`` (and
+  ``request.headers``) as soon as it is read, on every request: views, logs and
+  Django's error reports (which hide ``HTTP_COOKIE`` but not custom headers)
+  never see the key. Nothing here logs.
+
+``request.session_from_header`` is ``True`` on header requests and ``False``
+otherwise; ``session_from_header(request)`` reads it (also through a Django REST
+framework ``Request``). ``csrf_exempt_for_header_clients`` exempts a view from
+CSRF checks for header requests only (see its docstring for why that is safe).
 """
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
-from django.http import HttpRequest, HttpResponseBase
+from django.contrib.sessions.middleware import SessionMiddleware
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.utils.cache import has_vary_header, patch_vary_headers
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.debug import sensitive_variables
 
 from .backend import SessionStore
-from .client import client_meta
+from .conf import conf
+from .request_meta import client_meta
+
+__all__ = [
+    "FROM_HEADER",
+    "HeaderSessionMiddleware",
+    "SessionActivityMiddleware",
+    "csrf_exempt_for_header_clients",
+    "session_from_header",
+]
 
 _GetResponse = Callable[[HttpRequest], Any]
 
@@ -112,3 +187,159 @@ class SessionActivityMiddleware:
             httponly=bool(settings.SESSION_COOKIE_HTTPONLY),
             samesite=settings.SESSION_COOKIE_SAMESITE,
         )
+
+
+# -- sessions by header ---------------------------------------------------------
+
+#: The request attribute that says whether this request's session came by header.
+FROM_HEADER = "session_from_header"
+#: The header value a header request sent ("" for an empty one); absent otherwise.
+#: Kept on the request, not in request.META, so error reports never show it.
+_SENT = "_django_redis_sessions_header_value"
+
+#: RFC 9110 ``token`` characters, less "_": WSGI and ASGI servers fold "-" and "_"
+#: into the same request.META key, so nginx and Django's runserver drop headers
+#: with underscores (one could pose as another), and the client's would vanish.
+_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^`|~-]+")
+#: Headers with a meaning of their own (or that browsers forbid scripts to set).
+_TAKEN = frozenset(
+    {
+        "authorization",
+        "connection",
+        "cookie",
+        "cookie2",
+        "date",
+        "dnt",
+        "expect",
+        "forwarded",
+        "host",
+        "keep-alive",
+        "origin",
+        "range",
+        "referer",
+        "set-cookie",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "user-agent",
+        "via",
+        "x-csrftoken",
+        "x-real-ip",
+        "x-requested-with",
+    }
+)
+_TAKEN_PREFIXES = ("accept", "access-control-", "content-", "if-", "proxy-", "sec-", "x-forwarded-")
+
+
+def meta_key(header: str) -> str:
+    """The ``request.META`` key of a header: ``X-Session-Id`` -> ``HTTP_X_SESSION_ID``."""
+    return "HTTP_" + header.upper().replace("-", "_")
+
+
+def header_name_problem(header: object) -> str | None:
+    """Why ``header`` cannot be ``SESSION_REDIS_HEADER``, or ``None`` if it can."""
+    if not isinstance(header, str) or _HEADER_NAME.fullmatch(header) is None:
+        return (
+            "is not an HTTP header name (letters, digits and '-'; no '_', which servers "
+            "drop, and no 'HTTP_' prefix: name the header as clients send it)"
+        )
+    name = header.lower()
+    if name in _TAKEN or name.startswith(_TAKEN_PREFIXES):
+        return "names a header that has a meaning of its own"
+    key = meta_key(header)
+    if key == settings.CSRF_HEADER_NAME or key == conf.ip_header:
+        return "is already CSRF_HEADER_NAME or SESSION_REDIS_IP_HEADER"
+    return None
+
+
+def session_from_header(request: object) -> bool:
+    """Whether ``request`` (Django's, or a REST framework ``Request``) is a header request."""
+    return getattr(request, FROM_HEADER, False) is True
+
+
+class HeaderSessionMiddleware(SessionMiddleware):
+    """Django's ``SessionMiddleware``, plus the session key in ``SESSION_REDIS_HEADER``.
+
+    Sync and async alike: like Django's, it is a ``MiddlewareMixin`` whose hooks do
+    no I/O of their own besides the session save Django's ``process_response``
+    makes.
+    """
+
+    @sensitive_variables("value", "sent")
+    def process_request(self, request: HttpRequest) -> None:
+        header = conf.session_header
+        sent: str | None = None
+        if header:
+            # Out of request.META (and of a request.headers an earlier middleware
+            # built) before a view, a log line or an error report can see it.
+            value = request.META.pop(meta_key(header), None)
+            request.__dict__.pop("headers", None)
+            if value is not None and settings.SESSION_COOKIE_NAME not in request.COOKIES:
+                sent = value if isinstance(value, str) else ""
+        setattr(request, FROM_HEADER, sent is not None)
+        if sent is None:
+            super().process_request(request)
+            return
+        setattr(request, _SENT, sent)
+        # The engine validates the key as it does a cookie's: malformed -> None.
+        request.session = self.SessionStore(sent)
+
+    @sensitive_variables("sent", "current")
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        response = super().process_response(request, response)
+        header = conf.session_header
+        if not header:
+            return response
+        sent: str | None = getattr(request, _SENT, None)
+        answered = False
+        if sent is not None:
+            # Django's save (or SessionActivityMiddleware's sliding cookie) set the
+            # cookie for this session: a header client gets the header instead.
+            response.cookies.pop(settings.SESSION_COOKIE_NAME, None)
+            session = getattr(request, "session", None)
+            current = getattr(session, "session_key", None) or ""
+            if current != sent:
+                response.headers[header] = current
+                answered = True
+        if answered or has_vary_header(response, "Cookie"):
+            patch_vary_headers(response, (header,))
+        return response
+
+
+_View = TypeVar("_View", bound=Callable[..., Any])
+
+
+def csrf_exempt_for_header_clients(view: _View) -> _View:
+    """Skip CSRF checks for header requests; check every other request as usual.
+
+    Safe because of what a header request is: one *without* the session cookie,
+    with the session header. A forged cross-site request rides on what the
+    browser adds by itself, the cookie; a page on another site cannot make the
+    browser send a custom header at all unless your CORS policy lets that origin
+    (a preflight asks first), and even then it can only send a key it already
+    holds: its own session, not the victim's. Requests that carry the cookie
+    (browsers), or neither, go through Django's ``csrf_protect`` as if the view
+    were not decorated. Use it only on views that authenticate by the session
+    alone, not by anything else a browser sends by itself (HTTP authentication,
+    client certificates, ``RemoteUserMiddleware``).
+    """
+    protected = csrf_protect(view)
+    wrapper: Callable[..., Any]
+    if iscoroutinefunction(view):
+
+        async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            if session_from_header(request):
+                return await view(request, *args, **kwargs)
+            return await protected(request, *args, **kwargs)
+
+        wrapper = async_wrapper
+    else:
+
+        def sync_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            if session_from_header(request):
+                return view(request, *args, **kwargs)
+            return protected(request, *args, **kwargs)
+
+        wrapper = sync_wrapper
+    return cast(_View, csrf_exempt(functools.wraps(view)(wrapper)))

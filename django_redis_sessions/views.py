@@ -31,6 +31,8 @@ from . import api
 from .storage import keys
 from .conf import conf
 from .devices import describe_user_agent
+from .identifiers import check_fingerprint
+from .signals import By
 
 View = Callable[..., HttpResponse]
 
@@ -46,7 +48,7 @@ def _listing(request: HttpRequest) -> list[tuple[api.SessionInfo, str]]:
 def _end(request: HttpRequest, fingerprint: str) -> bool:
     """End one of the user's sessions; ``True`` when it was the request's own."""
     try:
-        fingerprint = api.check_fingerprint(fingerprint)
+        fingerprint = check_fingerprint(fingerprint)
     except ValueError:
         raise Http404("No such session.") from None
     own_key = request.session.session_key
@@ -61,7 +63,7 @@ def _end(request: HttpRequest, fingerprint: str) -> bool:
         logout(request)  # ends it in Redis, with Django's user_logged_out signal
         return True
     # Only the user's own index is searched: anybody else's fingerprint ends nothing.
-    if not api.revoke_sessions(request.user, [fingerprint], by=api.BY_USER, actor=request.user):
+    if not api.revoke_sessions(request.user, [fingerprint], by=By.USER, actor=request.user):
         raise Http404("No such session.")
     return False
 

@@ -30,6 +30,7 @@ from django.urls import reverse
 from django.utils.autoreload import DJANGO_AUTORELOAD_ENV
 
 from django_redis_sessions import api
+from django_redis_sessions.signals import By
 
 #: The ``SESSION_REDIS_CLIENT_FACTORY`` of the embedded mode (settings.py).
 EMBEDDED_FACTORY = "example_project.redis_clients.make_client"
@@ -193,7 +194,7 @@ def seed_sessions() -> tuple[int, int]:
             if data is not None and DEMO_MARK in data
         ]
         if earlier:
-            replaced += api.revoke_sessions(user, earlier, by=api.BY_COMMAND)
+            replaced += api.revoke_sessions(user, earlier, by=By.COMMAND)
         for device in demo.devices:
             client = Client(REMOTE_ADDR=device.ip, HTTP_USER_AGENT=device.user_agent)
             client.force_login(user)  # Django's login() on the engine's SessionStore

@@ -12,7 +12,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.base import UpdateError
 from django.test import AsyncClient, Client
 
-from django_redis_sessions import api
+from django_redis_sessions import api, identifiers
 from django_redis_sessions.storage import keys, record
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
@@ -380,9 +380,9 @@ async def test_arevoke_all_sessions(r, alice):
 
 
 def test_user_id_of_accepts_users_and_primary_keys(alice):
-    assert api.user_id_of(alice) == str(alice.pk)
-    assert api.user_id_of(alice.pk) == str(alice.pk)
-    assert api.user_id_of(str(alice.pk)) == str(alice.pk)
+    assert identifiers.user_id_of(alice) == str(alice.pk)
+    assert identifiers.user_id_of(alice.pk) == str(alice.pk)
+    assert identifiers.user_id_of(str(alice.pk)) == str(alice.pk)
 
 
 @pytest.mark.parametrize(
@@ -397,7 +397,7 @@ def test_user_id_of_accepts_users_and_primary_keys(alice):
 )
 def test_user_id_of_refuses_what_is_not_a_user(db, value, message):
     with pytest.raises(ValueError, match=message):
-        api.user_id_of(value)
+        identifiers.user_id_of(value)
 
 
 def test_an_unsaved_user_has_no_sessions(db):
@@ -413,10 +413,10 @@ def test_current_may_be_a_request_a_session_or_a_key(r, alice, rf):
     request.session = session
     digest = keys.digest(session.session_key)
     for current in (request, session, session.session_key, [session.session_key]):
-        assert api.digests_of(current) == {digest}
-    assert api.digests_of("NOT A KEY") == frozenset()
+        assert identifiers.digests_of(current) == {digest}
+    assert identifiers.digests_of("NOT A KEY") == frozenset()
     with pytest.raises(TypeError):
-        api.digests_of(3.5)
+        identifiers.digests_of(3.5)
 
 
 def test_revoke_other_sessions_signs_out_everywhere_else(r, alice, rf):
@@ -453,3 +453,25 @@ def test_an_unreachable_redis_is_a_store_error_naming_the_server(alice, settings
     settings.SESSION_REDIS_RETRIES = 0
     with pytest.raises(SessionStoreUnavailable, match=r"127\.0\.0\.1:1 is unreachable"):
         api.revoke_user_sessions(alice)
+
+
+# -- the module's surface ------------------------------------------------------------------
+
+
+def test_all_is_exactly_what_api_defines_in_public():
+    """``__all__`` names every public function and class defined in api.py, and only those
+    (plus the documented re-exports), each sync function with its async twin."""
+    import inspect
+
+    defined = {
+        name
+        for name, value in vars(api).items()
+        if not name.startswith("_")
+        and (inspect.isfunction(value) or inspect.isclass(value))
+        and value.__module__ == api.__name__
+    }
+    assert set(api.__all__) == defined | {"AmbiguousFingerprint", "AuditEvent"}
+    functions = {name for name in defined if inspect.isfunction(getattr(api, name))}
+    with_twin = {name for name in functions if f"a{name}" in functions}
+    # session_limit_for is, today, the one function without an async twin.
+    assert functions == with_twin | {f"a{name}" for name in with_twin} | {"session_limit_for"}

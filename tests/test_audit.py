@@ -25,11 +25,12 @@ from django.test import AsyncClient, Client, RequestFactory
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from django_redis_sessions import api, audit
+from django_redis_sessions import api
 from django_redis_sessions.storage import keys
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.checks import check_settings
 from django_redis_sessions.conf import conf
+from django_redis_sessions.policies import audit
 from django_redis_sessions.signals import session_event, session_revoked
 from django_redis_sessions.storage.runner import SyncDriver
 from django_redis_sessions.storage.scripts import SINGLE

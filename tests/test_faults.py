@@ -23,12 +23,13 @@ import redis
 from asgiref.sync import async_to_sync
 from django.test import Client
 
-from django_redis_sessions import api, audit
-from django_redis_sessions.storage import ops as store
-from django_redis_sessions.storage import keys
+from django_redis_sessions import api
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 from django_redis_sessions.exceptions import SessionStoreFull, SessionTooLarge
+from django_redis_sessions.policies import audit
+from django_redis_sessions.storage import keys
+from django_redis_sessions.storage import ops as store
 from django_redis_sessions.storage.scripts import SINGLE, LuaScript
 
 AUDIT, CYCLE, DELETE, REVOKE = SINGLE.audit, SINGLE.cycle, SINGLE.delete, SINGLE.revoke

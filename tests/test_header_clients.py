@@ -2,7 +2,7 @@
 
 Against the real Redis, through the test ``Client`` / ``AsyncClient`` and the full
 middleware stack of ``tests/settings.py`` with Django's ``SessionMiddleware``
-replaced by ``header_middleware.SessionMiddleware`` (fixture ``on``). This module
+replaced by ``middleware.HeaderSessionMiddleware`` (fixture ``on``). This module
 is also the URLconf of its tests: the views of ``tests/urls.py`` plus a few that
 show the CSRF pattern and what a view sees.
 """
@@ -24,8 +24,8 @@ from django.views.debug import ExceptionReporter
 
 from django_redis_sessions.storage import keys
 from django_redis_sessions.checks import check_settings
-from django_redis_sessions.header_middleware import (
-    SessionMiddleware,
+from django_redis_sessions.middleware import (
+    HeaderSessionMiddleware,
     csrf_exempt_for_header_clients,
     header_name_problem,
     meta_key,
@@ -40,7 +40,7 @@ H = "X-Session-Id"
 META = "HTTP_X_SESSION_ID"
 COOKIE = django_settings.SESSION_COOKIE_NAME
 DJANGO_SESSIONS = "django.contrib.sessions.middleware.SessionMiddleware"
-OURS = "django_redis_sessions.header_middleware.SessionMiddleware"
+OURS = "django_redis_sessions.middleware.HeaderSessionMiddleware"
 ACTIVITY = "django_redis_sessions.middleware.SessionActivityMiddleware"
 CREDENTIALS = {"username": "alice", "password": "pw-alice"}
 CSRF_SECRET = "A" * 32
@@ -393,7 +393,7 @@ def test_header_removed_from_request_headers_built_earlier(r, on):
         assert META not in request.META
         return HttpResponse(str(request.session.get("a")))
 
-    response = SessionMiddleware(view)(request)
+    response = HeaderSessionMiddleware(view)(request)
     assert isinstance(response, HttpResponse)
     assert response.content == b"1"
     assert H not in response
@@ -429,7 +429,7 @@ def test_setting_off_leaves_meta_alone(r, settings):
         seen["flag"] = session_from_header(request)
         return HttpResponse()
 
-    SessionMiddleware(view)(request)
+    HeaderSessionMiddleware(view)(request)
     assert seen == {"meta": "abcdefgh12345678", "flag": False}
 
 
@@ -621,7 +621,7 @@ def test_an_error_report_does_not_show_the_header(r, on):
             text = ExceptionReporter(request, *sys.exc_info()).get_traceback_text()
         return HttpResponse(text)
 
-    response = SessionMiddleware(view)(request)
+    response = HeaderSessionMiddleware(view)(request)
     assert key not in response.content.decode()
 
 

@@ -19,11 +19,11 @@ import redis.asyncio.connection
 import redis.connection
 from asgiref.sync import async_to_sync
 
-from django_redis_sessions import api, audit
-from django_redis_sessions.storage import Operations, run, scripts
-from django_redis_sessions.storage import keys, record
+from django_redis_sessions import api
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
+from django_redis_sessions.policies import audit
+from django_redis_sessions.storage import Operations, keys, record, run, scripts
 
 from .test_rotation import age
 

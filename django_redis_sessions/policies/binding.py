@@ -2,18 +2,23 @@
 ``SESSION_REDIS_IP_CHANGE``): whether this request's client differs from the one
 the session recorded, and what the policy says to do about it.
 
-Both are only known with the request-metadata middleware, which records the
-client's IP and user agent with the session. Off (the default), judging a
-request costs two attribute reads.
+Pure functions: no request, no Redis. Both settings only see a client with the
+request-metadata middleware, which records the client's IP and user agent with
+the session; off (the default), judging a request costs two attribute reads.
+``client_network`` cuts an address to the network the setting compares
+(``SESSION_REDIS_IP_PREFIX_V4`` / ``SESSION_REDIS_IP_PREFIX_V6``), so a client
+moving within its provider's network keeps its session.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
-from ..client import client_network
 from ..conf import conf
+from ..signals import Event
 from ..storage.record import META_IP, META_USER_AGENT
 
 
@@ -40,18 +45,14 @@ def violations(current: Mapping[str, str], stored: Mapping[str, str]) -> list[Vi
         return []
     found: list[Violation] = []
     if ua_policy and user_agent_differs(current, stored):
-        found.append(Violation("user_agent_changed", "user agent changed", ua_policy, {}))
+        found.append(Violation(Event.USER_AGENT_CHANGED, "user agent changed", ua_policy, {}))
     if ip_policy:
         change = ip_network_change(current, stored)
         if change is not None:
             before, after = change
+            what = f"IP network changed ({before} -> {after})"
             found.append(
-                Violation(
-                    "ip_changed",
-                    f"IP network changed ({before} -> {after})",
-                    ip_policy,
-                    {"from": before, "to": after},
-                )
+                Violation(Event.IP_CHANGED, what, ip_policy, {"from": before, "to": after})
             )
     return found
 
@@ -83,3 +84,18 @@ def ip_network_change(
     if before is None or after is None or before.version != after.version:
         return None
     return None if before == after else (str(before), str(after))
+
+
+def client_network(ip: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """The network ``SESSION_REDIS_IP_CHANGE`` compares: ``ip`` cut to the prefix."""
+    return _network(ip, conf.ip_prefix_v4, conf.ip_prefix_v6)
+
+
+@lru_cache(maxsize=4096)
+def _network(ip: str, v4: int, v6: int) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    prefix = v4 if address.version == 4 else v6
+    return ipaddress.ip_network(f"{address}/{prefix}", strict=False)

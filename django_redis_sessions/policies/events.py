@@ -13,7 +13,7 @@ from typing import Any
 from django.dispatch import Signal
 
 from ..conf import conf
-from ..signals import session_event, session_revoked
+from ..signals import By, Event, session_event, session_revoked
 from ..storage import keys
 from ..storage.steps import Call, Steps
 
@@ -74,7 +74,7 @@ class EventQueue:
         self.queue(
             session_event,
             self.sender,
-            event="rotated",
+            event=Event.ROTATED,
             user_id=user_id or None,
             fingerprint=new,
             detail={"from": old},
@@ -82,17 +82,17 @@ class EventQueue:
 
     def limit_ended(self, user_id: str, new_digest: str, ended: tuple[str, ...]) -> None:
         """A sign-in ended these sessions for ``SESSION_REDIS_MAX_SESSIONS_PER_USER``."""
-        from .. import api
+        from .. import revocation
 
-        kwargs = api.announce_revocation(user_id, list(ended), api.BY_LIMIT, None)
+        kwargs = revocation.announce_revocation(user_id, list(ended), By.LIMIT, None)
         if kwargs is not None:
-            self.queue(session_revoked, api.user_model(), **kwargs)
+            self.queue(session_revoked, revocation.user_model(), **kwargs)
         new = keys.fingerprint_of_digest(new_digest)
         for digest in ended:
             self.queue(
                 session_event,
                 self.sender,
-                event="limit_ended",
+                event=Event.LIMIT_ENDED,
                 user_id=user_id,
                 fingerprint=keys.fingerprint_of_digest(digest),
                 detail={"limit": str(conf.max_sessions_per_user), "new_session": new},

@@ -16,10 +16,10 @@ from typing import Any
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 
-from ..storage import keys
 from ..conf import conf
 from ..exceptions import SessionLimitReached
-from ..signals import session_event
+from ..signals import Event, session_event
+from ..storage import keys
 
 
 def refuses_beyond_limit() -> bool:
@@ -47,7 +47,7 @@ def enforce_limit_at_login(
         request.user = AnonymousUser()
         session_event.send(
             sender=SessionStore,
-            event="login_refused",
+            event=Event.LOGIN_REFUSED,
             user_id=str(user.pk),
             fingerprint=fingerprint,
             detail={"limit": str(conf.max_sessions_per_user)},

@@ -298,7 +298,7 @@ def test_no_session_key_appears_anywhere(
     settings.SESSION_REDIS_ADMIN_SHOW_DATA = True  # admin pages show session data too
     settings.SESSION_REDIS_USER_AGENT_CHANGE = "flag"
     settings.AUTH_PASSWORD_VALIDATORS = [
-        {"NAME": "django_redis_sessions.auth.RevokeSessionsOnPasswordChange"}
+        {"NAME": "django_redis_sessions.policies.password_change.RevokeSessionsOnPasswordChange"}
     ]
     root = get_user_model().objects.create_superuser("root", "root@example.com", "pw-root")
     canary = new_key()  # key-shaped, stored in session data: every capture must see it

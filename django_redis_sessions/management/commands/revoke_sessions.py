@@ -10,6 +10,7 @@ from django.core.management import BaseCommand, CommandError, CommandParser
 from ... import api
 from ...conf import conf
 from ...exceptions import SessionStoreError
+from ...signals import By
 from ..users import NOTHING_CHANGED, label, plural, resolve_users
 
 
@@ -81,7 +82,7 @@ class Command(BaseCommand):
                     self.stdout.write(f"  {info.fingerprint}  last seen {_when(info)}  ip {ip}")
                 continue
             ended = api.revoke_user_sessions(
-                user, keep_newest=options["keep_newest"], by=api.BY_COMMAND
+                user, keep_newest=options["keep_newest"], by=By.COMMAND
             )
             self.stdout.write(f"{label(user)}: {plural(ended)} ended")
 
@@ -105,5 +106,5 @@ class Command(BaseCommand):
             if stdin.readline().strip() != "yes":
                 self.stdout.write(f"Cancelled. {NOTHING_CHANGED}")
                 return
-        count = api.revoke_all_sessions(by=api.BY_COMMAND)
+        count = api.revoke_all_sessions(by=By.COMMAND)
         self.stdout.write(f"{plural(count)} ended ({scope}).")

@@ -58,31 +58,25 @@ from typing import Any
 
 from django.contrib.sessions.backends.base import SessionBase
 
-from .client import client_meta
-from .conf import conf
-from .exceptions import SessionStoreError
-from .storage import Operations, arun, keys, run
-from .storage.record import META_IP, META_USER_AGENT
-from .storage.steps import Steps
+from ..conf import conf
+from ..exceptions import SessionStoreError
+from ..request_meta import client_meta
+from ..signals import By, Event, session_event, session_revoked
+from ..storage import Operations, arun, keys, run
+from ..storage.record import META_IP, META_USER_AGENT
+from ..storage.steps import Steps
 
 logger = logging.getLogger("django_redis_sessions")
 
-#: Events this module records itself (``session_event`` adds its own names).
-CREATED = "created"
-SIGNED_OUT = "signed_out"
-REVOKED = "revoked"
-
-#: ``by`` of the events this module records itself; a revocation keeps its own
-#: (``"api"``, ``"admin"``...) and a ``session_event`` says ``"policy"`` unless it
-#: passes ``by=``.
-BY_LOGIN = "login"
-BY_LOGOUT = "logout"
-BY_POLICY = "policy"
+# The events this module records itself are ``Event.CREATED``, ``Event.SIGNED_OUT``
+# and ``Event.REVOKED`` (``session_event`` adds its own names), with ``by``
+# ``By.LOGIN`` or ``By.LOGOUT``; a revocation keeps its own ``by`` (``"api"``,
+# ``"admin"``...) and a ``session_event`` says ``By.POLICY`` unless it passes ``by=``.
 
 #: Revocations recorded from their policy's own ``session_event`` instead (the
 #: session limit sends ``limit_ended``, which also names the new session), so
 #: that one ended session is one event.
-_RECORDED_AS_SESSION_EVENTS = frozenset({"limit"})
+_RECORDED_AS_SESSION_EVENTS = frozenset({By.LIMIT})
 
 #: Bounds on what one event may carry: a ``detail`` comes from code we do not
 #: control, and every user's log is kept for months.
@@ -256,7 +250,15 @@ def _recent(raws: Sequence[bytes | str], retention: int) -> list[AuditEvent]:
     return events
 
 
-# -- storage --------------------------------------------------------------------------
+def _check_limit(limit: int | None) -> None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"limit must be a positive whole number or None, not {limit!r}.")
+
+
+# -- storage ------------------------------------------------------------------------
+#
+# The log's reads and writes are storage operations (``storage/index_ops.py``:
+# ``append_audit``, ``read_audit``); this module decides what goes in and out.
 
 
 def _stop(limit: int | None) -> int:
@@ -273,11 +275,6 @@ def _append(ops: Operations, user_id: str, events: Sequence[AuditEvent]) -> Step
 def _read(ops: Operations, user_id: str, limit: int | None) -> Steps[list[AuditEvent]]:
     raws = yield from ops.read_audit(user_id, _stop(limit))
     return _recent(raws, conf.audit_retention)
-
-
-def _check_limit(limit: int | None) -> None:
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise ValueError(f"limit must be a positive whole number or None, not {limit!r}.")
 
 
 def record(user_id: str, events: Sequence[AuditEvent]) -> None:
@@ -380,7 +377,7 @@ def on_user_logged_in(sender: Any, request: Any = None, user: Any = None, **kwar
     """``user_logged_in``: a ``created`` event for the new session."""
     if not conf.audit:
         return
-    if (found := _request_event(CREATED, BY_LOGIN, request, user)) is not None:
+    if (found := _request_event(Event.CREATED, By.LOGIN, request, user)) is not None:
         _record_safely(found[0], [found[1]])
 
 
@@ -388,7 +385,7 @@ def on_user_logged_out(sender: Any, request: Any = None, user: Any = None, **kwa
     """``user_logged_out``: a ``signed_out`` event (sent before Django flushes the session)."""
     if not conf.audit:
         return
-    if (found := _request_event(SIGNED_OUT, BY_LOGOUT, request, user)) is not None:
+    if (found := _request_event(Event.SIGNED_OUT, By.LOGOUT, request, user)) is not None:
         _record_safely(found[0], [found[1]])
 
 
@@ -405,7 +402,8 @@ def on_session_revoked(
         return
     now = time.time()
     events = [
-        make_event(REVOKED, fingerprint=fp, by=by, actor=actor, when=now) for fp in fingerprints
+        make_event(Event.REVOKED, fingerprint=fp, by=by, actor=actor, when=now)
+        for fp in fingerprints
     ]
     _record_safely(user_id, events)
 
@@ -432,7 +430,7 @@ def on_session_event(
             make_event(
                 event,
                 fingerprint=fingerprint,
-                by=kwargs.get("by") or BY_POLICY,
+                by=kwargs.get("by") or By.POLICY,
                 actor=kwargs.get("actor"),
                 ip=ip,
                 user_agent=agent,
@@ -445,8 +443,6 @@ def on_session_event(
 def connect_receivers() -> None:
     """Connect the receivers (``AppConfig.ready``); each is a no-op while the audit is off."""
     from django.contrib.auth.signals import user_logged_in, user_logged_out
-
-    from .signals import session_event, session_revoked
 
     uid = "django_redis_sessions.audit"
     user_logged_in.connect(on_user_logged_in, dispatch_uid=f"{uid}.login")

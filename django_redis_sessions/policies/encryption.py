@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.views.decorators.debug import sensitive_variables
 
-from .conf import conf
+from ..conf import conf
 
 if TYPE_CHECKING:
     from cryptography.fernet import Fernet

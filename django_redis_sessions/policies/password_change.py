@@ -2,7 +2,7 @@
 
 Add one line to ``AUTH_PASSWORD_VALIDATORS``::
 
-    {"NAME": "django_redis_sessions.auth.RevokeSessionsOnPasswordChange"}
+    {"NAME": "django_redis_sessions.policies.password_change.RevokeSessionsOnPasswordChange"}
 
 Django calls every configured validator's ``password_changed()`` whenever a
 user's password is set and saved: the password-change and password-reset views,
@@ -25,7 +25,8 @@ import logging
 from contextvars import ContextVar
 from typing import Any
 
-from .exceptions import SessionStoreError
+from ..exceptions import SessionStoreError
+from ..signals import By
 
 logger = logging.getLogger("django_redis_sessions")
 
@@ -63,10 +64,10 @@ class RevokeSessionsOnPasswordChange:
     def password_changed(self, password: str, user: Any = None) -> None:
         if user is None or getattr(user, "pk", None) is None:
             return
-        from .api import BY_PASSWORD_CHANGE, revoke_keeping_digests
+        from ..revocation import revoke_keeping_digests
 
         try:
-            revoke_keeping_digests(user, sessions_in_use(), BY_PASSWORD_CHANGE)
+            revoke_keeping_digests(user, sessions_in_use(), By.PASSWORD_CHANGE)
         except SessionStoreError as exc:
             # The password is already saved. Django's own session-hash check still
             # signs the other sessions out at their next request, so this is not

@@ -1,6 +1,10 @@
 """What a session records about the client of a request: IP address and user agent.
 
-Read by the request-metadata middleware and shaped by the privacy settings:
+Read from the request (``REMOTE_ADDR``, or the trusted proxies' header) by
+``middleware.SessionActivityMiddleware``, and at sign-in and sign-out by the audit
+trail's receivers (``policies/audit.py``); kept apart from ``middleware.py``, which
+imports the engine, so that policies can read a request without depending on it.
+Shaped by the privacy settings:
 ``SESSION_REDIS_RECORD_IP`` / ``SESSION_REDIS_RECORD_USER_AGENT`` turn either off,
 ``SESSION_REDIS_TRUNCATE_IP`` zeroes the host part (last IPv4 octet, last 80 bits
 of IPv6, as Google Analytics' IP anonymisation does), and
@@ -38,21 +42,6 @@ def _normalised(raw: str, truncate: bool) -> str:
         prefix = _TRUNCATED_PREFIX[address.version]
         return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
     return str(address)
-
-
-def client_network(ip: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
-    """The network ``SESSION_REDIS_IP_CHANGE`` compares: ``ip`` cut to the prefix."""
-    return _network(ip, conf.ip_prefix_v4, conf.ip_prefix_v6)
-
-
-@lru_cache(maxsize=4096)
-def _network(ip: str, v4: int, v6: int) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return None
-    prefix = v4 if address.version == 4 else v6
-    return ipaddress.ip_network(f"{address}/{prefix}", strict=False)
 
 
 def client_ip(request: HttpRequest) -> str:
