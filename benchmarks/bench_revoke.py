@@ -175,7 +175,7 @@ def use_store(prefix: str) -> None:
     from django_redis_sessions.conf import conf
 
     settings.SESSION_REDIS_PREFIX = prefix
-    conf.clear()
+    conf.reset()
 
 
 # -- stores and their filler ---------------------------------------------------

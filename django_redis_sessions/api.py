@@ -180,9 +180,9 @@ def _info(
     if summary.user_id != user_id:
         return None  # the entry is stale: the session now belongs to someone else
     deadline = summary.deadline
-    if conf.absolute_age:
+    if conf.SESSION_REDIS_ABSOLUTE_AGE:
         # A lowered SESSION_REDIS_ABSOLUTE_AGE applies at once, as in the load.
-        cap = summary.created + conf.absolute_age
+        cap = summary.created + conf.SESSION_REDIS_ABSOLUTE_AGE
         deadline = min(deadline, cap) if deadline else cap
     idle_expiry = _when(summary.seen + summary.idle) if summary.idle else None
     info = SessionInfo(
@@ -261,8 +261,8 @@ def session_limit_for(user: Any, current: Any = None) -> int | None:
     Only with ``SESSION_REDIS_SESSION_LIMIT_ACTION = "refuse"``; ``current`` (the
     signing-in request) is not counted.
     """
-    limit = conf.max_sessions_per_user
-    if not limit or conf.session_limit_action != "refuse":
+    limit = conf.SESSION_REDIS_MAX_SESSIONS_PER_USER
+    if not limit or conf.SESSION_REDIS_SESSION_LIMIT_ACTION != "refuse":
         return None
     others = [info for info in list_user_sessions(user, current=current) if not info.current]
     return limit if len(others) >= limit else None
@@ -361,7 +361,7 @@ async def arevoke_sessions(
 
 
 def _decoded(records: list[tuple[str, bytes]], user_id: str) -> dict[str, dict[str, Any] | None]:
-    serializer = import_string(conf.serializer)()
+    serializer = import_string(conf.SESSION_SERIALIZER)()
     cipher = encryption.current()
     found: dict[str, dict[str, Any] | None] = {}
     for digest, raw in records:
@@ -415,24 +415,24 @@ def session_overview() -> Overview:
     Walks the store with ``SCAN``: cost grows with the store (the admin's
     overview page), unlike everything above.
     """
-    return _storage().overview(conf.absolute_age or 0)
+    return _storage().overview(conf.SESSION_REDIS_ABSOLUTE_AGE or 0)
 
 
 async def asession_overview() -> Overview:
-    return await _astorage().overview(conf.absolute_age or 0)
+    return await _astorage().overview(conf.SESSION_REDIS_ABSOLUTE_AGE or 0)
 
 
 def users_activity(users: Iterable[Any]) -> list[UserActivity]:
     """:class:`UserActivity` of these users (those with live sessions only)."""
     storage = _storage()
     indexes = [storage.index_key(user_id_of(u)).encode() for u in users]
-    return storage.users_activity(indexes, conf.absolute_age or 0)
+    return storage.users_activity(indexes, conf.SESSION_REDIS_ABSOLUTE_AGE or 0)
 
 
 async def ausers_activity(users: Iterable[Any]) -> list[UserActivity]:
     storage = _astorage()
     indexes = [storage.index_key(user_id_of(u)).encode() for u in users]
-    return await storage.users_activity(indexes, conf.absolute_age or 0)
+    return await storage.users_activity(indexes, conf.SESSION_REDIS_ABSOLUTE_AGE or 0)
 
 
 def _single(matches: list[str], fingerprint: str) -> str | None:
@@ -492,7 +492,10 @@ def _announce_all(count: int, by: str, actor: Any) -> dict[str, Any] | None:
     if not count:
         return None
     logger.warning(
-        "Every session under prefix %r revoked: %d ended (by %s)", conf.prefix, count, by
+        "Every session under prefix %r revoked: %d ended (by %s)",
+        conf.SESSION_REDIS_PREFIX,
+        count,
+        by,
     )
     return {"user_id": None, "fingerprints": (), "count": count, "by": by, "actor": actor}
 

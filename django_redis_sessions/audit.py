@@ -269,14 +269,14 @@ class _AuditCalls(_StorageBase):
     @staticmethod
     def stop(limit: int | None) -> int:
         """The last ``LRANGE`` index to read for ``limit`` events."""
-        most = conf.audit_max_events
+        most = conf.SESSION_REDIS_AUDIT_MAX_EVENTS
         return (most if limit is None else min(limit, most)) - 1
 
     @staticmethod
     def append_call(key: str, events: Sequence[AuditEvent]) -> tuple[list[str], list[Any]]:
         return [key], [
-            conf.audit_max_events,
-            conf.audit_retention,
+            conf.SESSION_REDIS_AUDIT_MAX_EVENTS,
+            conf.SESSION_REDIS_AUDIT_RETENTION,
             *(encode_event(event) for event in events),
         ]
 
@@ -295,7 +295,7 @@ class AuditLog(_AuditCalls, SessionStorage):
     def read(self, user_id: str, limit: int | None = None) -> list[AuditEvent]:
         with self.errors("read audit events"):
             raws = self.client.lrange(self.audit_key(user_id), 0, self.stop(limit))
-        return _recent(raws, conf.audit_retention)
+        return _recent(raws, conf.SESSION_REDIS_AUDIT_RETENTION)
 
 
 class AsyncAuditLog(_AuditCalls, AsyncSessionStorage):
@@ -311,7 +311,7 @@ class AsyncAuditLog(_AuditCalls, AsyncSessionStorage):
     async def read(self, user_id: str, limit: int | None = None) -> list[AuditEvent]:
         with self.errors("read audit events"):
             raws = await self.client.lrange(self.audit_key(user_id), 0, self.stop(limit))
-        return _recent(raws, conf.audit_retention)
+        return _recent(raws, conf.SESSION_REDIS_AUDIT_RETENTION)
 
 
 def _check_limit(limit: int | None) -> None:
@@ -325,13 +325,13 @@ def record(user_id: str, events: Sequence[AuditEvent]) -> None:
     Raises :class:`~django_redis_sessions.exceptions.SessionStoreError` when
     Redis fails; the signal receivers catch it.
     """
-    if conf.audit and events and user_id:
-        AuditLog(get_client(), conf.prefix).append(user_id, events)
+    if conf.SESSION_REDIS_AUDIT and events and user_id:
+        AuditLog(get_client(), conf.SESSION_REDIS_PREFIX).append(user_id, events)
 
 
 async def arecord(user_id: str, events: Sequence[AuditEvent]) -> None:
-    if conf.audit and events and user_id:
-        await AsyncAuditLog(get_async_client(), conf.prefix).append(user_id, events)
+    if conf.SESSION_REDIS_AUDIT and events and user_id:
+        await AsyncAuditLog(get_async_client(), conf.SESSION_REDIS_PREFIX).append(user_id, events)
 
 
 def read(user_id: str, limit: int | None = None) -> list[AuditEvent]:
@@ -341,12 +341,12 @@ def read(user_id: str, limit: int | None = None) -> list[AuditEvent]:
     retention runs out).
     """
     _check_limit(limit)
-    return AuditLog(get_client(), conf.prefix).read(user_id, limit)
+    return AuditLog(get_client(), conf.SESSION_REDIS_PREFIX).read(user_id, limit)
 
 
 async def aread(user_id: str, limit: int | None = None) -> list[AuditEvent]:
     _check_limit(limit)
-    return await AsyncAuditLog(get_async_client(), conf.prefix).read(user_id, limit)
+    return await AsyncAuditLog(get_async_client(), conf.SESSION_REDIS_PREFIX).read(user_id, limit)
 
 
 # -- signal receivers -------------------------------------------------------------------
@@ -417,7 +417,7 @@ def _request_event(event: str, by: str, request: Any, user: Any) -> tuple[str, A
 
 def on_user_logged_in(sender: Any, request: Any = None, user: Any = None, **kwargs: Any) -> None:
     """``user_logged_in``: a ``created`` event for the new session."""
-    if not conf.audit:
+    if not conf.SESSION_REDIS_AUDIT:
         return
     if (found := _request_event(CREATED, BY_LOGIN, request, user)) is not None:
         _record_safely(found[0], [found[1]])
@@ -425,7 +425,7 @@ def on_user_logged_in(sender: Any, request: Any = None, user: Any = None, **kwar
 
 def on_user_logged_out(sender: Any, request: Any = None, user: Any = None, **kwargs: Any) -> None:
     """``user_logged_out``: a ``signed_out`` event (sent before Django flushes the session)."""
-    if not conf.audit:
+    if not conf.SESSION_REDIS_AUDIT:
         return
     if (found := _request_event(SIGNED_OUT, BY_LOGOUT, request, user)) is not None:
         _record_safely(found[0], [found[1]])
@@ -440,7 +440,7 @@ def on_session_revoked(
     **kwargs: Any,
 ) -> None:
     """``session_revoked``: one ``revoked`` event per session, in one write."""
-    if not conf.audit or not user_id or by in _RECORDED_AS_SESSION_EVENTS:
+    if not conf.SESSION_REDIS_AUDIT or not user_id or by in _RECORDED_AS_SESSION_EVENTS:
         return
     now = time.time()
     events = [
@@ -462,7 +462,7 @@ def on_session_event(
     Optional extra arguments are used when present: ``by``, ``actor`` and
     ``request`` (for the IP address and user agent).
     """
-    if not conf.audit or not user_id or not event:
+    if not conf.SESSION_REDIS_AUDIT or not user_id or not event:
         return
     ip, agent = _client(kwargs.get("request"))
     _record_safely(

@@ -236,8 +236,8 @@ class SessionStore(SessionBase):
         the client the session recorded with this request's (both only known with
         the request-metadata middleware). Off, this is two attribute reads.
         """
-        ua_policy = conf.user_agent_change
-        ip_policy = conf.ip_change
+        ua_policy = conf.SESSION_REDIS_USER_AGENT_CHANGE
+        ip_policy = conf.SESSION_REDIS_IP_CHANGE
         if not ua_policy and not ip_policy:
             return False
         end = False
@@ -288,7 +288,7 @@ class SessionStore(SessionBase):
                 event="limit_ended",
                 user_id=plan.user_id,
                 fingerprint=keys.fingerprint_of_digest(digest),
-                detail={"limit": str(conf.max_sessions_per_user), "new_session": new},
+                detail={"limit": str(conf.SESSION_REDIS_MAX_SESSIONS_PER_USER), "new_session": new},
             )
 
     def _violation(self, event: str, what: str, policy: str, detail: dict[str, str]) -> bool:
@@ -379,7 +379,7 @@ class SessionStore(SessionBase):
         An explicit ``set_expiry(datetime)`` is already in Django's own figure;
         this is the cap that ``SESSION_REDIS_ABSOLUTE_AGE`` puts on top of it.
         """
-        absolute_age = conf.absolute_age
+        absolute_age = conf.SESSION_REDIS_ABSOLUTE_AGE
         return self._created_or_now() + absolute_age if absolute_age else None
 
     def _cap_age(self, age: int, modification: datetime | None) -> int:
@@ -412,9 +412,9 @@ class SessionStore(SessionBase):
 
     def _policy(self, data: dict[str, Any], created: int, now: int) -> tuple[int, int]:
         """``(idle, deadline)`` to store, from ``set_expiry`` and the settings."""
-        absolute_age = conf.absolute_age
+        absolute_age = conf.SESSION_REDIS_ABSOLUTE_AGE
         deadline = created + absolute_age if absolute_age else 0
-        idle = conf.idle_age
+        idle = conf.SESSION_COOKIE_AGE
         expiry = data.get("_session_expiry")
         if isinstance(expiry, datetime | str) and expiry:
             # set_expiry(datetime/timedelta): a fixed end, no sliding.
@@ -456,7 +456,7 @@ class SessionStore(SessionBase):
     @sensitive_variables("session_key", "new_key")
     def _rotation_plan(self, session_key: str) -> tuple[RotatePlan, str] | None:
         """A rotation to a fresh key when the current one is old enough, else ``None``."""
-        rotate_after = conf.rotate_after
+        rotate_after = conf.SESSION_REDIS_ROTATE_AFTER
         if not rotate_after or self._created is None:
             return None
         since = self._meta.get(record.META_ROTATED)
@@ -573,7 +573,7 @@ class SessionStore(SessionBase):
         changes who is signed in (a login or logout must not look done when it
         was not), and only with ``SESSION_REDIS_ON_OUTAGE = "degrade"``.
         """
-        if conf.on_outage != "degrade" or self._no_degrade:
+        if conf.SESSION_REDIS_ON_OUTAGE != "degrade" or self._no_degrade:
             return False
         return plan is None or plan.user_id == plan.expected_user_id
 
@@ -611,7 +611,9 @@ class SessionStore(SessionBase):
     def _confirm_rotation(self, storage: SessionStorage, digest: str) -> None:
         old_digest = self._meta.pop(record.META_PENDING)
         try:
-            storage.confirm_rotation(digest, old_digest, int(conf.rotate_grace * 1000))
+            storage.confirm_rotation(
+                digest, old_digest, int(conf.SESSION_REDIS_ROTATE_GRACE * 1000)
+            )
         except SessionStoreError as exc:
             # The old key just keeps working longer; the next request confirms.
             logger.info("Session %s: rotation not confirmed yet (%s).", digest[:12], exc)
@@ -619,7 +621,9 @@ class SessionStore(SessionBase):
     async def _aconfirm_rotation(self, storage: AsyncSessionStorage, digest: str) -> None:
         old_digest = self._meta.pop(record.META_PENDING)
         try:
-            await storage.confirm_rotation(digest, old_digest, int(conf.rotate_grace * 1000))
+            await storage.confirm_rotation(
+                digest, old_digest, int(conf.SESSION_REDIS_ROTATE_GRACE * 1000)
+            )
         except SessionStoreError as exc:
             logger.info("Session %s: rotation not confirmed yet (%s).", digest[:12], exc)
 
@@ -641,7 +645,9 @@ class SessionStore(SessionBase):
         digest = keys.digest(session_key)
         storage = self._storage()
         try:
-            raw = storage.load(digest, conf.absolute_age or 0, self._client_meta_pairs)
+            raw = storage.load(
+                digest, conf.SESSION_REDIS_ABSOLUTE_AGE or 0, self._client_meta_pairs
+            )
         except ForeignKey:
             self._foreign(session_key)
             storage.remove_foreign(digest)
@@ -679,7 +685,9 @@ class SessionStore(SessionBase):
         digest = keys.digest(session_key)
         storage = self._astorage()
         try:
-            raw = await storage.load(digest, conf.absolute_age or 0, self._client_meta_pairs)
+            raw = await storage.load(
+                digest, conf.SESSION_REDIS_ABSOLUTE_AGE or 0, self._client_meta_pairs
+            )
         except ForeignKey:
             self._foreign(session_key)
             await storage.remove_foreign(digest)
@@ -732,7 +740,7 @@ class SessionStore(SessionBase):
     def _encode(self, data: dict[str, Any]) -> dict[str, bytes]:
         dumps = self._dumps
         encoded = {key: dumps(value) for key, value in data.items()}
-        limit = conf.max_size
+        limit = conf.SESSION_REDIS_MAX_SIZE
         if limit is not None:
             # Checked before any Redis command, so a refused save leaves the stored
             # session exactly as it was.
@@ -804,11 +812,13 @@ class SessionStore(SessionBase):
         result, ended = outcome.result, outcome.ended
         if result == SaveResult.LIMIT:
             # Checked before CreateError: retrying with another key cannot help.
-            raise SessionLimitReached(conf.max_sessions_per_user or 0)
+            raise SessionLimitReached(conf.SESSION_REDIS_MAX_SESSIONS_PER_USER or 0)
         if result == SaveResult.TOO_LARGE:
             # The merge with what concurrent requests stored would pass the cap.
             raise SessionTooLarge(
-                outcome.size, conf.max_size or 0, keys.fingerprint_of_digest(plan.digest)
+                outcome.size,
+                conf.SESSION_REDIS_MAX_SIZE or 0,
+                keys.fingerprint_of_digest(plan.digest),
             )
         if ended:
             self._queue_limit(plan, ended)

@@ -27,9 +27,13 @@ def _is_int(value: Any) -> bool:
 
 
 def _url_errors() -> list[CheckMessage]:
-    if conf.cache_alias or conf.client_factory is not None or conf.sentinels is not None:
+    if (
+        conf.SESSION_REDIS_CACHE_ALIAS
+        or conf.SESSION_REDIS_CLIENT_FACTORY is not None
+        or conf.SESSION_REDIS_SENTINELS is not None
+    ):
         return []  # SESSION_REDIS_URL is not used
-    url = conf.url
+    url = conf.SESSION_REDIS_URL
     if not isinstance(url, str):
         return [
             Error(
@@ -56,7 +60,7 @@ def _url_errors() -> list[CheckMessage]:
 
 
 def _prefix_errors() -> list[CheckMessage]:
-    prefix = conf.prefix
+    prefix = conf.SESSION_REDIS_PREFIX
     if not isinstance(prefix, str) or not prefix or any(c.isspace() for c in prefix):
         return [
             Error(
@@ -79,7 +83,7 @@ def _prefix_errors() -> list[CheckMessage]:
 
 def _age_errors() -> list[CheckMessage]:
     messages: list[CheckMessage] = []
-    absolute_age = conf.absolute_age
+    absolute_age = conf.SESSION_REDIS_ABSOLUTE_AGE
     idle_age = settings.SESSION_COOKIE_AGE
     if absolute_age is not None and (not _is_int(absolute_age) or absolute_age <= 0):
         messages.append(
@@ -113,8 +117,8 @@ def _age_errors() -> list[CheckMessage]:
 def _connection_errors() -> list[CheckMessage]:
     messages: list[CheckMessage] = []
     for name, value in (
-        ("SESSION_REDIS_SOCKET_TIMEOUT", conf.socket_timeout),
-        ("SESSION_REDIS_CONNECT_TIMEOUT", conf.connect_timeout),
+        ("SESSION_REDIS_SOCKET_TIMEOUT", conf.SESSION_REDIS_SOCKET_TIMEOUT),
+        ("SESSION_REDIS_CONNECT_TIMEOUT", conf.SESSION_REDIS_CONNECT_TIMEOUT),
     ):
         if value is None:
             messages.append(
@@ -132,7 +136,7 @@ def _connection_errors() -> list[CheckMessage]:
                     id="django_redis_sessions.E004",
                 )
             )
-    retries = conf.retries
+    retries = conf.SESSION_REDIS_RETRIES
     if not _is_int(retries) or retries < 0:
         messages.append(
             Error(
@@ -141,7 +145,7 @@ def _connection_errors() -> list[CheckMessage]:
                 id="django_redis_sessions.E005",
             )
         )
-    window = conf.retry_window
+    window = conf.SESSION_REDIS_RETRY_WINDOW
     if window is not None and (
         isinstance(window, bool) or not isinstance(window, _NUMBER) or not 0 <= window <= 120
     ):
@@ -152,7 +156,7 @@ def _connection_errors() -> list[CheckMessage]:
                 id="django_redis_sessions.E038",
             )
         )
-    if not isinstance(conf.connection_kwargs, dict):
+    if not isinstance(conf.SESSION_REDIS_CONNECTION_KWARGS, dict):
         messages.append(
             Error(
                 "SESSION_REDIS_CONNECTION_KWARGS must be a dict of redis-py client options.",
@@ -163,7 +167,7 @@ def _connection_errors() -> list[CheckMessage]:
 
 
 def _cache_alias_errors() -> list[CheckMessage]:
-    alias = conf.cache_alias
+    alias = conf.SESSION_REDIS_CACHE_ALIAS
     if alias is None:
         return []
     if not isinstance(alias, str) or alias not in settings.CACHES:
@@ -198,7 +202,7 @@ def _cache_alias_errors() -> list[CheckMessage]:
 
 
 def _serializer_warnings() -> list[CheckMessage]:
-    path = conf.serializer
+    path = conf.SESSION_SERIALIZER
     try:
         serializer = import_string(path)
     except ImportError:
@@ -243,7 +247,7 @@ def _metadata_errors() -> list[CheckMessage]:
         for name in _BOOLEAN_SETTINGS
         if not isinstance(getattr(settings, name, DEFAULTS[name]), bool)
     ]
-    header = conf.ip_header
+    header = conf.SESSION_REDIS_IP_HEADER
     if header is not None and (
         not isinstance(header, str)
         or _META_KEY.fullmatch(header) is None
@@ -259,7 +263,7 @@ def _metadata_errors() -> list[CheckMessage]:
                 id="django_redis_sessions.E012",
             )
         )
-    count = conf.proxy_count
+    count = conf.SESSION_REDIS_PROXY_COUNT
     if not _is_int(count) or count < 1:
         errors.append(
             Error(
@@ -269,7 +273,7 @@ def _metadata_errors() -> list[CheckMessage]:
                 id="django_redis_sessions.E013",
             )
         )
-    length = conf.user_agent_max_length
+    length = conf.SESSION_REDIS_USER_AGENT_MAX_LENGTH
     if not _is_int(length) or not 1 <= length <= 4096:
         errors.append(
             Error(
@@ -278,7 +282,7 @@ def _metadata_errors() -> list[CheckMessage]:
                 id="django_redis_sessions.E014",
             )
         )
-    policy = conf.user_agent_change
+    policy = conf.SESSION_REDIS_USER_AGENT_CHANGE
     if policy not in _USER_AGENT_POLICIES:
         errors.append(
             Error(
@@ -286,7 +290,9 @@ def _metadata_errors() -> list[CheckMessage]:
                 id="django_redis_sessions.E015",
             )
         )
-    elif policy and not (conf.record_user_agent and ACTIVITY_MIDDLEWARE in settings.MIDDLEWARE):
+    elif policy and not (
+        conf.SESSION_REDIS_RECORD_USER_AGENT and ACTIVITY_MIDDLEWARE in settings.MIDDLEWARE
+    ):
         errors.append(
             Warning(
                 f"SESSION_REDIS_USER_AGENT_CHANGE is {policy!r} but user agents are not "
@@ -296,7 +302,7 @@ def _metadata_errors() -> list[CheckMessage]:
                 id="django_redis_sessions.W006",
             )
         )
-    max_size = conf.max_size
+    max_size = conf.SESSION_REDIS_MAX_SIZE
     if max_size is not None and (not _is_int(max_size) or max_size < 1):
         errors.append(
             Error(
@@ -306,7 +312,7 @@ def _metadata_errors() -> list[CheckMessage]:
                 id="django_redis_sessions.E018",
             )
         )
-    base = conf.base_template
+    base = conf.SESSION_REDIS_BASE_TEMPLATE
     if not isinstance(base, str) or not base:
         errors.append(
             Error(
@@ -327,7 +333,7 @@ def _encryption_errors() -> list[CheckMessage]:
     # Never echo a key, or anything that may be one: name entries by position and type.
     from .encryption import is_valid_key
 
-    keys = conf.encryption_keys
+    keys = conf.SESSION_REDIS_ENCRYPTION_KEYS
     if keys is None:
         return []
     errors: list[CheckMessage] = []
@@ -387,7 +393,7 @@ def _client_factory_errors() -> list[CheckMessage]:
 
 def _ip_change_errors() -> list[CheckMessage]:
     errors: list[CheckMessage] = []
-    policy = conf.ip_change
+    policy = conf.SESSION_REDIS_IP_CHANGE
     if policy not in _USER_AGENT_POLICIES:
         errors.append(
             Error(
@@ -395,7 +401,9 @@ def _ip_change_errors() -> list[CheckMessage]:
                 id="django_redis_sessions.E027",
             )
         )
-    elif policy and not (conf.record_ip and ACTIVITY_MIDDLEWARE in settings.MIDDLEWARE):
+    elif policy and not (
+        conf.SESSION_REDIS_RECORD_IP and ACTIVITY_MIDDLEWARE in settings.MIDDLEWARE
+    ):
         errors.append(
             Warning(
                 f"SESSION_REDIS_IP_CHANGE is {policy!r} but IP addresses are not recorded, "
@@ -406,8 +414,8 @@ def _ip_change_errors() -> list[CheckMessage]:
             )
         )
     for name, value, most in (
-        ("SESSION_REDIS_IP_PREFIX_V4", conf.ip_prefix_v4, 32),
-        ("SESSION_REDIS_IP_PREFIX_V6", conf.ip_prefix_v6, 128),
+        ("SESSION_REDIS_IP_PREFIX_V4", conf.SESSION_REDIS_IP_PREFIX_V4, 32),
+        ("SESSION_REDIS_IP_PREFIX_V6", conf.SESSION_REDIS_IP_PREFIX_V6, 128),
     ):
         if not _is_int(value) or not 0 <= value <= most:
             errors.append(
@@ -421,7 +429,7 @@ def _ip_change_errors() -> list[CheckMessage]:
 
 def _rotation_errors() -> list[CheckMessage]:
     errors: list[CheckMessage] = []
-    after = conf.rotate_after
+    after = conf.SESSION_REDIS_ROTATE_AFTER
     if after is not None and (not _is_int(after) or after < 1):
         errors.append(
             Error(
@@ -431,7 +439,7 @@ def _rotation_errors() -> list[CheckMessage]:
                 id="django_redis_sessions.E029",
             )
         )
-    grace = conf.rotate_grace
+    grace = conf.SESSION_REDIS_ROTATE_GRACE
     if not isinstance(grace, _NUMBER) or isinstance(grace, bool) or not 0 <= grace <= 3600:
         errors.append(
             Error(
@@ -445,7 +453,7 @@ def _rotation_errors() -> list[CheckMessage]:
 
 def _session_limit_errors() -> list[CheckMessage]:
     errors: list[CheckMessage] = []
-    limit = conf.max_sessions_per_user
+    limit = conf.SESSION_REDIS_MAX_SESSIONS_PER_USER
     if limit is not None and (not _is_int(limit) or limit < 1):
         errors.append(
             Error(
@@ -455,7 +463,7 @@ def _session_limit_errors() -> list[CheckMessage]:
                 id="django_redis_sessions.E025",
             )
         )
-    action = conf.session_limit_action
+    action = conf.SESSION_REDIS_SESSION_LIMIT_ACTION
     if action not in ("end_oldest", "refuse"):
         errors.append(
             Error(
@@ -468,7 +476,7 @@ def _session_limit_errors() -> list[CheckMessage]:
 
 
 def _outage_errors() -> list[CheckMessage]:
-    mode = conf.on_outage
+    mode = conf.SESSION_REDIS_ON_OUTAGE
     if mode in ("raise", "degrade"):
         return []
     return [
@@ -486,7 +494,7 @@ HEADER_MIDDLEWARE = "django_redis_sessions.header_middleware.SessionMiddleware"
 
 
 def _header_errors() -> list[CheckMessage]:
-    header = conf.session_header
+    header = conf.SESSION_REDIS_HEADER
     if header is None:
         return []
     from .header_middleware import header_name_problem
@@ -521,8 +529,8 @@ def _audit_errors() -> list[CheckMessage]:
             )
         )
     for name, value in (
-        ("SESSION_REDIS_AUDIT_MAX_EVENTS", conf.audit_max_events),
-        ("SESSION_REDIS_AUDIT_RETENTION", conf.audit_retention),
+        ("SESSION_REDIS_AUDIT_MAX_EVENTS", conf.SESSION_REDIS_AUDIT_MAX_EVENTS),
+        ("SESSION_REDIS_AUDIT_RETENTION", conf.SESSION_REDIS_AUDIT_RETENTION),
     ):
         if not _is_int(value) or value < 1:
             errors.append(
@@ -607,7 +615,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
 
 
 def _cluster_errors() -> list[CheckMessage]:
-    cluster = conf.cluster
+    cluster = conf.SESSION_REDIS_CLUSTER
     if cluster is False:
         return []
     if cluster is not True:
@@ -622,9 +630,9 @@ def _cluster_errors() -> list[CheckMessage]:
     others = [
         name
         for name, value in (
-            ("SESSION_REDIS_SENTINELS", conf.sentinels),
-            ("SESSION_REDIS_CACHE_ALIAS", conf.cache_alias),
-            ("SESSION_REDIS_CLIENT_FACTORY", conf.client_factory),
+            ("SESSION_REDIS_SENTINELS", conf.SESSION_REDIS_SENTINELS),
+            ("SESSION_REDIS_CACHE_ALIAS", conf.SESSION_REDIS_CACHE_ALIAS),
+            ("SESSION_REDIS_CLIENT_FACTORY", conf.SESSION_REDIS_CLIENT_FACTORY),
         )
         if value
     ]
@@ -638,8 +646,8 @@ def _cluster_errors() -> list[CheckMessage]:
                 id="django_redis_sessions.E035",
             )
         )
-    if isinstance(conf.url, str) and not others:
-        database = urlsplit(conf.url).path.strip("/")
+    if isinstance(conf.SESSION_REDIS_URL, str) and not others:
+        database = urlsplit(conf.SESSION_REDIS_URL).path.strip("/")
         if database not in ("", "0"):
             errors.append(
                 Error(
@@ -650,11 +658,14 @@ def _cluster_errors() -> list[CheckMessage]:
                     id="django_redis_sessions.E037",
                 )
             )
-    if isinstance(conf.prefix, str) and ("{" in conf.prefix or "}" in conf.prefix):
+    if isinstance(conf.SESSION_REDIS_PREFIX, str) and (
+        "{" in conf.SESSION_REDIS_PREFIX or "}" in conf.SESSION_REDIS_PREFIX
+    ):
         errors.append(
             Error(
-                f"SESSION_REDIS_PREFIX {conf.prefix!r} holds a brace: on a Redis Cluster a "
-                "{...} hash tag would put every session in one hash slot, on one node.",
+                f"SESSION_REDIS_PREFIX {conf.SESSION_REDIS_PREFIX!r} holds a brace: on a "
+                "Redis Cluster a {...} hash tag would put every session in one hash slot, "
+                "on one node.",
                 hint='Use a prefix without braces, such as "session".',
                 id="django_redis_sessions.E036",
             )
@@ -665,7 +676,7 @@ def _cluster_errors() -> list[CheckMessage]:
 def _sentinel_errors() -> list[CheckMessage]:
     from .connection import sentinel_problem
 
-    if conf.sentinels is None:
+    if conf.SESSION_REDIS_SENTINELS is None:
         return []
     errors: list[CheckMessage] = []
     if problem := sentinel_problem():
@@ -678,8 +689,12 @@ def _sentinel_errors() -> list[CheckMessage]:
                 id="django_redis_sessions.E031",
             )
         )
-    if conf.cache_alias or conf.client_factory is not None:
-        other = "SESSION_REDIS_CACHE_ALIAS" if conf.cache_alias else "SESSION_REDIS_CLIENT_FACTORY"
+    if conf.SESSION_REDIS_CACHE_ALIAS or conf.SESSION_REDIS_CLIENT_FACTORY is not None:
+        other = (
+            "SESSION_REDIS_CACHE_ALIAS"
+            if conf.SESSION_REDIS_CACHE_ALIAS
+            else "SESSION_REDIS_CLIENT_FACTORY"
+        )
         errors.append(
             Error(
                 f"SESSION_REDIS_SENTINELS and {other} are both set: it is ambiguous which "
@@ -693,13 +708,13 @@ def _sentinel_errors() -> list[CheckMessage]:
 
 def _redis_urls() -> list[str]:
     """The URLs sessions travel over: ours, or the django-redis cache's."""
-    if conf.client_factory is not None:
+    if conf.SESSION_REDIS_CLIENT_FACTORY is not None:
         return []  # the factory's business; it has no URL to read
-    if not conf.cache_alias:
-        if conf.sentinels is not None:
+    if not conf.SESSION_REDIS_CACHE_ALIAS:
+        if conf.SESSION_REDIS_SENTINELS is not None:
             return []  # _sentinel_tls_warnings() judges the Sentinel links
-        return [conf.url] if isinstance(conf.url, str) else []
-    location: Any = settings.CACHES.get(conf.cache_alias, {}).get("LOCATION", [])
+        return [conf.SESSION_REDIS_URL] if isinstance(conf.SESSION_REDIS_URL, str) else []
+    location: Any = settings.CACHES.get(conf.SESSION_REDIS_CACHE_ALIAS, {}).get("LOCATION", [])
     if isinstance(location, str):
         location = location.split(",")
     return [url.strip() for url in location if isinstance(url, str)]
@@ -719,12 +734,18 @@ def _sentinel_tls_warnings() -> list[CheckMessage]:
     by the Sentinels' hosts. Any of them on another host means the primary is reached
     over the network too; both links (to the Sentinels, and to the primary where the
     sessions and the password travel) then need TLS."""
-    if conf.client_factory is not None or conf.cache_alias or _sentinels_unusable():
+    if (
+        conf.SESSION_REDIS_CLIENT_FACTORY is not None
+        or conf.SESSION_REDIS_CACHE_ALIAS
+        or _sentinels_unusable()
+    ):
         return []
-    remote = sorted({str(host) for host, _ in conf.sentinels or () if not _is_loopback(host)})
+    remote = sorted(
+        {str(host) for host, _ in conf.SESSION_REDIS_SENTINELS or () if not _is_loopback(host)}
+    )
     if not remote:
         return []
-    extra, sentinel_extra = conf.connection_kwargs, conf.sentinel_kwargs
+    extra, sentinel_extra = conf.SESSION_REDIS_CONNECTION_KWARGS, conf.SESSION_REDIS_SENTINEL_KWARGS
     plain = [
         name
         for name, options in (("the primary", extra), ("the Sentinels", sentinel_extra))
@@ -735,8 +756,8 @@ def _sentinel_tls_warnings() -> list[CheckMessage]:
     return [
         Warning(
             f"Sessions travel without TLS to {' and '.join(plain)} of Sentinel service "
-            f"{conf.sentinel_master} (Sentinels at {', '.join(remote)}): anyone on that "
-            "network can read every session and the password.",
+            f"{conf.SESSION_REDIS_SENTINEL_MASTER} (Sentinels at {', '.join(remote)}): "
+            "anyone on that network can read every session and the password.",
             hint='Add "ssl": True (and "ssl_ca_certs") to SESSION_REDIS_CONNECTION_KWARGS '
             "and SESSION_REDIS_SENTINEL_KWARGS.",
             id="django_redis_sessions.W010",
@@ -748,7 +769,7 @@ def _sentinels_unusable() -> bool:
     """Sentinel is off, or misconfigured (E031 says how)."""
     from .connection import sentinel_problem
 
-    return conf.sentinels is None or sentinel_problem() is not None
+    return conf.SESSION_REDIS_SENTINELS is None or sentinel_problem() is not None
 
 
 def check_deploy(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
@@ -784,7 +805,7 @@ def check_deploy(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
         )
     from redis.connection import SSLConnection, parse_url
 
-    extra = conf.connection_kwargs
+    extra = conf.SESSION_REDIS_CONNECTION_KWARGS
     kwargs_tls = isinstance(extra, dict) and bool(extra.get("ssl"))
     for url in _redis_urls():
         try:

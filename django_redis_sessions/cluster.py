@@ -189,7 +189,7 @@ class _ClusterSteps(_IndexCalls):
         """Save one session; claim its entry in a new user's index first."""
         ended: tuple[str, ...] = ()
         joins = bool(plan.user_id) and plan.user_id != plan.expected_user_id
-        if joins and limit and conf.max_sessions_per_user:
+        if joins and limit and conf.SESSION_REDIS_MAX_SESSIONS_PER_USER:
             ended_or_refused = yield from self._limit_steps(plan.user_id, plan.digest)
             if ended_or_refused is None:
                 return SaveOutcome(SaveResult.LIMIT)
@@ -246,10 +246,10 @@ class _ClusterSteps(_IndexCalls):
                 continue
             if summary.user_id == user_id:
                 live.append((summary.created, summary.seen, member))
-        maximum = int(conf.max_sessions_per_user or 0)
+        maximum = int(conf.SESSION_REDIS_MAX_SESSIONS_PER_USER or 0)
         if len(live) < maximum:
             return ()
-        if conf.session_limit_action == "refuse":
+        if conf.SESSION_REDIS_SESSION_LIMIT_ACTION == "refuse":
             return None
         oldest = [member for _c, _s, member in sorted(live)[: len(live) - maximum + 1]]
         ended = yield from self.revoke_steps(user_id, oldest)

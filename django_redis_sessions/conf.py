@@ -112,218 +112,218 @@ class Settings:
             self._cache[name] = value
             return value
 
-    def clear(self) -> None:
+    def reset(self) -> None:
         """Forget every remembered value (the next read goes to Django's settings)."""
         self._cache.clear()
 
     @property
-    def url(self) -> str:
+    def SESSION_REDIS_URL(self) -> str:
         value: str = self._get("SESSION_REDIS_URL")
         return value
 
     @property
-    def cache_alias(self) -> str | None:
+    def SESSION_REDIS_CACHE_ALIAS(self) -> str | None:
         value: str | None = self._get("SESSION_REDIS_CACHE_ALIAS")
         return value
 
     @property
-    def prefix(self) -> str:
+    def SESSION_REDIS_PREFIX(self) -> str:
         value: str = self._get("SESSION_REDIS_PREFIX")
         return value
 
     @property
-    def absolute_age(self) -> int | None:
+    def SESSION_REDIS_ABSOLUTE_AGE(self) -> int | None:
         value: int | None = self._get("SESSION_REDIS_ABSOLUTE_AGE")
         return value
 
     @property
-    def idle_age(self) -> int:
+    def SESSION_COOKIE_AGE(self) -> int:
         """Django's ``SESSION_COOKIE_AGE``, which this engine treats as the idle timeout."""
         value: int = self._get("SESSION_COOKIE_AGE")
         return value
 
     @property
-    def socket_timeout(self) -> float | None:
+    def SESSION_REDIS_SOCKET_TIMEOUT(self) -> float | None:
         value: float | None = self._get("SESSION_REDIS_SOCKET_TIMEOUT")
         return value
 
     @property
-    def connect_timeout(self) -> float | None:
+    def SESSION_REDIS_CONNECT_TIMEOUT(self) -> float | None:
         value: float | None = self._get("SESSION_REDIS_CONNECT_TIMEOUT")
         return value
 
     @property
-    def retries(self) -> int:
+    def SESSION_REDIS_RETRIES(self) -> int:
         value: int = self._get("SESSION_REDIS_RETRIES")
         return value
 
     @property
-    def retry_window(self) -> float | None:
+    def SESSION_REDIS_RETRY_WINDOW(self) -> float | None:
         value: float | None = self._get("SESSION_REDIS_RETRY_WINDOW")
         return value
 
     @property
-    def on_outage(self) -> str:
+    def SESSION_REDIS_ON_OUTAGE(self) -> str:
         """``"raise"`` or ``"degrade"``: what a request gets while Redis is unreachable."""
         value: str = self._get("SESSION_REDIS_ON_OUTAGE")
         return value
 
     @property
-    def connection_kwargs(self) -> dict[str, Any]:
+    def SESSION_REDIS_CONNECTION_KWARGS(self) -> dict[str, Any]:
         value: dict[str, Any] = self._get("SESSION_REDIS_CONNECTION_KWARGS")
         return value
 
     @property
-    def client_factory(self) -> Any:
+    def SESSION_REDIS_CLIENT_FACTORY(self) -> Any:
         """``None``, a dotted path, or a callable ``factory(*, asynchronous: bool)``."""
         return self._get("SESSION_REDIS_CLIENT_FACTORY")
 
     @property
-    def sentinels(self) -> Sequence[tuple[str, int]] | None:
+    def SESSION_REDIS_SENTINELS(self) -> Sequence[tuple[str, int]] | None:
         """``(host, port)`` pairs of the Sentinels to ask for the primary; ``None``: off."""
         value: Sequence[tuple[str, int]] | None = self._get("SESSION_REDIS_SENTINELS")
         return value
 
     @property
-    def sentinel_master(self) -> str | None:
+    def SESSION_REDIS_SENTINEL_MASTER(self) -> str | None:
         """The Sentinel service name of the primary (``sentinel monitor <name> ...``)."""
         value: str | None = self._get("SESSION_REDIS_SENTINEL_MASTER")
         return value
 
     @property
-    def sentinel_kwargs(self) -> dict[str, Any]:
+    def SESSION_REDIS_SENTINEL_KWARGS(self) -> dict[str, Any]:
         """Extra options for the connections to the Sentinels (e.g. their password)."""
         value: dict[str, Any] = self._get("SESSION_REDIS_SENTINEL_KWARGS")
         return value
 
     @property
-    def cluster(self) -> Any:
+    def SESSION_REDIS_CLUSTER(self) -> Any:
         """``True``: ``SESSION_REDIS_URL`` names a node of a Redis Cluster (check ``E034``)."""
         return self._get("SESSION_REDIS_CLUSTER")
 
     @property
-    def record_ip(self) -> bool:
+    def SESSION_REDIS_RECORD_IP(self) -> bool:
         return bool(self._get("SESSION_REDIS_RECORD_IP"))
 
     @property
-    def record_user_agent(self) -> bool:
+    def SESSION_REDIS_RECORD_USER_AGENT(self) -> bool:
         return bool(self._get("SESSION_REDIS_RECORD_USER_AGENT"))
 
     @property
-    def truncate_ip(self) -> bool:
+    def SESSION_REDIS_TRUNCATE_IP(self) -> bool:
         return bool(self._get("SESSION_REDIS_TRUNCATE_IP"))
 
     @property
-    def ip_header(self) -> str | None:
+    def SESSION_REDIS_IP_HEADER(self) -> str | None:
         value: str | None = self._get("SESSION_REDIS_IP_HEADER")
         return value
 
     @property
-    def session_header(self) -> str | None:
+    def SESSION_REDIS_HEADER(self) -> str | None:
         """The header name API clients send the session key in (``None``: off)."""
         value: str | None = self._get("SESSION_REDIS_HEADER")
         return value
 
     @property
-    def proxy_count(self) -> int:
+    def SESSION_REDIS_PROXY_COUNT(self) -> int:
         value: int = self._get("SESSION_REDIS_PROXY_COUNT")
         return value
 
     @property
-    def user_agent_max_length(self) -> int:
+    def SESSION_REDIS_USER_AGENT_MAX_LENGTH(self) -> int:
         value: int = self._get("SESSION_REDIS_USER_AGENT_MAX_LENGTH")
         return value
 
     @property
-    def user_agent_change(self) -> str | None:
+    def SESSION_REDIS_USER_AGENT_CHANGE(self) -> str | None:
         """``None`` (ignore), ``"flag"`` (log and mark) or ``"end"`` (end the session)."""
         value: str | None = self._get("SESSION_REDIS_USER_AGENT_CHANGE")
         return value
 
     @property
-    def max_size(self) -> int | None:
+    def SESSION_REDIS_MAX_SIZE(self) -> int | None:
         """Bytes a session's serialized data may take; ``None`` for no cap."""
         value: int | None = self._get("SESSION_REDIS_MAX_SIZE")
         return value
 
     @property
-    def encryption_keys(self) -> Sequence[str | bytes] | None:
+    def SESSION_REDIS_ENCRYPTION_KEYS(self) -> Sequence[str | bytes] | None:
         """Fernet keys, newest first, encrypting session values; ``None``: off."""
         value: Sequence[str | bytes] | None = self._get("SESSION_REDIS_ENCRYPTION_KEYS")
         return value
 
     @property
-    def max_sessions_per_user(self) -> int | None:
+    def SESSION_REDIS_MAX_SESSIONS_PER_USER(self) -> int | None:
         value: int | None = self._get("SESSION_REDIS_MAX_SESSIONS_PER_USER")
         return value
 
     @property
-    def session_limit_action(self) -> str:
+    def SESSION_REDIS_SESSION_LIMIT_ACTION(self) -> str:
         """``"end_oldest"`` or ``"refuse"``: what a login beyond the limit does."""
         value: str = self._get("SESSION_REDIS_SESSION_LIMIT_ACTION")
         return value
 
     @property
-    def audit(self) -> bool:
+    def SESSION_REDIS_AUDIT(self) -> bool:
         """Whether session events go to each user's audit log (``audit.py``)."""
         return bool(self._get("SESSION_REDIS_AUDIT"))
 
     @property
-    def audit_max_events(self) -> int:
+    def SESSION_REDIS_AUDIT_MAX_EVENTS(self) -> int:
         """The most events a user's audit log keeps (the oldest are dropped)."""
         value: int = self._get("SESSION_REDIS_AUDIT_MAX_EVENTS")
         return value
 
     @property
-    def audit_retention(self) -> int:
+    def SESSION_REDIS_AUDIT_RETENTION(self) -> int:
         """Seconds an audit event is kept."""
         value: int = self._get("SESSION_REDIS_AUDIT_RETENTION")
         return value
 
     @property
-    def rotate_after(self) -> int | None:
+    def SESSION_REDIS_ROTATE_AFTER(self) -> int | None:
         """Seconds after which a session's key is renewed; ``None``: never."""
         value: int | None = self._get("SESSION_REDIS_ROTATE_AFTER")
         return value
 
     @property
-    def rotate_grace(self) -> float:
+    def SESSION_REDIS_ROTATE_GRACE(self) -> float:
         """Seconds the old key keeps working after a rotation."""
         value: float = self._get("SESSION_REDIS_ROTATE_GRACE")
         return value
 
     @property
-    def ip_change(self) -> str | None:
+    def SESSION_REDIS_IP_CHANGE(self) -> str | None:
         """``None`` (ignore), ``"flag"`` or ``"end"``: a session whose IP network changes."""
         value: str | None = self._get("SESSION_REDIS_IP_CHANGE")
         return value
 
     @property
-    def ip_prefix_v4(self) -> int:
+    def SESSION_REDIS_IP_PREFIX_V4(self) -> int:
         value: int = self._get("SESSION_REDIS_IP_PREFIX_V4")
         return value
 
     @property
-    def ip_prefix_v6(self) -> int:
+    def SESSION_REDIS_IP_PREFIX_V6(self) -> int:
         value: int = self._get("SESSION_REDIS_IP_PREFIX_V6")
         return value
 
     @property
-    def admin_show_data(self) -> bool:
+    def SESSION_REDIS_ADMIN_SHOW_DATA(self) -> bool:
         return bool(self._get("SESSION_REDIS_ADMIN_SHOW_DATA"))
 
     @property
-    def base_template(self) -> str:
+    def SESSION_REDIS_BASE_TEMPLATE(self) -> str:
         value: str = self._get("SESSION_REDIS_BASE_TEMPLATE")
         return value
 
     @property
-    def serializer(self) -> str:
+    def SESSION_SERIALIZER(self) -> str:
         value: str = self._get("SESSION_SERIALIZER")
         return value
 
     @property
-    def engine(self) -> str:
+    def SESSION_ENGINE(self) -> str:
         value: str = self._get("SESSION_ENGINE")
         return value
 
@@ -333,7 +333,7 @@ conf = Settings()
 
 def _forget_changed_setting(*, setting: str, **kwargs: Any) -> None:
     if setting.startswith("SESSION_"):
-        conf.clear()
+        conf.reset()
 
 
 setting_changed.connect(_forget_changed_setting, dispatch_uid="django_redis_sessions.conf")

@@ -123,7 +123,7 @@ _cipher: tuple[Any, Cipher] | None = None
 
 def current() -> Cipher | None:
     """The cipher for the configured keys, or ``None`` when encryption is off."""
-    if conf.encryption_keys is None:
+    if conf.SESSION_REDIS_ENCRYPTION_KEYS is None:
         return None
     return _configured()
 
@@ -133,7 +133,7 @@ def _configured() -> Cipher:
     # Built once per value of the setting: conf hands back the same object until
     # Django's setting_changed says it changed, and a new object rebuilds it.
     global _cipher
-    keys = conf.encryption_keys
+    keys = conf.SESSION_REDIS_ENCRYPTION_KEYS
     if _cipher is None or _cipher[0] is not keys:
         assert keys is not None
         _cipher = (keys, Cipher(keys))

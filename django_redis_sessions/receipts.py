@@ -85,7 +85,12 @@ def receipt_key(prefix: str, first_key: str, op_id: str, cluster: bool) -> str:
 
 
 def lifetime_ms() -> int:
-    return _lifetime_ms(conf.socket_timeout, conf.connect_timeout, conf.retries, conf.retry_window)
+    return _lifetime_ms(
+        conf.SESSION_REDIS_SOCKET_TIMEOUT,
+        conf.SESSION_REDIS_CONNECT_TIMEOUT,
+        conf.SESSION_REDIS_RETRIES,
+        conf.SESSION_REDIS_RETRY_WINDOW,
+    )
 
 
 @lru_cache(maxsize=8)

@@ -16,7 +16,7 @@ from .store import REDIS_ERRORS
 def _unreachable(exc: Exception) -> SessionStoreUnavailable:
     # A Cluster client maps the slots when it is built (the sync one at once), so
     # an unreachable cluster fails here, before any storage call could report it.
-    url = urlsplit(conf.url)
+    url = urlsplit(conf.SESSION_REDIS_URL)
     server = f"{url.hostname}:{url.port or 6379}"
     return SessionStoreUnavailable(
         f"Session store Redis at {server} is unreachable (connect): {exc}", server
@@ -30,8 +30,8 @@ def index_storage() -> IndexStorage:
     except REDIS_ERRORS as exc:
         raise _unreachable(exc) from exc
     if is_cluster(client):
-        return ClusterIndexStorage(client, conf.prefix)
-    return IndexStorage(client, conf.prefix)
+        return ClusterIndexStorage(client, conf.SESSION_REDIS_PREFIX)
+    return IndexStorage(client, conf.SESSION_REDIS_PREFIX)
 
 
 def async_index_storage() -> AsyncIndexStorage:
@@ -41,5 +41,5 @@ def async_index_storage() -> AsyncIndexStorage:
     except REDIS_ERRORS as exc:
         raise _unreachable(exc) from exc
     if is_cluster(client):
-        return AsyncClusterIndexStorage(client, conf.prefix)
-    return AsyncIndexStorage(client, conf.prefix)
+        return AsyncClusterIndexStorage(client, conf.SESSION_REDIS_PREFIX)
+    return AsyncIndexStorage(client, conf.SESSION_REDIS_PREFIX)

@@ -329,10 +329,10 @@ class _StorageBase:
             plan.deleted,
             keys.session_key_prefix(self.prefix),
             INDEX_SWEEP_LIMIT,
-            conf.absolute_age or 0,
-            conf.max_sessions_per_user or 0,
-            "r" if conf.session_limit_action == "refuse" else "e",
-            conf.max_size or 0,
+            conf.SESSION_REDIS_ABSOLUTE_AGE or 0,
+            conf.SESSION_REDIS_MAX_SESSIONS_PER_USER or 0,
+            "r" if conf.SESSION_REDIS_SESSION_LIMIT_ACTION == "refuse" else "e",
+            conf.SESSION_REDIS_MAX_SIZE or 0,
         ]
         return [session, new_index, old_index], args
 

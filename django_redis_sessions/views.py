@@ -77,7 +77,7 @@ def session_list(request: HttpRequest) -> HttpResponse:
         "django_redis_sessions/sessions.html",
         {
             "sessions": [{"info": info, "device": device} for info, device in _listing(request)],
-            "base_template": conf.base_template,
+            "base_template": conf.SESSION_REDIS_BASE_TEMPLATE,
         },
     )
 

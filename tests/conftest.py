@@ -185,7 +185,7 @@ def r() -> Iterator[redis.Redis]:
         pytest.skip(f"no Redis at {settings.SESSION_REDIS_URL}")
     client = sync_client()
     yield client
-    _delete_prefix(client, conf.prefix)
+    _delete_prefix(client, conf.SESSION_REDIS_PREFIX)
     client.close()
 
 

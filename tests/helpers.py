@@ -24,7 +24,7 @@ def load_scripts() -> None:
 
 def index_members(client: Any, user_id: object) -> set[str]:
     """The digests in ``user_id``'s index, read straight from Redis."""
-    index = keys.user_index_key(conf.prefix, str(user_id))
+    index = keys.user_index_key(conf.SESSION_REDIS_PREFIX, str(user_id))
     return {member.decode() for member in client.zrange(index, 0, -1)}
 
 
@@ -38,7 +38,7 @@ def login(client: Any, username: str = "alice", password: str = "pw-alice") -> s
 
 def redis_key(session_key: str) -> str:
     """The Redis key that holds ``session_key``'s record."""
-    return keys.session_redis_key(conf.prefix, keys.digest(session_key))
+    return keys.session_redis_key(conf.SESSION_REDIS_PREFIX, keys.digest(session_key))
 
 
 def saved_key(**data: object) -> str:

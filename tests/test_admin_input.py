@@ -43,7 +43,7 @@ pytestmark = [pytest.mark.real_redis, pytest.mark.django_db]
 @pytest.fixture(autouse=True)
 def empty_store(r: Any) -> None:
     """Each test starts from an empty store: the overview's totals count every session."""
-    found = list(r.scan_iter(match=keys.escape_glob(conf.prefix) + ":*", count=1000))
+    found = list(r.scan_iter(match=keys.escape_glob(conf.SESSION_REDIS_PREFIX) + ":*", count=1000))
     if found:
         r.delete(*found)
 

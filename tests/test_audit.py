@@ -53,7 +53,7 @@ def root(db: None) -> Any:
 
 
 def audit_key(user: Any) -> str:
-    return keys.audit_key(conf.prefix, str(user.pk))
+    return keys.audit_key(conf.SESSION_REDIS_PREFIX, str(user.pk))
 
 
 def stored(r: redis.Redis, user: Any) -> list[dict[str, Any]]:
@@ -83,7 +83,7 @@ def signed_in(user: Any) -> str:
 
 
 def audit_keys(r: redis.Redis) -> list[bytes]:
-    return list(r.scan_iter(match=keys.escape_glob(conf.prefix) + ":a:*", count=1000))
+    return list(r.scan_iter(match=keys.escape_glob(conf.SESSION_REDIS_PREFIX) + ":a:*", count=1000))
 
 
 def every_stored_event(r: redis.Redis) -> bytes:

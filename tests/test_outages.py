@@ -426,4 +426,4 @@ def test_e033_rejects_an_unknown_outage_mode(settings):
     for bad in ("ignore", None, "Degrade"):
         settings.SESSION_REDIS_ON_OUTAGE = bad
         assert [m.id for m in check_settings()].count("django_redis_sessions.E033") == 1
-    assert conf.on_outage == "Degrade"
+    assert conf.SESSION_REDIS_ON_OUTAGE == "Degrade"

@@ -220,7 +220,7 @@ def test_sessions_through_sentinel(via_sentinel, alice):
     _host, port = pool.get_master_address()
     primary = via_sentinel.node(port)
     assert primary.info("replication")["role"] == "master"
-    assert any(primary.scan_iter(match=f"{conf.prefix}:*"))
+    assert any(primary.scan_iter(match=f"{conf.SESSION_REDIS_PREFIX}:*"))
     primary.close()
 
     (listed,) = api.list_user_sessions(alice)

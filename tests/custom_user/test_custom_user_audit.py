@@ -25,7 +25,7 @@ def test_events_are_kept_under_the_primary_key_as_django_stores_it(r: Any, setti
     assert api.revoke_session(keys.fingerprint(other), user=ann) is True
     assert client.post("/logout/").status_code == 200
 
-    assert r.llen(keys.audit_key(conf.prefix, str(ann.pk))) == 4
+    assert r.llen(keys.audit_key(conf.SESSION_REDIS_PREFIX, str(ann.pk))) == 4
     for user in (ann, ann.pk, str(ann.pk)):
         events = api.user_audit_events(user)
         assert [(e.event, e.fingerprint) for e in events] == [

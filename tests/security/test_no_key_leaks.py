@@ -184,7 +184,9 @@ class Capture:
     def keyspace(self, r: redis.Redis, moment: str) -> int:
         """Dump every key under the test prefix, with its value whatever its type."""
         count = 0
-        for name in r.scan_iter(match=keys.escape_glob(conf.prefix) + "*", count=1000):
+        for name in r.scan_iter(
+            match=keys.escape_glob(conf.SESSION_REDIS_PREFIX) + "*", count=1000
+        ):
             kind = r.type(name).decode()
             value: Any
             if kind == "string":
