@@ -31,7 +31,6 @@ from django.contrib.sessions.backends.base import (
     UpdateError,
 )
 from django.core.exceptions import ImproperlyConfigured
-from django.core.signals import setting_changed
 from django.core.signing import JSONSerializer
 from django.dispatch import Signal
 from django.utils.crypto import get_random_string
@@ -73,7 +72,7 @@ _FIELD_MAX = record.FIELD_MAX
 
 
 #: Set once the app is known to be installed: every SessionStore checks, and
-#: INSTALLED_APPS only changes in tests (``_forget_app_check``).
+#: INSTALLED_APPS only changes in tests (``_forget_app_check``, a conf reset hook).
 _app_found = False
 
 
@@ -91,13 +90,10 @@ def _require_app() -> None:
     )
 
 
-def _forget_app_check(*, setting: str, **kwargs: Any) -> None:
+@conf.on_reset
+def _forget_app_check() -> None:
     global _app_found
-    if setting == "INSTALLED_APPS":
-        _app_found = False
-
-
-setting_changed.connect(_forget_app_check, dispatch_uid="django_redis_sessions.backend")
+    _app_found = False
 
 
 #: Django's JSONSerializer.dumps builds a new encoder on every call (its compact

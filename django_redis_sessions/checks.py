@@ -16,7 +16,7 @@ from django.core import checks
 from django.core.checks import CheckMessage, Error, Warning
 from django.utils.module_loading import import_string
 
-from .conf import DEFAULTS, conf
+from .conf import conf
 
 ENGINE = "django_redis_sessions.backend"
 _NUMBER = (int, float)
@@ -65,7 +65,7 @@ def _prefix_errors() -> list[CheckMessage]:
         return [
             Error(
                 "SESSION_REDIS_PREFIX must be a non-empty string without whitespace.",
-                hint=f'The default is "{DEFAULTS["SESSION_REDIS_PREFIX"]}".',
+                hint=f'The default is "{conf.default("SESSION_REDIS_PREFIX")}".',
                 id="django_redis_sessions.E002",
             )
         ]
@@ -124,7 +124,7 @@ def _connection_errors() -> list[CheckMessage]:
             messages.append(
                 Warning(
                     f"{name} is None: a stalled Redis would hang requests for ever.",
-                    hint=f"Use a number of seconds, such as {DEFAULTS[name]}.",
+                    hint=f"Use a number of seconds, such as {conf.default(name)}.",
                     id="django_redis_sessions.W003",
                 )
             )
@@ -132,7 +132,7 @@ def _connection_errors() -> list[CheckMessage]:
             messages.append(
                 Error(
                     f"{name} must be a positive number of seconds.",
-                    hint=f"The default is {DEFAULTS[name]}.",
+                    hint=f"The default is {conf.default(name)}.",
                     id="django_redis_sessions.E004",
                 )
             )
@@ -141,7 +141,7 @@ def _connection_errors() -> list[CheckMessage]:
         messages.append(
             Error(
                 "SESSION_REDIS_RETRIES must be a whole number, 0 or more.",
-                hint=f"The default is {DEFAULTS['SESSION_REDIS_RETRIES']}.",
+                hint=f"The default is {conf.default('SESSION_REDIS_RETRIES')}.",
                 id="django_redis_sessions.E005",
             )
         )
@@ -245,7 +245,7 @@ def _metadata_errors() -> list[CheckMessage]:
             id="django_redis_sessions.E011",
         )
         for name in _BOOLEAN_SETTINGS
-        if not isinstance(getattr(settings, name, DEFAULTS[name]), bool)
+        if not isinstance(conf.raw(name), bool)
     ]
     header = conf.SESSION_REDIS_IP_HEADER
     if header is not None and (
@@ -520,7 +520,7 @@ def _header_errors() -> list[CheckMessage]:
 
 def _audit_errors() -> list[CheckMessage]:
     errors: list[CheckMessage] = []
-    enabled = getattr(settings, "SESSION_REDIS_AUDIT", DEFAULTS["SESSION_REDIS_AUDIT"])
+    enabled = conf.raw("SESSION_REDIS_AUDIT")
     if not isinstance(enabled, bool):
         errors.append(
             Error(
@@ -536,7 +536,7 @@ def _audit_errors() -> list[CheckMessage]:
             errors.append(
                 Error(
                     f"{name} must be a positive whole number, not {value!r}.",
-                    hint=f"The default is {DEFAULTS[name]}.",
+                    hint=f"The default is {conf.default(name)}.",
                     id="django_redis_sessions.E023",
                 )
             )

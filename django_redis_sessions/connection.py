@@ -2,7 +2,8 @@
 
 Clients are cached per configuration (and, for asyncio, per event loop, because a
 ``redis.asyncio`` connection belongs to the loop that opened it). The settings are
-remembered by ``conf`` until ``setting_changed`` fires, so the hot path looks a
+remembered by ``conf`` until ``setting_changed`` fires (and the key with them: a
+``conf.on_reset`` hook), so the hot path looks a
 client up by an already-built key; changing the settings with
 ``override_settings`` gives a new client instead of a stale one.
 """
@@ -24,7 +25,6 @@ import redis.asyncio.sentinel
 import redis.cluster
 import redis.sentinel
 from django.core.exceptions import ImproperlyConfigured
-from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff, NoBackoff
@@ -68,12 +68,7 @@ def _config_key() -> tuple[Any, ...]:
     return key
 
 
-def _forget_config_key(*, setting: str, **kwargs: Any) -> None:
-    if setting.startswith("SESSION_"):
-        _config_key_cache.clear()
-
-
-setting_changed.connect(_forget_config_key, dispatch_uid="django_redis_sessions.connection")
+conf.on_reset(_config_key_cache.clear)
 
 
 #: The backoff between retries: 0.1 s, doubling, at most this many seconds.
@@ -449,8 +444,7 @@ def describe_server(client: redis.Redis | redis.asyncio.Redis) -> str:
 
 def reset_clients() -> None:
     """Close and forget the sync clients we opened, and forget async ones (tests)."""
-    _config_key_cache.clear()
-    conf.reset()
+    conf.reset()  # and the configuration key, by its reset hook
     with _lock:
         for client in _sync_clients.values():
             if id(client) in _owned:

@@ -94,6 +94,7 @@ def redis_available() -> bool:
 #: servers of their own, or check settings without touching Redis.
 NOT_ON_CLUSTER = {
     "test_checks.py": "system checks: settings only",
+    "test_conf.py": "the settings table: settings only",
     "test_client_factory.py": "builds its own clients (fakeredis, a plain server)",
     "test_cluster.py": "starts a cluster of its own",
     "test_cluster_failover.py": "a cluster of its own with replicas, a primary killed",

@@ -227,12 +227,13 @@ def _revoke(user: User) -> None:
 
 
 def _limit(user: User) -> None:
-    conf._cache["SESSION_REDIS_MAX_SESSIONS_PER_USER"] = 1
+    # conf keeps each value in its own __dict__: set one without setting_changed.
+    conf.__dict__["SESSION_REDIS_MAX_SESSIONS_PER_USER"] = 1
     try:
         _signed_in(user)
         _sign_in(user)
     finally:
-        conf._cache.pop("SESSION_REDIS_MAX_SESSIONS_PER_USER")
+        conf.__dict__.pop("SESSION_REDIS_MAX_SESSIONS_PER_USER")
 
 
 def _rotate(user: User) -> None:
