@@ -140,12 +140,12 @@ def mode_settings(mode: Mode) -> Iterator[None]:
 
     saved = getattr(settings, "SESSION_REDIS_ENCRYPTION_KEYS", None)
     settings.SESSION_REDIS_ENCRYPTION_KEYS = mode.keys
-    conf.clear()
+    conf.reset()
     try:
         yield
     finally:
         settings.SESSION_REDIS_ENCRYPTION_KEYS = saved
-        conf.clear()
+        conf.reset()
 
 
 SCENARIOS: dict[str, tuple[str, Handler]] = {

@@ -175,7 +175,7 @@ def use_store(prefix: str) -> None:
     from django_redis_sessions.conf import conf
 
     settings.SESSION_REDIS_PREFIX = prefix
-    conf.clear()
+    conf.reset()
 
 
 # -- stores and their filler ---------------------------------------------------
@@ -530,9 +530,10 @@ def cleanup_pass(
     client: redis.Redis, store: Store, stale: list[str], *, trace_memory: bool
 ) -> dict[str, Any]:
     """Delete ``stale`` sessions behind the engine's back, then run ``clear_expired``."""
+    from django_redis_sessions.index_store import IndexStorage
+
     from django_redis_sessions.storage import keys
     from django_redis_sessions.storage.connection import get_client
-    from django_redis_sessions.index_store import IndexStorage
 
     use_store(store.prefix)
     made_stale = delete_keys(client, [keys.session_redis_key(store.prefix, d) for d in stale])

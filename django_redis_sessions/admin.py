@@ -50,9 +50,9 @@ from .conf import conf
 from .devices import describe_user_agent
 from .exceptions import AmbiguousFingerprint, SessionStoreError
 from .identifiers import user_id_of
-from .storage.plans import UserActivity
 from .models import REVOKE_PERMISSION, VIEW_PERMISSION, RedisSession
 from .signals import By
+from .storage.plans import UserActivity
 
 #: Users matched by one search; a search is for finding someone, not for paging
 #: through the user table.
@@ -331,7 +331,7 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             return HttpResponseRedirect(self._user_url(user_id))
         user = users_by_id([user_id]).get(user_id)
         sessions = api.list_user_sessions(user_id, current=request)
-        show_data = conf.admin_show_data and request.user.is_superuser
+        show_data = conf.SESSION_REDIS_ADMIN_SHOW_DATA and request.user.is_superuser
         data = api.sessions_data(user_id) if show_data else {}
         rows = [
             {
@@ -348,7 +348,7 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             rows=rows,
             show_data=show_data,
             revoke_all_url=self._user_url(user_id, "revoke_all"),
-            audit_events=self._audit_rows(user_id) if conf.audit else None,
+            audit_events=self._audit_rows(user_id) if conf.SESSION_REDIS_AUDIT else None,
         )
         return TemplateResponse(request, "django_redis_sessions/admin/user_sessions.html", context)
 

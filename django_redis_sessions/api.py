@@ -129,9 +129,9 @@ def _info(
     if summary.user_id != user_id:
         return None  # the entry is stale: the session now belongs to someone else
     deadline = summary.deadline
-    if conf.absolute_age:
+    if conf.SESSION_REDIS_ABSOLUTE_AGE:
         # A lowered SESSION_REDIS_ABSOLUTE_AGE applies at once, as in the load.
-        cap = summary.created + conf.absolute_age
+        cap = summary.created + conf.SESSION_REDIS_ABSOLUTE_AGE
         deadline = min(deadline, cap) if deadline else cap
     idle_expiry = _when(summary.seen + summary.idle) if summary.idle else None
     info = SessionInfo(
@@ -170,8 +170,8 @@ def session_limit_for(user: Any, current: Any = None) -> int | None:
     Only with ``SESSION_REDIS_SESSION_LIMIT_ACTION = "refuse"``; ``current`` (the
     signing-in request) is not counted.
     """
-    limit = conf.max_sessions_per_user
-    if not limit or conf.session_limit_action != "refuse":
+    limit = conf.SESSION_REDIS_MAX_SESSIONS_PER_USER
+    if not limit or conf.SESSION_REDIS_SESSION_LIMIT_ACTION != "refuse":
         return None
     others = [info for info in list_user_sessions(user, current=current) if not info.current]
     return limit if len(others) >= limit else None
@@ -253,7 +253,7 @@ async def arevoke_sessions(
 
 
 def _decoded(records: list[tuple[str, bytes]], user_id: str) -> dict[str, dict[str, Any] | None]:
-    serializer = import_string(conf.serializer)()
+    serializer = import_string(conf.SESSION_SERIALIZER)()
     cipher = encryption.current()
     found: dict[str, dict[str, Any] | None] = {}
     for digest, raw in records:
@@ -307,11 +307,11 @@ def session_overview() -> Overview:
     Walks the store with ``SCAN``: cost grows with the store (the admin's
     overview page), unlike everything above.
     """
-    return run(Operations.overview, conf.absolute_age or 0)
+    return run(Operations.overview, conf.SESSION_REDIS_ABSOLUTE_AGE or 0)
 
 
 async def asession_overview() -> Overview:
-    return await arun(Operations.overview, conf.absolute_age or 0)
+    return await arun(Operations.overview, conf.SESSION_REDIS_ABSOLUTE_AGE or 0)
 
 
 def users_activity(users: Iterable[Any]) -> list[UserActivity]:
@@ -325,7 +325,7 @@ async def ausers_activity(users: Iterable[Any]) -> list[UserActivity]:
 
 def _activity_of(ops: Operations, user_ids: list[str]) -> Steps[list[UserActivity]]:
     indexes = [ops.index_key(user_id).encode() for user_id in user_ids]
-    return (yield from ops.users_activity(indexes, conf.absolute_age or 0))
+    return (yield from ops.users_activity(indexes, conf.SESSION_REDIS_ABSOLUTE_AGE or 0))
 
 
 def _single(matches: list[str], fingerprint: str) -> str | None:

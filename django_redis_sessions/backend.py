@@ -33,7 +33,6 @@ from django.contrib.sessions.backends.base import (
     UpdateError,
 )
 from django.core.exceptions import ImproperlyConfigured
-from django.core.signals import setting_changed
 from django.core.signing import JSONSerializer
 from django.utils.crypto import get_random_string
 from django.views.decorators.debug import sensitive_variables
@@ -72,7 +71,7 @@ _NEW_KEY_ATTEMPTS = 10
 _NEW_SESSION_DROPS = frozenset({record.META_ROTATED, record.META_ORIGIN, record.META_PENDING})
 
 #: Set once the app is known to be installed: every SessionStore checks, and
-#: INSTALLED_APPS only changes in tests (``_forget_app_check``).
+#: INSTALLED_APPS only changes in tests (``_forget_app_check``, a conf reset hook).
 _app_found = False
 
 
@@ -90,13 +89,10 @@ def _require_app() -> None:
     )
 
 
-def _forget_app_check(*, setting: str, **kwargs: Any) -> None:
+@conf.on_reset
+def _forget_app_check() -> None:
     global _app_found
-    if setting == "INSTALLED_APPS":
-        _app_found = False
-
-
-setting_changed.connect(_forget_app_check, dispatch_uid="django_redis_sessions.backend")
+    _app_found = False
 
 
 #: Django's JSONSerializer.dumps builds a new encoder on every call (its compact
@@ -339,7 +335,9 @@ class SessionStore(SessionBase):
             return {}
         digest = keys.digest(self.session_key)
         try:
-            raw = yield from ops.load(digest, conf.absolute_age or 0, self._client_meta_pairs)
+            raw = yield from ops.load(
+                digest, conf.SESSION_REDIS_ABSOLUTE_AGE or 0, self._client_meta_pairs
+            )
         except WrongTypeKey:
             self._log_and_forget("its Redis key holds another type of value, not a session")
             yield from ops.remove_foreign(digest)
@@ -446,14 +444,16 @@ class SessionStore(SessionBase):
     def _confirm_rotation(self, ops: Operations, digest: str) -> Steps[None]:
         old_digest = self._stored.meta.pop(record.META_PENDING)
         try:
-            yield from ops.confirm_rotation(digest, old_digest, int(conf.rotate_grace * 1000))
+            yield from ops.confirm_rotation(
+                digest, old_digest, int(conf.SESSION_REDIS_ROTATE_GRACE * 1000)
+            )
         except SessionStoreError as exc:
             # The old key just keeps working longer; the next request confirms.
             logger.info("Session %s: rotation not confirmed yet (%s).", digest[:12], exc)
 
     def _maybe_rotate(self, ops: Operations) -> Steps[None]:
         stored = self._stored
-        if not rotation.is_due(conf.rotate_after, stored.created, stored.meta):
+        if not rotation.is_due(conf.SESSION_REDIS_ROTATE_AFTER, stored.created, stored.meta):
             return
         new_key = yield from self._new_key()
         plan = self._rotation_plan(new_key)
@@ -498,7 +498,8 @@ class SessionStore(SessionBase):
         """Django's ``_get_session``, loading through ``ops`` when needed."""
         self.accessed = True
         try:
-            return self._session_cache  # type: ignore[no-any-return]
+            cached: dict[str, Any] = self._session_cache  # type: ignore[has-type]
+            return cached
         except AttributeError:
             if self.session_key is None or no_load:
                 self._session_cache = {}
@@ -526,8 +527,12 @@ class SessionStore(SessionBase):
             return
         try:
             outcome = yield from ops.save(plan)
-            if outcome.result == SaveResult.MOVED and outcome.stub and self._follow_moved(outcome.stub):
-                plan = replace(plan, digest=keys.digest(self.session_key))  # type: ignore[arg-type]
+            if (
+                outcome.result == SaveResult.MOVED
+                and outcome.stub
+                and self._follow_moved(outcome.stub)
+            ):
+                plan = replace(plan, digest=keys.digest(self.session_key))
                 outcome = yield from ops.save(plan)
         except SessionStoreUnavailable as exc:
             changes_user = plan.user_id != plan.expected_user_id
@@ -563,7 +568,7 @@ class SessionStore(SessionBase):
     def _encode(self, data: dict[str, Any]) -> dict[str, bytes]:
         dumps = self._dumps
         encoded = {key: dumps(value) for key, value in data.items()}
-        limit = conf.max_size
+        limit = conf.SESSION_REDIS_MAX_SIZE
         if limit is not None:
             # Checked before any Redis command, so a refused save leaves the stored
             # session exactly as it was.
@@ -613,11 +618,11 @@ class SessionStore(SessionBase):
         result = outcome.result
         if result == SaveResult.LIMIT:
             # Checked before CreateError: retrying with another key cannot help.
-            raise SessionLimitReached(conf.max_sessions_per_user or 0)
+            raise SessionLimitReached(conf.SESSION_REDIS_MAX_SESSIONS_PER_USER or 0)
         if result == SaveResult.TOO_LARGE:
             # The merge with what concurrent requests stored would pass the cap.
             fingerprint = keys.fingerprint_of_digest(plan.digest)
-            raise SessionTooLarge(outcome.size, conf.max_size or 0, fingerprint)
+            raise SessionTooLarge(outcome.size, conf.SESSION_REDIS_MAX_SIZE or 0, fingerprint)
         if outcome.ended:
             self._events.limit_ended(plan.user_id, plan.digest, outcome.ended)
         if result == SaveResult.SAVED:

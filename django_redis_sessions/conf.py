@@ -1,20 +1,35 @@
-"""The app's settings, read lazily through one typed object.
+"""The app's settings: one table, read through one object, ``conf``.
 
-Each setting is read from ``django.conf.settings`` on first use and remembered
-until Django's ``setting_changed`` signal says it changed (``override_settings``
-and pytest-django's ``settings`` fixture send it), so tests can change anything
-while the request path does not pay a ``getattr`` (and, for unset settings, a
-caught ``AttributeError``) per read. Validation lives in ``checks.py`` (system
-checks with ids); the properties only supply defaults.
+The table is the body of :class:`Conf`: one :class:`Setting` per setting, whose
+attribute name *is* the setting's name, whose type parameter is its type, and
+which carries its default, its coercion (if any) and one line of description::
+
+    conf.SESSION_REDIS_URL  # "redis://localhost:6379/0" unless settings.py says otherwise
+
+A setting is read from ``django.conf.settings`` on first use and then kept in
+``conf``'s own ``__dict__``, so every later read is a plain attribute read (no
+``getattr(settings, ...)``, no caught ``AttributeError`` for an unset setting).
+Django's ``setting_changed`` signal (sent by ``override_settings`` and
+pytest-django's ``settings`` fixture) has exactly one receiver in this package,
+below: it calls :meth:`Conf.reset`, which forgets every remembered value and then
+runs the reset hooks other modules registered with :meth:`Conf.on_reset` for the
+caches they build from settings (clients' configuration key, the cipher, ...).
+
+Validation lives in ``checks/`` (system checks with ids), which reads what the
+project configured, before any coercion, with :meth:`Conf.raw`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import typing
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar, overload
 
 from django.conf import settings as django_settings
 from django.core.signals import setting_changed
+
+T = TypeVar("T")
+Hook = TypeVar("Hook", bound=Callable[[], object])
 
 #: Default idle timeout comes from Django (``SESSION_COOKIE_AGE``: two weeks). The
 #: absolute lifetime defaults to 30 days: long enough that a daily user is not
@@ -22,318 +37,287 @@ from django.core.signals import setting_changed
 #: cannot be kept alive forever by replaying it inside every idle window.
 DEFAULT_ABSOLUTE_AGE = 30 * 24 * 60 * 60
 
-DEFAULTS: dict[str, Any] = {
-    "SESSION_REDIS_URL": "redis://localhost:6379/0",
-    "SESSION_REDIS_CACHE_ALIAS": None,
-    "SESSION_REDIS_PREFIX": "session",
-    "SESSION_REDIS_ABSOLUTE_AGE": DEFAULT_ABSOLUTE_AGE,
+
+class _DjangoDefault:
+    """The default of one of Django's own settings: Django's ``global_settings``."""
+
+    def __repr__(self) -> str:
+        return "Django's default"
+
+
+DJANGO_DEFAULT: Any = _DjangoDefault()
+
+
+class Setting(Generic[T]):
+    """One row of the table: default, type (the type parameter), coercion, description.
+
+    A non-data descriptor (as ``functools.cached_property``): the first read on
+    ``conf`` stores the value in its ``__dict__``, which later reads find first.
+    """
+
+    name: str
+
+    def __init__(self, default: Any, doc: str, *, coerce: Callable[[Any], T] | None = None) -> None:
+        self.default = default
+        self.doc = doc
+        self.coerce = coerce
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @property
+    def value_type(self) -> Any:
+        """The value's type, as written in the table (``Setting[int | None]``)."""
+        (value_type,) = typing.get_args(getattr(self, "__orig_class__", Setting[Any]))
+        return value_type
+
+    @property
+    def django(self) -> bool:
+        """Whether this is one of Django's own settings (defaulted by Django)."""
+        return self.default is DJANGO_DEFAULT
+
+    def raw(self) -> Any:
+        """What the project configured (or the default), not coerced nor cached."""
+        if self.django:
+            return getattr(django_settings, self.name)
+        return getattr(django_settings, self.name, self.default)
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> Setting[T]: ...
+
+    @overload
+    def __get__(self, instance: Conf, owner: type) -> T: ...
+
+    def __get__(self, instance: Conf | None, owner: type) -> Setting[T] | T:
+        if instance is None:
+            return self
+        value = self.raw()
+        if self.coerce is not None:
+            value = self.coerce(value)
+        instance.__dict__[self.name] = value
+        return value  # type: ignore[no-any-return]
+
+
+class Conf:
+    """Every setting this app reads, by its name (``conf.SESSION_REDIS_PREFIX``)."""
+
+    # -- where Redis is ------------------------------------------------------------------
+    SESSION_REDIS_URL = Setting[str](
+        "redis://localhost:6379/0",
+        "The Redis holding the sessions: a redis://, rediss:// (TLS) or unix:// URL.",
+    )
+    SESSION_REDIS_CACHE_ALIAS = Setting[str | None](
+        None, "A django-redis cache in CACHES whose pool to share instead of the URL."
+    )
+    SESSION_REDIS_CLIENT_FACTORY = Setting[Any](
+        None,
+        "None, a callable or its dotted path, factory(*, asynchronous: bool), building "
+        "the clients itself (an in-process fakeredis, a client with custom hooks).",
+    )
+    SESSION_REDIS_SENTINELS = Setting[Sequence[tuple[str, int]] | None](
+        None,
+        "(host, port) pairs of the Sentinels to ask for the primary (the URL is then "
+        "unused); None: off.",
+    )
+    SESSION_REDIS_SENTINEL_MASTER = Setting[str | None](
+        None, "The Sentinel service name of the primary (sentinel monitor <name> ...)."
+    )
+    SESSION_REDIS_SENTINEL_KWARGS = Setting[dict[str, Any]](
+        {}, "Extra options for the connections to the Sentinels (e.g. their password)."
+    )
+    SESSION_REDIS_CLUSTER = Setting[Any](
+        False,
+        "True: SESSION_REDIS_URL names any node of a Redis Cluster (check E034 "
+        "rejects anything but True or False).",
+    )
+    SESSION_REDIS_PREFIX = Setting[str]("session", "The prefix of every key this app writes.")
+
+    # -- connections ---------------------------------------------------------------------
     # A healthy Redis answers in well under a millisecond; two seconds rides out a
     # busy moment or a failover's reconnect without hanging a worker for ever
     # (redis-py's default) or logging users out on a hiccup (0.1 s elsewhere).
-    "SESSION_REDIS_SOCKET_TIMEOUT": 2.0,
-    "SESSION_REDIS_CONNECT_TIMEOUT": 2.0,
-    "SESSION_REDIS_RETRIES": 2,
-    # Seconds of backoff that retries may span (None: SESSION_REDIS_RETRIES alone).
+    SESSION_REDIS_SOCKET_TIMEOUT = Setting[float | None](
+        2.0, "Seconds to wait for a reply; None waits for ever (check W003)."
+    )
+    SESSION_REDIS_CONNECT_TIMEOUT = Setting[float | None](
+        2.0, "Seconds to wait for a connection; None waits for ever (check W003)."
+    )
+    SESSION_REDIS_RETRIES = Setting[int](
+        2, "How often a command whose connection failed or timed out is resent."
+    )
     # Every write is safe to resend (receipts.py), so a request may wait out a
     # Sentinel or Cluster failover instead of failing: about 5 to 10 seconds there.
-    "SESSION_REDIS_RETRY_WINDOW": None,
-    # What a request gets once Redis stays unreachable past the retries: "raise"
-    # (SessionStoreUnavailable, a 500) or "degrade" (an empty session that saves
-    # nothing, with the browser's cookie left alone).
-    "SESSION_REDIS_ON_OUTAGE": "raise",
-    "SESSION_REDIS_CONNECTION_KWARGS": {},
-    # A callable (or its dotted path) that builds the clients itself, for what a URL
-    # cannot say: an in-process fakeredis, a client with custom hooks.
-    "SESSION_REDIS_CLIENT_FACTORY": None,
-    # Redis Sentinel: a list of (host, port) pairs turns it on (SESSION_REDIS_URL
-    # is then unused); the service name; options for the Sentinel connections.
-    "SESSION_REDIS_SENTINELS": None,
-    "SESSION_REDIS_SENTINEL_MASTER": None,
-    "SESSION_REDIS_SENTINEL_KWARGS": {},
-    # Redis Cluster: True makes SESSION_REDIS_URL name any node of the cluster
-    # (cluster.py splits the work that crosses hash slots).
-    "SESSION_REDIS_CLUSTER": False,
-    # Request metadata (middleware.SessionActivityMiddleware).
-    "SESSION_REDIS_RECORD_IP": True,
-    "SESSION_REDIS_RECORD_USER_AGENT": True,
-    "SESSION_REDIS_TRUNCATE_IP": False,
-    # Off: REMOTE_ADDR only, which a client cannot forge. Behind a reverse proxy,
-    # name the request.META key it sets (e.g. "HTTP_X_FORWARDED_FOR").
-    "SESSION_REDIS_IP_HEADER": None,
-    "SESSION_REDIS_PROXY_COUNT": 1,
-    # API clients (header_middleware.py): the HTTP header that may carry the
-    # session key instead of the cookie, e.g. "X-Session-Id"; None (off).
-    "SESSION_REDIS_HEADER": None,
+    SESSION_REDIS_RETRY_WINDOW = Setting[float | None](
+        None, "Seconds of backoff retries may span; None: SESSION_REDIS_RETRIES alone."
+    )
+    SESSION_REDIS_ON_OUTAGE = Setting[str](
+        "raise",
+        'What a request gets once Redis stays unreachable: "raise" (SessionStoreUnavailable, '
+        'a 500) or "degrade" (an empty session that saves nothing).',
+    )
+    SESSION_REDIS_CONNECTION_KWARGS = Setting[dict[str, Any]](
+        {}, "Extra redis-py client options (ssl, max_connections, ...)."
+    )
+
+    # -- lifetime and size ---------------------------------------------------------------
+    SESSION_REDIS_ABSOLUTE_AGE = Setting[int | None](
+        DEFAULT_ABSOLUTE_AGE,
+        "Seconds a session lives at most from its creation, however active; None: no limit.",
+    )
+    # A session is meant for a cart or a few ids, not files: the cap stops one runaway
+    # view from filling Redis (which holds every user's sign-in) one request at a time.
+    SESSION_REDIS_MAX_SIZE = Setting[int | None](
+        1024 * 1024, "The most bytes a session's serialized data may take; None: no cap."
+    )
+
+    # -- request metadata (middleware.SessionActivityMiddleware) -------------------------
+    SESSION_REDIS_RECORD_IP = Setting[bool](
+        True, "Record the client's IP address with the session.", coerce=bool
+    )
+    SESSION_REDIS_RECORD_USER_AGENT = Setting[bool](
+        True, "Record the client's user agent with the session.", coerce=bool
+    )
+    SESSION_REDIS_TRUNCATE_IP = Setting[bool](
+        False, "Zero the host part of recorded addresses (a /24, a /48).", coerce=bool
+    )
+    # Off: REMOTE_ADDR only, which a client cannot forge.
+    SESSION_REDIS_IP_HEADER = Setting[str | None](
+        None,
+        "Behind a reverse proxy, the request.META key it sets (e.g. HTTP_X_FORWARDED_FOR); "
+        "None: REMOTE_ADDR.",
+    )
+    SESSION_REDIS_PROXY_COUNT = Setting[int](
+        1, "How many trusted proxies append to SESSION_REDIS_IP_HEADER."
+    )
     # Real browsers send 100 to 300 characters; the cap bounds what a client can
     # make every session record (and every request's comparison) carry.
-    "SESSION_REDIS_USER_AGENT_MAX_LENGTH": 256,
-    "SESSION_REDIS_USER_AGENT_CHANGE": None,
-    # The most a session's data may take, serialized (keys plus values). A session
-    # is meant for a cart or a few ids, not files: the cap stops one runaway view
-    # from filling Redis (which holds every user's sign-in) one request at a time.
-    "SESSION_REDIS_MAX_SIZE": 1024 * 1024,
-    # Encryption at rest of session values (encryption.py): Fernet keys, newest
-    # first; None (off) costs nothing and needs no cryptography package.
-    "SESSION_REDIS_ENCRYPTION_KEYS": None,
-    # Session policies (off by default).
-    "SESSION_REDIS_MAX_SESSIONS_PER_USER": None,
-    "SESSION_REDIS_SESSION_LIMIT_ACTION": "end_oldest",
-    "SESSION_REDIS_IP_CHANGE": None,
-    "SESSION_REDIS_ROTATE_AFTER": None,
-    # Long enough for the requests a page fires at once to finish on the old key,
-    # short enough that a key copied just before rotation is soon worthless.
-    "SESSION_REDIS_ROTATE_GRACE": 30,
+    SESSION_REDIS_USER_AGENT_MAX_LENGTH = Setting[int](
+        256, "The most characters of a user agent recorded."
+    )
+
+    # -- policies ------------------------------------------------------------------------
+    SESSION_REDIS_USER_AGENT_CHANGE = Setting[str | None](
+        None, 'None (ignore), "flag" (log and mark) or "end": a session whose browser changes.'
+    )
+    SESSION_REDIS_IP_CHANGE = Setting[str | None](
+        None, 'None (ignore), "flag" or "end": a session whose IP network changes.'
+    )
     # A /24 (IPv4) or /48 (IPv6) is about one site or one access network: a phone
     # moving between cells of one carrier usually stays inside it, a stolen cookie
     # replayed from elsewhere usually does not.
-    "SESSION_REDIS_IP_PREFIX_V4": 24,
-    "SESSION_REDIS_IP_PREFIX_V6": 48,
-    # Audit trail (audit.py): a bounded per-user log of session events, off by default.
-    "SESSION_REDIS_AUDIT": False,
-    "SESSION_REDIS_AUDIT_MAX_EVENTS": 100,
-    "SESSION_REDIS_AUDIT_RETENTION": 90 * 24 * 60 * 60,
-    # Admin and the user's own page.
-    "SESSION_REDIS_ADMIN_SHOW_DATA": False,
-    "SESSION_REDIS_BASE_TEMPLATE": "django_redis_sessions/base.html",
+    SESSION_REDIS_IP_PREFIX_V4 = Setting[int](
+        24, "The IPv4 prefix length SESSION_REDIS_IP_CHANGE compares."
+    )
+    SESSION_REDIS_IP_PREFIX_V6 = Setting[int](
+        48, "The IPv6 prefix length SESSION_REDIS_IP_CHANGE compares."
+    )
+    SESSION_REDIS_MAX_SESSIONS_PER_USER = Setting[int | None](
+        None, "The most sessions one user may have at once; None: no limit."
+    )
+    SESSION_REDIS_SESSION_LIMIT_ACTION = Setting[str](
+        "end_oldest", '"end_oldest" or "refuse": what a login beyond the limit does.'
+    )
+    SESSION_REDIS_ROTATE_AFTER = Setting[int | None](
+        None, "Seconds after which a session's key is renewed; None: never."
+    )
+    # Long enough for the requests a page fires at once to finish on the old key,
+    # short enough that a key copied just before rotation is soon worthless.
+    SESSION_REDIS_ROTATE_GRACE = Setting[float](
+        30, "Seconds the old key keeps working after a rotation."
+    )
+    SESSION_REDIS_HEADER = Setting[str | None](
+        None,
+        'The HTTP header API clients send the session key in (e.g. "X-Session-Id"); None: off.',
+    )
+    # None (off) costs nothing and needs no cryptography package.
+    SESSION_REDIS_ENCRYPTION_KEYS = Setting[Sequence[str | bytes] | None](
+        None, "Fernet keys, newest first, encrypting session values at rest; None: off."
+    )
+
+    # -- audit trail (audit.py) ----------------------------------------------------------
+    SESSION_REDIS_AUDIT = Setting[bool](
+        False, "Whether session events go to each user's audit log.", coerce=bool
+    )
+    SESSION_REDIS_AUDIT_MAX_EVENTS = Setting[int](
+        100, "The most events a user's audit log keeps (the oldest are dropped)."
+    )
+    SESSION_REDIS_AUDIT_RETENTION = Setting[int](
+        90 * 24 * 60 * 60, "Seconds an audit event is kept."
+    )
+
+    # -- pages ---------------------------------------------------------------------------
+    SESSION_REDIS_ADMIN_SHOW_DATA = Setting[bool](
+        False, "Whether the admin shows a session's data.", coerce=bool
+    )
+    SESSION_REDIS_BASE_TEMPLATE = Setting[str](
+        "django_redis_sessions/base.html", "The template the user's own pages extend."
+    )
+
+    # -- Django's own settings this app reads ------------------------------------------
+    SESSION_ENGINE = Setting[str](DJANGO_DEFAULT, "Django's; the checks run when it is ours.")
+    SESSION_COOKIE_AGE = Setting[int](
+        DJANGO_DEFAULT, "Django's; this engine's idle timeout, in seconds (it slides)."
+    )
+    SESSION_SERIALIZER = Setting[str](
+        DJANGO_DEFAULT, "Django's; the dotted path of the serializer of session values."
+    )
+    SESSION_COOKIE_SECURE = Setting[bool](
+        DJANGO_DEFAULT, "Django's; the cookie's Secure flag (check W007)."
+    )
+    SESSION_COOKIE_HTTPONLY = Setting[bool](
+        DJANGO_DEFAULT, "Django's; the cookie's HttpOnly flag (check W008)."
+    )
+    SESSION_COOKIE_SAMESITE = Setting[str | None](
+        DJANGO_DEFAULT, "Django's; the cookie's SameSite attribute (check W009)."
+    )
+
+    def raw(self, name: str) -> Any:
+        """What the project set for ``name`` (or its default), uncoerced, uncached.
+
+        For the checks, which must report a wrong type as configured. ``name`` must
+        be in the table (``KeyError`` otherwise: a typo is not a setting).
+        """
+        return SETTINGS[name].raw()
+
+    def default(self, name: str) -> Any:
+        """The default of setting ``name`` (for the checks' hints)."""
+        return SETTINGS[name].default
+
+    def on_reset(self, hook: Hook) -> Hook:
+        """Have :meth:`reset` call ``hook()``: for a cache built from settings.
+
+        Usable as a decorator; registering the same function twice calls it once.
+        """
+        if hook not in _reset_hooks:
+            _reset_hooks.append(hook)
+        return hook
+
+    def reset(self) -> None:
+        """Forget every remembered value, then run the reset hooks.
+
+        Django's ``setting_changed`` calls this; so may code that assigns to
+        ``django.conf.settings`` directly (which sends no signal), as benchmarks do.
+        """
+        self.__dict__.clear()
+        for hook in _reset_hooks:
+            hook()
+
+
+#: The table: every setting by name.
+SETTINGS: dict[str, Setting[Any]] = {
+    name: value for name, value in vars(Conf).items() if isinstance(value, Setting)
 }
 
+_reset_hooks: list[Callable[[], object]] = []
 
-class Settings:
-    """Typed, lazy view of the ``SESSION_REDIS_*`` settings (and the Django ones we use)."""
-
-    def __init__(self) -> None:
-        self._cache: dict[str, Any] = {}
-
-    def _get(self, name: str) -> Any:
-        try:
-            return self._cache[name]
-        except KeyError:
-            value = getattr(django_settings, name, DEFAULTS.get(name))
-            self._cache[name] = value
-            return value
-
-    def clear(self) -> None:
-        """Forget every remembered value (the next read goes to Django's settings)."""
-        self._cache.clear()
-
-    @property
-    def url(self) -> str:
-        value: str = self._get("SESSION_REDIS_URL")
-        return value
-
-    @property
-    def cache_alias(self) -> str | None:
-        value: str | None = self._get("SESSION_REDIS_CACHE_ALIAS")
-        return value
-
-    @property
-    def prefix(self) -> str:
-        value: str = self._get("SESSION_REDIS_PREFIX")
-        return value
-
-    @property
-    def absolute_age(self) -> int | None:
-        value: int | None = self._get("SESSION_REDIS_ABSOLUTE_AGE")
-        return value
-
-    @property
-    def idle_age(self) -> int:
-        """Django's ``SESSION_COOKIE_AGE``, which this engine treats as the idle timeout."""
-        value: int = self._get("SESSION_COOKIE_AGE")
-        return value
-
-    @property
-    def socket_timeout(self) -> float | None:
-        value: float | None = self._get("SESSION_REDIS_SOCKET_TIMEOUT")
-        return value
-
-    @property
-    def connect_timeout(self) -> float | None:
-        value: float | None = self._get("SESSION_REDIS_CONNECT_TIMEOUT")
-        return value
-
-    @property
-    def retries(self) -> int:
-        value: int = self._get("SESSION_REDIS_RETRIES")
-        return value
-
-    @property
-    def retry_window(self) -> float | None:
-        value: float | None = self._get("SESSION_REDIS_RETRY_WINDOW")
-        return value
-
-    @property
-    def on_outage(self) -> str:
-        """``"raise"`` or ``"degrade"``: what a request gets while Redis is unreachable."""
-        value: str = self._get("SESSION_REDIS_ON_OUTAGE")
-        return value
-
-    @property
-    def connection_kwargs(self) -> dict[str, Any]:
-        value: dict[str, Any] = self._get("SESSION_REDIS_CONNECTION_KWARGS")
-        return value
-
-    @property
-    def client_factory(self) -> Any:
-        """``None``, a dotted path, or a callable ``factory(*, asynchronous: bool)``."""
-        return self._get("SESSION_REDIS_CLIENT_FACTORY")
-
-    @property
-    def sentinels(self) -> Sequence[tuple[str, int]] | None:
-        """``(host, port)`` pairs of the Sentinels to ask for the primary; ``None``: off."""
-        value: Sequence[tuple[str, int]] | None = self._get("SESSION_REDIS_SENTINELS")
-        return value
-
-    @property
-    def sentinel_master(self) -> str | None:
-        """The Sentinel service name of the primary (``sentinel monitor <name> ...``)."""
-        value: str | None = self._get("SESSION_REDIS_SENTINEL_MASTER")
-        return value
-
-    @property
-    def sentinel_kwargs(self) -> dict[str, Any]:
-        """Extra options for the connections to the Sentinels (e.g. their password)."""
-        value: dict[str, Any] = self._get("SESSION_REDIS_SENTINEL_KWARGS")
-        return value
-
-    @property
-    def cluster(self) -> Any:
-        """``True``: ``SESSION_REDIS_URL`` names a node of a Redis Cluster (check ``E034``)."""
-        return self._get("SESSION_REDIS_CLUSTER")
-
-    @property
-    def record_ip(self) -> bool:
-        return bool(self._get("SESSION_REDIS_RECORD_IP"))
-
-    @property
-    def record_user_agent(self) -> bool:
-        return bool(self._get("SESSION_REDIS_RECORD_USER_AGENT"))
-
-    @property
-    def truncate_ip(self) -> bool:
-        return bool(self._get("SESSION_REDIS_TRUNCATE_IP"))
-
-    @property
-    def ip_header(self) -> str | None:
-        value: str | None = self._get("SESSION_REDIS_IP_HEADER")
-        return value
-
-    @property
-    def session_header(self) -> str | None:
-        """The header name API clients send the session key in (``None``: off)."""
-        value: str | None = self._get("SESSION_REDIS_HEADER")
-        return value
-
-    @property
-    def proxy_count(self) -> int:
-        value: int = self._get("SESSION_REDIS_PROXY_COUNT")
-        return value
-
-    @property
-    def user_agent_max_length(self) -> int:
-        value: int = self._get("SESSION_REDIS_USER_AGENT_MAX_LENGTH")
-        return value
-
-    @property
-    def user_agent_change(self) -> str | None:
-        """``None`` (ignore), ``"flag"`` (log and mark) or ``"end"`` (end the session)."""
-        value: str | None = self._get("SESSION_REDIS_USER_AGENT_CHANGE")
-        return value
-
-    @property
-    def max_size(self) -> int | None:
-        """Bytes a session's serialized data may take; ``None`` for no cap."""
-        value: int | None = self._get("SESSION_REDIS_MAX_SIZE")
-        return value
-
-    @property
-    def encryption_keys(self) -> Sequence[str | bytes] | None:
-        """Fernet keys, newest first, encrypting session values; ``None``: off."""
-        value: Sequence[str | bytes] | None = self._get("SESSION_REDIS_ENCRYPTION_KEYS")
-        return value
-
-    @property
-    def max_sessions_per_user(self) -> int | None:
-        value: int | None = self._get("SESSION_REDIS_MAX_SESSIONS_PER_USER")
-        return value
-
-    @property
-    def session_limit_action(self) -> str:
-        """``"end_oldest"`` or ``"refuse"``: what a login beyond the limit does."""
-        value: str = self._get("SESSION_REDIS_SESSION_LIMIT_ACTION")
-        return value
-
-    @property
-    def audit(self) -> bool:
-        """Whether session events go to each user's audit log (``audit.py``)."""
-        return bool(self._get("SESSION_REDIS_AUDIT"))
-
-    @property
-    def audit_max_events(self) -> int:
-        """The most events a user's audit log keeps (the oldest are dropped)."""
-        value: int = self._get("SESSION_REDIS_AUDIT_MAX_EVENTS")
-        return value
-
-    @property
-    def audit_retention(self) -> int:
-        """Seconds an audit event is kept."""
-        value: int = self._get("SESSION_REDIS_AUDIT_RETENTION")
-        return value
-
-    @property
-    def rotate_after(self) -> int | None:
-        """Seconds after which a session's key is renewed; ``None``: never."""
-        value: int | None = self._get("SESSION_REDIS_ROTATE_AFTER")
-        return value
-
-    @property
-    def rotate_grace(self) -> float:
-        """Seconds the old key keeps working after a rotation."""
-        value: float = self._get("SESSION_REDIS_ROTATE_GRACE")
-        return value
-
-    @property
-    def ip_change(self) -> str | None:
-        """``None`` (ignore), ``"flag"`` or ``"end"``: a session whose IP network changes."""
-        value: str | None = self._get("SESSION_REDIS_IP_CHANGE")
-        return value
-
-    @property
-    def ip_prefix_v4(self) -> int:
-        value: int = self._get("SESSION_REDIS_IP_PREFIX_V4")
-        return value
-
-    @property
-    def ip_prefix_v6(self) -> int:
-        value: int = self._get("SESSION_REDIS_IP_PREFIX_V6")
-        return value
-
-    @property
-    def admin_show_data(self) -> bool:
-        return bool(self._get("SESSION_REDIS_ADMIN_SHOW_DATA"))
-
-    @property
-    def base_template(self) -> str:
-        value: str = self._get("SESSION_REDIS_BASE_TEMPLATE")
-        return value
-
-    @property
-    def serializer(self) -> str:
-        value: str = self._get("SESSION_SERIALIZER")
-        return value
-
-    @property
-    def engine(self) -> str:
-        value: str = self._get("SESSION_ENGINE")
-        return value
+conf = Conf()
 
 
-conf = Settings()
+def _reset_on_setting_changed(**kwargs: Any) -> None:
+    # Every change, not only SESSION_*: INSTALLED_APPS, CACHES and MIDDLEWARE feed
+    # caches too, and only tests change settings, so resetting costs nothing real.
+    conf.reset()
 
 
-def _forget_changed_setting(*, setting: str, **kwargs: Any) -> None:
-    if setting.startswith("SESSION_"):
-        conf.clear()
-
-
-setting_changed.connect(_forget_changed_setting, dispatch_uid="django_redis_sessions.conf")
+#: The package's only ``setting_changed`` receiver.
+setting_changed.connect(_reset_on_setting_changed, dispatch_uid="django_redis_sessions.conf")

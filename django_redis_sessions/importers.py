@@ -17,8 +17,8 @@ from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
-from .storage import keys
 from .backend import SessionStore
+from .storage import keys
 
 #: The cache keys Django's ``cache`` and ``cached_db`` engines use for a session.
 CACHE_KEY_PREFIXES = ("django.contrib.sessions.cache", "django.contrib.sessions.cached_db")

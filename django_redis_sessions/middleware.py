@@ -248,7 +248,7 @@ def header_name_problem(header: object) -> str | None:
     if name in _TAKEN or name.startswith(_TAKEN_PREFIXES):
         return "names a header that has a meaning of its own"
     key = meta_key(header)
-    if key == settings.CSRF_HEADER_NAME or key == conf.ip_header:
+    if key == settings.CSRF_HEADER_NAME or key == conf.SESSION_REDIS_IP_HEADER:
         return "is already CSRF_HEADER_NAME or SESSION_REDIS_IP_HEADER"
     return None
 
@@ -268,7 +268,7 @@ class HeaderSessionMiddleware(SessionMiddleware):
 
     @sensitive_variables("value", "sent")
     def process_request(self, request: HttpRequest) -> None:
-        header = conf.session_header
+        header = conf.SESSION_REDIS_HEADER
         sent: str | None = None
         if header:
             # Out of request.META (and of a request.headers an earlier middleware
@@ -288,7 +288,7 @@ class HeaderSessionMiddleware(SessionMiddleware):
     @sensitive_variables("sent", "current")
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         response = super().process_response(request, response)
-        header = conf.session_header
+        header = conf.SESSION_REDIS_HEADER
         if not header:
             return response
         sent: str | None = getattr(request, _SENT, None)

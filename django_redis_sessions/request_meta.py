@@ -54,10 +54,10 @@ def client_ip(request: HttpRequest) -> str:
     right, since each proxy appends the address it received the request from and
     anything further left came from the client.
     """
-    header = conf.ip_header
+    header = conf.SESSION_REDIS_IP_HEADER
     if header:
         entries = [e for e in request.META.get(header, "").split(",") if e.strip()]
-        count = conf.proxy_count
+        count = conf.SESSION_REDIS_PROXY_COUNT
         raw = entries[-count] if len(entries) >= count else ""
     else:
         raw = request.META.get("REMOTE_ADDR", "")
@@ -65,7 +65,7 @@ def client_ip(request: HttpRequest) -> str:
     # caching); the longest IPv6 text form is 45 characters.
     if not raw or len(raw) > 64:
         return ""
-    return _normalised(raw, conf.truncate_ip)
+    return _normalised(raw, conf.SESSION_REDIS_TRUNCATE_IP)
 
 
 def user_agent(request: HttpRequest) -> str:
@@ -77,17 +77,17 @@ def user_agent(request: HttpRequest) -> str:
     # a hostile header cannot put control characters into an admin page or log.
     if not value.isprintable():
         value = "".join(ch for ch in value if ch.isprintable())
-    return value[: conf.user_agent_max_length]
+    return value[: conf.SESSION_REDIS_USER_AGENT_MAX_LENGTH]
 
 
 def client_meta(request: HttpRequest) -> dict[str, str]:
     """The metadata pairs to record for this request, as the settings allow."""
     meta: dict[str, str] = {}
-    if conf.record_ip:
+    if conf.SESSION_REDIS_RECORD_IP:
         ip = client_ip(request)
         if ip:
             meta[META_IP] = ip
-    if conf.record_user_agent:
+    if conf.SESSION_REDIS_RECORD_USER_AGENT:
         agent = user_agent(request)
         if agent:
             meta[META_USER_AGENT] = agent

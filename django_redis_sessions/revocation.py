@@ -60,7 +60,10 @@ def announce_store_revocation(count: int, by: str, actor: Any) -> dict[str, Any]
     if not count:
         return None
     logger.warning(
-        "Every session under prefix %r revoked: %d ended (by %s)", conf.prefix, count, by
+        "Every session under prefix %r revoked: %d ended (by %s)",
+        conf.SESSION_REDIS_PREFIX,
+        count,
+        by,
     )
     return {"user_id": None, "fingerprints": (), "count": count, "by": by, "actor": actor}
 

@@ -28,11 +28,11 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_POST, require_safe
 
 from . import api
-from .storage import keys
 from .conf import conf
 from .devices import describe_user_agent
 from .identifiers import check_fingerprint
 from .signals import By
+from .storage import keys
 
 View = Callable[..., HttpResponse]
 
@@ -80,7 +80,7 @@ def session_list(request: HttpRequest) -> HttpResponse:
         "django_redis_sessions/sessions.html",
         {
             "sessions": [{"info": info, "device": device} for info, device in _listing(request)],
-            "base_template": conf.base_template,
+            "base_template": conf.SESSION_REDIS_BASE_TEMPLATE,
         },
     )
 

@@ -22,8 +22,8 @@ import redis.cluster
 from django.conf import settings
 from django.test.utils import override_settings
 
-from django_redis_sessions.storage import connection
 from django_redis_sessions.conf import conf
+from django_redis_sessions.storage import connection
 
 from .servers import free_port, redis_cluster, redis_server
 
@@ -94,6 +94,7 @@ def redis_available() -> bool:
 #: servers of their own, or check settings without touching Redis.
 NOT_ON_CLUSTER = {
     "test_checks.py": "system checks: settings only",
+    "test_conf.py": "the settings table: settings only",
     "test_client_factory.py": "builds its own clients (fakeredis, a plain server)",
     "test_cluster.py": "starts a cluster of its own",
     "test_cluster_failover.py": "a cluster of its own with replicas, a primary killed",
@@ -185,7 +186,7 @@ def r() -> Iterator[redis.Redis]:
         pytest.skip(f"no Redis at {settings.SESSION_REDIS_URL}")
     client = sync_client()
     yield client
-    _delete_prefix(client, conf.prefix)
+    _delete_prefix(client, conf.SESSION_REDIS_PREFIX)
     client.close()
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django_redis_sessions.storage import keys, record
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
+from django_redis_sessions.storage import keys, record
 
 
 def load_scripts() -> None:
@@ -23,7 +23,7 @@ def load_scripts() -> None:
 
 def index_members(client: Any, user_id: object) -> set[str]:
     """The digests in ``user_id``'s index, read straight from Redis."""
-    index = keys.user_index_key(conf.prefix, str(user_id))
+    index = keys.user_index_key(conf.SESSION_REDIS_PREFIX, str(user_id))
     return {member.decode() for member in client.zrange(index, 0, -1)}
 
 
@@ -37,7 +37,7 @@ def login(client: Any, username: str = "alice", password: str = "pw-alice") -> s
 
 def redis_key(session_key: str) -> str:
     """The Redis key that holds ``session_key``'s record."""
-    return keys.session_redis_key(conf.prefix, keys.digest(session_key))
+    return keys.session_redis_key(conf.SESSION_REDIS_PREFIX, keys.digest(session_key))
 
 
 def saved_key(**data: object) -> str:

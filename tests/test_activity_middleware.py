@@ -23,10 +23,10 @@ from django.test import AsyncClient, Client, RequestFactory
 from django.utils import timezone
 from django.utils.http import parse_http_date
 
-from django_redis_sessions.storage import keys, record
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import DEFAULT_ABSOLUTE_AGE
 from django_redis_sessions.middleware import SessionActivityMiddleware
+from django_redis_sessions.storage import keys, record
 
 from .helpers import index_members, login, redis_key, saved_key, saved_session
 

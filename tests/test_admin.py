@@ -20,10 +20,10 @@ from django.contrib.auth.models import AnonymousUser, Permission
 from django.test import Client
 
 from django_redis_sessions import api, devices
-from django_redis_sessions.storage import keys
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 from django_redis_sessions.exceptions import SessionStoreUnavailable
+from django_redis_sessions.storage import keys
 from django_redis_sessions.storage.record import SEEN_OFFSET
 
 from .helpers import index_members, login, redis_key
@@ -48,7 +48,7 @@ def revoke_all_url(user: Any) -> str:
 
 
 def _purge(client: Any) -> None:
-    pattern = keys.escape_glob(conf.prefix) + ":*"
+    pattern = keys.escape_glob(conf.SESSION_REDIS_PREFIX) + ":*"
     found = list(client.scan_iter(match=pattern, count=1000))
     if found:
         client.delete(*found)
@@ -421,7 +421,7 @@ def test_overview_without_any_signed_in_user_says_so(r, root, root_client):
     anonymous_session(1)
     # The viewer's own session is the only signed-in one; without its index the
     # store holds no signed-in user at all (the session itself still works).
-    r.delete(keys.user_index_key(conf.prefix, str(root.pk)))
+    r.delete(keys.user_index_key(conf.SESSION_REDIS_PREFIX, str(root.pk)))
 
     response = root_client.get(CHANGELIST)
     assert response.status_code == 200

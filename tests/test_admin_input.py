@@ -22,8 +22,8 @@ from django.test.utils import CaptureQueriesContext
 
 from django_redis_sessions import admin as sessions_admin
 from django_redis_sessions import api
-from django_redis_sessions.storage import keys
 from django_redis_sessions.conf import conf
+from django_redis_sessions.storage import keys
 
 from .test_admin import (
     CHANGELIST,
@@ -44,7 +44,7 @@ pytestmark = [pytest.mark.real_redis, pytest.mark.django_db]
 @pytest.fixture(autouse=True)
 def empty_store(r: Any) -> None:
     """Each test starts from an empty store: the overview's totals count every session."""
-    found = list(r.scan_iter(match=keys.escape_glob(conf.prefix) + ":*", count=1000))
+    found = list(r.scan_iter(match=keys.escape_glob(conf.SESSION_REDIS_PREFIX) + ":*", count=1000))
     if found:
         r.delete(*found)
 

@@ -13,9 +13,9 @@ from django.contrib.sessions.backends.base import UpdateError
 from django.test import AsyncClient, Client
 
 from django_redis_sessions import api, identifiers
-from django_redis_sessions.storage import keys, record
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
+from django_redis_sessions.storage import keys, record
 
 from .helpers import index_members, login, redis_key
 
@@ -89,8 +89,8 @@ def test_list_reads_ip_and_user_agent_from_the_record_metadata(r, alice):
     raw += record.netstring(meta)
     key = SessionStore()._get_new_session_key()
     digest = keys.digest(key)
-    r.set(keys.session_redis_key(conf.prefix, digest), raw, ex=500)
-    r.zadd(keys.user_index_key(conf.prefix, str(alice.pk)), {digest: now + 500})
+    r.set(keys.session_redis_key(conf.SESSION_REDIS_PREFIX, digest), raw, ex=500)
+    r.zadd(keys.user_index_key(conf.SESSION_REDIS_PREFIX, str(alice.pk)), {digest: now + 500})
 
     (info,) = api.list_user_sessions(alice)
     assert (info.ip, info.user_agent) == ("203.0.113.9", "Firefox/140")
@@ -153,7 +153,7 @@ def test_revoke_user_sessions_ends_them_at_once_and_spares_other_users(
     for key in alice_keys:
         assert r.exists(redis_key(key)) == 0
     assert index_members(r, alice.pk) == set()
-    assert r.exists(keys.user_index_key(conf.prefix, str(alice.pk))) == 0
+    assert r.exists(keys.user_index_key(conf.SESSION_REDIS_PREFIX, str(alice.pk))) == 0
     # Bob and the anonymous visitor are untouched.
     assert bob_browser.get("/read/").json()["user"] == "bob"
     assert index_members(r, bob.pk) == {keys.digest(bob_key)}
@@ -207,7 +207,10 @@ def test_a_stale_entry_never_ends_another_users_session(r, alice, bob):
     session = signed_in(bob.pk)
     # An entry in alice's index pointing at bob's session (as a bug or a race
     # could leave): revoking alice must drop the entry, not bob's session.
-    r.zadd(keys.user_index_key(conf.prefix, str(alice.pk)), {keys.digest(session.session_key): 1})
+    r.zadd(
+        keys.user_index_key(conf.SESSION_REDIS_PREFIX, str(alice.pk)),
+        {keys.digest(session.session_key): 1},
+    )
     assert api.revoke_user_sessions(alice) == 0
     assert r.exists(redis_key(session.session_key)) == 1
     assert index_members(r, alice.pk) == set()
@@ -330,7 +333,9 @@ def test_an_ambiguous_fingerprint_is_refused_and_ends_nothing(r, alice):
     second = signed_in(alice.pk)
     # Two sessions sharing a fingerprint (48 bits: rare, but possible in a big store).
     clash = keys.digest(first.session_key)[: keys.FINGERPRINT_LENGTH] + "f" * 20
-    r.rename(redis_key(second.session_key), keys.session_redis_key(conf.prefix, clash))
+    r.rename(
+        redis_key(second.session_key), keys.session_redis_key(conf.SESSION_REDIS_PREFIX, clash)
+    )
     with pytest.raises(api.AmbiguousFingerprint, match="2 sessions have the fingerprint"):
         api.revoke_session(fp(first))
     assert r.exists(redis_key(first.session_key)) == 1
@@ -346,7 +351,7 @@ def test_revoke_all_sessions_ends_signed_in_and_anonymous_sessions(
     anonymous = SessionStore()
     anonymous["n"] = 1
     anonymous.save()
-    unrelated = f"{conf.prefix}-other:s:{'a' * 32}"
+    unrelated = f"{conf.SESSION_REDIS_PREFIX}-other:s:{'a' * 32}"
     r.set(unrelated, b"not ours", ex=60)
     try:
         assert api.revoke_all_sessions(dry_run=True) == 3
@@ -355,7 +360,7 @@ def test_revoke_all_sessions_ends_signed_in_and_anonymous_sessions(
         with caplog.at_level(logging.WARNING, logger="django_redis_sessions"):
             assert api.revoke_all_sessions() == 3
         assert caplog.messages == [
-            f"Every session under prefix '{conf.prefix}' revoked: 3 ended (by api)"
+            f"Every session under prefix '{conf.SESSION_REDIS_PREFIX}' revoked: 3 ended (by api)"
         ]
         for session in [*sessions, anonymous]:
             assert r.exists(redis_key(session.session_key)) == 0

@@ -26,12 +26,12 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from django_redis_sessions import api
-from django_redis_sessions.storage import keys
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.checks import check_settings
 from django_redis_sessions.conf import conf
 from django_redis_sessions.policies import audit
 from django_redis_sessions.signals import session_event, session_revoked
+from django_redis_sessions.storage import keys
 from django_redis_sessions.storage.runner import SyncDriver
 from django_redis_sessions.storage.scripts import SINGLE
 
@@ -56,7 +56,7 @@ def root(db: None) -> Any:
 
 
 def audit_key(user: Any) -> str:
-    return keys.audit_key(conf.prefix, str(user.pk))
+    return keys.audit_key(conf.SESSION_REDIS_PREFIX, str(user.pk))
 
 
 def stored(r: redis.Redis, user: Any) -> list[dict[str, Any]]:
@@ -86,7 +86,7 @@ def signed_in(user: Any) -> str:
 
 
 def audit_keys(r: redis.Redis) -> list[bytes]:
-    return list(r.scan_iter(match=keys.escape_glob(conf.prefix) + ":a:*", count=1000))
+    return list(r.scan_iter(match=keys.escape_glob(conf.SESSION_REDIS_PREFIX) + ":a:*", count=1000))
 
 
 def every_stored_event(r: redis.Redis) -> bytes:
@@ -458,6 +458,7 @@ def audit_redis_down(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     dead = redis.Redis(
         host="127.0.0.1", port=1, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)
     )
+
     def run_on_dead(operation: Any, *args: Any) -> Any:
         driver = SyncDriver(dead)
         return driver.run(operation(driver.ops, *args))

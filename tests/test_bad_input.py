@@ -10,10 +10,10 @@ import pytest
 import redis
 from django.test import Client
 
-from django_redis_sessions.storage import keys, record
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 from django_redis_sessions.exceptions import SessionStoreUnavailable
+from django_redis_sessions.storage import keys, record
 
 pytestmark = pytest.mark.real_redis
 
@@ -84,7 +84,7 @@ def test_corrupted_record_gives_empty_session_logs_and_is_removed(r, garbage, ca
     s["a"] = 1
     s.save()
     session_key = s.session_key
-    redis_key = keys.session_redis_key(conf.prefix, keys.digest(session_key))
+    redis_key = keys.session_redis_key(conf.SESSION_REDIS_PREFIX, keys.digest(session_key))
     garbage = garbage.replace(b"{NOW}", record.field(int(time.time())))
     garbage = garbage.replace(b"{IDLE}", record.field(600))
     r.set(redis_key, garbage, ex=600)
@@ -104,7 +104,7 @@ def test_save_onto_a_record_corrupted_meanwhile_is_refused_not_overwritten(r):
     s = SessionStore()
     s["a"] = 1
     s.save()
-    redis_key = keys.session_redis_key(conf.prefix, keys.digest(s.session_key))
+    redis_key = keys.session_redis_key(conf.SESSION_REDIS_PREFIX, keys.digest(s.session_key))
     r.set(redis_key, b"1" + b"0" * 40 + b"9:broken", ex=600)
     s["a"] = 2
     with pytest.raises(UpdateError):
@@ -148,7 +148,7 @@ def test_outage_is_an_error_not_a_logout_and_loses_nothing(r, settings):
     client = Client(raise_request_exception=True)
     client.post("/write/", data=b'{"a": 1}', content_type="application/json")
     session_key = client.cookies["sessionid"].value
-    redis_key = keys.session_redis_key(conf.prefix, keys.digest(session_key))
+    redis_key = keys.session_redis_key(conf.SESSION_REDIS_PREFIX, keys.digest(session_key))
     stored = r.get(redis_key)
 
     good_url = settings.SESSION_REDIS_URL
@@ -179,7 +179,7 @@ def test_redis_never_holds_a_raw_session_key(r):
     client.post("/write/", data=b'{"a": 1}', content_type="application/json")
     session_key = client.cookies["sessionid"].value
     found = []
-    for name in r.scan_iter(match=f"{conf.prefix}*"):
+    for name in r.scan_iter(match=f"{conf.SESSION_REDIS_PREFIX}*"):
         value = r.get(name) if r.type(name) == b"string" else b"".join(r.zrange(name, 0, -1))
         if session_key.encode() in name or session_key.encode() in (value or b""):
             found.append(name)

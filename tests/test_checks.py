@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import ast
+import re
+from pathlib import Path
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from django_redis_sessions.checks import (
+    DEPLOY_CHECKS,
+    SETTINGS_CHECKS,
+    check_deploy,
+    check_settings,
+)
+from django_redis_sessions.checks import ids as check_ids
 from django_redis_sessions.storage import connection
-from django_redis_sessions.checks import check_settings
 
 
 def ids(messages) -> list[str]:
@@ -336,3 +346,133 @@ def test_the_app_above_django_sessions_is_clean(settings):
     names = list(settings.INSTALLED_APPS)
     assert names.index("django_redis_sessions") < names.index("django.contrib.sessions")
     assert check_settings() == []
+
+
+# -- ids, the engine gate, tags ---------------------------------------------------------
+
+PACKAGE = Path(check_ids.__file__).parents[1]
+
+
+def _id_constants_used() -> set[str]:
+    """The ``ids.NAME`` constants the checks package and the backend refer to."""
+    used: set[str] = set()
+    for path in [*(PACKAGE / "checks").glob("*.py"), PACKAGE / "backend.py"]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "ids"
+            ):
+                used.add(getattr(check_ids, node.attr))
+    # backend.py raises E010 in a message of its own (not a check).
+    backend = (PACKAGE / "backend.py").read_text()
+    used.update(re.findall(r"django_redis_sessions\.[EW]\d{3}", backend))
+    return used
+
+
+def test_the_ids_emitted_are_exactly_the_constants():
+    assert _id_constants_used() == check_ids.ALL
+    # No id literal outside ids.py: each is named once.
+    for path in (PACKAGE / "checks").glob("*.py"):
+        if path.name != "ids.py":
+            assert not re.search(r"[EW]\d{3}\"", path.read_text()), path.name
+    assert len(check_ids.ALL) == len(
+        [name for name in vars(check_ids) if name.isupper() and name not in ("ALL", "_P")]
+    )
+
+
+def test_the_readme_lists_exactly_the_constants():
+    readme = (PACKAGE.parent / "README.md").read_text()
+    listed = set(re.findall(r"\| `(django_redis_sessions\.[EW]\d{3})` \|", readme))
+    assert listed == check_ids.ALL
+
+
+BROKEN = {
+    "SESSION_REDIS_URL": 42,
+    "SESSION_REDIS_PREFIX": "",
+    "SESSION_REDIS_ABSOLUTE_AGE": -1,
+    "SESSION_REDIS_RECORD_IP": "yes",
+    "SESSION_REDIS_ENCRYPTION_KEYS": ["not a key"],
+    "SESSION_REDIS_IP_CHANGE": "sometimes",
+    "SESSION_REDIS_CLUSTER": "yes",
+    "SESSION_COOKIE_SECURE": False,
+}
+
+
+def test_broken_settings_are_reported_with_this_engine(settings):
+    for name, value in BROKEN.items():
+        setattr(settings, name, value)
+    assert len(check_settings()) >= len(BROKEN) - 1
+    assert ids(check_deploy()) == ["django_redis_sessions.W007"]
+
+
+@pytest.mark.parametrize(
+    "engine", ["django.contrib.sessions.backends.cache", "django.contrib.sessions.backends.db"]
+)
+def test_checks_are_silent_with_another_engine(settings, engine):
+    from django.core.checks import run_checks
+
+    for name, value in BROKEN.items():
+        setattr(settings, name, value)
+    apps_list = list(settings.INSTALLED_APPS)  # W012's order too
+    apps_list.remove("django_redis_sessions")
+    apps_list.append("django_redis_sessions")
+    settings.INSTALLED_APPS = apps_list
+    settings.SESSION_ENGINE = engine
+    assert check_settings() == []
+    assert check_deploy() == []
+    ours = [m for m in run_checks(include_deployment_checks=True) if m.id.startswith("django_r")]
+    assert ours == []
+
+
+#: The checks that guard security: what is trusted from a request, what a stolen
+#: key can do, what someone who can write to Redis can do, the cookie, the link.
+SECURITY_CHECKS = {
+    "check_serializer",
+    "check_encryption_keys",
+    "check_ip_header",
+    "check_proxy_count",
+    "check_user_agent_change",
+    "check_session_header",
+    "check_session_limit",
+    "check_session_limit_action",
+    "check_rotate_after",
+    "check_rotate_grace",
+    "check_ip_change",
+    "check_ip_prefixes",
+    "check_audit_flag",
+    "check_audit_limits",
+    "check_cookie_flags",
+    "check_redis_tls",
+}
+
+
+def _name(check: object) -> str:
+    return str(getattr(check, "__name__", ""))
+
+
+def test_security_checks_are_tagged_security():
+    from django.core.checks import Tags, registry
+
+    registered = {
+        _name(check): check
+        for check in registry.registry.get_checks(include_deployment_checks=True)
+        if check.__module__.startswith("django_redis_sessions.")
+    }
+    listed = {check.__name__ for check, _tags in (*SETTINGS_CHECKS, *DEPLOY_CHECKS)}
+    assert set(registered) == listed
+    security = {name for name, check in registered.items() if Tags.security in check.tags}
+    assert security == SECURITY_CHECKS
+    for name, check in registered.items():
+        assert check.tags, name  # every other one is at least "compatibility"
+    deploy = {_name(check) for check in registry.registry.deployment_checks}
+    assert {"check_cookie_flags", "check_redis_tls"} <= deploy
+
+
+def test_check_tag_security_runs_only_the_security_checks(settings):
+    from django.core.checks import Tags, run_checks
+
+    settings.SESSION_REDIS_PREFIX = ""  # E002: compatibility
+    settings.SESSION_REDIS_ROTATE_GRACE = -1  # E030: security
+    found = [m.id for m in run_checks(tags=[Tags.security]) if m.id.startswith("django_r")]
+    assert found == ["django_redis_sessions.E030"]

@@ -13,8 +13,8 @@ from django.core.checks import run_checks
 from django.core.exceptions import ImproperlyConfigured
 
 from django_redis_sessions import api
-from django_redis_sessions.storage import connection
 from django_redis_sessions.backend import SessionStore
+from django_redis_sessions.storage import connection
 from tests.helpers import redis_key
 
 CALLS: list[bool] = []

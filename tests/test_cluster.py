@@ -23,13 +23,12 @@ from django.core.management import call_command
 from django.test import AsyncClient, Client
 
 from django_redis_sessions import api
-from django_redis_sessions.storage import connection, keys, record
-from django_redis_sessions.policies import rotation
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.checks import check_settings
 from django_redis_sessions.conf import conf
 from django_redis_sessions.exceptions import SessionStoreUnavailable
-from django_redis_sessions.storage import Operations, ops, runner
+from django_redis_sessions.policies import rotation
+from django_redis_sessions.storage import Operations, connection, keys, ops, record, runner
 from django_redis_sessions.storage import run as run_operation
 from django_redis_sessions.storage.plans import RotatePlan, RotateResult
 
@@ -56,7 +55,7 @@ def rc(cluster_ports: list[int], settings: Any) -> Iterator[redis.cluster.RedisC
     connection.reset_clients()
     client = redis.cluster.RedisCluster.from_url(settings.SESSION_REDIS_URL)
     yield client
-    for key in list(client.scan_iter(match=f"{conf.prefix}:*")):
+    for key in list(client.scan_iter(match=f"{conf.SESSION_REDIS_PREFIX}:*")):
         client.delete(key)
     client.close()
 
@@ -67,7 +66,7 @@ def node_keys(ports: list[int]) -> dict[int, list[bytes]]:
     found = {}
     for port in ports:
         node = redis.Redis(port=port)
-        found[port] = list(node.scan_iter(match=f"{conf.prefix}:[su]:*"))
+        found[port] = list(node.scan_iter(match=f"{conf.SESSION_REDIS_PREFIX}:[su]:*"))
         node.close()
     return found
 
@@ -75,13 +74,15 @@ def node_keys(ports: list[int]) -> dict[int, list[bytes]]:
 def unindexed_live_sessions(rc: redis.cluster.RedisCluster) -> list[str]:
     """Live sessions naming a user whose index lacks them: must always be empty."""
     missing = []
-    for key in rc.scan_iter(match=keys.escape_glob(keys.session_key_prefix(conf.prefix)) + "*"):
+    for key in rc.scan_iter(
+        match=keys.escape_glob(keys.session_key_prefix(conf.SESSION_REDIS_PREFIX)) + "*"
+    ):
         raw = rc.get(key)
         if raw is None or raw[:1] == b">":
             continue
         user = record.decode_summary(raw).user_id
         digest = key.decode().rsplit(":", 1)[1]
-        if user and rc.zscore(keys.user_index_key(conf.prefix, user), digest) is None:
+        if user and rc.zscore(keys.user_index_key(conf.SESSION_REDIS_PREFIX, user), digest) is None:
             missing.append(digest)
     return missing
 
@@ -89,13 +90,15 @@ def unindexed_live_sessions(rc: redis.cluster.RedisCluster) -> list[str]:
 def stale_entries(rc: redis.cluster.RedisCluster) -> list[str]:
     """Index entries (pending marks aside) whose session is gone or names someone else."""
     stale = []
-    for index in rc.scan_iter(match=keys.escape_glob(keys.user_index_prefix(conf.prefix)) + "*"):
-        user = index.decode()[len(keys.user_index_prefix(conf.prefix)) :]
+    for index in rc.scan_iter(
+        match=keys.escape_glob(keys.user_index_prefix(conf.SESSION_REDIS_PREFIX)) + "*"
+    ):
+        user = index.decode()[len(keys.user_index_prefix(conf.SESSION_REDIS_PREFIX)) :]
         for member in rc.zrange(index, 0, -1):
             if member.startswith(b"p:"):
                 stale.append(member.decode())
                 continue
-            raw = rc.get(keys.session_redis_key(conf.prefix, member.decode()))
+            raw = rc.get(keys.session_redis_key(conf.SESSION_REDIS_PREFIX, member.decode()))
             if raw is None or record.decode_summary(raw).user_id != user:
                 stale.append(member.decode())
     return stale
@@ -143,7 +146,7 @@ def test_sign_in_list_revoke_and_sign_out_over_http(rc: Any, alice: User) -> Non
     laptop.post("/logout/")
     assert rc.exists(redis_key(laptop_key)) == 0
     assert api.list_user_sessions(alice) == []
-    assert rc.exists(keys.user_index_key(conf.prefix, str(alice.pk))) == 0
+    assert rc.exists(keys.user_index_key(conf.SESSION_REDIS_PREFIX, str(alice.pk))) == 0
 
 
 @pytest.mark.django_db(transaction=True)
@@ -226,12 +229,13 @@ def _revoke(user: User) -> None:
 
 
 def _limit(user: User) -> None:
-    conf._cache["SESSION_REDIS_MAX_SESSIONS_PER_USER"] = 1
+    # conf keeps each value in its own __dict__: set one without setting_changed.
+    conf.__dict__["SESSION_REDIS_MAX_SESSIONS_PER_USER"] = 1
     try:
         _signed_in(user)
         _sign_in(user)
     finally:
-        conf._cache.pop("SESSION_REDIS_MAX_SESSIONS_PER_USER")
+        conf.__dict__.pop("SESSION_REDIS_MAX_SESSIONS_PER_USER")
 
 
 def _rotate(user: User) -> None:
@@ -289,7 +293,9 @@ def test_a_prune_during_a_sign_in_keeps_its_claimed_entry(rc: Any, alice: User) 
     steps = driver.ops.save(plan)
     reply = driver.perform(next(steps), {})  # the claim: entry in, record not yet written
     digest = plan.digest
-    assert rc.zscore(keys.user_index_key(conf.prefix, str(alice.pk)), digest) is not None
+    assert (
+        rc.zscore(keys.user_index_key(conf.SESSION_REDIS_PREFIX, str(alice.pk)), digest) is not None
+    )
     # Readers and the cleanup find no record for it, and must leave it alone.
     assert api.list_user_sessions(alice) == []
     call_command("clearsessions", verbosity=0)

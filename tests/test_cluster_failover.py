@@ -30,8 +30,8 @@ import redis.cluster
 from django.test import Client
 
 from django_redis_sessions import api
-from django_redis_sessions.storage import connection, keys
 from django_redis_sessions.exceptions import SessionStoreUnavailable
+from django_redis_sessions.storage import connection, keys
 
 from .helpers import (
     FAILOVER_VALUE,

@@ -13,10 +13,10 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from django_redis_sessions import api
-from django_redis_sessions.storage import keys, record
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 from django_redis_sessions.management.commands import revoke_sessions
+from django_redis_sessions.storage import keys, record
 
 from .helpers import index_members, login, redis_key
 
@@ -163,7 +163,8 @@ def test_all_needs_yes_when_not_interactive(r, alice):
     with pytest.raises(CommandError) as excinfo:
         run("revoke_sessions", "--all", stdin=io.StringIO("yes\n"))
     assert str(excinfo.value) == (
-        f"--all ends every session under prefix '{conf.prefix}' and signs everyone out: "
+        f"--all ends every session under prefix '{conf.SESSION_REDIS_PREFIX}' "
+        "and signs everyone out: "
         "add --yes to confirm when not running interactively. Nothing was changed."
     )
     assert r.exists(redis_key(session.session_key)) == 1
@@ -173,7 +174,8 @@ def test_all_asks_on_a_terminal_and_a_no_changes_nothing(r, alice):
     session = signed_in(alice)
     out = run("revoke_sessions", "--all", stdin=Terminal("no\n"))
     assert out == (
-        f"This ends every session under prefix '{conf.prefix}': everyone is signed out. "
+        f"This ends every session under prefix '{conf.SESSION_REDIS_PREFIX}': "
+        "everyone is signed out. "
         "Type 'yes' to continue: Cancelled. Nothing was changed.\n"
     )
     assert r.exists(redis_key(session.session_key)) == 1
@@ -184,7 +186,7 @@ def test_all_ends_every_session_signed_in_and_anonymous(r, alice, bob):
     anonymous = SessionStore()
     anonymous["cart"] = [1]
     anonymous.save()
-    scope = f"every session under prefix '{conf.prefix}'"
+    scope = f"every session under prefix '{conf.SESSION_REDIS_PREFIX}'"
     assert run("revoke_sessions", "--all", "--dry-run") == f"3 sessions would be ended ({scope}).\n"
     assert r.exists(redis_key(anonymous.session_key)) == 1
     out = run("revoke_sessions", "--all", stdin=Terminal("yes\n"))
@@ -223,8 +225,8 @@ def _with_metadata(user, ip: str, user_agent: str) -> str:
     raw += record.netstring(meta)
     key = SessionStore()._get_new_session_key()
     digest = keys.digest(key)
-    r_key = keys.session_redis_key(conf.prefix, digest)
-    index = keys.user_index_key(conf.prefix, str(user.pk))
+    r_key = keys.session_redis_key(conf.SESSION_REDIS_PREFIX, digest)
+    index = keys.user_index_key(conf.SESSION_REDIS_PREFIX, str(user.pk))
     return r_key + "|" + index + "|" + digest + "|" + raw.decode()
 
 

@@ -6,9 +6,9 @@ import pytest
 import redis
 from django_redis import get_redis_connection
 
-from django_redis_sessions.storage import connection
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.exceptions import SessionStoreError
+from django_redis_sessions.storage import connection
 
 from .servers import free_port, make_tls_files, redis_server
 

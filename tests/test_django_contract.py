@@ -22,9 +22,9 @@ from django.core import management, signing
 from django.test import override_settings
 from django.utils import timezone
 
-from django_redis_sessions.storage import keys, record
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
+from django_redis_sessions.storage import keys, record
 
 from .helpers import redis_key, saved_session, undecodable_record
 
@@ -874,7 +874,7 @@ def test_test_cookie_helpers(r):
 
 def test_clear_expired_is_a_callable_classmethod(r):
     key = saved_session(_auth_user_id="42").session_key
-    index = keys.user_index_key(conf.prefix, "42")
+    index = keys.user_index_key(conf.SESSION_REDIS_PREFIX, "42")
     assert r.zcard(index) == 1
     r.delete(redis_key(key))  # the session ends without the engine noticing
     assert SessionStore.clear_expired() is None
@@ -884,7 +884,7 @@ def test_clear_expired_is_a_callable_classmethod(r):
 def test_clearsessions_command_uses_the_engine(r):
     live = saved_session(_auth_user_id="7").session_key
     dead = saved_session(_auth_user_id="7").session_key
-    index = keys.user_index_key(conf.prefix, "7")
+    index = keys.user_index_key(conf.SESSION_REDIS_PREFIX, "7")
     assert r.zcard(index) == 2
     r.delete(redis_key(dead))
     management.call_command("clearsessions")

@@ -20,9 +20,9 @@ from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.test import override_settings
 from django.utils import timezone
 
-from django_redis_sessions.storage import keys, record
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
+from django_redis_sessions.storage import keys, record
 
 from .helpers import redis_key, undecodable_record
 
@@ -659,7 +659,7 @@ async def test_is_empty_after_async_use(r):
 
 async def test_aclear_expired_is_a_callable_classmethod(r):
     key = (await asaved_session(_auth_user_id="43")).session_key
-    index = keys.user_index_key(conf.prefix, "43")
+    index = keys.user_index_key(conf.SESSION_REDIS_PREFIX, "43")
     assert r.zcard(index) == 1
     r.delete(redis_key(key))
     await SessionStore.aclear_expired()
@@ -668,7 +668,7 @@ async def test_aclear_expired_is_a_callable_classmethod(r):
 
 async def test_aclear_expired_leaves_live_sessions(r):
     session = await asaved_session(_auth_user_id="44", a=1)
-    index = keys.user_index_key(conf.prefix, "44")
+    index = keys.user_index_key(conf.SESSION_REDIS_PREFIX, "44")
     await session.aclear_expired()  # callable on an instance too, as in Django's test
     assert r.zcard(index) == 1
     assert await SessionStore(session.session_key).aget("a") == 1

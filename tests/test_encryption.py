@@ -17,11 +17,10 @@ from django.contrib.sessions.serializers import JSONSerializer
 from django.test import AsyncClient, Client
 
 from django_redis_sessions import api
-from django_redis_sessions.policies import encryption
-from django_redis_sessions.storage import keys, record
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.checks import check_settings
 from django_redis_sessions.policies import encryption
+from django_redis_sessions.storage import keys, record
 
 from .helpers import index_members, login, redis_key, saved_key
 

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from django_redis_sessions.storage import record
 from django_redis_sessions.backend import SessionStore
+from django_redis_sessions.storage import record
 
 from .helpers import redis_key, saved_session
 

@@ -11,10 +11,9 @@ import fakeredis
 import pytest
 from django.contrib.sessions.backends.base import UpdateError
 
-from django_redis_sessions.storage import runner
-from django_redis_sessions.storage import keys
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
+from django_redis_sessions.storage import keys, runner
 
 
 @pytest.fixture
@@ -22,14 +21,12 @@ def fake(monkeypatch):
     server = fakeredis.FakeServer()
     client = fakeredis.FakeRedis(server=server)
     monkeypatch.setattr(runner, "get_client", lambda: client)
-    monkeypatch.setattr(
-        runner, "get_async_client", lambda: fakeredis.FakeAsyncRedis(server=server)
-    )
+    monkeypatch.setattr(runner, "get_async_client", lambda: fakeredis.FakeAsyncRedis(server=server))
     return client
 
 
 def index(fake, user_id: str) -> set[bytes]:
-    return set(fake.zrange(keys.user_index_key(conf.prefix, user_id), 0, -1))
+    return set(fake.zrange(keys.user_index_key(conf.SESSION_REDIS_PREFIX, user_id), 0, -1))
 
 
 def test_create_load_merge_delete(fake):
@@ -69,7 +66,11 @@ def test_ttl_is_min_of_idle_and_absolute(fake, settings):
     s = SessionStore()
     s["a"] = 1
     s.save()
-    assert 0 < fake.ttl(keys.session_redis_key(conf.prefix, keys.digest(s.session_key))) <= 60
+    assert (
+        0
+        < fake.ttl(keys.session_redis_key(conf.SESSION_REDIS_PREFIX, keys.digest(s.session_key)))
+        <= 60
+    )
 
 
 async def test_async_round_trip(fake):
@@ -86,7 +87,7 @@ def test_a_key_of_another_type_is_replaced_by_a_fresh_session(fake):
     s = SessionStore()
     s["a"] = 1
     s.save()
-    name = keys.session_redis_key(conf.prefix, keys.digest(s.session_key))
+    name = keys.session_redis_key(conf.SESSION_REDIS_PREFIX, keys.digest(s.session_key))
     fake.delete(name)
     fake.rpush(name, "x")
     fresh = SessionStore(s.session_key)

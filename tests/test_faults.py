@@ -32,11 +32,11 @@ from django_redis_sessions.storage import keys
 from django_redis_sessions.storage import ops as store
 from django_redis_sessions.storage.scripts import SINGLE, LuaScript
 
-AUDIT, CYCLE, DELETE, REVOKE = SINGLE.audit, SINGLE.cycle, SINGLE.delete, SINGLE.revoke
-REVOKE_USER, ROTATE, SAVE = SINGLE.revoke_user, SINGLE.rotate, SINGLE.save
-
 from .faultproxy import FaultProxy, Matcher
 from .servers import full_redis_server
+
+AUDIT, CYCLE, DELETE, REVOKE = SINGLE.audit, SINGLE.cycle, SINGLE.delete, SINGLE.revoke
+REVOKE_USER, ROTATE, SAVE = SINGLE.revoke_user, SINGLE.rotate, SINGLE.save
 
 pytestmark = [pytest.mark.real_redis, pytest.mark.single_server]
 
@@ -72,11 +72,14 @@ def proxy(upstream_port: int, direct: redis.Redis, settings: Any) -> Iterator[Fa
 
 
 def session_keys(direct: redis.Redis) -> set[bytes]:
-    return set(direct.scan_iter(match=f"{conf.prefix}:s:*"))
+    return set(direct.scan_iter(match=f"{conf.SESSION_REDIS_PREFIX}:s:*"))
 
 
 def index_of(direct: redis.Redis, user_id: str) -> set[str]:
-    return {m.decode() for m in direct.zrange(keys.user_index_key(conf.prefix, user_id), 0, -1)}
+    return {
+        m.decode()
+        for m in direct.zrange(keys.user_index_key(conf.SESSION_REDIS_PREFIX, user_id), 0, -1)
+    }
 
 
 def run(sync: bool, session: SessionStore, method: str, *args: Any) -> Any:
@@ -134,7 +137,7 @@ def test_cycle_key_whose_reply_is_lost_keeps_the_session(
     assert SessionStore(new_key).load() == {"cart": [1, 2], "_auth_user_id": "7"}
     assert SessionStore(old_key).load() == {}
     # One session, indexed once: no orphan from a second key.
-    only = keys.session_redis_key(conf.prefix, keys.digest(new_key)).encode()
+    only = keys.session_redis_key(conf.SESSION_REDIS_PREFIX, keys.digest(new_key)).encode()
     assert session_keys(direct) == {only}
     assert index_of(direct, "7") == {keys.digest(new_key)}
 
@@ -152,7 +155,7 @@ def test_create_whose_reply_is_lost_makes_one_session(
     assert proxy.faults_fired == 1
     assert session.session_key is not None
     assert session_keys(direct) == {
-        keys.session_redis_key(conf.prefix, keys.digest(session.session_key)).encode()
+        keys.session_redis_key(conf.SESSION_REDIS_PREFIX, keys.digest(session.session_key)).encode()
     }
     assert index_of(direct, "8") == {keys.digest(session.session_key)}
     assert SessionStore(session.session_key).load()["a"] == 1
@@ -199,7 +202,9 @@ def test_rotation_whose_reply_is_lost_delivers_the_new_key(
     key = new_session({"_auth_user_id": "11", "x": 1})
     settings.SESSION_REDIS_ROTATE_AFTER = 60
     direct.setrange(  # created two minutes ago, so this load rotates
-        keys.session_redis_key(conf.prefix, keys.digest(key)), 1, f"{int(time.time()) - 120:08x}"
+        keys.session_redis_key(conf.SESSION_REDIS_PREFIX, keys.digest(key)),
+        1,
+        f"{int(time.time()) - 120:08x}",
     )
     session = SessionStore(key)
     inject(proxy, fault, ROTATE)
@@ -243,7 +248,7 @@ def test_audit_append_whose_reply_is_lost_logs_once(
     else:
         async_to_sync(audit.arecord)("12", [event])
     assert proxy.faults_fired == 1
-    assert direct.llen(keys.audit_key(conf.prefix, "12")) == 1
+    assert direct.llen(keys.audit_key(conf.SESSION_REDIS_PREFIX, "12")) == 1
 
 
 # -- a full Redis (maxmemory, noeviction) -------------------------------------------------
@@ -279,7 +284,7 @@ def test_a_full_redis_still_serves_reads_and_refuses_writes_cleanly(
     client = Client(raise_request_exception=False)
     client.post("/write/", data=b'{"cart": [1, 2]}', content_type="application/json")
     key = client.cookies["sessionid"].value
-    redis_key = keys.session_redis_key(conf.prefix, keys.digest(key))
+    redis_key = keys.session_redis_key(conf.SESSION_REDIS_PREFIX, keys.digest(key))
     before = full.get(redis_key)
     fill(full)
     full.expire(redis_key, 5)  # the read must slide this back up
@@ -348,7 +353,7 @@ def test_a_key_of_another_type_is_removed_and_a_fresh_session_issued(
 ) -> None:
     """Case 6: a list where a session lives answers like a corrupt record, not a 500."""
     key = new_session({"a": 1})
-    redis_key = keys.session_redis_key(conf.prefix, keys.digest(key))
+    redis_key = keys.session_redis_key(conf.SESSION_REDIS_PREFIX, keys.digest(key))
     r.delete(redis_key)
     r.rpush(redis_key, "not", "a", "session")
     client = Client()
@@ -364,7 +369,7 @@ def test_a_key_of_another_type_is_removed_and_a_fresh_session_issued(
 
 async def test_a_key_of_another_type_async(r: redis.Redis) -> None:
     key = new_session({"a": 1})
-    redis_key = keys.session_redis_key(conf.prefix, keys.digest(key))
+    redis_key = keys.session_redis_key(conf.SESSION_REDIS_PREFIX, keys.digest(key))
     r.delete(redis_key)
     r.hset(redis_key, "f", "v")
     session = SessionStore(key)

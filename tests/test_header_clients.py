@@ -22,7 +22,6 @@ from django.urls import include, path
 from django.utils.cache import has_vary_header
 from django.views.debug import ExceptionReporter
 
-from django_redis_sessions.storage import keys
 from django_redis_sessions.checks import check_settings
 from django_redis_sessions.middleware import (
     HeaderSessionMiddleware,
@@ -31,6 +30,7 @@ from django_redis_sessions.middleware import (
     meta_key,
     session_from_header,
 )
+from django_redis_sessions.storage import keys
 
 from .helpers import index_members, redis_key, saved_key
 

@@ -13,8 +13,8 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from django_redis_sessions.storage import keys
 from django_redis_sessions.backend import SessionStore
+from django_redis_sessions.storage import keys
 from tests.helpers import index_members, redis_key
 
 pytestmark = pytest.mark.real_redis

@@ -8,11 +8,9 @@ import time
 import pytest
 from django.test import AsyncClient, Client
 
-from django_redis_sessions.storage import keys, record
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
-from django_redis_sessions.storage.connection import get_client
-from django_redis_sessions.storage import Operations, run
+from django_redis_sessions.storage import Operations, keys, record, run
 
 from .helpers import index_members, login
 
@@ -27,13 +25,13 @@ def test_login_indexes_the_session_and_logout_removes_it(r, alice):
     client = Client()
     session_key = login(client)
     assert index_members(r, alice.pk) == {digest_of(session_key)}
-    index = keys.user_index_key(conf.prefix, str(alice.pk))
+    index = keys.user_index_key(conf.SESSION_REDIS_PREFIX, str(alice.pk))
     assert r.ttl(index) > 0  # an index can never outlive its sessions
 
     client.post("/logout/")
     assert index_members(r, alice.pk) == set()
     assert r.exists(index) == 0
-    assert r.exists(keys.session_redis_key(conf.prefix, digest_of(session_key))) == 0
+    assert r.exists(keys.session_redis_key(conf.SESSION_REDIS_PREFIX, digest_of(session_key))) == 0
     # Replaying the old cookie is anonymous.
     replay = Client()
     replay.cookies["sessionid"] = session_key
@@ -46,7 +44,9 @@ def test_login_rotates_the_key_and_moves_nothing_stale_into_the_index(r, alice):
     anonymous_key = client.cookies["sessionid"].value
     session_key = login(client)
     assert session_key != anonymous_key
-    assert r.exists(keys.session_redis_key(conf.prefix, digest_of(anonymous_key))) == 0
+    assert (
+        r.exists(keys.session_redis_key(conf.SESSION_REDIS_PREFIX, digest_of(anonymous_key))) == 0
+    )
     assert index_members(r, alice.pk) == {digest_of(session_key)}
     assert client.get("/read/").json()["data"]["cart"] == [1]
 
@@ -147,7 +147,7 @@ def test_entries_of_idle_expired_sessions_are_pruned_on_read_and_by_clear_expire
     assert index_members(r, alice.pk) == {digest_of(stale)}  # deadline not reached yet
     SessionStore.clear_expired()
     assert index_members(r, alice.pk) == set()
-    assert r.exists(keys.user_index_key(conf.prefix, str(alice.pk))) == 0
+    assert r.exists(keys.user_index_key(conf.SESSION_REDIS_PREFIX, str(alice.pk))) == 0
 
     stale = login(Client())
     time.sleep(1.2)
@@ -169,7 +169,7 @@ def test_a_new_login_sweeps_entries_of_sessions_that_ended_by_idleness(r, alice,
 def test_index_ttl_follows_the_longest_deadline_and_none_means_persist(r, alice, settings):
     settings.SESSION_REDIS_ABSOLUTE_AGE = 500
     login(Client())
-    index = keys.user_index_key(conf.prefix, str(alice.pk))
+    index = keys.user_index_key(conf.SESSION_REDIS_PREFIX, str(alice.pk))
     assert 490 <= r.ttl(index) <= 501
     settings.SESSION_REDIS_ABSOLUTE_AGE = 5000
     login(Client())
@@ -205,7 +205,7 @@ def test_djangos_own_clearsessions_command_prunes_indexes(r, alice, settings):
     login(Client())
     time.sleep(1.2)
     Command().handle()  # Django's command, whatever INSTALLED_APPS order says
-    assert r.exists(keys.user_index_key(conf.prefix, str(alice.pk))) == 0
+    assert r.exists(keys.user_index_key(conf.SESSION_REDIS_PREFIX, str(alice.pk))) == 0
 
 
 @pytest.mark.single_server

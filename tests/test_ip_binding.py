@@ -10,8 +10,8 @@ import redis
 from django.core.checks import run_checks
 from django.test import AsyncClient, Client
 
-from django_redis_sessions.storage import keys
 from django_redis_sessions.signals import session_event
+from django_redis_sessions.storage import keys
 from tests.helpers import index_members, login, redis_key
 
 pytestmark = pytest.mark.real_redis

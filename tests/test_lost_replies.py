@@ -140,7 +140,7 @@ def test_cycle_key(lost: LostReplies, sync: bool, r: redis.Redis) -> None:
     session["_auth_user_id"] = "22"
     # On one server cycle_key is one script; on a Cluster its first write is the
     # new record's save.
-    lost.arm("save" if conf.cluster else "cycle")
+    lost.arm("save" if conf.SESSION_REDIS_CLUSTER else "cycle")
     call(sync, session, "cycle_key")
     assert lost.fired == 1
     assert session.session_key not in (None, old_key)
@@ -180,7 +180,7 @@ def test_rotation(lost: LostReplies, sync: bool, r: Any, settings: Any) -> None:
     age(r, key)
     session = SessionStore(key)
     # One server: the rotate script; a Cluster: the copy's save.
-    lost.arm("save" if conf.cluster else "rotate")
+    lost.arm("save" if conf.SESSION_REDIS_CLUSTER else "rotate")
     assert call(sync, session, "load") == {"_auth_user_id": "25", "x": 1}
     assert lost.fired == 1
     assert session.session_key not in (None, key)
@@ -191,7 +191,7 @@ def test_rotation(lost: LostReplies, sync: bool, r: Any, settings: Any) -> None:
 @both
 def test_revoke_user_sessions(lost: LostReplies, sync: bool, alice: Any) -> None:
     made = [signed_in(str(alice.pk)) for _ in range(3)]
-    lost.arm("revoke" if conf.cluster else "revoke_user")
+    lost.arm("revoke" if conf.SESSION_REDIS_CLUSTER else "revoke_user")
     if sync:
         count = api.revoke_user_sessions(alice)
     else:
@@ -240,7 +240,7 @@ def test_load_that_rewrites_the_metadata(lost: LostReplies, sync: bool, r: Any) 
 @both
 def test_discard_of_a_corrupt_record(lost: LostReplies, sync: bool, r: Any) -> None:
     key = signed_in("29")
-    name = keys.session_redis_key(conf.prefix, keys.digest(key))
+    name = keys.session_redis_key(conf.SESSION_REDIS_PREFIX, keys.digest(key))
     r.set(name, b"1garbage")
     session = SessionStore(key)
     lost.arm("discard")
@@ -259,8 +259,8 @@ def test_rotation_confirmation(lost: LostReplies, sync: bool, r: Any, settings: 
     rotating.load()
     new_key = rotating.session_key
     assert new_key not in (None, key)
-    old_name = keys.session_redis_key(conf.prefix, keys.digest(key))
-    new_name = keys.session_redis_key(conf.prefix, keys.digest(new_key))
+    old_name = keys.session_redis_key(conf.SESSION_REDIS_PREFIX, keys.digest(key))
+    new_name = keys.session_redis_key(conf.SESSION_REDIS_PREFIX, keys.digest(new_key))
     assert r.pttl(old_name) > 60_000  # unconfirmed: as long as the session
     lost.arm("confirm")
     assert call(sync, SessionStore(new_key), "load") == {"_auth_user_id": "30"}
@@ -272,7 +272,7 @@ def test_rotation_confirmation(lost: LostReplies, sync: bool, r: Any, settings: 
 @both
 def test_removing_a_key_of_another_type(lost: LostReplies, sync: bool, r: Any) -> None:
     key = signed_in("31")
-    name = keys.session_redis_key(conf.prefix, keys.digest(key))
+    name = keys.session_redis_key(conf.SESSION_REDIS_PREFIX, keys.digest(key))
     r.delete(name)
     r.rpush(name, "x")
     lost.arm("foreign")

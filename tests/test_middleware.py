@@ -17,8 +17,8 @@ from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpResponse
 from django.test import AsyncClient, Client, RequestFactory, override_settings
 
-from django_redis_sessions.storage import keys
 from django_redis_sessions.backend import SessionStore
+from django_redis_sessions.storage import keys
 
 from .helpers import redis_key, saved_key
 

@@ -25,10 +25,10 @@ import redis
 from django.test import AsyncClient, Client
 
 from django_redis_sessions import api
-from django_redis_sessions.storage import keys
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 from django_redis_sessions.exceptions import SessionStoreUnavailable
+from django_redis_sessions.storage import keys
 
 from .servers import free_port, stop_process
 
@@ -427,4 +427,4 @@ def test_e033_rejects_an_unknown_outage_mode(settings):
     for bad in ("ignore", None, "Degrade"):
         settings.SESSION_REDIS_ON_OUTAGE = bad
         assert [m.id for m in check_settings()].count("django_redis_sessions.E033") == 1
-    assert conf.on_outage == "Degrade"
+    assert conf.SESSION_REDIS_ON_OUTAGE == "Degrade"

@@ -9,7 +9,6 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from django_redis_sessions.policies import password_change
-from django_redis_sessions.signals import session_revoked
 from django_redis_sessions.storage import keys
 
 from .helpers import index_members, login, redis_key

@@ -20,8 +20,8 @@ import redis
 from django.test import Client
 
 from django_redis_sessions import api
-from django_redis_sessions.storage import keys
 from django_redis_sessions.backend import SessionStore
+from django_redis_sessions.storage import keys
 from django_redis_sessions.storage.runner import AsyncDriver, SyncDriver
 from django_redis_sessions.storage.steps import Script
 

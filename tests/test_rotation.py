@@ -13,9 +13,8 @@ from django.core.checks import run_checks
 from django.test import AsyncClient, Client
 
 from django_redis_sessions import api
-from django_redis_sessions.storage import keys, record
-from django_redis_sessions.policies import rotation
 from django_redis_sessions.backend import SessionStore
+from django_redis_sessions.storage import keys, record
 from django_redis_sessions.storage.scripts import SINGLE
 from tests.helpers import index_members, login, redis_key
 

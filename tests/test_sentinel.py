@@ -24,11 +24,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import AsyncClient, Client
 
 from django_redis_sessions import api
-from django_redis_sessions.storage import connection, keys
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.checks import check_deploy, check_settings
 from django_redis_sessions.conf import conf
 from django_redis_sessions.exceptions import SessionStoreError, SessionStoreUnavailable
+from django_redis_sessions.storage import connection, keys
 
 from .helpers import (
     FAILOVER_VALUE,
@@ -221,7 +221,7 @@ def test_sessions_through_sentinel(via_sentinel, alice):
     _host, port = pool.get_master_address()
     primary = via_sentinel.node(port)
     assert primary.info("replication")["role"] == "master"
-    assert any(primary.scan_iter(match=f"{conf.prefix}:*"))
+    assert any(primary.scan_iter(match=f"{conf.SESSION_REDIS_PREFIX}:*"))
     primary.close()
 
     (listed,) = api.list_user_sessions(alice)

@@ -13,9 +13,9 @@ from django.core.checks import run_checks
 from django.test import Client
 
 from django_redis_sessions import api
-from django_redis_sessions.storage import keys
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.exceptions import SessionLimitReached
+from django_redis_sessions.storage import keys
 from tests.helpers import index_members, login, redis_key
 
 pytestmark = pytest.mark.real_redis

@@ -18,8 +18,8 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.contrib.auth.signals import user_logged_out
 from django.test import Client
 
-from django_redis_sessions.storage import keys
 from django_redis_sessions.backend import SessionStore
+from django_redis_sessions.storage import keys
 
 from .helpers import index_members, login, redis_key
 

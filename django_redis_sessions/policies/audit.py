@@ -263,18 +263,20 @@ def _check_limit(limit: int | None) -> None:
 
 def _stop(limit: int | None) -> int:
     """How many events to read for ``limit``."""
-    most = conf.audit_max_events
+    most = conf.SESSION_REDIS_AUDIT_MAX_EVENTS
     return most if limit is None else min(limit, most)
 
 
 def _append(ops: Operations, user_id: str, events: Sequence[AuditEvent]) -> Steps[None]:
     encoded = [encode_event(event) for event in events]
-    yield from ops.append_audit(user_id, encoded, conf.audit_max_events, conf.audit_retention)
+    yield from ops.append_audit(
+        user_id, encoded, conf.SESSION_REDIS_AUDIT_MAX_EVENTS, conf.SESSION_REDIS_AUDIT_RETENTION
+    )
 
 
 def _read(ops: Operations, user_id: str, limit: int | None) -> Steps[list[AuditEvent]]:
     raws = yield from ops.read_audit(user_id, _stop(limit))
-    return _recent(raws, conf.audit_retention)
+    return _recent(raws, conf.SESSION_REDIS_AUDIT_RETENTION)
 
 
 def record(user_id: str, events: Sequence[AuditEvent]) -> None:
@@ -283,12 +285,12 @@ def record(user_id: str, events: Sequence[AuditEvent]) -> None:
     Raises :class:`~django_redis_sessions.exceptions.SessionStoreError` when
     Redis fails; the signal receivers catch it.
     """
-    if conf.audit and events and user_id:
+    if conf.SESSION_REDIS_AUDIT and events and user_id:
         run(_append, user_id, events)
 
 
 async def arecord(user_id: str, events: Sequence[AuditEvent]) -> None:
-    if conf.audit and events and user_id:
+    if conf.SESSION_REDIS_AUDIT and events and user_id:
         await arun(_append, user_id, events)
 
 
@@ -375,7 +377,7 @@ def _request_event(event: str, by: str, request: Any, user: Any) -> tuple[str, A
 
 def on_user_logged_in(sender: Any, request: Any = None, user: Any = None, **kwargs: Any) -> None:
     """``user_logged_in``: a ``created`` event for the new session."""
-    if not conf.audit:
+    if not conf.SESSION_REDIS_AUDIT:
         return
     if (found := _request_event(Event.CREATED, By.LOGIN, request, user)) is not None:
         _record_safely(found[0], [found[1]])
@@ -383,7 +385,7 @@ def on_user_logged_in(sender: Any, request: Any = None, user: Any = None, **kwar
 
 def on_user_logged_out(sender: Any, request: Any = None, user: Any = None, **kwargs: Any) -> None:
     """``user_logged_out``: a ``signed_out`` event (sent before Django flushes the session)."""
-    if not conf.audit:
+    if not conf.SESSION_REDIS_AUDIT:
         return
     if (found := _request_event(Event.SIGNED_OUT, By.LOGOUT, request, user)) is not None:
         _record_safely(found[0], [found[1]])
@@ -398,7 +400,7 @@ def on_session_revoked(
     **kwargs: Any,
 ) -> None:
     """``session_revoked``: one ``revoked`` event per session, in one write."""
-    if not conf.audit or not user_id or by in _RECORDED_AS_SESSION_EVENTS:
+    if not conf.SESSION_REDIS_AUDIT or not user_id or by in _RECORDED_AS_SESSION_EVENTS:
         return
     now = time.time()
     events = [
@@ -421,7 +423,7 @@ def on_session_event(
     Optional extra arguments are used when present: ``by``, ``actor`` and
     ``request`` (for the IP address and user agent).
     """
-    if not conf.audit or not user_id or not event:
+    if not conf.SESSION_REDIS_AUDIT or not user_id or not event:
         return
     ip, agent = _client(kwargs.get("request"))
     _record_safely(

@@ -39,8 +39,8 @@ class Violation:
 
 def violations(current: Mapping[str, str], stored: Mapping[str, str]) -> list[Violation]:
     """What the binding policies say about a just-loaded session's client."""
-    ua_policy = conf.user_agent_change
-    ip_policy = conf.ip_change
+    ua_policy = conf.SESSION_REDIS_USER_AGENT_CHANGE
+    ip_policy = conf.SESSION_REDIS_IP_CHANGE
     if not ua_policy and not ip_policy:
         return []
     found: list[Violation] = []
@@ -88,7 +88,7 @@ def ip_network_change(
 
 def client_network(ip: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
     """The network ``SESSION_REDIS_IP_CHANGE`` compares: ``ip`` cut to the prefix."""
-    return _network(ip, conf.ip_prefix_v4, conf.ip_prefix_v6)
+    return _network(ip, conf.SESSION_REDIS_IP_PREFIX_V4, conf.SESSION_REDIS_IP_PREFIX_V6)
 
 
 @lru_cache(maxsize=4096)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.views.decorators.debug import sensitive_variables
 
@@ -118,23 +118,29 @@ class Cipher:
         return Rewrite(self._older.decrypt(value))
 
 
-_cipher: tuple[Any, Cipher] | None = None
+_cipher: Cipher | None = None
+
+
+@conf.on_reset
+def _forget_cipher() -> None:
+    global _cipher
+    _cipher = None
 
 
 def current() -> Cipher | None:
     """The cipher for the configured keys, or ``None`` when encryption is off."""
-    if conf.encryption_keys is None:
+    if conf.SESSION_REDIS_ENCRYPTION_KEYS is None:
         return None
     return _configured()
 
 
 @sensitive_variables()
 def _configured() -> Cipher:
-    # Built once per value of the setting: conf hands back the same object until
-    # Django's setting_changed says it changed, and a new object rebuilds it.
+    # Built once per value of the setting: conf's reset (Django's setting_changed)
+    # forgets it with the value.
     global _cipher
-    keys = conf.encryption_keys
-    if _cipher is None or _cipher[0] is not keys:
+    if _cipher is None:
+        keys = conf.SESSION_REDIS_ENCRYPTION_KEYS
         assert keys is not None
-        _cipher = (keys, Cipher(keys))
-    return _cipher[1]
+        _cipher = Cipher(keys)
+    return _cipher

@@ -95,5 +95,5 @@ class EventQueue:
                 event=Event.LIMIT_ENDED,
                 user_id=user_id,
                 fingerprint=keys.fingerprint_of_digest(digest),
-                detail={"limit": str(conf.max_sessions_per_user), "new_session": new},
+                detail={"limit": str(conf.SESSION_REDIS_MAX_SESSIONS_PER_USER), "new_session": new},
             )

@@ -25,7 +25,7 @@ def clamp(value: int) -> int:
 
 def absolute_deadline(created: int | None) -> int | None:
     """When a session created at ``created`` (now if unknown) must end, if ever."""
-    absolute_age = conf.absolute_age
+    absolute_age = conf.SESSION_REDIS_ABSOLUTE_AGE
     if not absolute_age:
         return None
     return (created if created is not None else int(time.time())) + absolute_age
@@ -52,9 +52,9 @@ def cap_date(date: datetime, created: int | None) -> datetime:
 
 def to_store(data: dict[str, Any], created: int, now: int) -> tuple[int, int]:
     """``(idle, deadline)`` to store, from ``set_expiry`` and the settings."""
-    absolute_age = conf.absolute_age
+    absolute_age = conf.SESSION_REDIS_ABSOLUTE_AGE
     deadline = created + absolute_age if absolute_age else 0
-    idle = conf.idle_age
+    idle = conf.SESSION_COOKIE_AGE
     expiry = data.get("_session_expiry")
     if isinstance(expiry, datetime | str) and expiry:
         # set_expiry(datetime/timedelta): a fixed end, no sliding.

@@ -23,7 +23,10 @@ from ..storage import keys
 
 
 def refuses_beyond_limit() -> bool:
-    return bool(conf.max_sessions_per_user) and conf.session_limit_action == "refuse"
+    return (
+        bool(conf.SESSION_REDIS_MAX_SESSIONS_PER_USER)
+        and conf.SESSION_REDIS_SESSION_LIMIT_ACTION == "refuse"
+    )
 
 
 def enforce_limit_at_login(
@@ -50,6 +53,6 @@ def enforce_limit_at_login(
             event=Event.LOGIN_REFUSED,
             user_id=str(user.pk),
             fingerprint=fingerprint,
-            detail={"limit": str(conf.max_sessions_per_user)},
+            detail={"limit": str(conf.SESSION_REDIS_MAX_SESSIONS_PER_USER)},
         )
         raise

@@ -20,7 +20,7 @@ logger = logging.getLogger("django_redis_sessions")
 
 def may_degrade(changes_user: bool, in_cycle_key: bool) -> bool:
     """Whether this failure may degrade the session instead of raising."""
-    return conf.on_outage == "degrade" and not in_cycle_key and not changes_user
+    return conf.SESSION_REDIS_ON_OUTAGE == "degrade" and not in_cycle_key and not changes_user
 
 
 def log_degraded(exc: SessionStoreUnavailable, action: str, fingerprint: str | None) -> None:

@@ -3,10 +3,11 @@ sealed stub that keeps the old key working during its grace period.
 
 When a session's key is old enough, the engine moves the session to a new key
 (``rotate.lua``, ``storage/ops.py``) and leaves a *stub* at the old key for
-``SESSION_REDIS_ROTATE_GRACE`` seconds: ``>`` + the new key's digest + the new key sealed with the old one. A
-request still carrying the old cookie (one that was in flight when another request
-rotated) opens the stub with the key it holds, continues on the new key, and its
-response carries the new cookie, so concurrent requests never sign the user out.
+``SESSION_REDIS_ROTATE_GRACE`` seconds: ``>`` + the new key's digest + the new key
+sealed with the old one. A request still carrying the old cookie (one that was in
+flight when another request rotated) opens the stub with the key it holds,
+continues on the new key, and its response carries the new cookie, so concurrent
+requests never sign the user out.
 
 Redis still never holds a usable key: the sealed key is XORed with a BLAKE2b pad
 derived from the old key, which only the old cookie's holder has. After the grace

@@ -2,7 +2,8 @@
 
 Clients are cached per configuration (and, for asyncio, per event loop, because a
 ``redis.asyncio`` connection belongs to the loop that opened it). The settings are
-remembered by ``conf`` until ``setting_changed`` fires, so the hot path looks a
+remembered by ``conf`` until ``setting_changed`` fires (and the key with them: a
+``conf.on_reset`` hook), so the hot path looks a
 client up by an already-built key; changing the settings with
 ``override_settings`` gives a new client instead of a stale one.
 """
@@ -24,7 +25,6 @@ import redis.asyncio.sentinel
 import redis.cluster
 import redis.sentinel
 from django.core.exceptions import ImproperlyConfigured
-from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff, NoBackoff
@@ -51,29 +51,24 @@ def _config_key() -> tuple[Any, ...]:
     if _config_key_cache:
         return _config_key_cache[0]
     key = (
-        repr(conf.client_factory),
-        conf.cache_alias,
-        conf.url,
-        conf.socket_timeout,
-        conf.connect_timeout,
-        conf.retries,
-        conf.retry_window,
-        repr(sorted(conf.connection_kwargs.items())),
-        repr(conf.sentinels),
-        conf.sentinel_master,
-        repr(conf.sentinel_kwargs),
-        conf.cluster,
+        repr(conf.SESSION_REDIS_CLIENT_FACTORY),
+        conf.SESSION_REDIS_CACHE_ALIAS,
+        conf.SESSION_REDIS_URL,
+        conf.SESSION_REDIS_SOCKET_TIMEOUT,
+        conf.SESSION_REDIS_CONNECT_TIMEOUT,
+        conf.SESSION_REDIS_RETRIES,
+        conf.SESSION_REDIS_RETRY_WINDOW,
+        repr(sorted(conf.SESSION_REDIS_CONNECTION_KWARGS.items())),
+        repr(conf.SESSION_REDIS_SENTINELS),
+        conf.SESSION_REDIS_SENTINEL_MASTER,
+        repr(conf.SESSION_REDIS_SENTINEL_KWARGS),
+        conf.SESSION_REDIS_CLUSTER,
     )
     _config_key_cache[:] = [key]
     return key
 
 
-def _forget_config_key(*, setting: str, **kwargs: Any) -> None:
-    if setting.startswith("SESSION_"):
-        _config_key_cache.clear()
-
-
-setting_changed.connect(_forget_config_key, dispatch_uid="django_redis_sessions.connection")
+conf.on_reset(_config_key_cache.clear)
 
 
 #: The backoff between retries: 0.1 s, doubling, at most this many seconds.
@@ -96,8 +91,8 @@ def retry_count() -> int:
     every command the engine sends: reads are idempotent, and every write script
     runs under a receipt (``receipts.py``).
     """
-    retries = conf.retries
-    window = conf.retry_window
+    retries = conf.SESSION_REDIS_RETRIES
+    window = conf.SESSION_REDIS_RETRY_WINDOW
     if not window:
         return retries
     waited, count = 0.0, 0
@@ -110,12 +105,12 @@ def retry_count() -> int:
 def _client_kwargs(asynchronous: bool) -> dict[str, Any]:
     retry_class = AsyncRetry if asynchronous else Retry
     kwargs: dict[str, Any] = {
-        "socket_timeout": conf.socket_timeout,
-        "socket_connect_timeout": conf.connect_timeout,
+        "socket_timeout": conf.SESSION_REDIS_SOCKET_TIMEOUT,
+        "socket_connect_timeout": conf.SESSION_REDIS_CONNECT_TIMEOUT,
         "retry": retry_class(_backoff(), retry_count()),
         "retry_on_timeout": retry_count() > 0,
     }
-    kwargs.update(conf.connection_kwargs)
+    kwargs.update(conf.SESSION_REDIS_CONNECTION_KWARGS)
     return kwargs
 
 
@@ -146,7 +141,7 @@ def sentinel_problem() -> str | None:
 
     Never echoes a value: ``SESSION_REDIS_SENTINEL_KWARGS`` may hold a password.
     """
-    sentinels = conf.sentinels
+    sentinels = conf.SESSION_REDIS_SENTINELS
     if sentinels is None:
         return None
     if (
@@ -158,13 +153,13 @@ def sentinel_problem() -> str | None:
             "SESSION_REDIS_SENTINELS must be None or a non-empty list of (host, port) "
             "pairs, a host a string and a port a whole number"
         )
-    master = conf.sentinel_master
+    master = conf.SESSION_REDIS_SENTINEL_MASTER
     if not isinstance(master, str) or not master:
         return (
             "SESSION_REDIS_SENTINEL_MASTER must name the primary's Sentinel service "
             "when SESSION_REDIS_SENTINELS is set"
         )
-    if not isinstance(conf.sentinel_kwargs, dict):
+    if not isinstance(conf.SESSION_REDIS_SENTINEL_KWARGS, dict):
         return "SESSION_REDIS_SENTINEL_KWARGS must be a dict of redis-py client options"
     return None
 
@@ -173,13 +168,13 @@ def _sentinel_options(asynchronous: bool) -> dict[str, Any]:
     """Options for the connections to the Sentinels themselves (not the primary)."""
     retry_class = AsyncRetry if asynchronous else Retry
     options: dict[str, Any] = {
-        "socket_timeout": conf.socket_timeout,
-        "socket_connect_timeout": conf.connect_timeout,
+        "socket_timeout": conf.SESSION_REDIS_SOCKET_TIMEOUT,
+        "socket_connect_timeout": conf.SESSION_REDIS_CONNECT_TIMEOUT,
         # Discovery moves on to the next Sentinel when one fails; retrying a dead
         # one first (redis-py's default backs off for seconds) would only delay that.
         "retry": retry_class(NoBackoff(), 0),
     }
-    options.update(conf.sentinel_kwargs)
+    options.update(conf.SESSION_REDIS_SENTINEL_KWARGS)
     return options
 
 
@@ -187,8 +182,8 @@ def _sentinel_addresses() -> tuple[list[tuple[str, int]], str]:
     problem = sentinel_problem()
     if problem is not None:
         raise ImproperlyConfigured(problem + ".")
-    sentinels = [(str(host), int(port)) for host, port in conf.sentinels or ()]
-    return sentinels, str(conf.sentinel_master)
+    sentinels = [(str(host), int(port)) for host, port in conf.SESSION_REDIS_SENTINELS or ()]
+    return sentinels, str(conf.SESSION_REDIS_SENTINEL_MASTER)
 
 
 def _sentinel_client() -> redis.Redis:
@@ -251,11 +246,11 @@ def _cluster_kwargs(asynchronous: bool) -> dict[str, Any]:
     """
     retry_class = AsyncRetry if asynchronous else Retry
     kwargs: dict[str, Any] = {
-        "socket_timeout": conf.socket_timeout,
-        "socket_connect_timeout": conf.connect_timeout,
+        "socket_timeout": conf.SESSION_REDIS_SOCKET_TIMEOUT,
+        "socket_connect_timeout": conf.SESSION_REDIS_CONNECT_TIMEOUT,
         "retry": retry_class(_backoff(), retry_count()),
     }
-    kwargs.update(conf.connection_kwargs)
+    kwargs.update(conf.SESSION_REDIS_CONNECTION_KWARGS)
     return kwargs
 
 
@@ -303,7 +298,7 @@ def _async_from_sync(client: redis.Redis) -> redis.asyncio.Redis:
 
 def client_factory() -> Callable[..., Any] | None:
     """The configured ``SESSION_REDIS_CLIENT_FACTORY`` as a callable, or ``None``."""
-    factory = conf.client_factory
+    factory = conf.SESSION_REDIS_CLIENT_FACTORY
     if factory is None:
         return None
     if isinstance(factory, str):
@@ -311,12 +306,13 @@ def client_factory() -> Callable[..., Any] | None:
             factory = import_string(factory)
         except ImportError as exc:
             raise ImproperlyConfigured(
-                f"SESSION_REDIS_CLIENT_FACTORY {conf.client_factory!r} cannot be imported: {exc}"
+                f"SESSION_REDIS_CLIENT_FACTORY {conf.SESSION_REDIS_CLIENT_FACTORY!r} "
+                f"cannot be imported: {exc}"
             ) from exc
     if not callable(factory):
         raise ImproperlyConfigured(
             f"SESSION_REDIS_CLIENT_FACTORY must be a callable or its dotted path, "
-            f"not {conf.client_factory!r}."
+            f"not {conf.SESSION_REDIS_CLIENT_FACTORY!r}."
         )
     made: Callable[..., Any] = factory
     return made
@@ -335,23 +331,25 @@ def get_client() -> redis.Redis:
             if factory is not None:
                 # Not ours to close: the factory may hand out a shared client.
                 client = factory(asynchronous=False)
-            elif conf.cache_alias:
-                client = _django_redis_client(conf.cache_alias)
-            elif conf.sentinels is not None:
+            elif conf.SESSION_REDIS_CACHE_ALIAS:
+                client = _django_redis_client(conf.SESSION_REDIS_CACHE_ALIAS)
+            elif conf.SESSION_REDIS_SENTINELS is not None:
                 client = _sentinel_client()
                 _owned.add(id(client))
-            elif conf.cluster is True:
-                _check_url(conf.url)
+            elif conf.SESSION_REDIS_CLUSTER is True:
+                _check_url(conf.SESSION_REDIS_URL)
                 # Typed as the Redis it stands in for: the storages use the same
                 # commands on both (cluster.py covers what differs).
                 client = cast(
                     "redis.Redis",
-                    redis.cluster.RedisCluster.from_url(conf.url, **_cluster_kwargs(False)),
+                    redis.cluster.RedisCluster.from_url(
+                        conf.SESSION_REDIS_URL, **_cluster_kwargs(False)
+                    ),
                 )
                 _owned.add(id(client))
             else:
-                _check_url(conf.url)
-                client = redis.Redis.from_url(conf.url, **_client_kwargs(False))
+                _check_url(conf.SESSION_REDIS_URL)
+                client = redis.Redis.from_url(conf.SESSION_REDIS_URL, **_client_kwargs(False))
                 _owned.add(id(client))
             _sync_clients[key] = client
     return client
@@ -371,19 +369,21 @@ def get_async_client() -> redis.asyncio.Redis:
         factory = client_factory()
         if factory is not None:
             client = factory(asynchronous=True)
-        elif conf.cache_alias:
-            client = _async_from_sync(_django_redis_client(conf.cache_alias))
-        elif conf.sentinels is not None:
+        elif conf.SESSION_REDIS_CACHE_ALIAS:
+            client = _async_from_sync(_django_redis_client(conf.SESSION_REDIS_CACHE_ALIAS))
+        elif conf.SESSION_REDIS_SENTINELS is not None:
             client = _async_sentinel_client()
-        elif conf.cluster is True:
-            _check_url(conf.url)
+        elif conf.SESSION_REDIS_CLUSTER is True:
+            _check_url(conf.SESSION_REDIS_URL)
             client = cast(
                 "redis.asyncio.Redis",
-                redis.asyncio.cluster.RedisCluster.from_url(conf.url, **_cluster_kwargs(True)),
+                redis.asyncio.cluster.RedisCluster.from_url(
+                    conf.SESSION_REDIS_URL, **_cluster_kwargs(True)
+                ),
             )
         else:
-            _check_url(conf.url)
-            client = redis.asyncio.Redis.from_url(conf.url, **_client_kwargs(True))
+            _check_url(conf.SESSION_REDIS_URL)
+            client = redis.asyncio.Redis.from_url(conf.SESSION_REDIS_URL, **_client_kwargs(True))
         per_loop[key] = client
     return client
 
@@ -429,7 +429,7 @@ def describe_server(client: redis.Redis | redis.asyncio.Redis) -> str:
         node = client.get_default_node()  # type: ignore[union-attr]
         if node is not None:
             return f"{node.host}:{node.port}"
-        url = urlsplit(conf.url)
+        url = urlsplit(conf.SESSION_REDIS_URL)
         return f"{url.hostname}:{url.port or 6379}"
     service = getattr(client.connection_pool, "service_name", None)
     if service is not None:
@@ -444,8 +444,7 @@ def describe_server(client: redis.Redis | redis.asyncio.Redis) -> str:
 
 def reset_clients() -> None:
     """Close and forget the sync clients we opened, and forget async ones (tests)."""
-    _config_key_cache.clear()
-    conf.clear()
+    conf.reset()  # and the configuration key, by its reset hook
     with _lock:
         for client in _sync_clients.values():
             if id(client) in _owned:

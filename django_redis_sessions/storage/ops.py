@@ -133,7 +133,9 @@ class Operations(IndexOps):
         round trip; ``None`` for no session. Raises
         :class:`~django_redis_sessions.exceptions.WrongTypeKey` for a key of another
         Redis type (the runner translates Redis's ``WRONGTYPE``)."""
-        raw = yield Script(self.scripts.load, [self.session_key(digest)], LoadArgs(absolute_age, meta))
+        raw = yield Script(
+            self.scripts.load, [self.session_key(digest)], LoadArgs(absolute_age, meta)
+        )
         if type(raw) is list:
             # Redis is full: the record was read and its expiry slid, nothing written.
             _warn_full(self.server())
@@ -176,11 +178,9 @@ class Operations(IndexOps):
             max_sessions = 0
         else:
             new_index = self.index_key(plan.user_id) if plan.user_id else session
-            old_index = (
-                self.index_key(plan.expected_user_id) if plan.expected_user_id else session
-            )
+            old_index = self.index_key(plan.expected_user_id) if plan.expected_user_id else session
             keys_ = [session, new_index, old_index]
-            max_sessions = conf.max_sessions_per_user or 0
+            max_sessions = conf.SESSION_REDIS_MAX_SESSIONS_PER_USER or 0
         args = SaveArgs(
             mode=plan.mode,
             created=plan.created,
@@ -194,10 +194,10 @@ class Operations(IndexOps):
             deleted=plan.deleted,
             key_prefix=self.key_prefix,
             sweep_limit=INDEX_SWEEP_LIMIT,
-            absolute_age=conf.absolute_age or 0,
+            absolute_age=conf.SESSION_REDIS_ABSOLUTE_AGE or 0,
             max_sessions=max_sessions,
-            limit_action="r" if conf.session_limit_action == "refuse" else "e",
-            max_size=conf.max_size or 0,
+            limit_action="r" if conf.SESSION_REDIS_SESSION_LIMIT_ACTION == "refuse" else "e",
+            max_size=conf.SESSION_REDIS_MAX_SIZE or 0,
             claimed=claimed,
         )
         return Script(self.scripts.save, keys_, args)
@@ -259,7 +259,9 @@ class Operations(IndexOps):
             old = self.session_key(plan.old_digest)
             index = self.index_key(expected) if expected else old
             args = RotateArgs(expected, plan.old_digest, plan.new_digest, plan.sealed)
-            return Script(self.scripts.rotate, [old, self.session_key(plan.new_digest), index], args)
+            return Script(
+                self.scripts.rotate, [old, self.session_key(plan.new_digest), index], args
+            )
 
         reply, _ = yield from self._expecting_user(script, plan.expected_user_id, "rotate")
         if reply.tag == "moved":
@@ -299,7 +301,7 @@ class Operations(IndexOps):
         """Save one session; claim its entry in a new user's index first."""
         ended: tuple[str, ...] = ()
         joins = bool(plan.user_id) and plan.user_id != plan.expected_user_id
-        if joins and limit and conf.max_sessions_per_user:
+        if joins and limit and conf.SESSION_REDIS_MAX_SESSIONS_PER_USER:
             ended_or_refused = yield from self._cluster_limit(plan.user_id, plan.digest)
             if ended_or_refused is None:
                 return SaveOutcome(SaveResult.LIMIT)
@@ -357,10 +359,10 @@ class Operations(IndexOps):
                 continue
             if summary.user_id == user_id:
                 live.append((summary.created, summary.seen, member))
-        maximum = int(conf.max_sessions_per_user or 0)
+        maximum = int(conf.SESSION_REDIS_MAX_SESSIONS_PER_USER or 0)
         if len(live) < maximum:
             return ()
-        if conf.session_limit_action == "refuse":
+        if conf.SESSION_REDIS_SESSION_LIMIT_ACTION == "refuse":
             return None
         oldest = [member for _c, _s, member in sorted(live)[: len(live) - maximum + 1]]
         ended = yield from self.revoke(user_id, oldest)
@@ -460,4 +462,3 @@ class Operations(IndexOps):
             # A save changed the session meanwhile: drop the copy and start over.
             yield from self._cluster_delete(plan.new_digest, summary.user_id)
         raise self.conflict("rotate")
-

@@ -84,17 +84,12 @@ def receipt_key(prefix: str, first_key: str, op_id: str, cluster: bool) -> str:
     return f"{prefix}:o:{op_id}"
 
 
+#: The lifetime for the current settings, once computed (forgotten by a conf reset).
+_lifetime_cache: list[int] = []
+conf.on_reset(_lifetime_cache.clear)
+
+
 def lifetime_ms() -> int:
-    return _lifetime_ms(conf.socket_timeout, conf.connect_timeout, conf.retries, conf.retry_window)
-
-
-@lru_cache(maxsize=8)
-def _lifetime_ms(
-    socket_timeout: float | None,
-    connect_timeout: float | None,
-    retries: int,
-    window: float | None,
-) -> int:
     """How long a receipt must last: as long as redis-py may still resend its call.
 
     Each resend (``SESSION_REDIS_RETRIES``, or as many as
@@ -102,6 +97,14 @@ def _lifetime_ms(
     timeout), a reply (the socket timeout) and the backoff (at most 0.5 s); twice
     that, and never under a minute.
     """
-    attempt = (socket_timeout or 10.0) + (connect_timeout or 10.0) + 0.5
+    if _lifetime_cache:
+        return _lifetime_cache[0]
+    attempt = (
+        (conf.SESSION_REDIS_SOCKET_TIMEOUT or 10.0)
+        + (conf.SESSION_REDIS_CONNECT_TIMEOUT or 10.0)
+        + 0.5
+    )
     window = 2 * (retry_count() + 1) * attempt
-    return max(MIN_LIFETIME_MS, int(window * 1000))
+    lifetime = max(MIN_LIFETIME_MS, int(window * 1000))
+    _lifetime_cache[:] = [lifetime]
+    return lifetime

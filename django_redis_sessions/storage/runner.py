@@ -75,7 +75,9 @@ def translate(exc: BaseException, action: str, server: str) -> SessionStoreError
     elif isinstance(cause, redis.ResponseError) and "WRONGTYPE" in str(cause):
         error = WrongTypeKey(f"Session store Redis at {server} failed ({action}): {exc}", server)
     else:
-        error = SessionStoreError(f"Session store Redis at {server} failed ({action}): {exc}", server)
+        error = SessionStoreError(
+            f"Session store Redis at {server} failed ({action}): {exc}", server
+        )
     error.__cause__ = exc
     return error
 
@@ -92,7 +94,7 @@ class _Driver:
     def __init__(self, client: Any) -> None:
         self.client = client
         self.cluster = is_cluster(client)
-        self.ops = Operations(conf.prefix, self.cluster, self.server)
+        self.ops = Operations(conf.SESSION_REDIS_PREFIX, self.cluster, self.server)
 
     def server(self) -> str:
         return describe_server(self.client)
@@ -104,13 +106,13 @@ class _Driver:
         if not script.writes:
             return step.keys, argv
         receipt = receipts.receipt_key(
-            conf.prefix, step.keys[0], receipts.new_op_id(), self.cluster
+            conf.SESSION_REDIS_PREFIX, step.keys[0], receipts.new_op_id(), self.cluster
         )
         return [*step.keys, receipt], [*argv, receipts.lifetime_ms()]
 
 
 def _unreachable(exc: Exception) -> SessionStoreUnavailable:
-    url = urlsplit(conf.url)
+    url = urlsplit(conf.SESSION_REDIS_URL)
     server = f"{url.hostname}:{url.port or 6379}"
     error = SessionStoreUnavailable(
         f"Session store Redis at {server} is unreachable (connect): {exc}", server
@@ -174,7 +176,9 @@ class SyncDriver(_Driver):
             # One SCAN call per batch (an empty page included): progress counts them.
             cursor = 0
             while True:
-                cursor, page = client.scan(cursor, match=step.match, count=step.count, _type=step.type)
+                cursor, page = client.scan(
+                    cursor, match=step.match, count=step.count, _type=step.type
+                )
                 yield cast("list[bytes]", page)
                 if cursor == 0:
                     return
@@ -264,7 +268,7 @@ class _UnreachableSync(SyncDriver):
     def __init__(self, error: SessionStoreUnavailable) -> None:
         self.error = error
         self.cluster = False
-        self.ops = Operations(conf.prefix, False, lambda: error.server)
+        self.ops = Operations(conf.SESSION_REDIS_PREFIX, False, lambda: error.server)
 
     def perform(self, step: Step, scans: dict[int, Iterator[list[bytes]]]) -> Any:
         if type(step) is Call:
@@ -273,12 +277,15 @@ class _UnreachableSync(SyncDriver):
 
 
 class _UnreachableAsync(AsyncDriver):
-    __init__ = _UnreachableSync.__init__  # type: ignore[assignment]
+    def __init__(self, error: SessionStoreUnavailable) -> None:
+        self.error = error
+        self.cluster = False
+        self.ops = Operations(conf.SESSION_REDIS_PREFIX, False, lambda: error.server)
 
     async def perform(self, step: Step, scans: dict[int, AsyncIterator[list[bytes]]]) -> Any:
         if type(step) is Call:
             return await step.asynchronous()
-        raise self.error  # type: ignore[attr-defined]
+        raise self.error
 
 
 def sync_driver() -> SyncDriver:

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from django_redis_sessions import api
-from django_redis_sessions.storage import keys
 from django_redis_sessions.conf import conf
+from django_redis_sessions.storage import keys
 
 from .test_custom_users import make_user, sign_in
 
@@ -26,7 +26,7 @@ def test_events_are_kept_under_the_primary_key_as_django_stores_it(r: Any, setti
     assert api.revoke_session(keys.fingerprint(other), user=ann) is True
     assert client.post("/logout/").status_code == 200
 
-    assert r.llen(keys.audit_key(conf.prefix, str(ann.pk))) == 4
+    assert r.llen(keys.audit_key(conf.SESSION_REDIS_PREFIX, str(ann.pk))) == 4
     for user in (ann, ann.pk, str(ann.pk)):
         events = api.user_audit_events(user)
         assert [(e.event, e.fingerprint) for e in events] == [

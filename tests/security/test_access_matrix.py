@@ -33,8 +33,8 @@ from django.contrib.auth.models import Permission
 from django.test import Client, override_settings
 from django.utils.crypto import get_random_string
 
-from django_redis_sessions.storage import keys
 from django_redis_sessions.backend import SessionStore
+from django_redis_sessions.storage import keys
 
 from ..helpers import index_members, redis_key
 

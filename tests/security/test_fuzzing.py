@@ -51,9 +51,9 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from django_redis_sessions import api
-from django_redis_sessions.storage import connection, keys, record
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
+from django_redis_sessions.storage import connection, keys, record
 from tests.conftest import CommandCounter
 from tests.helpers import load_scripts, redis_key
 
@@ -314,7 +314,7 @@ def warm_up(counter: CommandCounter) -> None:
 def raw_names(value: str) -> list[bytes]:
     """Redis keys the engine would have written had it used ``value`` unvalidated."""
     raw = value.encode("utf-8", "surrogatepass")
-    prefix = conf.prefix.encode() + b":s:"
+    prefix = conf.SESSION_REDIS_PREFIX.encode() + b":s:"
     blake = hashlib.blake2b(raw, digest_size=keys.DIGEST_SIZE).hexdigest().encode()
     return [prefix + raw, prefix + blake]
 
@@ -761,7 +761,7 @@ class Cast:
 
 
 def wipe(r: redis.Redis) -> None:
-    names = list(r.scan_iter(match=keys.escape_glob(conf.prefix) + ":*", count=1000))
+    names = list(r.scan_iter(match=keys.escape_glob(conf.SESSION_REDIS_PREFIX) + ":*", count=1000))
     if names:
         r.delete(*names)
 
@@ -794,7 +794,7 @@ def populate(r: redis.Redis, alice: Any, bob: Any) -> Cast:
 def snapshot(r: redis.Redis) -> dict[bytes, Any]:
     """Everything under the run's prefix (values and index scores, not TTLs)."""
     found: dict[bytes, Any] = {}
-    for name in r.scan_iter(match=keys.escape_glob(conf.prefix) + ":*", count=1000):
+    for name in r.scan_iter(match=keys.escape_glob(conf.SESSION_REDIS_PREFIX) + ":*", count=1000):
         if r.type(name) == b"zset":
             found[name] = r.zrange(name, 0, -1, withscores=True)
         else:
@@ -936,7 +936,7 @@ def test_revoke_sessions_with_any_arguments(
 
     out = run_command("revoke_sessions", *argv).splitlines()
     if everyone:
-        scope = f"(every session under prefix '{conf.prefix}')."
+        scope = f"(every session under prefix '{conf.SESSION_REDIS_PREFIX}')."
         verb = "would be ended" if dry_run else "ended"
         assert out == [f"{sessions_word(len(all_keys))} {verb} {scope}"]
         assert live(r, all_keys) == (all_keys if dry_run else set())

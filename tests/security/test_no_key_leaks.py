@@ -49,11 +49,10 @@ from django.utils.log import AdminEmailHandler
 from django.views.debug import ExceptionReporter
 
 from django_redis_sessions import api
-from django_redis_sessions.storage import keys, record
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 from django_redis_sessions.exceptions import SessionStoreUnavailable
-from django_redis_sessions.storage import Operations
+from django_redis_sessions.storage import Operations, keys, record
 
 from ..helpers import redis_key
 
@@ -185,7 +184,9 @@ class Capture:
     def keyspace(self, r: redis.Redis, moment: str) -> int:
         """Dump every key under the test prefix, with its value whatever its type."""
         count = 0
-        for name in r.scan_iter(match=keys.escape_glob(conf.prefix) + "*", count=1000):
+        for name in r.scan_iter(
+            match=keys.escape_glob(conf.SESSION_REDIS_PREFIX) + "*", count=1000
+        ):
             kind = r.type(name).decode()
             value: Any
             if kind == "string":

@@ -25,8 +25,8 @@ from django.test import Client
 from django.utils.crypto import get_random_string
 
 from django_redis_sessions import api, backend
-from django_redis_sessions.storage import keys, record
 from django_redis_sessions.backend import SessionStore
+from django_redis_sessions.storage import keys, record
 
 from ..conftest import CommandCounter
 from ..helpers import index_members, login, redis_key

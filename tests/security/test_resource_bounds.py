@@ -23,7 +23,7 @@ pytestmark = pytest.mark.real_redis
 
 def stored_keys(client: redis.Redis) -> list[bytes]:
     # Sessions and indexes, not the short-lived receipts of writes (receipts.py).
-    return list(client.scan_iter(match=f"{conf.prefix}:[su]:*", count=1000))
+    return list(client.scan_iter(match=f"{conf.SESSION_REDIS_PREFIX}:[su]:*", count=1000))
 
 
 def _reading_view(request: HttpRequest) -> HttpResponse:
@@ -139,7 +139,7 @@ def test_at_the_limit_is_allowed_and_none_removes_the_cap(r: redis.Redis, settin
 
 
 def test_the_default_cap_is_one_mebibyte(r: redis.Redis) -> None:
-    assert conf.max_size == 1024 * 1024
+    assert conf.SESSION_REDIS_MAX_SIZE == 1024 * 1024
     session = SessionStore()
     session["blob"] = big(1024 * 1024)
     with pytest.raises(SessionTooLarge):

@@ -13,8 +13,8 @@ the user indexes: entries of ended sessions are pruned and empty indexes go.
 from __future__ import annotations
 
 import time
-from importlib import import_module
 from collections.abc import Callable
+from importlib import import_module
 from typing import Any
 
 from django.conf import settings

@@ -87,7 +87,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{label(user)}: {plural(ended)} ended")
 
     def _revoke_everything(self, options: dict[str, Any]) -> None:
-        scope = f"every session under prefix '{conf.prefix}'"
+        scope = f"every session under prefix '{conf.SESSION_REDIS_PREFIX}'"
         if options["dry_run"]:
             count = api.revoke_all_sessions(dry_run=True)
             self.stdout.write(f"{plural(count)} would be ended ({scope}).")
