@@ -5,13 +5,19 @@ Tests marked ``real_redis`` need the Redis server named by ``SESSION_REDIS_URL``
 skipped with a reason; with ``DRS_REQUIRE_REAL_REDIS=1`` (set by tox and CI) a
 missing server is an error and *any* skipped test fails the run, so a green CI
 always means the real-Redis tests ran.
+
+With ``DRS_TEST_INSTALLED=1`` (set by tox) the run fails unless
+``django_redis_sessions`` is the installed wheel in site-packages, not the checkout.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import site
+import sysconfig
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,12 +28,54 @@ import redis.cluster
 from django.conf import settings
 from django.test.utils import override_settings
 
+import django_redis_sessions
 from django_redis_sessions.conf import conf
 from django_redis_sessions.storage import connection
 
 from .servers import free_port, redis_cluster, redis_server
 
 REQUIRE_REAL_REDIS = os.environ.get("DRS_REQUIRE_REAL_REDIS") == "1"
+TEST_INSTALLED = os.environ.get("DRS_TEST_INSTALLED") == "1"
+
+
+def _installed_package_problems() -> list[str]:
+    """Why this run does not test the installed package (tox's wheel), if it does not."""
+    package = Path(django_redis_sessions.__file__).resolve().parent
+    site_dirs = {Path(p).resolve() for p in site.getsitepackages()}
+    site_dirs |= {Path(sysconfig.get_path(k)).resolve() for k in ("purelib", "platlib")}
+    problems = []
+    if not any(d in package.parents for d in site_dirs):
+        problems.append(
+            f"django_redis_sessions was imported from {package}, not from site-packages "
+            f"({', '.join(sorted(map(str, site_dirs)))}): the run would test the checkout"
+        )
+    # The example project's and the load app's subprocesses run from the tree's root,
+    # with PYTHONPATH set to it: a package there is the one they would import.
+    tree = Path(__file__).resolve().parent.parent
+    if (tree / "django_redis_sessions").exists():
+        problems.append(
+            f"the test tree {tree} holds django_redis_sessions/, which the tests' "
+            "subprocesses would import"
+        )
+    return problems
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    where = Path(django_redis_sessions.__file__).resolve().parent
+    return f"django_redis_sessions: {where}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not TEST_INSTALLED:
+        return
+    problems = _installed_package_problems()
+    if problems:
+        # An error, never a skip: a checkout tested in place of the wheel must not pass.
+        raise pytest.UsageError(
+            "DRS_TEST_INSTALLED=1 but the tests would not run against the installed wheel:\n  "
+            + "\n  ".join(problems)
+            + "\nRun pytest from a copy of the test tree (tox: .ci/stage_test_tree.py)."
+        )
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
