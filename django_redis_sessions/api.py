@@ -34,13 +34,7 @@ from .exceptions import AmbiguousFingerprint
 from .identifiers import check_fingerprint, digests_of, user_id_of
 from .policies import audit, encryption
 from .policies.audit import AuditEvent
-from .revocation import (
-    announce_revocation,
-    announce_store_revocation,
-    asend_revoked,
-    revoke_keeping_digests,
-    send_revoked,
-)
+from .revocation import announce_revocation, announce_store_revocation, announced, revoking
 from .signals import By
 from .storage import Operations, arun, keys, run
 from .storage.index_ops import shown_fingerprint
@@ -158,10 +152,7 @@ def _infos(records: list[tuple[str, bytes]], user_id: str, current: Any) -> list
     return infos
 
 
-# -- storage ---------------------------------------------------------------------------
-
-
-# -- the API -------------------------------------------------------------------------
+# -- the API: each sync/async pair is one generator of storage steps, two drivers --
 
 
 def session_limit_for(user: Any, current: Any = None) -> int | None:
@@ -183,13 +174,15 @@ def list_user_sessions(user: Any, current: Any = None) -> list[SessionInfo]:
     ``current`` (a request, a session or a session key) marks the caller's own
     session with ``current=True``. Reading does not extend any session.
     """
-    user_id = user_id_of(user)
-    return _infos(run(Operations.user_records, user_id), user_id, current)
+    return run(_listing, user_id_of(user), current)
 
 
 async def alist_user_sessions(user: Any, current: Any = None) -> list[SessionInfo]:
-    user_id = user_id_of(user)
-    return _infos(await arun(Operations.user_records, user_id), user_id, current)
+    return await arun(_listing, user_id_of(user), current)
+
+
+def _listing(ops: Operations, user_id: str, current: Any) -> Steps[list[SessionInfo]]:
+    return _infos((yield from ops.user_records(user_id)), user_id, current)
 
 
 def revoke_user_sessions(
@@ -206,7 +199,7 @@ def revoke_user_sessions(
     own, for "sign out my other devices"). ``keep_newest`` also keeps the
     user's most recently active session.
     """
-    return revoke_keeping_digests(user, digests_of(keep), by, actor, keep_newest)
+    return len(run(revoking, user_id_of(user), by, actor, digests_of(keep), keep_newest))
 
 
 async def arevoke_user_sessions(
@@ -217,10 +210,7 @@ async def arevoke_user_sessions(
     by: str = By.API,
     actor: Any = None,
 ) -> int:
-    user_id = user_id_of(user)
-    ended = await arun(Operations.revoke_user, user_id, digests_of(keep), keep_newest)
-    await asend_revoked(announce_revocation(user_id, ended, by, actor))
-    return len(ended)
+    return len(await arun(revoking, user_id_of(user), by, actor, digests_of(keep), keep_newest))
 
 
 def revoke_sessions(
@@ -231,25 +221,30 @@ def revoke_sessions(
     Only the user's own sessions are considered: a fingerprint of another user's
     session ends nothing. One script on one server, whatever the number: it matches
     the fingerprints and ends the sessions together, so a key rotating meanwhile
-    cannot slip past it (a Cluster makes passes, ``cluster.py``).
+    cannot slip past it (a Cluster makes passes, ``storage/index_ops.py``).
     """
-    user_id = user_id_of(user)
-    wanted = {check_fingerprint(f) for f in fingerprints}
-    # Matched inside the revoking script, by the fingerprint the session was shown
-    # under (kept across key rotations): a key changing now cannot slip past it.
-    ended = run(Operations.revoke_user, user_id, only=wanted) if wanted else []
-    send_revoked(announce_revocation(user_id, ended, by, actor))
-    return len(ended)
+    return len(run(_revoking_shown, user_id_of(user), _fingerprints(fingerprints), by, actor))
 
 
 async def arevoke_sessions(
     user: Any, fingerprints: Iterable[str], *, by: str = By.API, actor: Any = None
 ) -> int:
-    user_id = user_id_of(user)
-    wanted = {check_fingerprint(f) for f in fingerprints}
-    ended = await arun(Operations.revoke_user, user_id, only=wanted) if wanted else []
-    await asend_revoked(announce_revocation(user_id, ended, by, actor))
-    return len(ended)
+    wanted = _fingerprints(fingerprints)
+    return len(await arun(_revoking_shown, user_id_of(user), wanted, by, actor))
+
+
+def _fingerprints(fingerprints: Iterable[str]) -> set[str]:
+    return {check_fingerprint(f) for f in fingerprints}
+
+
+def _revoking_shown(
+    ops: Operations, user_id: str, wanted: set[str], by: str, actor: Any
+) -> Steps[list[str]]:
+    # Matched inside the revoking script, by the fingerprint the session was shown
+    # under (kept across key rotations): a key changing now cannot slip past it.
+    if not wanted:
+        return []
+    return (yield from revoking(ops, user_id, by, actor, only=wanted))
 
 
 def _decoded(records: list[tuple[str, bytes]], user_id: str) -> dict[str, dict[str, Any] | None]:
@@ -277,13 +272,15 @@ def sessions_data(user: Any) -> dict[str, dict[str, Any] | None]:
     sessions. ``None`` stands for a record that cannot be decoded. Reading does
     not extend any session.
     """
-    user_id = user_id_of(user)
-    return _decoded(run(Operations.user_records, user_id), user_id)
+    return run(_reading_data, user_id_of(user))
 
 
 async def asessions_data(user: Any) -> dict[str, dict[str, Any] | None]:
-    user_id = user_id_of(user)
-    return _decoded(await arun(Operations.user_records, user_id), user_id)
+    return await arun(_reading_data, user_id_of(user))
+
+
+def _reading_data(ops: Operations, user_id: str) -> Steps[dict[str, dict[str, Any] | None]]:
+    return _decoded((yield from ops.user_records(user_id)), user_id)
 
 
 def user_audit_events(user: Any, limit: int | None = None) -> list[AuditEvent]:
@@ -348,32 +345,29 @@ def revoke_session(
     Without it, the store is searched with ``SCAN`` (cost: the whole store),
     which also finds anonymous sessions.
     """
-    fingerprint = check_fingerprint(fingerprint)
     user_id = None if user is None else user_id_of(user)
-    owner, ended = run(_revoke_one, fingerprint, user_id)
-    send_revoked(announce_revocation(owner or None, ended, by, actor))
-    return bool(ended)
+    return run(_revoking_one, check_fingerprint(fingerprint), user_id, by, actor)
 
 
 async def arevoke_session(
     fingerprint: str, user: Any = None, *, by: str = By.API, actor: Any = None
 ) -> bool:
-    fingerprint = check_fingerprint(fingerprint)
     user_id = None if user is None else user_id_of(user)
-    owner, ended = await arun(_revoke_one, fingerprint, user_id)
-    await asend_revoked(announce_revocation(owner or None, ended, by, actor))
-    return bool(ended)
+    return await arun(_revoking_one, check_fingerprint(fingerprint), user_id, by, actor)
 
 
-def _revoke_one(
-    ops: Operations, fingerprint: str, user_id: str | None
-) -> Steps[tuple[str | None, list[str]]]:
-    """The owner and digest of the session ``fingerprint`` names, ended."""
+def _revoking_one(
+    ops: Operations, fingerprint: str, user_id: str | None, by: str, actor: Any
+) -> Steps[bool]:
+    """End the session ``fingerprint`` names (among ``user_id``'s, or store-wide)."""
     if user_id is not None:
-        return user_id, (yield from ops.revoke_user(user_id, only={fingerprint}))
+        return bool((yield from revoking(ops, user_id, by, actor, only={fingerprint})))
     digest = _single((yield from ops.find(fingerprint)), fingerprint)
     owner = (yield from ops.revoke_digest(digest)) if digest else None
-    return owner, [digest] if digest and owner is not None else []
+    if digest is None or owner is None:
+        return False
+    yield from announced(announce_revocation(owner or None, [digest], by, actor))
+    return True
 
 
 def revoke_all_sessions(*, dry_run: bool = False, by: str = By.API, actor: Any = None) -> int:
@@ -382,18 +376,19 @@ def revoke_all_sessions(*, dry_run: bool = False, by: str = By.API, actor: Any =
     Walks the prefix with ``SCAN`` and deletes with ``UNLINK`` in batches. With
     ``dry_run`` it only counts.
     """
-    count = run(Operations.purge, dry_run=dry_run)
-    if not dry_run:
-        send_revoked(announce_store_revocation(count, by, actor))
-    return count
+    return run(_purging, dry_run, by, actor)
 
 
 async def arevoke_all_sessions(
     *, dry_run: bool = False, by: str = By.API, actor: Any = None
 ) -> int:
-    count = await arun(Operations.purge, dry_run=dry_run)
+    return await arun(_purging, dry_run, by, actor)
+
+
+def _purging(ops: Operations, dry_run: bool, by: str, actor: Any) -> Steps[int]:
+    count = yield from ops.purge(dry_run=dry_run)
     if not dry_run:
-        await asend_revoked(announce_store_revocation(count, by, actor))
+        yield from announced(announce_store_revocation(count, by, actor))
     return count
 
 

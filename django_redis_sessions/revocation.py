@@ -18,6 +18,7 @@ from .conf import conf
 from .identifiers import user_id_of
 from .signals import session_revoked
 from .storage import Operations, keys, run
+from .storage.steps import Call, Steps
 
 logger = logging.getLogger("django_redis_sessions")
 
@@ -68,15 +69,33 @@ def announce_store_revocation(count: int, by: str, actor: Any) -> dict[str, Any]
     return {"user_id": None, "fingerprints": (), "count": count, "by": by, "actor": actor}
 
 
-def send_revoked(kwargs: dict[str, Any] | None) -> None:
-    """Send ``session_revoked`` with what an ``announce_*`` built, if anything ended."""
-    if kwargs is not None:
-        session_revoked.send(sender=user_model(), **kwargs)
+def announced(kwargs: dict[str, Any] | None) -> Steps[None]:
+    """A step sending ``session_revoked`` with what an ``announce_*`` built (none if
+    nothing ended): ``send()`` under the sync driver, ``asend()`` under the async one."""
+    if kwargs is None:
+        return
+    model = user_model()
+
+    async def asend() -> None:
+        await session_revoked.asend(sender=model, **kwargs)
+
+    yield Call(lambda: session_revoked.send(sender=model, **kwargs), asend)
 
 
-async def asend_revoked(kwargs: dict[str, Any] | None) -> None:
-    if kwargs is not None:
-        await session_revoked.asend(sender=user_model(), **kwargs)
+def revoking(
+    ops: Operations,
+    user_id: str,
+    by: str,
+    actor: Any,
+    keep: Collection[str] = (),
+    keep_newest: bool = False,
+    only: Collection[str] = (),
+) -> Steps[list[str]]:
+    """End ``user_id``'s sessions (all but ``keep``, or only those shown under the
+    fingerprints ``only``), then announce it; the digests ended."""
+    ended = yield from ops.revoke_user(user_id, keep, keep_newest, only)
+    yield from announced(announce_revocation(user_id, ended, by, actor))
+    return ended
 
 
 def revoke_keeping_digests(
@@ -88,7 +107,4 @@ def revoke_keeping_digests(
     keep given as digests, for callers that know sessions only by digest (the
     password-change policy).
     """
-    user_id = user_id_of(user)
-    ended = run(Operations.revoke_user, user_id, keep, keep_newest)
-    send_revoked(announce_revocation(user_id, ended, by, actor))
-    return len(ended)
+    return len(run(revoking, user_id_of(user), by, actor, keep, keep_newest))
