@@ -45,7 +45,7 @@ It measures, on this checkout's ``django_redis_sessions``:
    store in the same database shows what a big neighbour in the database costs the
    overview.
 4. **Index cleanup throughput** (what ``manage.py clearsessions`` runs):
-   ``IndexStorage.clear_expired()`` on the large store after a share of the
+   ````Operations.clear_expired```` on the large store after a share of the
    signed-in filler sessions were deleted behind the engine's back (``UNLINK``),
    which leaves their index entries stale. Two passes, each with its own fresh
    stale share: the first is timed (entries examined per second), the second runs
@@ -369,11 +369,11 @@ def _command_names(packed: bytes) -> list[bytes]:
 @contextmanager
 def counting_round_trips() -> Iterator[list[str]]:
     """Record each ``send_packed_command`` call (one round trip) as its commands."""
-    from django_redis_sessions import store as scripts
+    from django_redis_sessions.storage.scripts import SINGLE
 
     script_names = {
         script.sha: script.name
-        for script in (scripts.LOAD, scripts.SAVE, scripts.DELETE, scripts.REVOKE)
+        for script in (SINGLE.load, SINGLE.save, SINGLE.delete, SINGLE.revoke, SINGLE.revoke_user)
     }
     trips: list[str] = []
     connection_class = redis.connection.AbstractConnection
@@ -530,20 +530,16 @@ def cleanup_pass(
     client: redis.Redis, store: Store, stale: list[str], *, trace_memory: bool
 ) -> dict[str, Any]:
     """Delete ``stale`` sessions behind the engine's back, then run ``clear_expired``."""
-    from django_redis_sessions.index_store import IndexStorage
-
-    from django_redis_sessions.storage import keys
-    from django_redis_sessions.storage.connection import get_client
+    from django_redis_sessions.storage import Operations, keys, run
 
     use_store(store.prefix)
     made_stale = delete_keys(client, [keys.session_redis_key(store.prefix, d) for d in stale])
-    storage = IndexStorage(get_client(), store.prefix)
     gc.collect()
     if trace_memory:
         tracemalloc.start()
     try:
         started = time.perf_counter()
-        stats = storage.clear_expired()
+        stats = run(Operations.clear_expired)
         elapsed = time.perf_counter() - started
         peak = tracemalloc.get_traced_memory()[1] if trace_memory else None
     finally:
@@ -690,7 +686,7 @@ def print_report(results: dict[str, Any]) -> None:
     if results.get("overview"):
         _print_overview(results["overview"], results["build"])
 
-    print(f"\nclear_expired() on the large store (IndexStorage, prefix {config['prefixes'][-1]})")
+    print(f"\nclear_expired() on the large store (prefix {config['prefixes'][-1]})")
     print(
         f"  {'pass':<12} {'made stale':>10} {'indexes':>8} {'examined':>9} {'pruned':>8} "
         f"{'idx gone':>8} {'SCANs':>6} {'seconds':>8} {'entries/s':>10} {'peak Python':>12}"

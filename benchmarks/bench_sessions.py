@@ -547,9 +547,9 @@ def _activity_session_key(run_tag: str, session_key: str) -> str:
 
 
 def _script_names() -> dict[bytes, str]:
-    from django_redis_sessions import store
+    from django_redis_sessions.storage.scripts import SINGLE
 
-    scripts = (store.LOAD, store.SAVE, store.DELETE, store.CYCLE, store.DISCARD)
+    scripts = (SINGLE.load, SINGLE.save, SINGLE.delete, SINGLE.cycle, SINGLE.discard)
     return {script.sha.encode(): script.name for script in scripts}
 
 
