@@ -328,7 +328,8 @@ class SessionStore(SessionBase):
             self._degrade(exc, "load")
             return {}
         finally:
-            yield from self._events.flush()
+            if self._events.pending:
+                yield from self._events.flush()
 
     def _load_key(self, ops: Operations, hops: int) -> Steps[dict[str, Any]]:
         if self.session_key is None:
@@ -358,7 +359,8 @@ class SessionStore(SessionBase):
             note_in_use(digest)
             if hops == 0 and record.META_PENDING in self._stored.meta:
                 yield from self._confirm_rotation(ops, digest)
-            yield from self._maybe_rotate(ops)
+            if conf.SESSION_REDIS_ROTATE_AFTER:
+                yield from self._maybe_rotate(ops)
         return data
 
     def _adopt(self, raw: bytes | None) -> tuple[dict[str, Any], bool]:
@@ -543,7 +545,8 @@ class SessionStore(SessionBase):
         try:
             self._saved(plan, outcome, encoded)
         finally:
-            yield from self._events.flush()
+            if self._events.pending:
+                yield from self._events.flush()
 
     def _new_key(self) -> Steps[_Hidden]:
         """A fresh key, from ``_get_new_session_key`` or, under the async driver,

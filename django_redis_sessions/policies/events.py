@@ -28,13 +28,15 @@ class EventQueue:
         self.sender = sender
         self._queued: list[tuple[Signal, Any, dict[str, Any]]] = []
 
+    @property
+    def pending(self) -> bool:
+        return bool(self._queued)
+
     def queue(self, signal: Signal, sender: Any, **kwargs: Any) -> None:
         self._queued.append((signal, sender, kwargs))
 
     def flush(self) -> Steps[None]:
         """A step sending what is queued (none when nothing is)."""
-        if not self._queued:
-            return
         queued, self._queued = self._queued, []
 
         def send() -> None:

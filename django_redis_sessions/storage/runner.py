@@ -288,18 +288,33 @@ class _UnreachableAsync(AsyncDriver):
         raise self.error
 
 
+#: The driver of each sync client, built once: every request runs through one, so
+#: its operations object (key prefixes, the script set) is not rebuilt per call.
+#: Keyed by ``id`` and checked by identity (a new client may reuse a closed one's
+#: id); forgotten with the settings (the prefix is one of them).
+_drivers: dict[int, SyncDriver] = {}
+conf.on_reset(_drivers.clear)
+
+
 def sync_driver() -> SyncDriver:
     try:
-        return SyncDriver(get_client())
+        client = get_client()
     except REDIS_ERRORS as exc:
         return _UnreachableSync(_unreachable(exc))
+    driver = _drivers.get(id(client))
+    if driver is None or driver.client is not client:
+        driver = _drivers[id(client)] = SyncDriver(client)
+    return driver
 
 
 def async_driver() -> AsyncDriver:
     try:
-        return AsyncDriver(get_async_client())
+        client = get_async_client()
     except REDIS_ERRORS as exc:
         return _UnreachableAsync(_unreachable(exc))
+    # Not cached: an asyncio client lives as long as its event loop, and a cache
+    # would keep the clients of finished loops alive.
+    return AsyncDriver(client)
 
 
 def run(
