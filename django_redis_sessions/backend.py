@@ -16,10 +16,8 @@ resurrection (saving a session deleted elsewhere raises ``UpdateError``).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -33,10 +31,10 @@ from django.contrib.sessions.backends.base import (
     UpdateError,
 )
 from django.core.exceptions import ImproperlyConfigured
-from django.core.signing import JSONSerializer
 from django.utils.crypto import get_random_string
 from django.views.decorators.debug import sensitive_variables
 
+from .codec import ValueCodec
 from .conf import conf
 from .exceptions import (
     SessionLimitReached,
@@ -46,7 +44,7 @@ from .exceptions import (
     SessionTooLarge,
     WrongTypeKey,
 )
-from .policies import binding, encryption, expiry, outage, rotation
+from .policies import binding, expiry, outage, rotation
 from .policies.events import EventQueue
 from .policies.password_change import note_in_use
 from .storage import Operations, arun, keys, record, run
@@ -95,27 +93,6 @@ def _forget_app_check() -> None:
     _app_found = False
 
 
-#: Django's JSONSerializer.dumps builds a new encoder on every call (its compact
-#: separators are not json's defaults). Every save encodes every value to find
-#: what changed, so for that exact serializer we reuse one encoder: same bytes.
-_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
-_codecs: dict[type[Any], tuple[Any, Callable[[Any], bytes]]] = {}
-
-
-def _codec_for(serializer: type[Any]) -> tuple[Any, Callable[[Any], bytes]]:
-    """One serializer instance (and its encoding function) per serializer class."""
-    try:
-        return _codecs[serializer]
-    except KeyError:
-        codec = serializer()
-        if serializer is JSONSerializer:
-            codecs = codec, lambda value: _COMPACT_JSON.encode(value).encode("latin-1")
-        else:
-            codecs = codec, codec.dumps
-        _codecs[serializer] = codecs
-        return codecs
-
-
 @dataclass(slots=True)
 class Stored:
     """What Redis holds for the current key, as last read or written."""
@@ -161,9 +138,7 @@ class SessionStore(SessionBase):
     def __init__(self, session_key: str | None = None) -> None:
         _require_app()
         super().__init__(session_key)
-        self._codec, self._dumps = _codec_for(self.serializer)
-        # SESSION_REDIS_ENCRYPTION_KEYS: None (off) leaves values as encoded.
-        self._cipher = encryption.current()
+        self._values = ValueCodec(self.serializer)
         # This request's client, from the request-metadata middleware (record_client).
         self._client_meta: dict[str, str] = {}
         self._client_meta_pairs = b""
@@ -370,9 +345,7 @@ class SessionStore(SessionBase):
             self._session_key = None
             return {}, False
         try:
-            stored = record.decode(raw)
-            values = stored.data if self._cipher is None else self._cipher.open(stored.data)
-            data = {key: self._codec.loads(value) for key, value in values.items()}
+            stored, values, data = self._values.open(raw)
         except Exception as exc:  # noqa: BLE001 - any serializer may raise anything
             self._log_and_forget(
                 f"stored data could not be decoded ({exc.__class__.__name__}); the record "
@@ -569,21 +542,9 @@ class SessionStore(SessionBase):
         raise RuntimeError("Unable to create a new session key: every attempt collided.")
 
     def _encode(self, data: dict[str, Any]) -> dict[str, bytes]:
-        dumps = self._dumps
-        encoded = {key: dumps(value) for key, value in data.items()}
-        limit = conf.SESSION_REDIS_MAX_SIZE
-        if limit is not None:
-            # Checked before any Redis command, so a refused save leaves the stored
-            # session exactly as it was.
-            size = sum(len(key.encode()) + len(value) for key, value in encoded.items())
-            if size > limit:
-                assert self.session_key is not None
-                raise SessionTooLarge(size, limit, keys.fingerprint(self.session_key))
-        return encoded
-
-    def _seal(self, values: dict[str, bytes]) -> bytes:
-        # Compared in plaintext (tokens are randomized); encrypted here.
-        return record.encode_data(values if self._cipher is None else self._cipher.seal(values))
+        # Checked before any Redis command, so a refused save leaves the stored
+        # session exactly as it was.
+        return self._values.encode(data, lambda: keys.fingerprint(self.session_key or ""))
 
     def _plan(
         self, data: dict[str, Any], must_create: bool
@@ -613,7 +574,7 @@ class SessionStore(SessionBase):
             mode, expected_user, deleted = "m", stored.user_id, record.encode_keys(removed)
         plan = WritePlan(
             keys.digest(self.session_key), mode, created, deadline, idle, user_id,
-            expected_user, self._seal(payload), deleted, self._client_meta_pairs,
+            expected_user, self._values.seal(payload), deleted, self._client_meta_pairs,
         )  # fmt: skip
         return plan, encoded
 
@@ -708,7 +669,7 @@ class SessionStore(SessionBase):
             deadline=deadline,
             idle=idle,
             user_id=_user_of(data),
-            data=self._seal(self._encode(data)),
+            data=self._values.seal(self._encode(data)),
             # A new key starts a new rotation clock (its creation time), under a
             # fingerprint of its own, with no rotation pending.
             meta={

@@ -332,7 +332,7 @@ def test_encryption_off_never_builds_a_cipher(r, settings, monkeypatch):
     monkeypatch.setattr(encryption.Cipher, "__init__", refuse)
     key = saved_key(a=1)
     s = SessionStore(key)
-    assert s._cipher is None
+    assert s._values._cipher is None
     s["a"] = 2
     s.save()
     s.cycle_key()

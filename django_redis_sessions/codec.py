@@ -1,0 +1,72 @@
+"""A session's values as they are stored: each value encoded on its own with
+``SESSION_SERIALIZER`` (so a save can merge only the keys that changed), encrypted
+on its own with ``SESSION_REDIS_ENCRYPTION_KEYS`` when set, and capped by
+``SESSION_REDIS_MAX_SIZE`` before any Redis command is sent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from django.core.signing import JSONSerializer
+
+from .conf import conf
+from .exceptions import SessionTooLarge
+from .policies import encryption
+from .storage import record
+
+#: Django's JSONSerializer.dumps builds a new encoder on every call (its compact
+#: separators are not json's defaults). Every save encodes every value to find
+#: what changed, so for that exact serializer we reuse one encoder: same bytes.
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+_serializers: dict[type[Any], tuple[Any, Callable[[Any], bytes]]] = {}
+
+
+def _serializer_for(serializer: type[Any]) -> tuple[Any, Callable[[Any], bytes]]:
+    """One serializer instance (and its encoding function) per serializer class."""
+    try:
+        return _serializers[serializer]
+    except KeyError:
+        codec = serializer()
+        if serializer is JSONSerializer:
+            found = codec, lambda value: _COMPACT_JSON.encode(value).encode("latin-1")
+        else:
+            found = codec, codec.dumps
+        _serializers[serializer] = found
+        return found
+
+
+class ValueCodec:
+    """Encodes, seals and opens one session's values."""
+
+    def __init__(self, serializer: type[Any]) -> None:
+        self._serializer, self._dumps = _serializer_for(serializer)
+        # SESSION_REDIS_ENCRYPTION_KEYS: None (off) leaves values as encoded.
+        self._cipher = encryption.current()
+
+    def encode(self, data: dict[str, Any], fingerprint: Callable[[], str]) -> dict[str, bytes]:
+        """Each value encoded (in plaintext: compared with what was read, to find
+        what changed); raises :class:`SessionTooLarge` past the size cap."""
+        dumps = self._dumps
+        encoded = {key: dumps(value) for key, value in data.items()}
+        limit = conf.SESSION_REDIS_MAX_SIZE
+        if limit is not None:
+            size = sum(len(key.encode()) + len(value) for key, value in encoded.items())
+            if size > limit:
+                raise SessionTooLarge(size, limit, fingerprint())
+        return encoded
+
+    def seal(self, values: dict[str, bytes]) -> bytes:
+        """Encoded values as the record stores them (encrypted here: tokens are
+        randomized, so changes are found in plaintext first)."""
+        return record.encode_data(values if self._cipher is None else self._cipher.seal(values))
+
+    def open(self, raw: bytes) -> tuple[record.Record, dict[str, bytes], dict[str, Any]]:
+        """A stored record, its values as encoded, and the session data; raises
+        whatever the record layout, the cipher or the serializer raise."""
+        stored = record.decode(raw)
+        values = stored.data if self._cipher is None else self._cipher.open(stored.data)
+        loads = self._serializer.loads
+        return stored, values, {key: loads(value) for key, value in values.items()}
