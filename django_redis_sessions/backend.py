@@ -228,11 +228,14 @@ class SessionStore(SessionBase):
 
     # -- Django's contract: each sync/async pair is one generator, two drivers --------
 
+    # Without a key there is nothing to read: no client is even needed (building a
+    # Cluster client maps the slots, a round trip).
+
     def load(self) -> dict[str, Any]:
-        return run(self._loading)
+        return run(self._loading) if self.session_key is not None else {}
 
     async def aload(self) -> dict[str, Any]:
-        return await arun(self._loading)
+        return await arun(self._loading) if self.session_key is not None else {}
 
     @sensitive_variables("session_key")
     def exists(self, session_key: str | None) -> bool:

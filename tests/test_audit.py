@@ -33,9 +33,9 @@ from django_redis_sessions.policies import audit
 from django_redis_sessions.signals import session_event, session_revoked
 from django_redis_sessions.storage import keys
 from django_redis_sessions.storage.runner import SyncDriver
-from django_redis_sessions.storage.scripts import SINGLE
+from django_redis_sessions.storage.scripts import CLUSTER, SINGLE
 
-from .helpers import login
+from .helpers import load_scripts, login
 
 pytestmark = [pytest.mark.real_redis, pytest.mark.django_db]
 
@@ -401,6 +401,7 @@ def test_an_unreadable_entry_is_skipped_with_a_warning(r, alice, caplog):
 
 def test_one_round_trip_per_recorded_signal(r, alice, count_round_trips):
     first, second = signed_in(alice), signed_in(alice)
+    load_scripts()  # cached on every primary, as on a warm server
     count_round_trips.round_trips = 0
     count_round_trips.commands.clear()
     session_revoked.send(
@@ -416,7 +417,7 @@ def test_one_round_trip_per_recorded_signal(r, alice, count_round_trips):
     # One call of the append script (LPUSH, LTRIM, EXPIRE under a receipt), on one
     # server and on a Cluster alike.
     assert "EVALSHA" in command
-    assert SINGLE.audit.sha in command
+    assert SINGLE.audit.sha in command or CLUSTER.audit.sha in command
     assert len(stored(r, alice)) == 2
 
 
