@@ -30,7 +30,7 @@ from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
 from .conf import conf
-from .exceptions import AmbiguousFingerprint
+from .exceptions import AmbiguousFingerprint, CorruptRecord
 from .identifiers import check_fingerprint, digests_of, user_id_of
 from .policies import audit, encryption
 from .policies.audit import AuditEvent
@@ -39,7 +39,7 @@ from .signals import By
 from .storage import Operations, arun, keys, run
 from .storage.index_ops import shown_fingerprint
 from .storage.plans import Overview, UserActivity
-from .storage.record import META_IP, META_USER_AGENT, CorruptRecord, decode, decode_summary
+from .storage.record import META_IP, META_USER_AGENT, decode, decode_summary
 from .storage.steps import Steps
 
 __all__ = [

@@ -234,7 +234,7 @@ class Conf:
         None, "Fernet keys, newest first, encrypting session values at rest; None: off."
     )
 
-    # -- audit trail (audit.py) ----------------------------------------------------------
+    # -- audit trail (policies/audit.py) ----------------------------------------------------------
     SESSION_REDIS_AUDIT = Setting[bool](
         False, "Whether session events go to each user's audit log.", coerce=bool
     )

@@ -90,3 +90,8 @@ class WrongTypeKey(SessionStoreError):
     Raised by a load (Redis answered ``WRONGTYPE``); the engine treats the key like a
     corrupt record: logs it by fingerprint, removes it and issues a fresh session.
     """
+
+
+class CorruptRecord(ValueError):
+    """Stored bytes that are not a session record this version can read (internal:
+    the engine logs it by fingerprint and issues a fresh session)."""

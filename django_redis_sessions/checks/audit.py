@@ -1,4 +1,4 @@
-"""The audit trail's settings (``audit.py``)."""
+"""The audit trail's settings (``policies/audit.py``)."""
 
 from __future__ import annotations
 

@@ -21,6 +21,8 @@ from ..exceptions import SessionLimitReached
 from ..signals import Event, session_event
 from ..storage import keys
 
+ENGINE = "django_redis_sessions.backend"
+
 
 def refuses_beyond_limit() -> bool:
     return (
@@ -35,10 +37,10 @@ def enforce_limit_at_login(
     """``user_logged_in`` receiver: save now, so a refusal surfaces from ``login()``."""
     if request is None or not refuses_beyond_limit():
         return
-    from ..backend import SessionStore
-
     session = getattr(request, "session", None)
-    if not isinstance(session, SessionStore):
+    # This engine's session (a policy does not import the engine: the engine asks
+    # the policies, never the other way round).
+    if session is None or conf.SESSION_ENGINE != ENGINE or not hasattr(session, "flush"):
         return
     try:
         session.save()
@@ -49,7 +51,7 @@ def enforce_limit_at_login(
         session.flush()
         request.user = AnonymousUser()
         session_event.send(
-            sender=SessionStore,
+            sender=type(session),
             event=Event.LOGIN_REFUSED,
             user_id=str(user.pk),
             fingerprint=fingerprint,

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from typing import Any, TypeVar
 
-from ..exceptions import SessionStoreError
+from ..exceptions import CorruptRecord, SessionStoreError
 from . import keys
 from .plans import CleanupStats, Overview, Progress, UserActivity
 from .record import (
@@ -40,7 +40,6 @@ from .record import (
     META_ORIGIN,
     PENDING_MARK,
     SEEN_OFFSET,
-    CorruptRecord,
     decode_summary,
     encode_keys,
     is_stub,

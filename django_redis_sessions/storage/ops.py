@@ -34,6 +34,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..conf import conf
+from ..exceptions import CorruptRecord
 from . import keys
 from .index_ops import IndexOps, owner_of
 from .plans import (
@@ -52,7 +53,6 @@ from .record import (
     NO_DEADLINE_SCORE,
     PENDING_MARK,
     STUB_MARKER,
-    CorruptRecord,
     decode_summary,
     encode_meta,
     encode_meta_pairs,

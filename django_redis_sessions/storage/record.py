@@ -38,6 +38,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 
+from ..exceptions import CorruptRecord
 from .keys import DIGEST_SIZE, FINGERPRINT_LENGTH
 
 VERSION = b"1"
@@ -119,10 +120,6 @@ def lua_constants() -> str:
         f"local {name} = {value!r}\n" if isinstance(value, str) else f"local {name} = {value}\n"
         for name, value in constants.items()
     )
-
-
-class CorruptRecord(ValueError):
-    """Stored bytes that are not a session record this version can read."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
 -- ARGV: max_events, retention, events...
--- Append events to a user's audit log (audit.py), keep the newest ones, renew its
+-- Append events to a user's audit log (policies/audit.py), keep the newest ones, renew its
 -- lifetime. A script, not a MULTI, so that a resend after a lost reply appends
 -- nothing twice (the receipt protocol of receipt.lua).
 -- KEYS[1] the log. max_events: most events kept, retention: retention in seconds,

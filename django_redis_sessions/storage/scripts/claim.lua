@@ -1,6 +1,6 @@
 -- ARGV: member, score, pending_seconds
 -- Redis Cluster: add a session to its user's index BEFORE its record names the
--- user (cluster.py), so a crash between the two steps leaves a stale entry, never
+-- user (ops.py), so a crash between the two steps leaves a stale entry, never
 -- an unindexed session. A pending mark (PENDING_MARK .. member, scored claim time + the
 -- window) beside the entry stops a concurrent prune from dropping the entry while
 -- the record is still being written; pruning by score removes the mark later.

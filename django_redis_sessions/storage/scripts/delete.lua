@@ -13,7 +13,7 @@ if CLUSTER and raw and string.byte(raw, 1) == STUB_BYTE then
   return {'moved', stub_target(raw)}
 end
 if raw and string.byte(raw, 1) == STUB_BYTE then
-  -- A rotation stub (rotation.py): a request still on the old key signs out, so
+  -- A rotation stub (policies/rotation.py): a request still on the old key signs out, so
   -- the session it moved to ends too. (It names a key outside KEYS: fine on one
   -- server; Redis Cluster would need this step on the client.)
   local target = stub_target(raw)

@@ -1,4 +1,4 @@
--- The retry-safe protocol (store.py, "Receipts"), wrapped around every write
+-- The retry-safe protocol (receipts.py), wrapped around every write
 -- script: the client appends a receipt key (named by an operation id it chose,
 -- in the hash slot of KEYS[1]) to KEYS and the receipt's lifetime in ms to ARGV.
 -- A run records its reply under the receipt key; a second run of the same call

@@ -20,7 +20,7 @@
 --   (0 none).
 -- On a Redis Cluster (CLUSTER) the indexes live in other hash slots: this script
 --   touches KEYS[1] only. Before a write that needs an index entry the entry must
---   exist (cluster.py claims it first, so a crash leaves a stale entry, never an
+--   exist (ops.py claims it first, so a crash leaves a stale entry, never an
 --   unindexed session): without one this returns {'index', score} and writes
 --   nothing. The client removes the old user's entry afterwards, and max_sessions is 0
 --   (the client enforces the session limit).
@@ -40,7 +40,7 @@ if mode == 'c' then
   if raw then return 0 end
 else
   if not raw then return 0 end
-  -- Rotated by another request while this one ran (rotation.py): the client
+  -- Rotated by another request while this one ran (policies/rotation.py): the client
   -- follows the stub to the new key and saves there.
   if string.byte(raw, 1) == STUB_BYTE then return {'moved', raw} end
   local h = header(raw)

@@ -1,5 +1,5 @@
 -- ARGV: read, stub, life_ms
--- Redis Cluster, key rotation (cluster.py): the rotated copy is already written
+-- Redis Cluster, key rotation (ops.py): the rotated copy is already written
 -- at the new key (another hash slot); leave the stub at the old key, unless a save
 -- changed the session since the client read it (that save's data would be lost:
 -- the client undoes the copy and tries again).

@@ -1,5 +1,5 @@
 -- ARGV: digest, grace_ms
--- Redis Cluster, confirming a rotation (store.py, confirm_calls): the stub at the
+-- Redis Cluster, confirming a rotation (ops.py, confirm_rotation): the stub at the
 -- old key lives in another slot than the session, so the client shortens it in a
 -- step of its own, before confirm.lua drops the mark.
 -- KEYS[1] the old key. digest: the new digest, grace_ms: the grace period in ms.

@@ -1,6 +1,6 @@
 -- ARGV: certain, members...
 -- Redis Cluster: remove entries from a user's index after their sessions ended
--- (cluster.py), or when a reader found no session for them.
+-- (ops.py), or when a reader found no session for them.
 -- KEYS[1] the user's index. certain: how many members follow that certainly ended
 -- (this client deleted them, or their record names another user); those and their
 -- pending marks go. The members after them were merely not found: each goes
