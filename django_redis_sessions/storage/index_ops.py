@@ -29,20 +29,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from ..exceptions import CorruptRecord, SessionStoreError
 from . import keys
-from .plans import CleanupStats, Overview, Progress, UserActivity
+from .plans import CleanupStats, Overview, Progress, StoreTotals, UserActivity, UsersPage
 from .record import (
     CREATED_OFFSET,
     HEADER_LENGTH,
     META_ORIGIN,
+    NO_DEADLINE_SCORE,
     PENDING_MARK,
     SEEN_OFFSET,
     decode_summary,
     encode_keys,
     is_stub,
+    names_a_user,
     read_field,
     stub_target,
 )
@@ -54,6 +57,8 @@ from .scripts import (
     RevokeArgs,
     RevokeUserArgs,
     UnindexArgs,
+    UsersListArgs,
+    UsersPruneArgs,
 )
 from .steps import Commands, Pause, Scan, Script, Steps
 
@@ -67,6 +72,21 @@ CLEANUP_BATCH = 500
 PURGE_BATCH = 1000
 #: Keys asked for per ``SCAN`` call by the overview.
 OVERVIEW_BATCH = 1000
+#: Up to this many keys in the database, the overview counts sessions key by key
+#: (ten ``SCAN`` calls at most); above it, it estimates them from a sample.
+EXACT_TOTALS_LIMIT = 10_000
+#: Keys drawn (``RANDOMKEY``, pipelined) to estimate a large store's totals: the
+#: share of sessions among them is known to within a few percent.
+TOTALS_SAMPLE = 400
+#: A Cluster draws fewer, one round trip each.
+CLUSTER_SAMPLE = 50
+#: How often the overview reads a page again after pruning users who only had
+#: ended sessions left.
+USERS_PAGE_PASSES = 3
+#: Cluster: how long (ms) a user who just signed in stays in the users index even
+#: if a reader found no index entry (the sign-in lists the user one step before it
+#: claims the entry); as long as a claimed entry's pending mark.
+USERS_PENDING_MS = 60_000
 #: A session's owner can change between our read and the revoke script only if it
 #: logs in or out at that very moment; one more try settles it.
 OWNER_RETRIES = 3
@@ -86,6 +106,15 @@ def members(reply: Any) -> list[str]:
     """
     mark = PENDING_MARK.encode()
     return [member.decode() for member in reply if not member.startswith(mark)]
+
+
+def score_pairs(reply: Any) -> list[tuple[str, int]]:
+    """``(member, integer score)`` from a ``WITHSCORES`` reply: redis-py pairs
+    them up for some protocols and clients and leaves them flat for others."""
+    items = list(reply)
+    if items and isinstance(items[0], (list, tuple)):
+        return [(bytes(m).decode(), int(float(score))) for m, score in items]
+    return [(bytes(items[i]).decode(), int(float(items[i + 1]))) for i in range(0, len(items), 2)]
 
 
 def chunks(items: Sequence[_T], size: int) -> list[Sequence[_T]]:
@@ -168,6 +197,7 @@ class Naming:
         #: ``host:port`` of the server, for messages (never credentials).
         self.server = server
         self.key_prefix = keys.session_key_prefix(prefix)
+        self.users_key = keys.users_key(prefix)
 
     def session_key(self, digest: str) -> str:
         return self.key_prefix + digest
@@ -283,7 +313,9 @@ class IndexOps(Naming):
                 "1" if keep_newest else "0",
                 encode_keys(sorted(only)),
             )
-            reply = yield Script(self.scripts.revoke_user, [self.index_key(user_id)], args)
+            reply = yield Script(
+                self.scripts.revoke_user, [self.index_key(user_id), self.users_key], args
+            )
             return members(reply)
         return (yield from self._revoke_user_passes(user_id, keep, keep_newest, only))
 
@@ -308,6 +340,7 @@ class IndexOps(Naming):
             (reply,) = yield Commands([("ZRANGE", index, 0, -1)], "revoke")
             pending = any(bytes(m).startswith(mark) for m in reply)
             records = yield from self.user_records(user_id, reply)
+            alive = bool(records)
             if keep_newest and attempt == 0:
                 kept |= newest_of(records)
             if only:
@@ -316,6 +349,10 @@ class IndexOps(Naming):
             if targets:
                 ended += yield from self.revoke(user_id, targets)
             elif not pending:
+                if not alive:
+                    # Nothing of the user's is left: drop them from the users index
+                    # (a sign-in racing this keeps them, users_prune.lua).
+                    yield self.forget([(user_id, -1)])
                 return ended
             else:
                 yield Pause(REVOKE_PAUSE)
@@ -377,10 +414,39 @@ class IndexOps(Naming):
             stats.scan_calls += 1
             if batch:
                 yield from self._prune(batch, int(now), stats)
+                yield from self._list_users(batch, int(now), stats)
             if progress is not None:
                 progress(stats)
+        yield from self._prune_users(stats)
         stats.log()
         return stats
+
+    def _list_users(self, batch: Sequence[bytes], now: int, stats: CleanupStats) -> Steps[None]:
+        """List in the users index the users of these indexes it does not hold yet
+        (indexes written before it existed), covering their indexes' TTLs."""
+        ttls = yield Commands([("TTL", index) for index in batch], "clear_expired")
+        kept = [(index, int(ttl)) for index, ttl in zip(batch, ttls, strict=True) if int(ttl) != -2]
+        if not kept:
+            return
+        max_score = (
+            NO_DEADLINE_SCORE
+            if any(ttl == -1 for _i, ttl in kept)
+            else (now + max(ttl for _i, ttl in kept))
+        )
+        args = UsersListArgs(max_score, tuple(self.index_user(index) for index, _ttl in kept))
+        stats.users_listed += int((yield Script(self.scripts.users_list, [self.users_key], args)))
+
+    def _prune_users(self, stats: CleanupStats) -> Steps[None]:
+        """Drop from the users index the users whose index is gone (``ZSCAN``)."""
+        cursor: Any = 0
+        while True:
+            ((cursor, found),) = yield Commands(
+                [("ZSCAN", self.users_key, cursor, "COUNT", CLEANUP_BATCH)], "clear_expired"
+            )
+            user_ids = [user_id for user_id, _score in score_pairs(found)]
+            stats.users_removed += yield from self.forget_unindexed(user_ids)
+            if int(cursor) == 0:
+                return
 
     def _prune(self, batch: Sequence[bytes], now: int, stats: CleanupStats) -> Steps[None]:
         """``clear_expired`` for one batch of indexes: three pipelined round trips."""
@@ -489,7 +555,7 @@ class IndexOps(Naming):
         return rows
 
     def classify(self, found: Sequence[bytes]) -> tuple[int, list[bytes]]:
-        """Sessions counted and user indexes found in one overview ``SCAN`` batch."""
+        """Sessions counted and user indexes found in one ``SCAN`` batch."""
         session_prefix = self.key_prefix.encode()
         digest_length = len(session_prefix) + 2 * keys.DIGEST_SIZE
         sessions = 0
@@ -501,21 +567,141 @@ class IndexOps(Naming):
                 indexes.append(key)
         return sessions, indexes
 
-    def overview(self, absolute_age: int) -> Steps[Overview]:
-        """Totals and every signed-in user's activity, from ``SCAN`` (never ``KEYS``).
+    # -- the users index and the admin's overview -------------------------------------
 
-        One walk of the database; cost grows with it, so this is for an
-        operator's page, not for a request path.
+    def forget(self, seen: Sequence[tuple[str, int]]) -> Script:
+        """Drop these users (with the score the reader saw) from the users index,
+        unless they signed in since (``users_prune.lua``)."""
+        pending_ms = USERS_PENDING_MS if self.cluster else 0
+        entries = tuple(item for user_id, score in seen for item in (user_id, score))
+        return Script(
+            self.scripts.users_prune, [self.users_key], UsersPruneArgs(pending_ms, entries)
+        )
+
+    def forget_if_empty(self, user_id: str, left: Any) -> Script:
+        """Cluster: after a sign-out took the user's last index entry (``left``, what
+        ``unindex.lua`` reports), drop the user from the users index. The script
+        runs (with nothing to drop) even when entries are left, so the operation
+        takes the same steps whatever it finds (the crash tests step through each)."""
+        return self.forget([(user_id, -1)] if not int(left) else [])
+
+    def forget_unindexed(self, user_ids: Sequence[str]) -> Steps[int]:
+        """Drop the users whose index is gone from the users index (a Cluster
+        sign-out, ``clearsessions``); one server does it in the ending script."""
+        if not user_ids:
+            return 0
+        replies = yield Commands(
+            [
+                *(("ZSCORE", self.users_key, user_id) for user_id in user_ids),
+                *(("EXISTS", self.index_key(user_id)) for user_id in user_ids),
+            ],
+            "update users index",
+        )
+        scores, found = replies[: len(user_ids)], replies[len(user_ids) :]
+        gone = [
+            (user_id, int(float(score)))
+            for user_id, score, exists in zip(user_ids, scores, found, strict=True)
+            if score is not None and not exists
+        ]
+        # The script runs even with nothing to drop: an operation takes the same
+        # steps whatever it finds (the crash tests step through each one).
+        return int((yield self.forget(gone)))
+
+    def users_page(self, offset: int, limit: int, absolute_age: int) -> Steps[UsersPage]:
+        """One page of signed-in users, most recent sign-in first, and how many there are.
+
+        Reads the users index (``ZREVRANGE``) and the listed users' indexes only:
+        the cost is the page's, whatever the store holds. A listed user none of
+        whose sessions is alive any more is pruned from the users index on the
+        way, and the page read again (a few times at most), so a page is not left
+        short by users who only idled out.
         """
-        sessions = 0
-        users: list[UserActivity] = []
+        rows: list[UserActivity] = []
+        if limit <= 0:
+            (total,) = yield Commands([("ZCARD", self.users_key)], "read users index")
+            return UsersPage(rows, int(total))
+        for _ in range(USERS_PAGE_PASSES):
+            total, page = yield Commands(
+                [
+                    ("ZCARD", self.users_key),
+                    ("ZREVRANGE", self.users_key, offset, offset + limit - 1, "WITHSCORES"),
+                ],
+                "read users index",
+            )
+            listed = score_pairs(page)
+            if not listed:
+                break
+            activity = yield from self.users_activity(
+                [self.index_key(user_id).encode() for user_id, _score in listed], absolute_age
+            )
+            alive = {row.user_id: row for row in activity}
+            rows = [
+                replace(alive[user_id], signed_in_at=score // 1000)
+                for user_id, score in listed
+                if user_id in alive
+            ]
+            idle = [(user_id, score) for user_id, score in listed if user_id not in alive]
+            if not idle or not (yield self.forget(idle)):
+                break
+        return UsersPage(rows, int(total))
+
+    def totals(self, absolute_age: int) -> Steps[StoreTotals]:
+        """Session totals of the whole store: counted key by key while the database
+        is small (``EXACT_TOTALS_LIMIT`` keys), estimated from a random sample of
+        keys above that, so a page view never walks a large store."""
+        (size,) = yield Commands([("DBSIZE",)], "count keys")
+        size = int(size)
+        if size <= EXACT_TOTALS_LIMIT:
+            return (yield from self._counted_totals(absolute_age))
+        if self.cluster:
+            # RANDOMKEY names no key, so a Cluster pipeline cannot route it: one
+            # step each (a random primary each time).
+            sample = []
+            for _ in range(CLUSTER_SAMPLE):
+                sample += yield Commands([("RANDOMKEY",)], "sample keys")
+        else:
+            sample = yield Commands([("RANDOMKEY",)] * TOTALS_SAMPLE, "sample keys")
+        session_prefix = self.key_prefix.encode()
+        digest_length = len(session_prefix) + 2 * keys.DIGEST_SIZE
+        sessions = [
+            bytes(key)
+            for key in sample
+            if key is not None
+            and bytes(key).startswith(session_prefix)
+            and len(key) == digest_length
+        ]
+        signed_in = 0
+        if sessions:
+            heads = yield Commands(
+                [("GETRANGE", key, HEADER_LENGTH, HEADER_LENGTH + 24) for key in sessions],
+                "sample keys",
+            )
+            signed_in = sum(names_a_user(bytes(head)) for head in heads)
+        drawn = max(1, sum(key is not None for key in sample))
+        estimated = round(size * len(sessions) / drawn)
+        estimated_signed_in = round(estimated * signed_in / len(sessions)) if sessions else 0
+        return StoreTotals(estimated, estimated_signed_in, exact=False, sampled=drawn, keys=size)
+
+    def _counted_totals(self, absolute_age: int) -> Steps[StoreTotals]:
+        sessions = signed_in = 0
         scan = Scan(self.overview_pattern(), OVERVIEW_BATCH, "scan the store")
         while (batch := (yield scan)) is not None:
             counted, indexes = self.classify(batch)
             sessions += counted
             if indexes:
-                users += yield from self.users_activity(indexes, absolute_age)
-        return Overview(sessions, sum(user.sessions for user in users), users)
+                users = yield from self.users_activity(indexes, absolute_age)
+                signed_in += sum(user.sessions for user in users)
+        return StoreTotals(sessions, min(signed_in, sessions), exact=True)
+
+    def overview(self, absolute_age: int, offset: int = 0, limit: int = 50) -> Steps[Overview]:
+        """The admin's overview: one page of signed-in users and the store's totals.
+
+        Never walks a large store: the page comes from the users index, the totals
+        from ``totals``. A handful of round trips whatever the store size.
+        """
+        page = yield from self.users_page(offset, limit, absolute_age)
+        totals = yield from self.totals(absolute_age)
+        return Overview(page.users, page.total, totals, offset, limit)
 
     # -- the audit log (policies/audit.py decides what goes in) --------------------
 

@@ -62,6 +62,12 @@ def user_index_key(prefix: str, user_id: str) -> str:
     return f"{prefix}:u:{user_id}"
 
 
+def users_key(prefix: str) -> str:
+    """The users index: a sorted set of the user ids that have an index, scored by
+    their latest sign-in (unix ms). One key, so on a Cluster it lives in one slot."""
+    return f"{prefix}:users"
+
+
 def audit_key(prefix: str, user_id: str) -> str:
     """The list holding ``user_id``'s audit events (``audit.py``), newest first."""
     return f"{prefix}:a:{user_id}"

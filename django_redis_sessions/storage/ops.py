@@ -70,6 +70,7 @@ from .scripts import (
     Reply,
     RotateArgs,
     SaveArgs,
+    SigninArgs,
     StubArgs,
     parse_reply,
 )
@@ -174,12 +175,12 @@ class Operations(IndexOps):
         if self.cluster:
             # The indexes are other slots: the script touches the session only, and
             # the session limit is counted by _cluster_save, across slots.
-            keys_ = [session, session, session]
+            keys_ = [session, session, session, session]
             max_sessions = 0
         else:
             new_index = self.index_key(plan.user_id) if plan.user_id else session
             old_index = self.index_key(plan.expected_user_id) if plan.expected_user_id else session
-            keys_ = [session, new_index, old_index]
+            keys_ = [session, new_index, old_index, self.users_key]
             max_sessions = conf.SESSION_REDIS_MAX_SESSIONS_PER_USER or 0
         args = SaveArgs(
             mode=plan.mode,
@@ -214,9 +215,10 @@ class Operations(IndexOps):
     def _delete_script(self, digest: str, expected_user_id: str, stub_only: bool = False) -> Script:
         session = self.session_key(digest)
         if self.cluster:
-            keys_ = [session, session]
+            keys_ = [session, session, session]
         else:
-            keys_ = [session, self.index_key(expected_user_id) if expected_user_id else session]
+            index = self.index_key(expected_user_id) if expected_user_id else session
+            keys_ = [session, index, self.users_key]
         args = DeleteArgs(expected_user_id, digest, self.key_prefix, "1" if stub_only else "")
         return Script(self.scripts.delete, keys_, args)
 
@@ -245,7 +247,9 @@ class Operations(IndexOps):
                 sweep_limit=INDEX_SWEEP_LIMIT,
                 empty_meta=encode_meta("", plan.client_meta),
             )
-            return Script(self.scripts.cycle, [old, new, old_index, new_index], args)
+            return Script(
+                self.scripts.cycle, [old, new, old_index, new_index, self.users_key], args
+            )
 
         reply, _ = yield from self._expecting_user(script, plan.expected_user_id, "cycle_key")
         return reply.code
@@ -297,8 +301,20 @@ class Operations(IndexOps):
         args = ClaimArgs(digest, score, PENDING_SECONDS)
         return Script(self.scripts.claim, [self.index_key(user_id)], args)
 
-    def _cluster_save(self, plan: WritePlan, limit: bool = True) -> Steps[SaveOutcome]:
-        """Save one session; claim its entry in a new user's index first."""
+    def _signin(self, user_id: str, score: int, signin: bool) -> Script:
+        """List the user in the users index before claiming its index entry."""
+        args = SigninArgs(user_id, score, "1" if signin else "0")
+        return Script(self.scripts.signin, [self.users_key], args)
+
+    def _cluster_save(
+        self, plan: WritePlan, limit: bool = True, signin: bool | None = True
+    ) -> Steps[SaveOutcome]:
+        """Save one session; claim its entry in a new user's index first.
+
+        ``signin`` says whether joining a user is a sign-in (it moves the user up
+        the users index), not one (the user is listed if missing), or ``None``: a
+        copy of a session the user already has, with the same deadline (a
+        rotation), so the users index already lists the user for long enough."""
         ended: tuple[str, ...] = ()
         joins = bool(plan.user_id) and plan.user_id != plan.expected_user_id
         if joins and limit and conf.SESSION_REDIS_MAX_SESSIONS_PER_USER:
@@ -311,6 +327,8 @@ class Operations(IndexOps):
             # The script may only lower the deadline (the absolute age caps it), so
             # this score covers whatever it writes.
             claimed = index_score(plan.deadline)
+            if signin is not None:
+                yield self._signin(plan.user_id, claimed, signin=signin)
             yield self._claim(plan.user_id, plan.digest, claimed)
         expected = plan.expected_user_id
         for _ in range(2 * USER_RETRIES):
@@ -324,6 +342,7 @@ class Operations(IndexOps):
                 # The same user, a later deadline (set_expiry): raise the entry's
                 # score before the record outlives it.
                 claimed = int(reply.items[0])
+                yield self._signin(plan.user_id, claimed, signin=False)
                 yield self._claim(plan.user_id, plan.digest, claimed)
                 continue
             break
@@ -342,7 +361,8 @@ class Operations(IndexOps):
                     [("ZREM", self.index_key(plan.user_id), PENDING_MARK + plan.digest)], "save"
                 )
             if expected and expected != plan.user_id:
-                yield self.unindex(expected, [plan.digest])
+                left = yield self.unindex(expected, [plan.digest])
+                yield self.forget_if_empty(expected, left)
         return replace(outcome, ended=ended)
 
     def _cluster_limit(self, user_id: str, digest: str) -> Steps[tuple[str, ...] | None]:
@@ -384,9 +404,10 @@ class Operations(IndexOps):
                 return deleted
             deleted = bool(reply.code)
             if expected:
-                yield self.unindex(
+                left = yield self.unindex(
                     expected, [digest] if deleted else [], [] if deleted else [digest]
                 )
+                yield self.forget_if_empty(expected, left)
             return deleted
         raise self.conflict("delete")
 
@@ -406,7 +427,11 @@ class Operations(IndexOps):
                 plan.new_digest, "c", plan.created, plan.deadline, plan.idle, plan.user_id, "",
                 plan.data, meta=encode_meta_pairs(plan.meta),
             )  # fmt: skip
-        outcome = yield from self._cluster_save(write, limit=False)
+        # cycle_key after login() moves the session to its user: a sign-in only
+        # when the user changed (Django cycles on every login, even the same user's).
+        outcome = yield from self._cluster_save(
+            write, limit=False, signin=bool(plan.user_id) and plan.user_id != owner
+        )
         if outcome.result == SaveResult.CONFLICT:
             return CycleResult.TAKEN
         if old_gone:
@@ -448,7 +473,7 @@ class Operations(IndexOps):
                 plan.new_digest, "c", summary.created, summary.deadline, summary.idle,
                 summary.user_id, "", data, meta=encode_meta_pairs(meta),
             )  # fmt: skip
-            outcome = yield from self._cluster_save(copy, limit=False)
+            outcome = yield from self._cluster_save(copy, limit=False, signin=None)
             if outcome.result == SaveResult.CONFLICT:
                 return RotateResult.TAKEN, None
             stub = STUB_MARKER + plan.new_digest.encode() + plan.sealed

@@ -104,6 +104,10 @@ class CleanupStats:
     indexes_removed: int = 0
     #: ``SCAN`` calls made so far; with ``DBSIZE`` it estimates progress.
     scan_calls: int = 0
+    #: Users added to the users index (their index predates it).
+    users_listed: int = 0
+    #: Users dropped from the users index (their index is gone).
+    users_removed: int = 0
 
     def log(self) -> None:
         logger.info(
@@ -127,16 +131,62 @@ class UserActivity:
     sessions: int
     #: Unix seconds of the most recent request of any of those sessions.
     last_seen: int
+    #: Unix seconds of the user's latest sign-in, from the users index (0 when
+    #: not read from it).
+    signed_in_at: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class UsersPage:
+    users: list[UserActivity]
+    #: Users in the users index (every user with a session index).
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoreTotals:
+    """Session totals of the whole store.
+
+    ``exact`` when counted key by key (a database of up to ``EXACT_TOTALS_LIMIT``
+    keys); otherwise estimated from ``sampled`` random keys out of ``keys``: an
+    exact count would have to walk every key, which no page view should do. The
+    estimate's error is about ``sessions / sqrt(sampled)``.
+    """
+
+    sessions: int
+    signed_in: int
+    exact: bool
+    sampled: int = 0
+    keys: int = 0
+
+    @property
+    def anonymous(self) -> int:
+        # Two counts from two passes (or one sample): never a negative number.
+        return max(0, self.sessions - self.signed_in)
 
 
 @dataclass(frozen=True, slots=True)
 class Overview:
-    sessions: int
-    signed_in: int
+    """The admin's overview: one page of signed-in users, most recent sign-in
+    first, and the totals."""
+
     users: list[UserActivity]
+    #: Users with a session index (exact: the users index's size; a user whose
+    #: sessions all idled out stays counted until a reader or ``clearsessions``
+    #: prunes them).
+    signed_in_users: int
+    totals: StoreTotals
+    offset: int = 0
+    limit: int = 0
+
+    @property
+    def sessions(self) -> int:
+        return self.totals.sessions
+
+    @property
+    def signed_in(self) -> int:
+        return self.totals.signed_in
 
     @property
     def anonymous(self) -> int:
-        # The two counts come from two passes; a login between them must not
-        # show a negative number.
-        return max(0, self.sessions - self.signed_in)
+        return self.totals.anonymous

@@ -268,6 +268,14 @@ def _decode_head(raw: bytes) -> tuple[Summary, int]:
     return Summary(created, seen, deadline, idle, user_id, meta), pos
 
 
+def names_a_user(meta_start: bytes) -> bool:
+    """Whether a record names a user, from the first bytes of its metadata (what
+    follows the header): ``encode_meta`` writes the user id first. For estimates
+    from a sample of records, which need not read whole records."""
+    _length, colon, rest = meta_start.partition(b":")
+    return bool(colon) and rest.startswith(netstring(META_USER))
+
+
 def decode_summary(raw: bytes) -> Summary:
     """Header and metadata of a stored record (its data is not decoded)."""
     return _decode_head(raw)[0]

@@ -146,6 +146,26 @@ class ClaimArgs:
 
 
 @dataclass(frozen=True, slots=True)
+class SigninArgs:
+    user_id: str
+    score: int
+    signin: str
+
+
+@dataclass(frozen=True, slots=True)
+class UsersPruneArgs:
+    pending_ms: int
+    #: User id and the score the reader saw, in pairs.
+    entries: tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class UsersListArgs:
+    max_score: int
+    users: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class UnindexArgs:
     certain: int
     members: tuple[str, ...]
@@ -283,6 +303,12 @@ class Scripts:
         self.unindex = build("unindex", UnindexArgs, cluster=c, action="update user index")
         self.stub = build("stub", StubArgs, cluster=c, action="rotate")
         self.stub_grace = build("stub_grace", ConfirmArgs, cluster=c, action="confirm rotation")
+        self.signin = build("signin", SigninArgs, cluster=c, action="save")
+        # The users index, pruned by readers (the overview, clearsessions).
+        self.users_prune = build("users_prune", UsersPruneArgs, cluster=c,
+                                 action="update users index")  # fmt: skip
+        self.users_list = build("users_list", UsersListArgs, cluster=c,
+                                action="update users index")  # fmt: skip
 
     def all(self) -> list[LuaScript]:
         return [value for value in vars(self).values() if isinstance(value, LuaScript)]

@@ -2,7 +2,7 @@
 -- Move a session to a new key atomically (cycle_key): write the new record, delete
 -- the old one, and move the index entry.
 -- KEYS[1] old key, KEYS[2] new key, KEYS[3] old user's index, KEYS[4] new user's
---   index (unused slots repeat KEYS[1]).
+--   index, KEYS[5] the users index (unused slots repeat KEYS[1]).
 -- expected_user_id: expected old user id, old_member: old member, new_member: new member, created,
 --   deadline, idle, meta: meta netstring, user_id: new user id, data: data pairs,
 --   old_in_store: '1' if the old key was loaded from Redis, key_prefix: session key prefix,
@@ -28,7 +28,10 @@ elseif argv.old_in_store == '1' then
   new_user = ''
   result = 2
 end
-if argv.expected_user_id ~= '' then redis.call('ZREM', KEYS[3], argv.old_member) end
+if argv.expected_user_id ~= '' then
+  redis.call('ZREM', KEYS[3], argv.old_member)
+  if argv.expected_user_id ~= new_user then users_forget(KEYS[5], KEYS[3], argv.expected_user_id) end
+end
 local now, now_s = now_ms()
 local deadline = tonumber(argv.deadline)
 local idle = tonumber(argv.idle)
@@ -38,6 +41,7 @@ redis.call('SET', KEYS[2],
   string.char(VERSION_BYTE) .. field(tonumber(argv.created)) .. field(now_s) .. field(deadline) .. field(idle) .. meta .. data,
   'PXAT', exp)
 if new_user ~= '' then
-  index_add(KEYS[4], argv.new_member, deadline, now_s, argv.key_prefix, tonumber(argv.sweep_limit))
+  index_add(KEYS[4], argv.new_member, deadline, now_s, argv.key_prefix, tonumber(argv.sweep_limit),
+    KEYS[5], new_user, new_user ~= argv.expected_user_id)
 end
 return result

@@ -1,6 +1,7 @@
 -- ARGV: expected_user_id, member, key_prefix, stub_only
 -- Delete a session and its index entry.
--- KEYS[1] session key, KEYS[2] index of the expected user (or KEYS[1] again).
+-- KEYS[1] session key, KEYS[2] index of the expected user (or KEYS[1] again),
+--   KEYS[3] the users index (or KEYS[1] again).
 -- expected_user_id: expected stored user id, member: index member, key_prefix: session key
 --   prefix (to reach the session a rotation stub points to).
 -- Returns 1 deleted, 0 no such session, {'uid', stored_user_id} on a mismatch.
@@ -22,7 +23,10 @@ if raw and string.byte(raw, 1) == STUB_BYTE then
     local moved_user = meta_user(moved) or ''
     if moved_user ~= argv.expected_user_id then return {'uid', moved_user} end
     redis.call('DEL', KEYS[1], argv.key_prefix .. target)
-    if argv.expected_user_id ~= '' then redis.call('ZREM', KEYS[2], target) end
+    if argv.expected_user_id ~= '' then
+      redis.call('ZREM', KEYS[2], target)
+      users_forget(KEYS[3], KEYS[2], argv.expected_user_id)
+    end
     return 1
   end
   redis.call('DEL', KEYS[1])
@@ -33,6 +37,9 @@ if raw then
   if stored_user ~= argv.expected_user_id then return {'uid', stored_user} end
   redis.call('DEL', KEYS[1])
 end
-if argv.expected_user_id ~= '' and not CLUSTER then redis.call('ZREM', KEYS[2], argv.member) end
+if argv.expected_user_id ~= '' and not CLUSTER then
+  redis.call('ZREM', KEYS[2], argv.member)
+  users_forget(KEYS[3], KEYS[2], argv.expected_user_id)
+end
 if raw then return 1 end
 return 0

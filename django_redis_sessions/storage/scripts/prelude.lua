@@ -189,6 +189,52 @@ local function index_ttl(idx)
     else
       redis.call('EXPIREAT', idx, max_score + 1)
     end
+    return max_score
+  end
+  return nil
+end
+
+-- The users index (keys.users_key): every user with an index, scored by their
+-- latest sign-in in ms, so the admin's overview reads one page of it instead of
+-- walking the store. Kept by the writes that keep the per-user indexes (a
+-- sign-in, a deadline raised), never by a request that only reads.
+-- A sign-in raises the user's score, strictly (two sign-ins in one ms still
+-- order, and a prune that compares scores sees the second); any other call only
+-- lists a user missing from it (an index older than the users index). Its own
+-- TTL is kept at least at the index's (max_score, the index's top score), so it
+-- neither outlives every session it lists nor expires before one of them.
+local function users_ttl(users, existed, max_score)
+  if not max_score then return end
+  if max_score >= NO_DEADLINE then
+    redis.call('PERSIST', users)
+  else
+    local _, now_s = now_ms()
+    local ttl = redis.call('TTL', users)
+    if not existed or (ttl >= 0 and now_s + ttl <= max_score) then
+      redis.call('EXPIREAT', users, max_score + 1)
+    end
+  end
+end
+
+local function users_touch(users, user, signin, max_score)
+  local existed = redis.call('EXISTS', users) == 1
+  local now = now_ms()
+  local old = tonumber(redis.call('ZSCORE', users, user) or 0) or 0
+  if signin then
+    if old >= now then now = old + 1 end
+    redis.call('ZADD', users, now, user)
+  elseif old == 0 then
+    redis.call('ZADD', users, now, user)
+  end
+  users_ttl(users, existed, max_score)
+end
+
+-- Drop a user from the users index once their index is gone (their last
+-- session ended here). An index still holding entries of sessions that ended by
+-- idleness keeps the user listed until a reader prunes it (users_prune.lua).
+local function users_forget(users, idx, user)
+  if user ~= '' and users ~= idx and redis.call('EXISTS', idx) == 0 then
+    redis.call('ZREM', users, user)
   end
 end
 
@@ -201,8 +247,9 @@ end
 -- for existence, so sessions that ended by idleness leave the index at the next
 -- login instead of waiting for their deadline. This reads other sessions' keys,
 -- which is fine on a single server; a Cluster deployment moves this sweep to the
--- client (other slots).
-local function index_add(idx, member, deadline, now_s, session_prefix, limit)
+-- client (other slots). `users` is the users index, `user` the index's user,
+-- `signin` whether the session just joined it from another user (or none).
+local function index_add(idx, member, deadline, now_s, session_prefix, limit, users, user, signin)
   local score = index_score(deadline)
   local added = redis.call('ZADD', idx, score, member)
   redis.call('ZREMRANGEBYSCORE', idx, '-inf', '(' .. now_s)
@@ -213,7 +260,7 @@ local function index_add(idx, member, deadline, now_s, session_prefix, limit)
       end
     end
   end
-  index_ttl(idx)
+  users_touch(users, user, signin, index_ttl(idx))
 end
 
 -- SESSION_REDIS_MAX_SESSIONS_PER_USER, before `member` joins `user`'s index: count

@@ -6,7 +6,7 @@
 -- no session of the user that existed before it ran can be read again: one that
 -- cycle_key was moving finds its old key gone and starts empty, one that rotated
 -- has only a stub left, pointing at nothing.
--- KEYS[1] the user's index. user_id: user id, key_prefix: session key prefix, keep: digests
+-- KEYS[1] the user's index, KEYS[2] the users index. user_id: user id, key_prefix: session key prefix, keep: digests
 -- to keep (netstrings), keep_newest: '1' to keep also the most recently active session,
 -- only: fingerprints (netstrings; '' for all): end only the sessions shown under
 -- one of them, by their digest or by the fingerprint kept across rotations.
@@ -51,4 +51,5 @@ for _, m in ipairs(records) do
   end
 end
 index_ttl(idx)
+users_forget(KEYS[2], idx, user)
 return ended

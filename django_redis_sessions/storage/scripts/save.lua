@@ -1,7 +1,8 @@
 -- ARGV: mode, created, deadline, idle, meta, user_id, expected_user_id, member, data, deleted, key_prefix, sweep_limit, absolute_age, max_sessions, limit_action, max_size, claimed
 -- Create, replace or merge a session, and keep its user's index exact, atomically.
 -- KEYS[1] session key, KEYS[2] index of the new user, KEYS[3] index of the user
---   the caller believes is stored (unused index slots repeat KEYS[1]).
+--   the caller believes is stored, KEYS[4] the users index (unused slots repeat
+--   KEYS[1]).
 -- mode: 'c' create (fails if the key exists), 'r' replace all data,
 --   'm' merge only changed/deleted keys (both fail if the key is gone: no
 --   resurrection of a session deleted elsewhere).
@@ -88,8 +89,14 @@ if exp <= now then
   -- Saved with an expiry in the past: the session ends now (Django ticket #19200).
   if raw then redis.call('DEL', KEYS[1]) end
   if CLUSTER then return -4 end
-  if old_user ~= '' then redis.call('ZREM', KEYS[3], member) end
-  if new_user ~= '' then redis.call('ZREM', KEYS[2], member) end
+  if old_user ~= '' then
+    redis.call('ZREM', KEYS[3], member)
+    users_forget(KEYS[4], KEYS[3], old_user)
+  end
+  if new_user ~= '' then
+    redis.call('ZREM', KEYS[2], member)
+    users_forget(KEYS[4], KEYS[2], new_user)
+  end
   return 1
 end
 if CLUSTER and new_user ~= '' then
@@ -109,11 +116,13 @@ redis.call('SET', KEYS[1], head .. build_meta(argv.user_id, kept_meta, argv.meta
 if CLUSTER then return 1 end
 if old_user ~= '' and old_user ~= new_user then
   redis.call('ZREM', KEYS[3], member)
+  users_forget(KEYS[4], KEYS[3], old_user)
 end
 -- The index only changes when the session's user or deadline does: most saves
 -- (a signed-in user changing a key) leave it alone.
 if new_user ~= '' and (new_user ~= old_user or deadline ~= stored_deadline) then
-  index_add(KEYS[2], member, deadline, now_s, argv.key_prefix, tonumber(argv.sweep_limit))
+  index_add(KEYS[2], member, deadline, now_s, argv.key_prefix, tonumber(argv.sweep_limit),
+    KEYS[4], new_user, new_user ~= old_user)
 end
 if ended and #ended > 0 then
   table.insert(ended, 1, 'ended')

@@ -6,22 +6,22 @@
 -- pending marks go. The members after them were merely not found: each goes
 -- unless its pending mark is still in the future (a sign-in claimed it and is
 -- writing the record right now).
--- Returns how many entries were removed.
+-- Returns how many entries the index has left (0: the user can leave the users
+-- index, ops.py).
 local _, now_s = now_ms()
 local certain = tonumber(argv.certain)
-local removed = 0
 for i = REST, #ARGV do
   local member = ARGV[i]
   local mark = PENDING_MARK .. member
   if i < REST + certain then
     redis.call('ZREM', KEYS[1], mark)
-    removed = removed + redis.call('ZREM', KEYS[1], member)
+    redis.call('ZREM', KEYS[1], member)
   else
     local until_s = redis.call('ZSCORE', KEYS[1], mark)
     if not until_s or tonumber(until_s) < now_s then
       redis.call('ZREM', KEYS[1], mark)
-      removed = removed + redis.call('ZREM', KEYS[1], member)
+      redis.call('ZREM', KEYS[1], member)
     end
   end
 end
-return removed
+return redis.call('ZCARD', KEYS[1])
