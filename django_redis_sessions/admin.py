@@ -38,7 +38,7 @@ from django.contrib.admin.utils import quote, unquote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db import connections, router
 from django.db.models import Field, IntegerField, Model, Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -65,6 +65,9 @@ SEARCH_MAX_LENGTH = 254
 #: Audit events shown on a user's page (the log keeps up to
 #: SESSION_REDIS_AUDIT_MAX_EVENTS, which may be set far higher).
 AUDIT_PAGE_LIMIT = 100
+#: Sign-in scores at or below this (unix seconds) mean "not known": clearsessions
+#: lists users whose index predates the users index with score 1 ms.
+KNOWN_SIGN_IN = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,9 @@ class UserRow:
     email: str
     sessions: int
     last_seen: datetime
+    #: The latest sign-in, from the users index; None when unknown (a user listed
+    #: by ``clearsessions`` after an upgrade, or found by a search).
+    signed_in_at: datetime | None = None
 
 
 def user_label(user: AbstractBaseUser | None, user_id: str) -> str:
@@ -252,26 +258,51 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             query = ""
             for error in search.errors.get("q", []):
                 self.message_user(request, f"Search not run: {error}", messages.ERROR)
-        overview = api.session_overview()
-        activity = overview.users
+        per_page = self.list_per_page
+        page: Page[Any]
         if query:
-            # The walk above already read every user's activity: keep the matches.
-            matches = {user_id_of(pk) for pk in self._search(query)}
-            activity = [a for a in activity if a.user_id in matches]
-        activity = sorted(activity, key=lambda a: (a.last_seen, a.user_id), reverse=True)
-        paginator = Paginator(activity, self.list_per_page)
-        page = paginator.get_page(request.GET.get("p"))
+            # Search goes through the user model, then those users' indexes: the
+            # cost is the matches', never the store's.
+            matches = [user_id_of(pk) for pk in self._search(query)]
+            activity = sorted(
+                api.users_activity(matches), key=lambda a: (a.last_seen, a.user_id), reverse=True
+            )
+            paginator = Paginator(activity, per_page)
+            page = paginator.get_page(request.GET.get("p"))
+            shown = list(page.object_list)
+            overview = api.session_overview(0, 0)
+        else:
+            # The users index is paged by Redis: the paginator only checks the page
+            # number against its size (a range costs nothing), and the page is read
+            # again when the number asked for was past the end.
+            number = request.GET.get("p")
+            overview = api.session_overview(self._offset(number, per_page), per_page)
+            page = Paginator(range(overview.signed_in_users), per_page).get_page(number)
+            if page.start_index() - 1 != overview.offset and overview.signed_in_users:
+                overview = api.session_overview(page.start_index() - 1, per_page)
+                page = Paginator(range(overview.signed_in_users), per_page).get_page(page.number)
+            shown = overview.users
         context = self._context(
             request,
             "Sessions",
             overview=overview,
-            users_with_sessions=len(overview.users),
+            totals=overview.totals,
+            users_with_sessions=overview.signed_in_users,
             query=query,
             page=page,
-            rows=self._rows(list(page.object_list)),
+            rows=self._rows(shown),
             **(extra_context or {}),
         )
         return TemplateResponse(request, "django_redis_sessions/admin/overview.html", context)
+
+    @staticmethod
+    def _offset(number: str | None, per_page: int) -> int:
+        """The offset of page ``number`` (a bad or missing number is page 1; one
+        past the end is corrected once the size is known)."""
+        try:
+            return max(0, int(number or 1) - 1) * per_page
+        except ValueError:
+            return 0
 
     def _search(self, query: str) -> list[Any]:
         model = get_user_model()
@@ -299,6 +330,11 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                     email=str(getattr(user, email_field, "") or "") if email_field else "",
                     sessions=item.sessions,
                     last_seen=datetime.fromtimestamp(item.last_seen, tz=UTC),
+                    signed_in_at=(
+                        datetime.fromtimestamp(item.signed_in_at, tz=UTC)
+                        if item.signed_in_at > KNOWN_SIGN_IN
+                        else None
+                    ),
                 )
             )
         return rows

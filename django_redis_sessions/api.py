@@ -298,17 +298,19 @@ async def auser_audit_events(user: Any, limit: int | None = None) -> list[AuditE
     return await audit.aread(user_id_of(user), limit)
 
 
-def session_overview() -> Overview:
-    """Totals and each signed-in user's session count and last activity.
+def session_overview(offset: int = 0, limit: int = 50) -> Overview:
+    """One page of signed-in users (most recent sign-in first) and the store's totals.
 
-    Walks the store with ``SCAN``: cost grows with the store (the admin's
-    overview page), unlike everything above.
+    Reads the users index and the listed users' indexes only, so a page costs the
+    same at a thousand sessions and at ten million. The totals are exact while
+    the database holds up to 10,000 keys, and estimated from a random sample of
+    keys above that (:class:`~django_redis_sessions.storage.plans.StoreTotals`).
     """
-    return run(Operations.overview, conf.SESSION_REDIS_ABSOLUTE_AGE or 0)
+    return run(Operations.overview, conf.SESSION_REDIS_ABSOLUTE_AGE or 0, offset, limit)
 
 
-async def asession_overview() -> Overview:
-    return await arun(Operations.overview, conf.SESSION_REDIS_ABSOLUTE_AGE or 0)
+async def asession_overview(offset: int = 0, limit: int = 50) -> Overview:
+    return await arun(Operations.overview, conf.SESSION_REDIS_ABSOLUTE_AGE or 0, offset, limit)
 
 
 def users_activity(users: Iterable[Any]) -> list[UserActivity]:

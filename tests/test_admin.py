@@ -430,7 +430,7 @@ def test_overview_without_any_signed_in_user_says_so(r, root, root_client):
     assert 'id="result_list"' not in html(response)
 
 
-def test_overview_paginates_fifty_users_per_page_most_recent_first(r, root_client):
+def test_overview_paginates_fifty_users_per_page_latest_sign_in_first(r, root_client):
     model = get_user_model()
     now = int(time.time())
     users = model.objects.bulk_create(
@@ -439,20 +439,23 @@ def test_overview_paginates_fifty_users_per_page_most_recent_first(r, root_clien
     users = list(model.objects.filter(username__startswith="user").order_by("username"))
     assert len(users) == 55
     for n, user in enumerate(users):
-        # user00 is the most recently active, user54 the least.
+        # user00 signs in first, user54 last; activity runs the other way, and the
+        # page is ordered by sign-in (the users index), not by activity.
         set_seen(r, signed_in(user), now - 100 - n)
-        if n % 10 == 0:  # a second, older session does not change the order
+        # Sign-ins a few ms apart: within one ms a user's repeated sign-in is
+        # ordered after the others' (scores rise strictly per user).
+        time.sleep(0.003)
+        if n % 10 == 0:  # a second session does not change the order
             set_seen(r, signed_in(user), now - 1000 - n)
 
     first = root_client.get(CHANGELIST)
     assert first.status_code == 200
     assert totals(first) == {"sessions": 62, "signed-in": 62, "anonymous": 0, "users": 56}
     names = [label for label, _email, _count in overview_rows(first)]
-    # The viewer's own session was used by this very request: most recent.
-    assert names == ["root", *(f"user{n:02d}" for n in range(49))]
-    counts = [count for *_, count in overview_rows(first)]
-    assert counts[1] == counts[11] == 2  # user00, user10
-    assert sum(counts) == 1 + 55 - 6 + 5
+    assert names == [f"user{n:02d}" for n in range(54, 4, -1)]
+    counts = {label: count for label, _email, count in overview_rows(first)}
+    assert counts["user50"] == counts["user10"] == 2
+    assert counts["user54"] == 1
     page = html(first)
     assert 'href="?p=2" rel="next">Next</a>' in page
     assert 'rel="prev"' not in page
@@ -460,11 +463,14 @@ def test_overview_paginates_fifty_users_per_page_most_recent_first(r, root_clien
 
     second = root_client.get(CHANGELIST, {"p": "2"})
     names = [label for label, _email, _count in overview_rows(second)]
-    assert names == [f"user{n:02d}" for n in range(49, 55)]
+    assert names == ["user04", "user03", "user02", "user01", "user00", "root"]
     page = html(second)
     assert 'href="?p=1" rel="prev">Previous</a>' in page
     assert 'rel="next"' not in page
     assert "Page 2 of 2" in page
+    # A page number past the end shows the last page, as Django's paginator does.
+    past = root_client.get(CHANGELIST, {"p": "9"})
+    assert [label for label, _e, _c in overview_rows(past)] == names
 
 
 def test_search_paginates_and_keeps_the_query_in_page_links(r, root_client):
@@ -517,7 +523,7 @@ def test_search_query_is_escaped(root_client):
 
 
 def test_overview_reports_an_unreachable_store_as_503(root_client, monkeypatch):
-    def unavailable() -> Any:
+    def unavailable(*args: Any, **kwargs: Any) -> Any:
         raise SessionStoreUnavailable("Redis at 127.0.0.1:1 refused the connection", "127.0.0.1:1")
 
     monkeypatch.setattr(api, "session_overview", unavailable)

@@ -184,7 +184,7 @@ def outage_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
 def test_raise_mode_answers_500_keeps_cookies_and_loses_nothing(server, alice, settings):
     made, clients = make_sessions(alice)
     before = server.snapshot()
-    assert len(before) == 4  # three sessions and alice's index
+    assert len(before) == 5  # three sessions, alice's index and the users index
     server.stop()
 
     for session, client in zip(made, clients, strict=True):
