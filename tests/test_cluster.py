@@ -291,14 +291,20 @@ def test_a_prune_during_a_sign_in_keeps_its_claimed_entry(rc: Any, alice: User) 
     plan = session._plan({"_auth_user_id": str(alice.pk)}, must_create=True)[0]
     assert plan is not None
     steps = driver.ops.save(plan)
-    reply = driver.perform(next(steps), {})  # the user listed in the users index
-    reply = driver.perform(steps.send(reply), {})  # the claim: entry in, record not yet written
+    reply = driver.perform(next(steps), {})  # the claim: entry in, record not yet written
+    reply = driver.perform(steps.send(reply), {})  # the user listed in the users index
     digest = plan.digest
     assert (
         rc.zscore(keys.user_index_key(conf.SESSION_REDIS_PREFIX, str(alice.pk)), digest) is not None
     )
-    # Readers and the cleanup find no record for it, and must leave it alone.
+    users = keys.users_key(conf.SESSION_REDIS_PREFIX)
+    assert rc.zscore(users, str(alice.pk)) is not None
+    # Readers and the cleanup find no record for it, and must leave it alone: the
+    # overview finds alice with no live session but a pending claim, and keeps
+    # her listed.
     assert api.list_user_sessions(alice) == []
+    assert api.session_overview().signed_in_users == 1
+    assert rc.zscore(users, str(alice.pk)) is not None
     call_command("clearsessions", verbosity=0)
     assert api.revoke_user_sessions(alice) == 0
     while True:

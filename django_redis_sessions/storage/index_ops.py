@@ -60,7 +60,7 @@ from .scripts import (
     UsersListArgs,
     UsersPruneArgs,
 )
-from .steps import Commands, Pause, Scan, Script, Steps
+from .steps import Commands, Pause, Sample, Scan, Script, Steps
 
 _T = TypeVar("_T")
 
@@ -78,8 +78,8 @@ EXACT_TOTALS_LIMIT = 10_000
 #: Keys drawn (``RANDOMKEY``, pipelined) to estimate a large store's totals: the
 #: share of sessions among them is known to within a few percent.
 TOTALS_SAMPLE = 400
-#: A Cluster draws fewer, one round trip each.
-CLUSTER_SAMPLE = 50
+#: A Cluster draws this many from each primary (one round trip each, sync).
+CLUSTER_SAMPLE = 150
 #: How often the overview reads a page again after pruning users who only had
 #: ended sessions left.
 USERS_PAGE_PASSES = 3
@@ -517,12 +517,21 @@ class IndexOps(Naming):
         return rows
 
     def _cluster_activity(
-        self, indexes: Sequence[bytes], absolute_age: int
+        self, indexes: Sequence[bytes], absolute_age: int, claimed: set[str] | None = None
     ) -> Steps[list[UserActivity]]:
+        """``claimed``, when given, collects the users whose index holds a pending
+        claim (a sign-in between its steps): not alive yet, not to be pruned."""
         ranges = yield Commands(
             [("ZRANGE", index, 0, -1) for index in indexes], "read user indexes"
         )
         found = [members(reply) for reply in ranges]
+        if claimed is not None:
+            mark = PENDING_MARK.encode()
+            claimed.update(
+                self.index_user(index)
+                for index, reply in zip(indexes, ranges, strict=True)
+                if any(bytes(m).startswith(mark) for m in reply)
+            )
         wanted = [self.session_key(m) for index_members in found for m in index_members]
         heads: list[Any] = []
         if wanted:
@@ -590,14 +599,18 @@ class IndexOps(Naming):
         sign-out, ``clearsessions``); one server does it in the ending script."""
         if not user_ids:
             return 0
-        replies = yield Commands(
-            [
-                *(("ZSCORE", self.users_key, user_id) for user_id in user_ids),
-                *(("EXISTS", self.index_key(user_id)) for user_id in user_ids),
-            ],
-            "update users index",
-        )
-        scores, found = replies[: len(user_ids)], replies[len(user_ids) :]
+        scores_read = [("ZSCORE", self.users_key, user_id) for user_id in user_ids]
+        exists = [("EXISTS", self.index_key(user_id)) for user_id in user_ids]
+        if self.cluster:
+            # The scores strictly before the indexes: a sign-in claims its index
+            # entry before it raises its score, so an index found gone was gone
+            # before any sign-in that could change the score read (users_prune.lua).
+            # A Cluster pipeline gives no order across nodes: two steps.
+            scores = yield Commands(scores_read, "update users index")
+            found = yield Commands(exists, "update users index")
+        else:
+            replies = yield Commands([*scores_read, *exists], "update users index")
+            scores, found = replies[: len(user_ids)], replies[len(user_ids) :]
         gone = [
             (user_id, int(float(score)))
             for user_id, score, exists in zip(user_ids, scores, found, strict=True)
@@ -631,16 +644,23 @@ class IndexOps(Naming):
             listed = score_pairs(page)
             if not listed:
                 break
-            activity = yield from self.users_activity(
-                [self.index_key(user_id).encode() for user_id, _score in listed], absolute_age
-            )
+            indexes = [self.index_key(user_id).encode() for user_id, _score in listed]
+            claimed: set[str] = set()
+            if self.cluster:
+                activity = yield from self._cluster_activity(indexes, absolute_age, claimed)
+            else:
+                activity = yield from self.users_activity(indexes, absolute_age)
             alive = {row.user_id: row for row in activity}
             rows = [
                 replace(alive[user_id], signed_in_at=score // 1000)
                 for user_id, score in listed
                 if user_id in alive
             ]
-            idle = [(user_id, score) for user_id, score in listed if user_id not in alive]
+            idle = [
+                (user_id, score)
+                for user_id, score in listed
+                if user_id not in alive and user_id not in claimed
+            ]
             if not idle or not (yield self.forget(idle)):
                 break
         return UsersPage(rows, int(total))
@@ -649,38 +669,43 @@ class IndexOps(Naming):
         """Session totals of the whole store: counted key by key while the database
         is small (``EXACT_TOTALS_LIMIT`` keys), estimated from a random sample of
         keys above that, so a page view never walks a large store."""
-        (size,) = yield Commands([("DBSIZE",)], "count keys")
-        size = int(size)
+        samples = yield Sample(CLUSTER_SAMPLE if self.cluster else TOTALS_SAMPLE, "sample keys")
+        size = sum(node_size for node_size, _keys in samples)
         if size <= EXACT_TOTALS_LIMIT:
             return (yield from self._counted_totals(absolute_age))
-        if self.cluster:
-            # RANDOMKEY names no key, so a Cluster pipeline cannot route it: one
-            # step each (a random primary each time).
-            sample = []
-            for _ in range(CLUSTER_SAMPLE):
-                sample += yield Commands([("RANDOMKEY",)], "sample keys")
-        else:
-            sample = yield Commands([("RANDOMKEY",)] * TOTALS_SAMPLE, "sample keys")
+        # Each primary's share is estimated from its own sample, then summed (a
+        # Cluster's primaries need not hold the same number of keys).
         session_prefix = self.key_prefix.encode()
         digest_length = len(session_prefix) + 2 * keys.DIGEST_SIZE
-        sessions = [
-            bytes(key)
-            for key in sample
-            if key is not None
-            and bytes(key).startswith(session_prefix)
-            and len(key) == digest_length
-        ]
-        signed_in = 0
-        if sessions:
+        drawn: list[int] = []
+        found: list[list[bytes]] = []
+        for _node_size, sample in samples:
+            drawn.append(len(sample))
+            found.append(
+                [
+                    key
+                    for key in sample
+                    if key.startswith(session_prefix) and len(key) == digest_length
+                ]
+            )
+        wanted = [key for node_keys in found for key in node_keys]
+        heads = []
+        if wanted:
             heads = yield Commands(
-                [("GETRANGE", key, HEADER_LENGTH, HEADER_LENGTH + 24) for key in sessions],
+                [("GETRANGE", key, HEADER_LENGTH, HEADER_LENGTH + 24) for key in wanted],
                 "sample keys",
             )
-            signed_in = sum(names_a_user(bytes(head)) for head in heads)
-        drawn = max(1, sum(key is not None for key in sample))
-        estimated = round(size * len(sessions) / drawn)
-        estimated_signed_in = round(estimated * signed_in / len(sessions)) if sessions else 0
-        return StoreTotals(estimated, estimated_signed_in, exact=False, sampled=drawn, keys=size)
+        named = iter(names_a_user(bytes(head)) for head in heads)
+        sessions = signed_in = 0.0
+        for (node_size, _sample), count, node_keys in zip(samples, drawn, found, strict=True):
+            if not count:
+                continue
+            users = sum(next(named) for _ in node_keys)
+            sessions += node_size * len(node_keys) / count
+            signed_in += node_size * users / count
+        return StoreTotals(
+            round(sessions), round(signed_in), exact=False, sampled=sum(drawn), keys=size
+        )
 
     def _counted_totals(self, absolute_age: int) -> Steps[StoreTotals]:
         sessions = signed_in = 0
