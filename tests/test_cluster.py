@@ -32,7 +32,7 @@ from django_redis_sessions.storage import Operations, connection, keys, ops, rec
 from django_redis_sessions.storage import run as run_operation
 from django_redis_sessions.storage.plans import RotatePlan, RotateResult
 
-from .helpers import load_scripts, login, redis_key
+from .helpers import listed_without_index, load_scripts, login, redis_key, unlisted_users
 from .servers import redis_cluster
 from .test_import_sessions import old_engine_session, run, signed_in_data
 from .test_rotation import age
@@ -274,9 +274,12 @@ def test_a_crash_before_any_step_leaves_no_unindexed_session(
             run(alice)
         crash_at(10**9)
         assert unindexed_live_sessions(rc) == [], f"{operation}: crash at step {step}"
+        assert unlisted_users(rc) == set(), f"{operation}: crash at step {step}"
     call_command("clearsessions", verbosity=0)
     assert unindexed_live_sessions(rc) == []
     assert stale_entries(rc) == []
+    assert unlisted_users(rc) == set()
+    assert listed_without_index(rc) == set()
 
 
 # -- a sign-in in flight -------------------------------------------------------------------

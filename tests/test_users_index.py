@@ -10,6 +10,7 @@ command and the overview, on the real Redis (and, with ``--redis-cluster``, on a
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -19,10 +20,11 @@ from django.core.management import call_command
 from django.test import Client
 
 from django_redis_sessions import api
+from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 from django_redis_sessions.storage import index_ops, keys, runner
 
-from .helpers import login, redis_key
+from .helpers import listed_without_index, login, redis_key, unlisted_users
 
 pytestmark = [pytest.mark.real_redis, pytest.mark.django_db]
 
@@ -275,3 +277,55 @@ async def test_the_async_overview_reads_the_same_page(two_signed_in: None) -> No
     ]
     assert async_.signed_in_users == sync.signed_in_users == 2
     assert async_.totals == sync.totals
+
+
+def test_readers_pruning_while_users_sign_in_and_out_never_hide_a_live_session(
+    r: Any, alice: Any, bob: Any, carol: Any
+) -> None:
+    """Overviews and cleanups prune the users index while the same users sign in
+    and out in other threads. Right after each sign-in, while that session is
+    alive, its user must be listed: a reader that decided to prune on an older
+    score must not drop them."""
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    hidden: list[str] = []
+    rounds: list[int] = []
+
+    def churn(user: Any) -> None:
+        n = 0
+        try:
+            while not stop.is_set():
+                key = session_for(user)  # the user's only session: listed
+                if r.zscore(users_key(), str(user.pk)) is None:
+                    hidden.append(str(user.pk))
+                SessionStore(key).delete()  # the last one ends: dropped
+                n += 1
+            session_for(user)
+        except BaseException as exc:
+            errors.append(exc)
+        rounds.append(n)
+
+    def read() -> None:
+        try:
+            while not stop.is_set():
+                api.session_overview(0, 2)
+                call_command("clearsessions", verbosity=0)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=churn, args=(u,), daemon=True) for u in (alice, bob, carol)]
+    threads += [threading.Thread(target=read, daemon=True) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    time.sleep(3)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert errors == []
+    assert min(rounds) > 10
+    assert hidden == []
+    assert unlisted_users(r) == set()
+    page = api.session_overview(0, 10)
+    assert {row.user_id for row in page.users} == {str(u.pk) for u in (alice, bob, carol)}
+    call_command("clearsessions", verbosity=0)
+    assert listed_without_index(r) == set()
