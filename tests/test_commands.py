@@ -356,7 +356,8 @@ def test_clearsessions_shows_progress_on_a_terminal_stderr(r, alice, bob, settin
     call_command("clearsessions", stdout=out, stderr=err)
     text = err.getvalue()
     last = r"\rScanned ~[\d,]+ of ~[\d,]+ keys \(\d+%\): 2 indexes, 2 pruned *\n"
-    assert text.startswith("\rScanned ~") and re.search(last + r"\Z", text), repr(text)
+    assert text.startswith("\rScanned ~")
+    assert re.search(last + r"\Z", text), repr(text)
     assert SUMMARY.fullmatch(out.getvalue())
     # Not a terminal, or --no-progress: the summary only.
     for stderr, options in ((io.StringIO(), {}), (Terminal(), {"no_progress": True})):
