@@ -250,7 +250,8 @@ def test_a_users_listing_takes_limit_and_jsonl(r, alice):
     [
         ((), "Name a user, or use --all to list every session."),
         (("alice", "--all"), "--all lists every session: do not name a user with it."),
-        (("--all", "--limit", "0"), "argument --limit: invalid _positive value: '0'"),
+        (("--all", "--limit", "0"), "--limit: a positive whole number is needed, not '0'"),
+        (("alice", "--limit", "x"), "--limit: a positive whole number is needed, not 'x'"),
         (("--all", "--json", "--jsonl"), "not allowed with argument"),
     ],
 )
