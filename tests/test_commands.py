@@ -350,13 +350,19 @@ def test_clearsessions_shows_batches_at_verbosity_2(r, alice, bob, settings, mon
 
 
 @pytest.mark.single_server
-def test_clearsessions_draws_a_progress_bar_on_a_terminal(r, alice, bob, settings):
+def test_clearsessions_shows_progress_on_a_terminal_stderr(r, alice, bob, settings):
     _stale_indexes(r, alice, bob, settings)
-    out = Terminal()
-    call_command("clearsessions", stdout=out)
-    text = out.getvalue()
-    assert re.search(r"\r\[[#.]{30}\] +\d+%  2 indexes, 2 pruned\n", text), repr(text)
-    assert SUMMARY.search(text)
+    out, err = io.StringIO(), Terminal()
+    call_command("clearsessions", stdout=out, stderr=err)
+    text = err.getvalue()
+    last = r"\rScanned ~[\d,]+ of ~[\d,]+ keys \(\d+%\): 2 indexes, 2 pruned *\n"
+    assert text.startswith("\rScanned ~")
+    assert re.search(last + r"\Z", text), repr(text)
+    assert SUMMARY.fullmatch(out.getvalue())
+    # Not a terminal, or --no-progress: the summary only.
+    for stderr, options in ((io.StringIO(), {}), (Terminal(), {"no_progress": True})):
+        call_command("clearsessions", stdout=io.StringIO(), stderr=stderr, **options)
+        assert stderr.getvalue() == ""
 
 
 def test_clearsessions_for_another_engine_behaves_like_djangos(settings):

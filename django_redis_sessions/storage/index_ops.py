@@ -34,7 +34,16 @@ from typing import Any, TypeVar
 
 from ..exceptions import CorruptRecord, SessionStoreError
 from . import keys
-from .plans import CleanupStats, Overview, Progress, StoreTotals, UserActivity, UsersPage
+from .plans import (
+    CleanupStats,
+    Overview,
+    Progress,
+    ScanProgress,
+    ScanReport,
+    StoreTotals,
+    UserActivity,
+    UsersPage,
+)
 from .record import (
     CREATED_OFFSET,
     HEADER_LENGTH,
@@ -70,6 +79,9 @@ REVOKE_BATCH = 500
 CLEANUP_BATCH = 500
 #: Keys deleted per ``UNLINK`` when every session is ended.
 PURGE_BATCH = 1000
+#: Keys asked for per ``SCAN`` call by a store-wide listing (its reads follow the
+#: batches, so ``--limit`` stops after about one batch more than it shows).
+LIST_BATCH = 500
 #: Keys asked for per ``SCAN`` call by the overview.
 OVERVIEW_BATCH = 1000
 #: Up to this many keys in the database, the overview counts sessions key by key
@@ -358,14 +370,68 @@ class IndexOps(Naming):
                 yield Pause(REVOKE_PAUSE)
         return ended
 
-    def find(self, fingerprint: str) -> Steps[list[str]]:
+    def find(self, fingerprint: str, progress: ScanReport | None = None) -> Steps[list[str]]:
         """Digests starting with ``fingerprint``, store-wide (``SCAN``). A user's own
         sessions are matched inside ``revoke_user`` instead."""
         scan = Scan(self.session_pattern(fingerprint), PURGE_BATCH, "find session")
         found: list[str] = []
+        state = ScanProgress()
         while (batch := (yield scan)) is not None:
             found += [self.digest_of(key) for key in batch]
+            self._walked(state, scan, batch, len(batch), progress)
         return found
+
+    def _walked(
+        self,
+        state: ScanProgress,
+        scan: Scan,
+        batch: Sequence[bytes],
+        done: int,
+        progress: ScanReport | None,
+    ) -> None:
+        """Count one ``SCAN`` batch into ``state`` and report it."""
+        state.scan_calls += 1
+        state.matched += len(batch)
+        # One server: a SCAN call examines about COUNT keys. A Cluster's batches
+        # are of matching keys (redis-py walks the nodes), so only those are known.
+        state.scanned += len(batch) if self.cluster else max(scan.count, len(batch))
+        state.done += done
+        if progress is not None:
+            progress(state)
+
+    def walk_sessions(
+        self,
+        emit: Callable[[list[tuple[str, bytes]]], int],
+        limit: int | None = None,
+        progress: ScanReport | None = None,
+    ) -> Steps[ScanProgress]:
+        """Read every session record under the prefix, batch by batch (``SCAN``
+        then a pipelined ``GET``; a plain read slides nobody's expiry).
+
+        ``emit`` receives each batch's ``(digest, stored bytes)`` and returns how
+        many it showed; after ``limit`` shown the walk stops, having read no more
+        records than it still needed.
+        """
+        state = ScanProgress()
+        wanted = limit
+        scan = Scan(self.session_pattern(), LIST_BATCH, "list sessions")
+        while (wanted is None or wanted > 0) and (batch := (yield scan)) is not None:
+            shown = 0
+            rest = list(batch)
+            while rest and (wanted is None or shown < wanted):
+                size = len(rest) if wanted is None else wanted - shown
+                chunk, rest = rest[:size], rest[size:]
+                raws = yield Commands([("GET", key) for key in chunk], "list sessions")
+                shown += emit(
+                    [
+                        (self.digest_of(key), bytes(raw))
+                        for key, raw in zip(chunk, raws, strict=True)
+                        if raw is not None
+                    ]
+                )
+            wanted = None if wanted is None else wanted - shown
+            self._walked(state, scan, batch, shown, progress)
+        return state
 
     def revoke_digest(self, digest: str) -> Steps[str | None]:
         """End one session whatever its user; return that user id, None if missing."""
@@ -382,13 +448,15 @@ class IndexOps(Naming):
                 return user_id
         raise self.conflict("revoke")
 
-    def purge(self, dry_run: bool = False) -> Steps[int]:
+    def purge(self, dry_run: bool = False, progress: ScanReport | None = None) -> Steps[int]:
         """End every session under the prefix (and drop every index); return how many."""
         sessions = 0
+        state = ScanProgress()
         for pattern, counted in ((self.session_pattern(), True), (self.index_pattern(), False)):
             scan = Scan(pattern, PURGE_BATCH, "revoke all")
             while (batch := (yield scan)) is not None:
                 if not batch:
+                    self._walked(state, scan, batch, 0, progress)
                     continue
                 if dry_run:
                     removed = len(batch)
@@ -399,6 +467,7 @@ class IndexOps(Naming):
                 else:
                     (removed,) = yield Commands([("UNLINK", *batch)], "revoke all")
                 sessions += int(removed) if counted else 0
+                self._walked(state, scan, batch, int(removed) if counted else 0, progress)
         return sessions
 
     def clear_expired(self, progress: Progress | None = None) -> Steps[CleanupStats]:

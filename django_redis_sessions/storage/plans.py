@@ -123,6 +123,24 @@ class CleanupStats:
 Progress = Callable[[CleanupStats], None]
 
 
+@dataclass(slots=True)
+class ScanProgress:
+    """How far a store-wide ``SCAN`` walk has got (ending, finding or listing
+    sessions), for a progress line."""
+
+    #: ``SCAN`` calls made so far (on a Cluster: batches of matching keys).
+    scan_calls: int = 0
+    #: Keys examined so far, about: ``SCAN`` calls times their ``COUNT`` hint.
+    scanned: int = 0
+    #: Keys that matched the walk's pattern.
+    matched: int = 0
+    #: Sessions acted on: ended (or counted, dry run), found, listed.
+    done: int = 0
+
+
+ScanReport = Callable[[ScanProgress], None]
+
+
 @dataclass(frozen=True, slots=True)
 class UserActivity:
     """One signed-in user's live sessions, as the admin overview lists them."""
