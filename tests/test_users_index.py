@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from io import StringIO
 from typing import Any
 
 import pytest
@@ -186,7 +187,9 @@ def test_clearsessions_lists_users_missing_from_the_index_and_drops_users_withou
     r.zadd(users_key(), {str(carol.pk): 5})
     r.expire(users_key(), 100)
     r.delete(redis_key(carol_key), index_key(carol))
-    call_command("clearsessions", verbosity=0)
+    out = StringIO()
+    call_command("clearsessions", stdout=out)
+    assert "Users index: listed 2 missing users, dropped 1 user without sessions." in out.getvalue()
     scores = listed(r)
     # Backfilled users list last (their sign-in time is unknown).
     assert scores == {str(alice.pk): 1, str(bob.pk): 1}
