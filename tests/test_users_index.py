@@ -189,7 +189,10 @@ def test_clearsessions_lists_users_missing_from_the_index_and_drops_users_withou
     r.delete(redis_key(carol_key), index_key(carol))
     out = StringIO()
     call_command("clearsessions", stdout=out)
-    assert "Users index: listed 2 missing users, dropped 1 user without sessions." in out.getvalue()
+    assert (
+        "Users index (the admin overview's): listed 2 missing users, "
+        "dropped 1 user with no session left." in out.getvalue()
+    )
     scores = listed(r)
     # Backfilled users list last (their sign-in time is unknown).
     assert scores == {str(alice.pk): 1, str(bob.pk): 1}

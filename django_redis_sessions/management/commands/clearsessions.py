@@ -89,14 +89,18 @@ class Command(BaseCommand):
                 f"{_count(stats.entries_pruned, 'entry', 'entries')} of ended sessions, "
                 f"removed {_count(stats.indexes_removed, 'empty index', 'empty indexes')}."
             )
-            if stats.users_listed or stats.users_removed:
-                # Only after an upgrade or a leak: the users index (the admin
-                # overview's) was missing users, or listed users without an index.
-                listed = _count(stats.users_listed, "missing user", "missing users")
-                dropped = _count(stats.users_removed, "user", "users")
-                self.stdout.write(
-                    f"Users index: listed {listed}, dropped {dropped} without sessions."
+            changes = []
+            if stats.users_listed:
+                # After an upgrade: users whose index predates the users index.
+                changes.append(
+                    f"listed {_count(stats.users_listed, 'missing user', 'missing users')}"
                 )
+            if stats.users_removed:
+                changes.append(
+                    f"dropped {_count(stats.users_removed, 'user', 'users')} with no session left"
+                )
+            if changes:
+                self.stdout.write(f"Users index (the admin overview's): {', '.join(changes)}.")
 
     def _progress(self, verbosity: int, line: ProgressLine, keys_in_db: int) -> Progress | None:
         if verbosity < 2 and not line.active:
