@@ -104,8 +104,11 @@ class SessionInfo:
         return min(ends) if ends else self.last_seen
 
     def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (times as ISO 8601 strings)."""
+        """A JSON-ready dict (times as ISO 8601 strings), without ``device``."""
         data = asdict(self)
+        # The recorded name is raw material for pages, which show
+        # devices.shown_device(user_agent, device) (the JSON view adds it).
+        del data["device"]
         data["expires"] = self.expires
         return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in data.items()}
 
