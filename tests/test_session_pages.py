@@ -209,6 +209,34 @@ def test_the_device_name_is_recorded_with_the_user_agent(r, alice):
     assert unknown[record.META_DEVICE] == ""
 
 
+def test_the_device_name_moves_with_the_session(r, alice, settings):
+    settings.SESSION_REDIS_ROTATE_AFTER = 60
+    settings.SESSION_REDIS_ROTATE_GRACE = 30
+    firefox = Client(HTTP_USER_AGENT=FIREFOX)
+    firefox.post("/write/", data=b'{"a": 1}', content_type="application/json")
+    anonymous = firefox.cookies[settings.SESSION_COOKIE_NAME].value
+    name = record.decode(r.get(redis_key(anonymous))).meta[record.META_DEVICE]
+    assert name == "Firefox 128 on Windows 10"
+    # Later requests send no user agent: what the new keys hold came from the old.
+    quiet = viewer(anonymous)
+    response = quiet.post("/login/", {"username": "alice", "password": "pw-alice"})
+    assert response.status_code == 200
+    signed_in = quiet.cookies[settings.SESSION_COOKIE_NAME].value
+    assert signed_in != anonymous  # cycle_key
+    assert record.decode(r.get(redis_key(signed_in))).meta[record.META_DEVICE] == name
+    raw = r.get(redis_key(signed_in))
+    created = record.read_field(raw, record.CREATED_OFFSET) - 120
+    deadline = record.read_field(raw, record.DEADLINE_OFFSET) - 120
+    aged = raw[:1] + record.field(created) + raw[9:17] + record.field(deadline) + raw[25:]
+    r.set(redis_key(signed_in), aged, keepttl=True)
+    assert quiet.get("/read/").status_code == 200
+    rotated = quiet.cookies[settings.SESSION_COOKIE_NAME].value
+    assert rotated != signed_in  # rotation
+    after = record.decode(r.get(redis_key(rotated))).meta
+    assert after[record.META_DEVICE] == name
+    assert after[record.META_USER_AGENT] == FIREFOX
+
+
 def test_a_device_name_is_capped(monkeypatch):
     class Long:
         family = "B" * 200
