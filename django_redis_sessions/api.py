@@ -39,7 +39,14 @@ from .signals import By
 from .storage import Operations, arun, keys, run
 from .storage.index_ops import shown_fingerprint
 from .storage.plans import Overview, ScanProgress, ScanReport, UserActivity
-from .storage.record import META_IP, META_USER_AGENT, decode, decode_summary, is_stub
+from .storage.record import (
+    META_DEVICE,
+    META_IP,
+    META_USER_AGENT,
+    decode,
+    decode_summary,
+    is_stub,
+)
 from .storage.steps import Steps
 
 __all__ = [
@@ -47,6 +54,7 @@ __all__ = [
     "AuditEvent",
     "ScanProgress",
     "SessionInfo",
+    "SessionPage",
     "alist_user_sessions",
     "arevoke_all_sessions",
     "arevoke_other_sessions",
@@ -57,6 +65,7 @@ __all__ = [
     "asession_overview",
     "asessions_data",
     "auser_audit_events",
+    "auser_sessions_page",
     "ausers_activity",
     "list_user_sessions",
     "revoke_all_sessions",
@@ -69,6 +78,7 @@ __all__ = [
     "session_overview",
     "sessions_data",
     "user_audit_events",
+    "user_sessions_page",
     "users_activity",
 ]
 
@@ -91,6 +101,11 @@ class SessionInfo:
     user_agent: str | None = None
     #: Whether this is the session of the request (or key) given as ``current``.
     current: bool = False
+    #: The device name recorded with the user agent (``devices.device_name``):
+    #: ``""`` when it would only repeat the user agent, ``None`` for a record
+    #: written before device names were recorded. Pages show
+    #: ``devices.shown_device(user_agent, device)``.
+    device: str | None = None
 
     @property
     def expires(self) -> datetime:
@@ -99,8 +114,11 @@ class SessionInfo:
         return min(ends) if ends else self.last_seen
 
     def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (times as ISO 8601 strings)."""
+        """A JSON-ready dict (times as ISO 8601 strings), without ``device``."""
         data = asdict(self)
+        # The recorded name is raw material for pages, which show
+        # devices.shown_device(user_agent, device) (the JSON view adds it).
+        del data["device"]
         data["expires"] = self.expires
         return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in data.items()}
 
@@ -146,6 +164,7 @@ def _info(
         ip=summary.meta.get(META_IP),
         user_agent=summary.meta.get(META_USER_AGENT),
         current=digest in current,
+        device=summary.meta.get(META_DEVICE),
     )
     if info.expires.timestamp() <= now:
         return None  # past its deadline; its next load deletes it
@@ -191,6 +210,81 @@ async def alist_user_sessions(user: Any, current: Any = None) -> list[SessionInf
 
 def _listing(ops: Operations, user_id: str, current: Any) -> Steps[list[SessionInfo]]:
     return _infos((yield from ops.user_records(user_id)), user_id, current)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPage:
+    """One page of a user's sessions (:func:`user_sessions_page`)."""
+
+    #: The page's sessions, as :func:`list_user_sessions` shows them.
+    sessions: list[SessionInfo]
+    #: The user's live sessions, on every page.
+    total: int
+    offset: int
+    limit: int
+    #: With ``with_data``: the decoded data of each session on the page, by
+    #: fingerprint (``None`` for a record that cannot be decoded).
+    data: dict[str, dict[str, Any] | None] | None = None
+
+    @property
+    def has_next(self) -> bool:
+        return self.offset + self.limit < self.total
+
+    @property
+    def has_previous(self) -> bool:
+        return self.offset > 0
+
+
+def user_sessions_page(
+    user: Any, offset: int = 0, limit: int = 50, current: Any = None, *, with_data: bool = False
+) -> SessionPage:
+    """One page of the user's live sessions and how many there are.
+
+    The session named by ``current`` (a request, a session or a session key)
+    comes first, marked ``current=True``; the others follow by last activity,
+    most recent first. The cost is the page's: on one server a single round trip,
+    in which Redis reads each session's small header (never its data) and sends
+    back only the page's records; a Cluster pipelines the headers' reads per
+    node, then reads the page. ``limit=0`` counts only. ``with_data`` also
+    decodes the page's session data (the admin's data view). Reading does not
+    extend any session.
+    """
+    user_id = user_id_of(user)
+    return run(_paging, user_id, offset, limit, digests_of(current), with_data)
+
+
+async def auser_sessions_page(
+    user: Any, offset: int = 0, limit: int = 50, current: Any = None, *, with_data: bool = False
+) -> SessionPage:
+    user_id = user_id_of(user)
+    return await arun(_paging, user_id, offset, limit, digests_of(current), with_data)
+
+
+def _paging(
+    ops: Operations,
+    user_id: str,
+    offset: int,
+    limit: int,
+    current: frozenset[str],
+    with_data: bool,
+) -> Steps[SessionPage]:
+    offset, limit = max(0, offset), max(0, limit)
+    absolute_age = conf.SESSION_REDIS_ABSOLUTE_AGE or 0
+    page = yield from ops.user_page(user_id, offset, limit, absolute_age, current)
+    now = time.time()
+    shown = [
+        (info, digest, raw)
+        for digest, raw in page.records
+        if (info := _info(digest, raw, user_id, current, now)) is not None
+    ]
+    data = None
+    if with_data:
+        decoded = _decoded([(digest, raw) for _info_, digest, raw in shown], user_id)
+        data = {
+            info.fingerprint: decoded.get(keys.fingerprint_of_digest(digest))
+            for info, digest, _raw in shown
+        }
+    return SessionPage([info for info, _d, _r in shown], page.total, offset, limit, data)
 
 
 def revoke_user_sessions(

@@ -7,6 +7,9 @@ or the revocation API runs, each written once as a generator of steps
 * listing and revoking a user's sessions, at a cost proportional to that user's
   sessions and never to the store (one ``ZRANGE`` and one pipelined read; a
   revocation is one script on one server, ``revoke_user.lua``);
+* one page of a user's sessions, most recently active first: one script on one
+  server (``user_page.lua``) that reads each session's header on the server and
+  sends back the page's records only;
 * finding a session by its fingerprint (``SCAN``);
 * the admin's overview: totals and each signed-in user's session count and last
   activity, from one ``SCAN`` walk plus a script per batch of indexes that reads
@@ -38,6 +41,7 @@ from .plans import (
     CleanupStats,
     Overview,
     Progress,
+    RecordsPage,
     ScanProgress,
     ScanReport,
     StoreTotals,
@@ -48,6 +52,7 @@ from .record import (
     CREATED_OFFSET,
     HEADER_LENGTH,
     META_ORIGIN,
+    META_USER,
     NO_DEADLINE_SCORE,
     PENDING_MARK,
     SEEN_OFFSET,
@@ -55,6 +60,7 @@ from .record import (
     encode_keys,
     is_stub,
     names_a_user,
+    netstring,
     read_field,
     stub_target,
 )
@@ -66,6 +72,7 @@ from .scripts import (
     RevokeArgs,
     RevokeUserArgs,
     UnindexArgs,
+    UserPageArgs,
     UsersListArgs,
     UsersPruneArgs,
 )
@@ -279,6 +286,84 @@ class IndexOps(Naming):
             kept = {m for m, _raw in records}
             yield self.unindex(user_id, [], [m for m in found if m not in kept])
         return records
+
+    def user_page(
+        self, user_id: str, offset: int, limit: int, absolute_age: int, first: Collection[str] = ()
+    ) -> Steps[RecordsPage]:
+        """One page of the user's live sessions and how many there are.
+
+        Sorted by last activity (the header's ``seen``, then ``created``), most
+        recent first, with the sessions in ``first`` (digests: the caller's own)
+        before all others. Only the page's records cross the network: one server
+        runs ``user_page.lua`` (one round trip, headers read on the server); a
+        Cluster reads the index, then the headers (``GETRANGE``, pipelined per
+        node), sorts here, then reads the page's records. Entries of ended
+        sessions are pruned on the way, as ``user_records`` does.
+        """
+        offset, limit = max(0, offset), max(0, limit)
+        if not self.cluster:
+            args = UserPageArgs(
+                user_id,
+                self.key_prefix,
+                absolute_age,
+                offset,
+                limit,
+                encode_keys(sorted(first)),
+            )
+            reply = yield Script(
+                self.scripts.user_page, [self.index_key(user_id), self.users_key], args
+            )
+            records = [
+                (bytes(reply[i]).decode(), bytes(reply[i + 1])) for i in range(1, len(reply), 2)
+            ]
+            return RecordsPage(records, int(reply[0]))
+        return (yield from self._cluster_user_page(user_id, offset, limit, absolute_age, first))
+
+    def _cluster_user_page(
+        self, user_id: str, offset: int, limit: int, absolute_age: int, first: Collection[str]
+    ) -> Steps[RecordsPage]:
+        (reply,) = yield Commands([("ZRANGE", self.index_key(user_id), 0, -1)], "read user index")
+        found = members(reply)
+        if not found:
+            return RecordsPage([], 0)
+        mine = netstring(META_USER) + netstring(user_id.encode("utf-8"))
+        span = HEADER_LENGTH + 12 + len(mine)
+        heads = yield Commands(
+            [("GETRANGE", self.session_key(m), 0, span - 1) for m in found], "read user index"
+        )
+        now = int(time.time())
+        live: list[tuple[int, int, int, str]] = []
+        stale: list[str] = []
+        for member, head in zip(found, heads, strict=True):
+            head = bytes(head or b"")
+            if not head or is_stub(head):
+                stale.append(member)
+                continue
+            try:
+                summary = decode_summary(head[:HEADER_LENGTH] + b"0:")
+            except CorruptRecord:
+                continue
+            colon = head.find(b":", HEADER_LENGTH, HEADER_LENGTH + 12)
+            if colon < 0:
+                continue
+            if not head[colon + 1 :].startswith(mine):
+                stale.append(member)  # someone else's now (or a sign-in claiming it)
+                continue
+            deadline = summary.deadline
+            if absolute_age > 0 and (deadline == 0 or summary.created + absolute_age < deadline):
+                deadline = summary.created + absolute_age
+            if deadline == 0 or deadline > now:
+                live.append((member in first, summary.seen, summary.created, member))
+        if stale:
+            # Not found, or not the user's: dropped unless a sign-in claims it now.
+            yield self.unindex(user_id, [], stale)
+        live.sort(key=lambda item: (-item[0], -item[1], -item[2], item[3]))
+        shown = [item[3] for item in live[offset : offset + limit]]
+        if not shown:
+            return RecordsPage([], len(live))
+        raws = yield Commands([("GET", self.session_key(m)) for m in shown], "read user index")
+        records = [(m, bytes(raw)) for m, raw in zip(shown, raws, strict=True) if raw is not None]
+        return RecordsPage(records, len(live))
 
     def revoke(self, user_id: str, digests: Sequence[str]) -> Steps[list[str]]:
         """End these sessions of the user; return the digests actually ended."""

@@ -162,6 +162,16 @@ class UsersPage:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordsPage:
+    """One page of a user's sessions as stored: ``(digest, record)`` in page order
+    (the caller's own first, then by last activity, most recent first)."""
+
+    records: list[tuple[str, bytes]]
+    #: The user's live sessions (all pages).
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
 class StoreTotals:
     """Session totals of the whole store.
 
