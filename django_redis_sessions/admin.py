@@ -9,8 +9,9 @@ a queryset:
   from the per-user indexes with ``SCAN`` (never ``KEYS``), searchable by
   username or email (the database finds the users; the walk has their rows); a
   search longer than ``SEARCH_MAX_LENGTH`` is refused with a message;
-* one user's sessions: fingerprint, created, last seen, idle and absolute
-  expiry, IP, device; revoke the selected ones;
+* one user's sessions, a page at a time (most recently active first; one round
+  trip a page, ``api.user_sessions_page``): fingerprint, created, last seen,
+  idle and absolute expiry, IP, device; revoke the selected ones;
 * revoke all of a user's sessions, behind a confirmation page;
 * with ``SESSION_REDIS_AUDIT``, the user's recent session events (``policies/audit.py``)
   below their sessions.
@@ -47,12 +48,13 @@ from django.urls import URLPattern, path, reverse
 
 from . import api
 from .conf import conf
-from .devices import describe_user_agent
+from .devices import describe_user_agent, shown_device
 from .exceptions import AmbiguousFingerprint, SessionStoreError
 from .identifiers import user_id_of
 from .models import REVOKE_PERMISSION, VIEW_PERMISSION, RedisSession
 from .signals import By
 from .storage.plans import UserActivity
+from .views import sessions_page
 
 #: Users matched by one search; a search is for finding someone, not for paging
 #: through the user table.
@@ -366,22 +368,31 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 self._revoke_selected(request, user_id, fingerprints)
             return HttpResponseRedirect(self._user_url(user_id))
         user = users_by_id([user_id]).get(user_id)
-        sessions = api.list_user_sessions(user_id, current=request)
         show_data = conf.SESSION_REDIS_ADMIN_SHOW_DATA and request.user.is_superuser
-        data = api.sessions_data(user_id) if show_data else {}
+        per_page = self.list_per_page
+        result, page = sessions_page(
+            request.GET.get("p"),
+            per_page,
+            lambda offset: api.user_sessions_page(
+                user_id, offset, per_page, current=request, with_data=show_data
+            ),
+        )
+        data = result.data or {}
         rows = [
             {
                 "info": info,
-                "device": describe_user_agent(info.user_agent),
+                "device": shown_device(info.user_agent, info.device),
                 "data": self._shown(data, info.fingerprint) if show_data else None,
             }
-            for info in sessions
+            for info in result.sessions
         ]
         context = self._context(
             request,
             f"Sessions of {user_label(user, user_id)}",
             subject=user_label(user, user_id),
             rows=rows,
+            total=result.total,
+            page=page,
             show_data=show_data,
             revoke_all_url=self._user_url(user_id, "revoke_all"),
             audit_events=self._audit_rows(user_id) if conf.SESSION_REDIS_AUDIT else None,
@@ -437,11 +448,16 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             self.message_user(request, f"{ended} {plural} revoked.", messages.SUCCESS)
             return HttpResponseRedirect(self._user_url(user_id))
         user = users_by_id([user_id]).get(user_id)
+        # The first page only, and how many there are: the list is a reminder, and
+        # a page view never reads every session of a user.
+        first = api.user_sessions_page(user_id, 0, self.list_per_page, current=request)
         context = self._context(
             request,
             "Are you sure?",
             subject=user_label(user, user_id),
-            sessions=api.list_user_sessions(user_id, current=request),
+            sessions=first.sessions,
+            total=first.total,
+            more=first.total - len(first.sessions),
             user_url=self._user_url(user_id),
         )
         return TemplateResponse(request, "django_redis_sessions/admin/revoke_all.html", context)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,23 +38,34 @@ from .revocation import announce_revocation, announce_store_revocation, announce
 from .signals import By
 from .storage import Operations, arun, keys, run
 from .storage.index_ops import shown_fingerprint
-from .storage.plans import Overview, UserActivity
-from .storage.record import META_IP, META_USER_AGENT, decode, decode_summary
+from .storage.plans import Overview, ScanProgress, ScanReport, UserActivity
+from .storage.record import (
+    META_DEVICE,
+    META_IP,
+    META_USER_AGENT,
+    decode,
+    decode_summary,
+    is_stub,
+)
 from .storage.steps import Steps
 
 __all__ = [
     "AmbiguousFingerprint",
     "AuditEvent",
+    "ScanProgress",
     "SessionInfo",
+    "SessionPage",
     "alist_user_sessions",
     "arevoke_all_sessions",
     "arevoke_other_sessions",
     "arevoke_session",
     "arevoke_sessions",
     "arevoke_user_sessions",
+    "ascan_sessions",
     "asession_overview",
     "asessions_data",
     "auser_audit_events",
+    "auser_sessions_page",
     "ausers_activity",
     "list_user_sessions",
     "revoke_all_sessions",
@@ -62,10 +73,12 @@ __all__ = [
     "revoke_session",
     "revoke_sessions",
     "revoke_user_sessions",
+    "scan_sessions",
     "session_limit_for",
     "session_overview",
     "sessions_data",
     "user_audit_events",
+    "user_sessions_page",
     "users_activity",
 ]
 
@@ -88,6 +101,11 @@ class SessionInfo:
     user_agent: str | None = None
     #: Whether this is the session of the request (or key) given as ``current``.
     current: bool = False
+    #: The device name recorded with the user agent (``devices.device_name``):
+    #: ``""`` when it would only repeat the user agent, ``None`` for a record
+    #: written before device names were recorded. Pages show
+    #: ``devices.shown_device(user_agent, device)``.
+    device: str | None = None
 
     @property
     def expires(self) -> datetime:
@@ -96,8 +114,11 @@ class SessionInfo:
         return min(ends) if ends else self.last_seen
 
     def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (times as ISO 8601 strings)."""
+        """A JSON-ready dict (times as ISO 8601 strings), without ``device``."""
         data = asdict(self)
+        # The recorded name is raw material for pages, which show
+        # devices.shown_device(user_agent, device) (the JSON view adds it).
+        del data["device"]
         data["expires"] = self.expires
         return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in data.items()}
 
@@ -110,8 +131,11 @@ def _when(seconds: int) -> datetime:
 
 
 def _info(
-    digest: str, raw: bytes, user_id: str, current: Collection[str], now: float
+    digest: str, raw: bytes, user_id: str | None, current: Collection[str], now: float
 ) -> SessionInfo | None:
+    """The listing of one record: of ``user_id``'s, or (``None``) of whoever's."""
+    if user_id is None and is_stub(raw):
+        return None  # a rotated key's forwarding stub: its session is listed under its new key
     fingerprint = shown_fingerprint(digest, raw)
     try:
         summary = decode_summary(raw)
@@ -120,7 +144,9 @@ def _info(
             "Session %s: unreadable record skipped in a listing (%s).", fingerprint, exc
         )
         return None
-    if summary.user_id != user_id:
+    if user_id is None:
+        user_id = summary.user_id
+    elif summary.user_id != user_id:
         return None  # the entry is stale: the session now belongs to someone else
     deadline = summary.deadline
     if conf.SESSION_REDIS_ABSOLUTE_AGE:
@@ -138,6 +164,7 @@ def _info(
         ip=summary.meta.get(META_IP),
         user_agent=summary.meta.get(META_USER_AGENT),
         current=digest in current,
+        device=summary.meta.get(META_DEVICE),
     )
     if info.expires.timestamp() <= now:
         return None  # past its deadline; its next load deletes it
@@ -183,6 +210,81 @@ async def alist_user_sessions(user: Any, current: Any = None) -> list[SessionInf
 
 def _listing(ops: Operations, user_id: str, current: Any) -> Steps[list[SessionInfo]]:
     return _infos((yield from ops.user_records(user_id)), user_id, current)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPage:
+    """One page of a user's sessions (:func:`user_sessions_page`)."""
+
+    #: The page's sessions, as :func:`list_user_sessions` shows them.
+    sessions: list[SessionInfo]
+    #: The user's live sessions, on every page.
+    total: int
+    offset: int
+    limit: int
+    #: With ``with_data``: the decoded data of each session on the page, by
+    #: fingerprint (``None`` for a record that cannot be decoded).
+    data: dict[str, dict[str, Any] | None] | None = None
+
+    @property
+    def has_next(self) -> bool:
+        return self.offset + self.limit < self.total
+
+    @property
+    def has_previous(self) -> bool:
+        return self.offset > 0
+
+
+def user_sessions_page(
+    user: Any, offset: int = 0, limit: int = 50, current: Any = None, *, with_data: bool = False
+) -> SessionPage:
+    """One page of the user's live sessions and how many there are.
+
+    The session named by ``current`` (a request, a session or a session key)
+    comes first, marked ``current=True``; the others follow by last activity,
+    most recent first. The cost is the page's: on one server a single round trip,
+    in which Redis reads each session's small header (never its data) and sends
+    back only the page's records; a Cluster pipelines the headers' reads per
+    node, then reads the page. ``limit=0`` counts only. ``with_data`` also
+    decodes the page's session data (the admin's data view). Reading does not
+    extend any session.
+    """
+    user_id = user_id_of(user)
+    return run(_paging, user_id, offset, limit, digests_of(current), with_data)
+
+
+async def auser_sessions_page(
+    user: Any, offset: int = 0, limit: int = 50, current: Any = None, *, with_data: bool = False
+) -> SessionPage:
+    user_id = user_id_of(user)
+    return await arun(_paging, user_id, offset, limit, digests_of(current), with_data)
+
+
+def _paging(
+    ops: Operations,
+    user_id: str,
+    offset: int,
+    limit: int,
+    current: frozenset[str],
+    with_data: bool,
+) -> Steps[SessionPage]:
+    offset, limit = max(0, offset), max(0, limit)
+    absolute_age = conf.SESSION_REDIS_ABSOLUTE_AGE or 0
+    page = yield from ops.user_page(user_id, offset, limit, absolute_age, current)
+    now = time.time()
+    shown = [
+        (info, digest, raw)
+        for digest, raw in page.records
+        if (info := _info(digest, raw, user_id, current, now)) is not None
+    ]
+    data = None
+    if with_data:
+        decoded = _decoded([(digest, raw) for _info_, digest, raw in shown], user_id)
+        data = {
+            info.fingerprint: decoded.get(keys.fingerprint_of_digest(digest))
+            for info, digest, _raw in shown
+        }
+    return SessionPage([info for info, _d, _r in shown], page.total, offset, limit, data)
 
 
 def revoke_user_sessions(
@@ -283,6 +385,50 @@ def _reading_data(ops: Operations, user_id: str) -> Steps[dict[str, dict[str, An
     return _decoded((yield from ops.user_records(user_id)), user_id)
 
 
+def scan_sessions(
+    emit: Callable[[SessionInfo], Any],
+    *,
+    limit: int | None = None,
+    progress: ScanReport | None = None,
+) -> int:
+    """Call ``emit`` with every live session in the store, signed-in and anonymous,
+    as it is read; return how many were emitted.
+
+    Walks the prefix with ``SCAN`` in batches (cost: the whole store), in no
+    particular order, holding one batch at a time. After ``limit`` sessions it
+    stops, having read no more records than it needed. ``progress`` is called
+    with a :class:`ScanProgress` after each batch. Reading does not extend any
+    session; ``user_id`` is ``""`` for an anonymous session.
+    """
+    return run(_scanning, emit, limit, progress)
+
+
+async def ascan_sessions(
+    emit: Callable[[SessionInfo], Any],
+    *,
+    limit: int | None = None,
+    progress: ScanReport | None = None,
+) -> int:
+    return await arun(_scanning, emit, limit, progress)
+
+
+def _scanning(
+    ops: Operations,
+    emit: Callable[[SessionInfo], Any],
+    limit: int | None,
+    progress: ScanReport | None,
+) -> Steps[int]:
+    def shown(records: list[tuple[str, bytes]]) -> int:
+        # The walk hands over no more records than the limit still allows.
+        now = time.time()
+        infos = [info for d, raw in records if (info := _info(d, raw, None, (), now))]
+        for info in infos:
+            emit(info)
+        return len(infos)
+
+    return (yield from ops.walk_sessions(shown, limit, progress)).done
+
+
 def user_audit_events(user: Any, limit: int | None = None) -> list[AuditEvent]:
     """``user``'s audit trail (``SESSION_REDIS_AUDIT``), newest first.
 
@@ -336,7 +482,12 @@ def _single(matches: list[str], fingerprint: str) -> str | None:
 
 
 def revoke_session(
-    fingerprint: str, user: Any = None, *, by: str = By.API, actor: Any = None
+    fingerprint: str,
+    user: Any = None,
+    *,
+    by: str = By.API,
+    actor: Any = None,
+    progress: ScanReport | None = None,
 ) -> bool:
     """End the session with this fingerprint; return whether one was ended.
 
@@ -345,26 +496,38 @@ def revoke_session(
     the match and the ending are one script, and a session whose key rotated since
     its fingerprint was shown is still found by it.
     Without it, the store is searched with ``SCAN`` (cost: the whole store),
-    which also finds anonymous sessions.
+    which also finds anonymous sessions; ``progress`` is then called with a
+    :class:`ScanProgress` after each ``SCAN`` batch.
     """
     user_id = None if user is None else user_id_of(user)
-    return run(_revoking_one, check_fingerprint(fingerprint), user_id, by, actor)
+    return run(_revoking_one, check_fingerprint(fingerprint), user_id, by, actor, progress)
 
 
 async def arevoke_session(
-    fingerprint: str, user: Any = None, *, by: str = By.API, actor: Any = None
+    fingerprint: str,
+    user: Any = None,
+    *,
+    by: str = By.API,
+    actor: Any = None,
+    progress: ScanReport | None = None,
 ) -> bool:
     user_id = None if user is None else user_id_of(user)
-    return await arun(_revoking_one, check_fingerprint(fingerprint), user_id, by, actor)
+    wanted = check_fingerprint(fingerprint)
+    return await arun(_revoking_one, wanted, user_id, by, actor, progress)
 
 
 def _revoking_one(
-    ops: Operations, fingerprint: str, user_id: str | None, by: str, actor: Any
+    ops: Operations,
+    fingerprint: str,
+    user_id: str | None,
+    by: str,
+    actor: Any,
+    progress: ScanReport | None = None,
 ) -> Steps[bool]:
     """End the session ``fingerprint`` names (among ``user_id``'s, or store-wide)."""
     if user_id is not None:
         return bool((yield from revoking(ops, user_id, by, actor, only={fingerprint})))
-    digest = _single((yield from ops.find(fingerprint)), fingerprint)
+    digest = _single((yield from ops.find(fingerprint, progress)), fingerprint)
     owner = (yield from ops.revoke_digest(digest)) if digest else None
     if digest is None or owner is None:
         return False
@@ -372,23 +535,36 @@ def _revoking_one(
     return True
 
 
-def revoke_all_sessions(*, dry_run: bool = False, by: str = By.API, actor: Any = None) -> int:
+def revoke_all_sessions(
+    *,
+    dry_run: bool = False,
+    by: str = By.API,
+    actor: Any = None,
+    progress: ScanReport | None = None,
+) -> int:
     """End every session in the store, signed-in and anonymous; return how many.
 
     Walks the prefix with ``SCAN`` and deletes with ``UNLINK`` in batches. With
-    ``dry_run`` it only counts.
+    ``dry_run`` it only counts. ``progress`` is called with a :class:`ScanProgress`
+    after each batch.
     """
-    return run(_purging, dry_run, by, actor)
+    return run(_purging, dry_run, by, actor, progress)
 
 
 async def arevoke_all_sessions(
-    *, dry_run: bool = False, by: str = By.API, actor: Any = None
+    *,
+    dry_run: bool = False,
+    by: str = By.API,
+    actor: Any = None,
+    progress: ScanReport | None = None,
 ) -> int:
-    return await arun(_purging, dry_run, by, actor)
+    return await arun(_purging, dry_run, by, actor, progress)
 
 
-def _purging(ops: Operations, dry_run: bool, by: str, actor: Any) -> Steps[int]:
-    count = yield from ops.purge(dry_run=dry_run)
+def _purging(
+    ops: Operations, dry_run: bool, by: str, actor: Any, progress: ScanReport | None = None
+) -> Steps[int]:
+    count = yield from ops.purge(dry_run=dry_run, progress=progress)
     if not dry_run:
         yield from announced(announce_store_revocation(count, by, actor))
     return count

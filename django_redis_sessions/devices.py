@@ -5,12 +5,17 @@ django-redis-sessionstore[ua]``), the maintained Python port of the uap-core
 regexes that most analytics tools share. Without it, pages show the raw string:
 accurate, just less friendly. Writing our own regexes would go stale within
 months.
+
+A session's device name is parsed once, when its user agent is recorded
+(``request_meta.client_meta``), and stored with it; pages read it from there.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 from typing import Any
+
+from .storage.record import DEVICE_MAX_LENGTH
 
 
 def _parser() -> Any:
@@ -51,3 +56,21 @@ def describe_user_agent(user_agent: str | None) -> str:
     if device is not None and device.family not in ("Other", "Spider") and device.brand:
         parts.append(f"({device.family})")
     return " ".join(parts) or user_agent
+
+
+def device_name(user_agent: str) -> str:
+    """What a session records as its device when its user agent is recorded
+    (``record.META_DEVICE``): the description, capped at
+    ``record.DEVICE_MAX_LENGTH`` characters, or ``""`` when it would only repeat
+    the user agent (no parser, or one that does not know it)."""
+    described = describe_user_agent(user_agent)
+    return "" if described == user_agent else described[:DEVICE_MAX_LENGTH]
+
+
+def shown_device(user_agent: str | None, recorded: str | None) -> str:
+    """The device a page shows for a session: the name recorded with it; the user
+    agent when that name is ``""``; parsed now only for a record written before
+    device names were recorded (``recorded`` is ``None``)."""
+    if recorded is None:
+        return describe_user_agent(user_agent)
+    return recorded or user_agent or ""

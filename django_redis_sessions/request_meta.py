@@ -9,6 +9,7 @@ Shaped by the privacy settings:
 ``SESSION_REDIS_TRUNCATE_IP`` zeroes the host part (last IPv4 octet, last 80 bits
 of IPv6, as Google Analytics' IP anonymisation does), and
 ``SESSION_REDIS_USER_AGENT_MAX_LENGTH`` caps what a client can make us store.
+With the user agent goes the device name parsed from it (``devices.device_name``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from functools import lru_cache
 from django.http import HttpRequest
 
 from .conf import conf
-from .storage.record import META_IP, META_USER_AGENT
+from .devices import device_name
+from .storage.record import META_DEVICE, META_IP, META_USER_AGENT
 
 #: Bits kept by truncation: a /24 for IPv4, a /48 for IPv6 (the last 80 bits zeroed).
 _TRUNCATED_PREFIX = {4: 24, 6: 48}
@@ -91,4 +93,7 @@ def client_meta(request: HttpRequest) -> dict[str, str]:
         agent = user_agent(request)
         if agent:
             meta[META_USER_AGENT] = agent
+            # Parsed here, once per distinct agent (describe_user_agent is cached),
+            # and stored beside it: a page never parses the sessions it lists.
+            meta[META_DEVICE] = device_name(agent)
     return meta

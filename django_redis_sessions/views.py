@@ -5,6 +5,12 @@ their own sessions: every lookup goes through their own index, so a fingerprint
 of somebody else's session (or a made-up one) is a 404, never a revocation.
 Revoking the session the request itself uses is a sign-out.
 
+The lists are paged (``PAGE_SIZE`` sessions a page): the request's own session
+first, then the others by last activity, most recent first. A page costs one
+round trip however many sessions the user has (``api.user_sessions_page``), and
+device names come from the records (parsed once, when each user agent was
+recorded). "Sign out all other sessions" is one action whatever page is shown.
+
 Every view is ``csrf_protect``-ed, as Django's own auth views and admin are: the
 views that end sessions refuse a POST without the CSRF token even in a project
 whose ``MIDDLEWARE`` lacks ``CsrfViewMiddleware`` (and the pages still set the
@@ -16,11 +22,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render, resolve_url
 from django.urls import reverse
@@ -29,20 +37,50 @@ from django.views.decorators.http import require_POST, require_safe
 
 from . import api
 from .conf import conf
-from .devices import describe_user_agent
+from .devices import shown_device
 from .identifiers import check_fingerprint
 from .signals import By
 from .storage import keys
 
 View = Callable[..., HttpResponse]
 
+#: Sessions per page, on the HTML page and by default in the JSON API.
+PAGE_SIZE = 50
+#: The largest ``limit`` the JSON API accepts.
+MAX_PAGE_SIZE = 200
+#: The largest ``offset`` (or page) the JSON API accepts: far past any real page.
+MAX_OFFSET = 10**9
 
-def _listing(request: HttpRequest) -> list[tuple[api.SessionInfo, str]]:
-    """The user's sessions, each with a readable device."""
-    return [
-        (info, describe_user_agent(info.user_agent))
-        for info in api.list_user_sessions(request.user, current=request)
-    ]
+
+def _devices(sessions: list[api.SessionInfo]) -> list[tuple[api.SessionInfo, str]]:
+    """Each session of a page with its readable device: the one recorded with it;
+    parsed now only for records written before device names were recorded."""
+    return [(info, shown_device(info.user_agent, info.device)) for info in sessions]
+
+
+def page_offset(number: str | None, per_page: int) -> int:
+    """The offset of page ``number`` (a bad or missing number is page 1; one past
+    the end is corrected by :func:`sessions_page` once the total is known)."""
+    try:
+        return min(max(0, int(number or 1) - 1), MAX_OFFSET) * per_page
+    except ValueError:
+        return 0
+
+
+def sessions_page(
+    number: str | None, per_page: int, fetch: Callable[[int], api.SessionPage]
+) -> tuple[api.SessionPage, Page[Any]]:
+    """Page ``number`` of a user's sessions, with Django's ``Paginator`` semantics
+    (a bad number is page 1, one past the end the last page). The storage slices:
+    the paginator only checks the number against the total (a ``range`` costs
+    nothing), and the page is read again when the number was past the end.
+    ``fetch(offset)`` reads one page."""
+    result = fetch(page_offset(number, per_page))
+    page = Paginator(range(result.total), per_page).get_page(number)
+    if result.total and page.start_index() - 1 != result.offset:
+        result = fetch(page.start_index() - 1)
+        page = Paginator(range(result.total), per_page).get_page(page.number)
+    return result, page
 
 
 def _end(request: HttpRequest, fingerprint: str) -> bool:
@@ -75,11 +113,20 @@ def _end(request: HttpRequest, fingerprint: str) -> bool:
 @require_safe
 @login_required
 def session_list(request: HttpRequest) -> HttpResponse:
+    result, page = sessions_page(
+        request.GET.get("page"),
+        PAGE_SIZE,
+        lambda offset: api.user_sessions_page(request.user, offset, PAGE_SIZE, current=request),
+    )
     return render(
         request,
         "django_redis_sessions/sessions.html",
         {
-            "sessions": [{"info": info, "device": device} for info, device in _listing(request)],
+            "sessions": [
+                {"info": info, "device": device} for info, device in _devices(result.sessions)
+            ],
+            "total": result.total,
+            "page": page,
             "base_template": conf.SESSION_REDIS_BASE_TEMPLATE,
         },
     )
@@ -124,8 +171,56 @@ def _json_login_required(view: View) -> View:
 @require_safe
 @_json_login_required
 def api_session_list(request: HttpRequest) -> HttpResponse:
-    sessions = [{**info.as_dict(), "device": device} for info, device in _listing(request)]
-    return JsonResponse({"sessions": sessions})
+    """One page of the user's sessions: ``?offset=&limit=`` (or ``?page=``, pages
+    of ``limit``), with ``total`` and the ``next`` and ``previous`` pages' URLs."""
+    try:
+        offset, limit = _json_window(request)
+    except ValueError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    result = api.user_sessions_page(request.user, offset, limit, current=request)
+    sessions = [{**info.as_dict(), "device": device} for info, device in _devices(result.sessions)]
+
+    def link(at: int) -> str:
+        return request.build_absolute_uri(
+            f"{request.path}?{urlencode({'offset': at, 'limit': limit})}"
+        )
+
+    return JsonResponse(
+        {
+            "sessions": sessions,
+            "total": result.total,
+            "offset": offset,
+            "limit": limit,
+            "next": link(offset + limit) if result.has_next else None,
+            # From past the end, "previous" is the last page.
+            "previous": link(max(0, min(offset - limit, result.total - limit)))
+            if result.has_previous
+            else None,
+        }
+    )
+
+
+def _json_window(request: HttpRequest) -> tuple[int, int]:
+    """``(offset, limit)`` from the query string; ``ValueError`` saying what is wrong."""
+
+    def number(name: str, default: int, low: int, high: int) -> int:
+        raw = request.GET.get(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"{name} must be a whole number.") from None
+        if not low <= value <= high:
+            raise ValueError(f"{name} must be between {low} and {high}.")
+        return value
+
+    limit = number("limit", PAGE_SIZE, 1, MAX_PAGE_SIZE)
+    if "page" in request.GET:
+        if "offset" in request.GET:
+            raise ValueError("Give offset or page, not both.")
+        return (number("page", 1, 1, MAX_OFFSET) - 1) * limit, limit
+    return number("offset", 0, 0, MAX_OFFSET), limit
 
 
 @csrf_protect

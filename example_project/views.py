@@ -2,7 +2,7 @@
 
 ``home`` and ``sign_in`` are async views: they use the engine's native async
 methods (``aget``, ``aset``, ``aitems``, ``aget_expiry_age``), the async API
-(``api.alist_user_sessions``) and Django's ``aauthenticate``/``alogin``. They run
+(``api.auser_sessions_page``) and Django's ``aauthenticate``/``alogin``. They run
 as they are under an ASGI server (uvicorn) and through Django's async-to-sync
 adapter under a WSGI one (runserver, gunicorn). ``sign_up`` is a plain sync view.
 """
@@ -70,8 +70,10 @@ async def _current_session_info(request: HttpRequest, user: Any) -> api.SessionI
     """The request's own session as the user's listing shows it (signed in only)."""
     if not user.is_authenticated:
         return None
-    sessions = await api.alist_user_sessions(user, current=request)
-    return next((info for info in sessions if info.current), None)
+    # The current session comes first on the first page: a page of one is enough,
+    # however many sessions the user has (one round trip).
+    page = await api.auser_sessions_page(user, limit=1, current=request)
+    return next((info for info in page.sessions if info.current), None)
 
 
 @never_cache
@@ -99,7 +101,7 @@ async def home(request: HttpRequest) -> HttpResponse:
             if info.absolute_expiry
             else None
         )
-        source = "api.alist_user_sessions(user, current=request)"
+        source = "api.auser_sessions_page(user, limit=1, current=request)"
     else:
         # Anonymous: no index lists it, but the session itself knows its expiry.
         # get_expiry_age() is the idle window, never past the absolute deadline;

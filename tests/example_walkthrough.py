@@ -61,7 +61,7 @@ def sync_walk() -> None:
     home = client.get("/").content.decode()
     check("Hello, newbie" in home and "Welcome, newbie" in home, "signed up and in", home)
     check('visit number <strong id="visits">3<' in home, "data kept over the login", home)
-    check("api.alist_user_sessions(user, current=request)" in home, "listed figures", home)
+    check("api.auser_sessions_page(user, limit=1, current=request)" in home, "listed figures", home)
     check(re.search(r'<dd id="created"><time datetime="[^"]+">', home) is not None, "created", home)
     times = countdowns(home)
     check(1790 <= times["idle-countdown"] <= 1800, f"idle countdown {times}", home)
@@ -108,7 +108,7 @@ async def async_walk() -> None:
     signin = await client.post("/accounts/login/", {"username": "newbie", "password": NEW_PASSWORD})
     check(signin.status_code == 302 and signin["Location"] == "/", "async sign-in")
     home = (await client.get("/")).content.decode()
-    check("Hello, newbie" in home and "api.alist_user_sessions" in home, "ASGI home", home)
+    check("Hello, newbie" in home and "api.auser_sessions_page" in home, "ASGI home", home)
 
 
 def main() -> None:

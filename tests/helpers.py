@@ -27,6 +27,34 @@ def index_members(client: Any, user_id: object) -> set[str]:
     return {member.decode() for member in client.zrange(index, 0, -1)}
 
 
+def unlisted_users(client: Any) -> set[str]:
+    """Users who have a live session but are missing from the users index (the
+    admin overview would hide them): must always be empty. Reads every session
+    key of the run's prefix (on a Cluster, every primary's)."""
+    prefix = keys.session_key_prefix(conf.SESSION_REDIS_PREFIX)
+    listed = {m.decode() for m in client.zrange(keys.users_key(conf.SESSION_REDIS_PREFIX), 0, -1)}
+    missing = set()
+    for key in client.scan_iter(match=keys.escape_glob(prefix) + "*", count=1000):
+        raw = client.get(key)
+        if raw is None or raw[:1] == b">":
+            continue
+        user = record.decode_summary(raw).user_id
+        if user and user not in listed:
+            missing.add(user)
+    return missing
+
+
+def listed_without_index(client: Any) -> set[str]:
+    """Users in the users index whose index is gone (a leak ``clearsessions`` and
+    the overview remove)."""
+    users = keys.users_key(conf.SESSION_REDIS_PREFIX)
+    return {
+        m.decode()
+        for m in client.zrange(users, 0, -1)
+        if not client.exists(keys.user_index_key(conf.SESSION_REDIS_PREFIX, m.decode()))
+    }
+
+
 def login(client: Any, username: str = "alice", password: str = "pw-alice") -> str:
     """Sign ``client`` in through the test login view; return its session key."""
     response = client.post("/login/", {"username": username, "password": password})

@@ -25,6 +25,7 @@ from django.utils.http import parse_http_date
 
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import DEFAULT_ABSOLUTE_AGE
+from django_redis_sessions.devices import device_name
 from django_redis_sessions.middleware import SessionActivityMiddleware
 from django_redis_sessions.storage import keys, record
 
@@ -37,6 +38,9 @@ SECURITY_LOGGER = "django.security.SuspiciousSession"
 DAY = 24 * 60 * 60
 UA_A = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 UA_B = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Safari/605.1.15"
+#: The device names recorded with them (parsed once, when the user agent is recorded).
+DV_A = device_name(UA_A)
+DV_B = device_name(UA_B)
 IP_A = "198.51.100.10"
 IP_B = "203.0.113.20"
 
@@ -145,7 +149,7 @@ def test_anonymous_write_records_ip_and_user_agent(r):
     client = browser()
     write(client, {"a": 1})
     rec = stored(r, cookie_of(client))
-    assert rec.meta == {"ip": IP_A, "ua": UA_A}
+    assert rec.meta == {"ip": IP_A, "ua": UA_A, "dv": DV_A}
     assert rec.user_id == ""
     assert decoded_data(rec) == {"a": 1}
 
@@ -165,7 +169,7 @@ def test_login_without_a_prior_session_records_the_client(r, alice):
     client = browser()
     key = login(client)
     rec = stored(r, key)
-    assert rec.meta == {"ip": IP_A, "ua": UA_A}
+    assert rec.meta == {"ip": IP_A, "ua": UA_A, "dv": DV_A}
     assert rec.user_id == str(alice.pk)
     assert index_members(r, alice.pk) == {keys.digest(key)}
 
@@ -174,7 +178,7 @@ def test_login_cycle_carries_the_metadata_to_the_new_key(r, alice):
     client = browser()
     write(client, {"cart": [1, 2]})
     anonymous = cookie_of(client)
-    assert stored(r, anonymous).meta == {"ip": IP_A, "ua": UA_A}
+    assert stored(r, anonymous).meta == {"ip": IP_A, "ua": UA_A, "dv": DV_A}
     # Signed in from another address: the new key carries this request's IP.
     response = client.post(
         "/login/", {"username": "alice", "password": "pw-alice"}, REMOTE_ADDR=IP_B
@@ -184,7 +188,7 @@ def test_login_cycle_carries_the_metadata_to_the_new_key(r, alice):
     assert key != anonymous
     assert r.exists(redis_key(anonymous)) == 0
     rec = stored(r, key)
-    assert rec.meta == {"ip": IP_B, "ua": UA_A}
+    assert rec.meta == {"ip": IP_B, "ua": UA_A, "dv": DV_A}
     assert rec.user_id == str(alice.pk)
     assert decoded_data(rec)["cart"] == [1, 2]
     assert index_members(r, alice.pk) == {keys.digest(key)}
@@ -202,7 +206,7 @@ def test_login_cycle_keeps_stored_meta_the_request_does_not_supply(r, alice):
         HTTP_USER_AGENT="",
     )
     assert response.status_code == 200
-    assert stored(r, cookie_of(client)).meta == {"ip": IP_B, "ua": UA_A}
+    assert stored(r, cookie_of(client)).meta == {"ip": IP_B, "ua": UA_A, "dv": DV_A}
 
 
 def test_switching_user_records_the_client_on_the_new_session(r, alice, bob):
@@ -214,7 +218,7 @@ def test_switching_user_records_the_client_on_the_new_session(r, alice, bob):
     assert r.exists(redis_key(alice_key)) == 0
     rec = stored(r, bob_key)
     assert rec.user_id == str(bob.pk)
-    assert rec.meta == {"ip": IP_A, "ua": UA_A}
+    assert rec.meta == {"ip": IP_A, "ua": UA_A, "dv": DV_A}
     assert index_members(r, alice.pk) == set()
     assert index_members(r, bob.pk) == {keys.digest(bob_key)}
 
@@ -223,7 +227,7 @@ def test_plain_read_from_a_new_ip_rewrites_meta_and_keeps_everything_else(r, ali
     client = browser()
     key = login(client)
     before = stored(r, key)
-    assert before.meta == {"ip": IP_A, "ua": UA_A}
+    assert before.meta == {"ip": IP_A, "ua": UA_A, "dv": DV_A}
     long_ago = int(time.time()) - 500
     set_seen(r, key, long_ago)
     r.pexpire(redis_key(key), 5_000)
@@ -232,7 +236,7 @@ def test_plain_read_from_a_new_ip_rewrites_meta_and_keeps_everything_else(r, ali
 
     assert response.json()["user"] == "alice"
     after = stored(r, key)
-    assert after.meta == {"ip": IP_B, "ua": UA_A}
+    assert after.meta == {"ip": IP_B, "ua": UA_A, "dv": DV_A}
     assert after.data == before.data
     assert after.user_id == str(alice.pk)
     assert (after.created, after.deadline, after.idle) == (
@@ -252,7 +256,7 @@ def test_plain_read_with_a_new_user_agent_records_it_and_keeps_the_ip(r):
     key = cookie_of(client)
     response = client.get("/read/", headers={"user-agent": UA_B})
     assert response.json()["data"] == {"a": 1}
-    assert stored(r, key).meta == {"ip": IP_A, "ua": UA_B}
+    assert stored(r, key).meta == {"ip": IP_A, "ua": UA_B, "dv": DV_B}
 
 
 def test_read_with_unchanged_client_only_touches_last_seen(r):
@@ -283,7 +287,7 @@ def test_save_supplying_other_meta_replaces_it_keeps_the_rest_and_merges_data(r)
     session["c"] = 3
     session.save()
     rec = stored(r, key)
-    assert rec.meta == {"ip": IP_B, "ua": UA_A}
+    assert rec.meta == {"ip": IP_B, "ua": UA_A, "dv": DV_A}
     assert decoded_data(rec) == {"a": 1, "other": "x", "c": 3}
 
 
@@ -294,7 +298,7 @@ def test_save_with_ip_recording_off_keeps_the_stored_ip(r, settings):
     settings.SESSION_REDIS_RECORD_IP = False
     write(client, {"b": 2}, REMOTE_ADDR=IP_B, headers={"user-agent": UA_B})
     rec = stored(r, key)
-    assert rec.meta == {"ip": IP_A, "ua": UA_B}
+    assert rec.meta == {"ip": IP_A, "ua": UA_B, "dv": DV_B}
     assert decoded_data(rec) == {"a": 1, "b": 2}
 
 
@@ -303,7 +307,7 @@ def test_signed_in_write_from_a_new_client_keeps_user_and_index(r, alice):
     key = login(client)
     write(client, {"b": 2}, REMOTE_ADDR=IP_B, headers={"user-agent": UA_B})
     rec = stored(r, key)
-    assert rec.meta == {"ip": IP_B, "ua": UA_B}
+    assert rec.meta == {"ip": IP_B, "ua": UA_B, "dv": DV_B}
     assert rec.user_id == str(alice.pk)
     assert decoded_data(rec)["b"] == 2
     assert index_members(r, alice.pk) == {keys.digest(key)}
@@ -331,7 +335,7 @@ def test_signed_in_read_from_a_new_client_is_still_one_round_trip(r, alice, coun
     response = client.get("/read/", REMOTE_ADDR=IP_B, headers={"user-agent": UA_B})
     assert response.json()["user"] == "alice"
     assert count_round_trips.round_trips == 1
-    assert stored(r, key).meta == {"ip": IP_B, "ua": UA_B}
+    assert stored(r, key).meta == {"ip": IP_B, "ua": UA_B, "dv": DV_B}
 
 
 def test_untouched_view_costs_one_round_trip_and_slides(r, settings, count_round_trips):
@@ -425,7 +429,7 @@ def test_trusted_proxy_header_without_a_usable_entry_records_no_ip(
     settings.SESSION_REDIS_PROXY_COUNT = count
     extra = {} if forwarded_for is None else {"HTTP_X_FORWARDED_FOR": forwarded_for}
     meta = recorded_meta(r, REMOTE_ADDR="10.9.9.9", HTTP_USER_AGENT=UA_A, **extra)
-    assert meta == {"ua": UA_A}
+    assert meta == {"ua": UA_A, "dv": DV_A}
 
 
 def test_unusable_address_keeps_the_ip_recorded_earlier(r, settings):
@@ -458,7 +462,7 @@ def test_ip_recording_off_stores_no_ip(r, settings):
     write(client, {"a": 1})
     key = cookie_of(client)
     client.get("/read/", REMOTE_ADDR=IP_B)
-    assert stored(r, key).meta == {"ua": UA_A}
+    assert stored(r, key).meta == {"ua": UA_A, "dv": DV_A}
 
 
 def test_user_agent_recording_off_stores_no_user_agent(r, settings):
@@ -773,7 +777,7 @@ async def test_async_read_slides_the_cookie_with_the_idle_window(r, settings):
     assert morsel.value == key
     assert morsel["max-age"] == settings.SESSION_COOKIE_AGE
     assert "Cookie" in response.headers["Vary"]
-    assert stored(r, key).meta == {"ip": "127.0.0.1", "ua": UA_A}
+    assert stored(r, key).meta == {"ip": "127.0.0.1", "ua": UA_A, "dv": DV_A}
 
 
 async def test_async_read_cookie_is_capped_by_the_absolute_deadline(r):
@@ -838,7 +842,7 @@ async def test_async_path_never_offloads_to_a_thread(r, monkeypatch):
     # (A write would be saved by Django's own SessionMiddleware, a sync
     # process_response that Django runs in a thread: not this middleware.)
     monkeypatch.undo()
-    assert stored(r, key).meta == {"ip": "127.0.0.1", "ua": UA_B}
+    assert stored(r, key).meta == {"ip": "127.0.0.1", "ua": UA_B, "dv": DV_B}
 
 
 # -- 6. user-agent change policy -------------------------------------------------------
@@ -914,7 +918,7 @@ def test_policy_end_with_a_write_starts_a_fresh_anonymous_session(r, alice, sett
     rec = stored(r, new_key)
     assert rec.user_id == ""
     assert decoded_data(rec) == {"b": 2}
-    assert rec.meta == {"ip": IP_A, "ua": UA_B}
+    assert rec.meta == {"ip": IP_A, "ua": UA_B, "dv": DV_B}
 
 
 def test_policy_end_leaves_the_same_user_agent_alone(r, alice, settings, caplog):
@@ -968,7 +972,7 @@ def test_policy_end_ignores_sessions_without_a_recorded_user_agent(r, settings, 
     with caplog.at_level(logging.WARNING, logger=SECURITY_LOGGER):
         response = client.get("/read/")
     assert response.json()["data"] == {"a": 1}
-    assert stored(r, key).meta == {"ip": IP_A, "ua": UA_A}
+    assert stored(r, key).meta == {"ip": IP_A, "ua": UA_A, "dv": DV_A}
     assert security_messages(caplog) == []
 
 
@@ -1026,14 +1030,14 @@ async def test_async_policy_flag(r, settings, caplog):
 def test_cycle_after_revocation_records_this_client_on_the_empty_new_key(r):
     key = saved_key(_auth_user_id="42", cart=[1])
     holder = SessionStore(key)
-    holder.record_client({"ip": IP_B, "ua": UA_B})
+    holder.record_client({"ip": IP_B, "ua": UA_B, "dv": DV_B})
     assert holder["cart"] == [1]
     SessionStore().delete(key)  # revoked while the request ran
     holder.cycle_key()
     rec = stored(r, holder.session_key)
     assert rec.user_id == ""
     assert rec.data == {}
-    assert rec.meta == {"ip": IP_B, "ua": UA_B}
+    assert rec.meta == {"ip": IP_B, "ua": UA_B, "dv": DV_B}
 
 
 def test_stored_expiry_age_is_zero_at_the_deadline_not_the_idle_window(r, monkeypatch):

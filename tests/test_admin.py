@@ -539,7 +539,7 @@ def test_user_page_reports_an_unreachable_store_as_503(root_client, alice, monke
     def unavailable(*args: Any, **kwargs: Any) -> Any:
         raise SessionStoreUnavailable("Redis at 127.0.0.1:1 timed out", "127.0.0.1:1")
 
-    monkeypatch.setattr(api, "list_user_sessions", unavailable)
+    monkeypatch.setattr(api, "user_sessions_page", unavailable)
     for url in (user_url(alice), revoke_all_url(alice)):
         response = root_client.get(url)
         assert response.status_code == 503, url
@@ -626,14 +626,22 @@ def test_user_page_lists_a_hundred_sessions_without_any_key(r, root_client, alic
     alice_keys = [signed_in(alice, n=n) for n in range(100)]
     bob_key = signed_in(bob)
 
+    # Two pages of 50 (list_per_page), between them every session once.
     response = root_client.get(user_url(alice))
-    assert response.status_code == 200
-    assert sorted(session_rows(response)) == sorted(fp(k) for k in alice_keys)
-    assert fp(bob_key) not in html(response)
+    second = root_client.get(user_url(alice) + "?p=2")
+    assert response.status_code == second.status_code == 200
+    assert len(session_rows(response)) == len(session_rows(second)) == 50
+    assert sorted(session_rows(response) + session_rows(second)) == sorted(
+        fp(k) for k in alice_keys
+    )
+    assert "Page 1 of 2" in html(response)
+    assert fp(bob_key) not in html(response) + html(second)
     assert_no_session_key(response, [*alice_keys, bob_key, root_client.cookies["sessionid"].value])
 
+    # The confirmation counts them all and lists the first page.
     confirm = root_client.get(revoke_all_url(alice))
     assert "(100 sessions)" in html(confirm)
+    assert "and 50 more" in html(confirm)
     assert_no_session_key(confirm, alice_keys)
 
     overview = root_client.get(CHANGELIST)
@@ -834,7 +842,7 @@ def test_user_change_page_survives_an_unreachable_store(root_client, alice, monk
     def unavailable(*args: Any, **kwargs: Any) -> Any:
         raise SessionStoreUnavailable("Redis at 127.0.0.1:1 timed out", "127.0.0.1:1")
 
-    monkeypatch.setattr(api, "list_user_sessions", unavailable)
+    monkeypatch.setattr(api, "user_sessions_page", unavailable)
     response = root_client.get(f"/admin/auth/user/{alice.pk}/change/")
     assert response.status_code == 200
     assert ">Sessions (unavailable)</a>" in html(response)

@@ -32,7 +32,7 @@ from django_redis_sessions.storage import Operations, connection, keys, ops, rec
 from django_redis_sessions.storage import run as run_operation
 from django_redis_sessions.storage.plans import RotatePlan, RotateResult
 
-from .helpers import load_scripts, login, redis_key
+from .helpers import listed_without_index, load_scripts, login, redis_key, unlisted_users
 from .servers import redis_cluster
 from .test_import_sessions import old_engine_session, run, signed_in_data
 from .test_rotation import age
@@ -274,9 +274,12 @@ def test_a_crash_before_any_step_leaves_no_unindexed_session(
             run(alice)
         crash_at(10**9)
         assert unindexed_live_sessions(rc) == [], f"{operation}: crash at step {step}"
+        assert unlisted_users(rc) == set(), f"{operation}: crash at step {step}"
     call_command("clearsessions", verbosity=0)
     assert unindexed_live_sessions(rc) == []
     assert stale_entries(rc) == []
+    assert unlisted_users(rc) == set()
+    assert listed_without_index(rc) == set()
 
 
 # -- a sign-in in flight -------------------------------------------------------------------
@@ -291,14 +294,20 @@ def test_a_prune_during_a_sign_in_keeps_its_claimed_entry(rc: Any, alice: User) 
     plan = session._plan({"_auth_user_id": str(alice.pk)}, must_create=True)[0]
     assert plan is not None
     steps = driver.ops.save(plan)
-    reply = driver.perform(next(steps), {})  # the user listed in the users index
-    reply = driver.perform(steps.send(reply), {})  # the claim: entry in, record not yet written
+    reply = driver.perform(next(steps), {})  # the claim: entry in, record not yet written
+    reply = driver.perform(steps.send(reply), {})  # the user listed in the users index
     digest = plan.digest
     assert (
         rc.zscore(keys.user_index_key(conf.SESSION_REDIS_PREFIX, str(alice.pk)), digest) is not None
     )
-    # Readers and the cleanup find no record for it, and must leave it alone.
+    users = keys.users_key(conf.SESSION_REDIS_PREFIX)
+    assert rc.zscore(users, str(alice.pk)) is not None
+    # Readers and the cleanup find no record for it, and must leave it alone: the
+    # overview finds alice with no live session but a pending claim, and keeps
+    # her listed.
     assert api.list_user_sessions(alice) == []
+    assert api.session_overview().signed_in_users == 1
+    assert rc.zscore(users, str(alice.pk)) is not None
     call_command("clearsessions", verbosity=0)
     assert api.revoke_user_sessions(alice) == 0
     while True:

@@ -150,7 +150,7 @@ def test_revocation_racing_busy_requests_leaves_nothing_behind(r, alice, bob):
     from django_redis_sessions import api
     from django_redis_sessions.storage import keys
 
-    from .helpers import index_members, redis_key
+    from .helpers import index_members, redis_key, unlisted_users
 
     def signed_in(user_id: object) -> str:
         session = SessionStore()
@@ -201,3 +201,6 @@ def test_revocation_racing_busy_requests_leaves_nothing_behind(r, alice, bob):
     assert all(r.exists(redis_key(key)) == 0 for key in alice_keys)
     assert index_members(r, alice.pk) == set()
     assert index_members(r, bob.pk) == {keys.digest(key) for key in bob_keys}
+    # The users index lists bob, and alice no longer.
+    assert unlisted_users(r) == set()
+    assert [row.user_id for row in api.session_overview().users] == [str(bob.pk)]

@@ -25,6 +25,7 @@ from django_redis_sessions.conf import conf
 from django_redis_sessions.policies import audit
 from django_redis_sessions.storage import Operations, keys, record, run, scripts
 
+from .helpers import unlisted_users
 from .test_rotation import age
 
 pytestmark = pytest.mark.real_redis
@@ -130,6 +131,7 @@ def test_create(lost: LostReplies, sync: bool, r: redis.Redis) -> None:
     assert lost.fired == 1
     assert session.session_key is not None
     assert live_digests("21") == {keys.digest(session.session_key)}
+    assert r.zscore(keys.users_key(conf.SESSION_REDIS_PREFIX), "21") is not None
 
 
 @both
@@ -171,6 +173,7 @@ def test_delete(lost: LostReplies, sync: bool, r: redis.Redis) -> None:
     assert lost.fired == 1
     assert SessionStore(key).load() == {}
     assert live_digests("24") == set()
+    assert unlisted_users(r) == set()
 
 
 @both
@@ -186,6 +189,7 @@ def test_rotation(lost: LostReplies, sync: bool, r: Any, settings: Any) -> None:
     assert session.session_key not in (None, key)
     assert SessionStore(session.session_key).load()["x"] == 1
     assert live_digests("25") == {keys.digest(session.session_key)}
+    assert unlisted_users(r) == set()
 
 
 @both
@@ -199,6 +203,8 @@ def test_revoke_user_sessions(lost: LostReplies, sync: bool, alice: Any) -> None
     assert lost.fired == 1
     assert count == 3
     assert all(SessionStore(key).load() == {} for key in made)
+    # Nothing of alice's is left, so the overview no longer lists her.
+    assert str(alice.pk) not in {row.user_id for row in api.session_overview().users}
 
 
 @both

@@ -205,8 +205,8 @@ class Page(HTMLParser):
         return forms[0] if forms else None
 
 
-def page_of(client: Client) -> tuple[Page, str]:
-    response = client.get(PAGE)
+def page_of(client: Client, query: str = "") -> tuple[Page, str]:
+    response = client.get(PAGE + query)
     assert response.status_code == 200, response.content
     assert response["Content-Type"].startswith("text/html")
     html = response.content.decode()
@@ -325,7 +325,9 @@ def test_json_list_fields(r, alice, three, bobs):
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
     data = response.json()
-    assert set(data) == {"sessions"}
+    assert set(data) == {"sessions", "total", "offset", "limit", "next", "previous"}
+    assert (data["total"], data["offset"], data["limit"]) == (3, 0, 50)
+    assert data["next"] is data["previous"] is None
     sessions = data["sessions"]
     assert sorted(s["fingerprint"] for s in sessions) == sorted(fp(k) for _, k in three)
     assert [s["current"] for s in sessions].count(True) == 1
@@ -428,13 +430,21 @@ def test_a_hundred_sessions(r, alice):
     client.cookies["sessionid"] = str(sessions[42].session_key)
     assert reader(client) == "alice"
 
+    # Two pages of 50: this device first on page 1, every session on one of them.
     page, html = page_of(client)
-    assert len(page.rows) == 100
-    assert sorted(page.fingerprints) == sorted(fp(s.session_key) for s in sessions)
+    second, html_2 = page_of(client, "?page=2")
+    assert len(page.rows) == len(second.rows) == 50
+    assert page.fingerprints[0] == fp(sessions[42].session_key)
+    assert sorted(page.fingerprints + second.fingerprints) == sorted(
+        fp(s.session_key) for s in sessions
+    )
     assert html.count("(this device)</strong>") == 1
+    assert "(this device)</strong>" not in html_2
     assert page.row(fp(sessions[42].session_key))["cells"][0].endswith("(this device)")
     assert page.revoke_others_form() is not None
-    assert len(client.get(API).json()["sessions"]) == 100
+    assert second.revoke_others_form() is not None
+    listed = client.get(API).json()
+    assert (len(listed["sessions"]), listed["total"]) == (50, 100)
 
     response = client.post(API_REVOKE_OTHERS)
     assert response.json() == {"revoked": 99}

@@ -7,6 +7,9 @@ or the revocation API runs, each written once as a generator of steps
 * listing and revoking a user's sessions, at a cost proportional to that user's
   sessions and never to the store (one ``ZRANGE`` and one pipelined read; a
   revocation is one script on one server, ``revoke_user.lua``);
+* one page of a user's sessions, most recently active first: one script on one
+  server (``user_page.lua``) that reads each session's header on the server and
+  sends back the page's records only;
 * finding a session by its fingerprint (``SCAN``);
 * the admin's overview: totals and each signed-in user's session count and last
   activity, from one ``SCAN`` walk plus a script per batch of indexes that reads
@@ -34,11 +37,22 @@ from typing import Any, TypeVar
 
 from ..exceptions import CorruptRecord, SessionStoreError
 from . import keys
-from .plans import CleanupStats, Overview, Progress, StoreTotals, UserActivity, UsersPage
+from .plans import (
+    CleanupStats,
+    Overview,
+    Progress,
+    RecordsPage,
+    ScanProgress,
+    ScanReport,
+    StoreTotals,
+    UserActivity,
+    UsersPage,
+)
 from .record import (
     CREATED_OFFSET,
     HEADER_LENGTH,
     META_ORIGIN,
+    META_USER,
     NO_DEADLINE_SCORE,
     PENDING_MARK,
     SEEN_OFFSET,
@@ -46,6 +60,7 @@ from .record import (
     encode_keys,
     is_stub,
     names_a_user,
+    netstring,
     read_field,
     stub_target,
 )
@@ -57,10 +72,11 @@ from .scripts import (
     RevokeArgs,
     RevokeUserArgs,
     UnindexArgs,
+    UserPageArgs,
     UsersListArgs,
     UsersPruneArgs,
 )
-from .steps import Commands, Pause, Scan, Script, Steps
+from .steps import Commands, Pause, Sample, Scan, Script, Steps
 
 _T = TypeVar("_T")
 
@@ -70,6 +86,9 @@ REVOKE_BATCH = 500
 CLEANUP_BATCH = 500
 #: Keys deleted per ``UNLINK`` when every session is ended.
 PURGE_BATCH = 1000
+#: Keys asked for per ``SCAN`` call by a store-wide listing (its reads follow the
+#: batches, so ``--limit`` stops after about one batch more than it shows).
+LIST_BATCH = 500
 #: Keys asked for per ``SCAN`` call by the overview.
 OVERVIEW_BATCH = 1000
 #: Up to this many keys in the database, the overview counts sessions key by key
@@ -78,8 +97,8 @@ EXACT_TOTALS_LIMIT = 10_000
 #: Keys drawn (``RANDOMKEY``, pipelined) to estimate a large store's totals: the
 #: share of sessions among them is known to within a few percent.
 TOTALS_SAMPLE = 400
-#: A Cluster draws fewer, one round trip each.
-CLUSTER_SAMPLE = 50
+#: A Cluster draws this many from each primary (one round trip each, sync).
+CLUSTER_SAMPLE = 150
 #: How often the overview reads a page again after pruning users who only had
 #: ended sessions left.
 USERS_PAGE_PASSES = 3
@@ -268,6 +287,84 @@ class IndexOps(Naming):
             yield self.unindex(user_id, [], [m for m in found if m not in kept])
         return records
 
+    def user_page(
+        self, user_id: str, offset: int, limit: int, absolute_age: int, first: Collection[str] = ()
+    ) -> Steps[RecordsPage]:
+        """One page of the user's live sessions and how many there are.
+
+        Sorted by last activity (the header's ``seen``, then ``created``), most
+        recent first, with the sessions in ``first`` (digests: the caller's own)
+        before all others. Only the page's records cross the network: one server
+        runs ``user_page.lua`` (one round trip, headers read on the server); a
+        Cluster reads the index, then the headers (``GETRANGE``, pipelined per
+        node), sorts here, then reads the page's records. Entries of ended
+        sessions are pruned on the way, as ``user_records`` does.
+        """
+        offset, limit = max(0, offset), max(0, limit)
+        if not self.cluster:
+            args = UserPageArgs(
+                user_id,
+                self.key_prefix,
+                absolute_age,
+                offset,
+                limit,
+                encode_keys(sorted(first)),
+            )
+            reply = yield Script(
+                self.scripts.user_page, [self.index_key(user_id), self.users_key], args
+            )
+            records = [
+                (bytes(reply[i]).decode(), bytes(reply[i + 1])) for i in range(1, len(reply), 2)
+            ]
+            return RecordsPage(records, int(reply[0]))
+        return (yield from self._cluster_user_page(user_id, offset, limit, absolute_age, first))
+
+    def _cluster_user_page(
+        self, user_id: str, offset: int, limit: int, absolute_age: int, first: Collection[str]
+    ) -> Steps[RecordsPage]:
+        (reply,) = yield Commands([("ZRANGE", self.index_key(user_id), 0, -1)], "read user index")
+        found = members(reply)
+        if not found:
+            return RecordsPage([], 0)
+        mine = netstring(META_USER) + netstring(user_id.encode("utf-8"))
+        span = HEADER_LENGTH + 12 + len(mine)
+        heads = yield Commands(
+            [("GETRANGE", self.session_key(m), 0, span - 1) for m in found], "read user index"
+        )
+        now = int(time.time())
+        live: list[tuple[int, int, int, str]] = []
+        stale: list[str] = []
+        for member, head in zip(found, heads, strict=True):
+            head = bytes(head or b"")
+            if not head or is_stub(head):
+                stale.append(member)
+                continue
+            try:
+                summary = decode_summary(head[:HEADER_LENGTH] + b"0:")
+            except CorruptRecord:
+                continue
+            colon = head.find(b":", HEADER_LENGTH, HEADER_LENGTH + 12)
+            if colon < 0:
+                continue
+            if not head[colon + 1 :].startswith(mine):
+                stale.append(member)  # someone else's now (or a sign-in claiming it)
+                continue
+            deadline = summary.deadline
+            if absolute_age > 0 and (deadline == 0 or summary.created + absolute_age < deadline):
+                deadline = summary.created + absolute_age
+            if deadline == 0 or deadline > now:
+                live.append((member in first, summary.seen, summary.created, member))
+        if stale:
+            # Not found, or not the user's: dropped unless a sign-in claims it now.
+            yield self.unindex(user_id, [], stale)
+        live.sort(key=lambda item: (-item[0], -item[1], -item[2], item[3]))
+        shown = [item[3] for item in live[offset : offset + limit]]
+        if not shown:
+            return RecordsPage([], len(live))
+        raws = yield Commands([("GET", self.session_key(m)) for m in shown], "read user index")
+        records = [(m, bytes(raw)) for m, raw in zip(shown, raws, strict=True) if raw is not None]
+        return RecordsPage(records, len(live))
+
     def revoke(self, user_id: str, digests: Sequence[str]) -> Steps[list[str]]:
         """End these sessions of the user; return the digests actually ended."""
         ended: list[str] = []
@@ -358,14 +455,68 @@ class IndexOps(Naming):
                 yield Pause(REVOKE_PAUSE)
         return ended
 
-    def find(self, fingerprint: str) -> Steps[list[str]]:
+    def find(self, fingerprint: str, progress: ScanReport | None = None) -> Steps[list[str]]:
         """Digests starting with ``fingerprint``, store-wide (``SCAN``). A user's own
         sessions are matched inside ``revoke_user`` instead."""
         scan = Scan(self.session_pattern(fingerprint), PURGE_BATCH, "find session")
         found: list[str] = []
+        state = ScanProgress()
         while (batch := (yield scan)) is not None:
             found += [self.digest_of(key) for key in batch]
+            self._walked(state, scan, batch, len(batch), progress)
         return found
+
+    def _walked(
+        self,
+        state: ScanProgress,
+        scan: Scan,
+        batch: Sequence[bytes],
+        done: int,
+        progress: ScanReport | None,
+    ) -> None:
+        """Count one ``SCAN`` batch into ``state`` and report it."""
+        state.scan_calls += 1
+        state.matched += len(batch)
+        # One server: a SCAN call examines about COUNT keys. A Cluster's batches
+        # are of matching keys (redis-py walks the nodes), so only those are known.
+        state.scanned += len(batch) if self.cluster else max(scan.count, len(batch))
+        state.done += done
+        if progress is not None:
+            progress(state)
+
+    def walk_sessions(
+        self,
+        emit: Callable[[list[tuple[str, bytes]]], int],
+        limit: int | None = None,
+        progress: ScanReport | None = None,
+    ) -> Steps[ScanProgress]:
+        """Read every session record under the prefix, batch by batch (``SCAN``
+        then a pipelined ``GET``; a plain read slides nobody's expiry).
+
+        ``emit`` receives each batch's ``(digest, stored bytes)`` and returns how
+        many it showed; after ``limit`` shown the walk stops, having read no more
+        records than it still needed.
+        """
+        state = ScanProgress()
+        wanted = limit
+        scan = Scan(self.session_pattern(), LIST_BATCH, "list sessions")
+        while (wanted is None or wanted > 0) and (batch := (yield scan)) is not None:
+            shown = 0
+            rest = list(batch)
+            while rest and (wanted is None or shown < wanted):
+                size = len(rest) if wanted is None else wanted - shown
+                chunk, rest = rest[:size], rest[size:]
+                raws = yield Commands([("GET", key) for key in chunk], "list sessions")
+                shown += emit(
+                    [
+                        (self.digest_of(key), bytes(raw))
+                        for key, raw in zip(chunk, raws, strict=True)
+                        if raw is not None
+                    ]
+                )
+            wanted = None if wanted is None else wanted - shown
+            self._walked(state, scan, batch, shown, progress)
+        return state
 
     def revoke_digest(self, digest: str) -> Steps[str | None]:
         """End one session whatever its user; return that user id, None if missing."""
@@ -382,13 +533,15 @@ class IndexOps(Naming):
                 return user_id
         raise self.conflict("revoke")
 
-    def purge(self, dry_run: bool = False) -> Steps[int]:
+    def purge(self, dry_run: bool = False, progress: ScanReport | None = None) -> Steps[int]:
         """End every session under the prefix (and drop every index); return how many."""
         sessions = 0
+        state = ScanProgress()
         for pattern, counted in ((self.session_pattern(), True), (self.index_pattern(), False)):
             scan = Scan(pattern, PURGE_BATCH, "revoke all")
             while (batch := (yield scan)) is not None:
                 if not batch:
+                    self._walked(state, scan, batch, 0, progress)
                     continue
                 if dry_run:
                     removed = len(batch)
@@ -399,6 +552,7 @@ class IndexOps(Naming):
                 else:
                     (removed,) = yield Commands([("UNLINK", *batch)], "revoke all")
                 sessions += int(removed) if counted else 0
+                self._walked(state, scan, batch, int(removed) if counted else 0, progress)
         return sessions
 
     def clear_expired(self, progress: Progress | None = None) -> Steps[CleanupStats]:
@@ -517,12 +671,21 @@ class IndexOps(Naming):
         return rows
 
     def _cluster_activity(
-        self, indexes: Sequence[bytes], absolute_age: int
+        self, indexes: Sequence[bytes], absolute_age: int, claimed: set[str] | None = None
     ) -> Steps[list[UserActivity]]:
+        """``claimed``, when given, collects the users whose index holds a pending
+        claim (a sign-in between its steps): not alive yet, not to be pruned."""
         ranges = yield Commands(
             [("ZRANGE", index, 0, -1) for index in indexes], "read user indexes"
         )
         found = [members(reply) for reply in ranges]
+        if claimed is not None:
+            mark = PENDING_MARK.encode()
+            claimed.update(
+                self.index_user(index)
+                for index, reply in zip(indexes, ranges, strict=True)
+                if any(bytes(m).startswith(mark) for m in reply)
+            )
         wanted = [self.session_key(m) for index_members in found for m in index_members]
         heads: list[Any] = []
         if wanted:
@@ -590,14 +753,18 @@ class IndexOps(Naming):
         sign-out, ``clearsessions``); one server does it in the ending script."""
         if not user_ids:
             return 0
-        replies = yield Commands(
-            [
-                *(("ZSCORE", self.users_key, user_id) for user_id in user_ids),
-                *(("EXISTS", self.index_key(user_id)) for user_id in user_ids),
-            ],
-            "update users index",
-        )
-        scores, found = replies[: len(user_ids)], replies[len(user_ids) :]
+        scores_read = [("ZSCORE", self.users_key, user_id) for user_id in user_ids]
+        exists = [("EXISTS", self.index_key(user_id)) for user_id in user_ids]
+        if self.cluster:
+            # The scores strictly before the indexes: a sign-in claims its index
+            # entry before it raises its score, so an index found gone was gone
+            # before any sign-in that could change the score read (users_prune.lua).
+            # A Cluster pipeline gives no order across nodes: two steps.
+            scores = yield Commands(scores_read, "update users index")
+            found = yield Commands(exists, "update users index")
+        else:
+            replies = yield Commands([*scores_read, *exists], "update users index")
+            scores, found = replies[: len(user_ids)], replies[len(user_ids) :]
         gone = [
             (user_id, int(float(score)))
             for user_id, score, exists in zip(user_ids, scores, found, strict=True)
@@ -631,16 +798,23 @@ class IndexOps(Naming):
             listed = score_pairs(page)
             if not listed:
                 break
-            activity = yield from self.users_activity(
-                [self.index_key(user_id).encode() for user_id, _score in listed], absolute_age
-            )
+            indexes = [self.index_key(user_id).encode() for user_id, _score in listed]
+            claimed: set[str] = set()
+            if self.cluster:
+                activity = yield from self._cluster_activity(indexes, absolute_age, claimed)
+            else:
+                activity = yield from self.users_activity(indexes, absolute_age)
             alive = {row.user_id: row for row in activity}
             rows = [
                 replace(alive[user_id], signed_in_at=score // 1000)
                 for user_id, score in listed
                 if user_id in alive
             ]
-            idle = [(user_id, score) for user_id, score in listed if user_id not in alive]
+            idle = [
+                (user_id, score)
+                for user_id, score in listed
+                if user_id not in alive and user_id not in claimed
+            ]
             if not idle or not (yield self.forget(idle)):
                 break
         return UsersPage(rows, int(total))
@@ -649,38 +823,43 @@ class IndexOps(Naming):
         """Session totals of the whole store: counted key by key while the database
         is small (``EXACT_TOTALS_LIMIT`` keys), estimated from a random sample of
         keys above that, so a page view never walks a large store."""
-        (size,) = yield Commands([("DBSIZE",)], "count keys")
-        size = int(size)
+        samples = yield Sample(CLUSTER_SAMPLE if self.cluster else TOTALS_SAMPLE, "sample keys")
+        size = sum(node_size for node_size, _keys in samples)
         if size <= EXACT_TOTALS_LIMIT:
             return (yield from self._counted_totals(absolute_age))
-        if self.cluster:
-            # RANDOMKEY names no key, so a Cluster pipeline cannot route it: one
-            # step each (a random primary each time).
-            sample = []
-            for _ in range(CLUSTER_SAMPLE):
-                sample += yield Commands([("RANDOMKEY",)], "sample keys")
-        else:
-            sample = yield Commands([("RANDOMKEY",)] * TOTALS_SAMPLE, "sample keys")
+        # Each primary's share is estimated from its own sample, then summed (a
+        # Cluster's primaries need not hold the same number of keys).
         session_prefix = self.key_prefix.encode()
         digest_length = len(session_prefix) + 2 * keys.DIGEST_SIZE
-        sessions = [
-            bytes(key)
-            for key in sample
-            if key is not None
-            and bytes(key).startswith(session_prefix)
-            and len(key) == digest_length
-        ]
-        signed_in = 0
-        if sessions:
+        drawn: list[int] = []
+        found: list[list[bytes]] = []
+        for _node_size, sample in samples:
+            drawn.append(len(sample))
+            found.append(
+                [
+                    key
+                    for key in sample
+                    if key.startswith(session_prefix) and len(key) == digest_length
+                ]
+            )
+        wanted = [key for node_keys in found for key in node_keys]
+        heads = []
+        if wanted:
             heads = yield Commands(
-                [("GETRANGE", key, HEADER_LENGTH, HEADER_LENGTH + 24) for key in sessions],
+                [("GETRANGE", key, HEADER_LENGTH, HEADER_LENGTH + 24) for key in wanted],
                 "sample keys",
             )
-            signed_in = sum(names_a_user(bytes(head)) for head in heads)
-        drawn = max(1, sum(key is not None for key in sample))
-        estimated = round(size * len(sessions) / drawn)
-        estimated_signed_in = round(estimated * signed_in / len(sessions)) if sessions else 0
-        return StoreTotals(estimated, estimated_signed_in, exact=False, sampled=drawn, keys=size)
+        named = iter(names_a_user(bytes(head)) for head in heads)
+        sessions = signed_in = 0.0
+        for (node_size, _sample), count, node_keys in zip(samples, drawn, found, strict=True):
+            if not count:
+                continue
+            users = sum(next(named) for _ in node_keys)
+            sessions += node_size * len(node_keys) / count
+            signed_in += node_size * users / count
+        return StoreTotals(
+            round(sessions), round(signed_in), exact=False, sampled=sum(drawn), keys=size
+        )
 
     def _counted_totals(self, absolute_age: int) -> Steps[StoreTotals]:
         sessions = signed_in = 0

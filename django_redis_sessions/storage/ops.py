@@ -302,7 +302,8 @@ class Operations(IndexOps):
         return Script(self.scripts.claim, [self.index_key(user_id)], args)
 
     def _signin(self, user_id: str, score: int, signin: bool) -> Script:
-        """List the user in the users index before claiming its index entry."""
+        """List the user in the users index (after claiming the index entry, before
+        the record names the user)."""
         args = SigninArgs(user_id, score, "1" if signin else "0")
         return Script(self.scripts.signin, [self.users_key], args)
 
@@ -327,9 +328,11 @@ class Operations(IndexOps):
             # The script may only lower the deadline (the absolute age caps it), so
             # this score covers whatever it writes.
             claimed = index_score(plan.deadline)
+            # Claim first, then list: a reader that sees the user's new score has
+            # to see the pending claim too, and keeps the user (users_page).
+            yield self._claim(plan.user_id, plan.digest, claimed)
             if signin is not None:
                 yield self._signin(plan.user_id, claimed, signin=signin)
-            yield self._claim(plan.user_id, plan.digest, claimed)
         expected = plan.expected_user_id
         for _ in range(2 * USER_RETRIES):
             reply = parse_reply(
@@ -342,8 +345,8 @@ class Operations(IndexOps):
                 # The same user, a later deadline (set_expiry): raise the entry's
                 # score before the record outlives it.
                 claimed = int(reply.items[0])
-                yield self._signin(plan.user_id, claimed, signin=False)
                 yield self._claim(plan.user_id, plan.digest, claimed)
+                yield self._signin(plan.user_id, claimed, signin=False)
                 continue
             break
         else:

@@ -123,6 +123,24 @@ class CleanupStats:
 Progress = Callable[[CleanupStats], None]
 
 
+@dataclass(slots=True)
+class ScanProgress:
+    """How far a store-wide ``SCAN`` walk has got (ending, finding or listing
+    sessions), for a progress line."""
+
+    #: ``SCAN`` calls made so far (on a Cluster: batches of matching keys).
+    scan_calls: int = 0
+    #: Keys examined so far, about: ``SCAN`` calls times their ``COUNT`` hint.
+    scanned: int = 0
+    #: Keys that matched the walk's pattern.
+    matched: int = 0
+    #: Sessions acted on: ended (or counted, dry run), found, listed.
+    done: int = 0
+
+
+ScanReport = Callable[[ScanProgress], None]
+
+
 @dataclass(frozen=True, slots=True)
 class UserActivity:
     """One signed-in user's live sessions, as the admin overview lists them."""
@@ -140,6 +158,16 @@ class UserActivity:
 class UsersPage:
     users: list[UserActivity]
     #: Users in the users index (every user with a session index).
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecordsPage:
+    """One page of a user's sessions as stored: ``(digest, record)`` in page order
+    (the caller's own first, then by last activity, most recent first)."""
+
+    records: list[tuple[str, bytes]]
+    #: The user's live sessions (all pages).
     total: int
 
 

@@ -17,7 +17,8 @@ A session is one Redis string::
   session does not slide and lives until ``deadline``.
 * ``<meta>``: one netstring (``<len>:<bytes>``) holding netstring pairs of
   metadata: ``u`` = the indexed user id, and, when the request-metadata
-  middleware is installed, ``ip`` and ``ua`` (client IP and user agent). It is
+  middleware is installed, ``ip``, ``ua`` and ``dv`` (client IP, user agent and
+  the device name parsed from it). It is
   not part of ``request.session``; the scripts keep stored pairs a write does
   not supply, so a save never drops the IP recorded by an earlier request.
 * ``<data pairs>``: netstring pairs ``key, value`` where each value is encoded on
@@ -63,6 +64,13 @@ META_USER = b"u"
 #: middleware when it is installed): client IP and user agent.
 META_IP = "ip"
 META_USER_AGENT = "ua"
+#: The readable device name parsed from the user agent when it was recorded
+#: (``devices.device_name``), so a page listing thousands of sessions never parses
+#: them again; "" when the parser could not say better than the user agent itself.
+#: Absent from records written before it existed (pages then parse the rows shown).
+META_DEVICE = "dv"
+#: The most characters of a device name stored.
+DEVICE_MAX_LENGTH = 64
 #: When the session's key was last rotated (SESSION_REDIS_ROTATE_AFTER), in Unix
 #: seconds; absent until the first rotation (the creation time counts then).
 META_ROTATED = "r"

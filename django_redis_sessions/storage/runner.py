@@ -35,7 +35,7 @@ from ..exceptions import SessionStoreError, SessionStoreFull, SessionStoreUnavai
 from . import receipts
 from .connection import describe_server, get_async_client, get_client, is_cluster
 from .ops import Operations
-from .steps import Call, Commands, Pause, Scan, Script, Step, Steps
+from .steps import Call, Commands, Pause, Sample, Scan, Script, Step, Steps
 
 _T = TypeVar("_T")
 _P = ParamSpec("_P")
@@ -43,6 +43,8 @@ _P = ParamSpec("_P")
 #: What a failing Redis raises: redis-py's errors, and, on a Cluster, the exception
 #: redis-py raises when no node answers while it maps the slots (not a RedisError).
 REDIS_ERRORS = (redis.RedisError, RedisClusterException)
+#: How many sampling commands the asyncio Cluster runner keeps in flight (Sample).
+SAMPLE_CONCURRENCY = 4
 
 
 def is_out_of_memory(exc: BaseException | None) -> bool:
@@ -164,11 +166,28 @@ class SyncDriver(_Driver):
             if pages is None:
                 pages = scans[id(step)] = self._pages(step)
             return next(pages, None)
+        if type(step) is Sample:
+            return self._sample(step)
         if type(step) is Pause:
             time.sleep(step.seconds)
             return None
         assert type(step) is Call
         return step.sync()
+
+    def _sample(self, step: Sample) -> list[tuple[int, list[bytes]]]:
+        servers: list[Any] = [self.client]
+        if self.cluster:
+            cluster = cast("redis.cluster.RedisCluster", self.client)
+            servers = [cluster.get_redis_connection(node) for node in cluster.get_primaries()]  # type: ignore[no-untyped-call]
+        samples = []
+        for server in servers:
+            pipe = server.pipeline(transaction=False)
+            pipe.dbsize()
+            for _ in range(step.count):
+                pipe.randomkey()
+            size, *found = pipe.execute()
+            samples.append((int(size), [bytes(key) for key in found if key is not None]))
+        return samples
 
     def _pages(self, step: Scan) -> Iterator[list[bytes]]:
         client = self.client
@@ -233,11 +252,39 @@ class AsyncDriver(_Driver):
             if pages is None:
                 pages = scans[id(step)] = self._pages(step)
             return await anext(pages, None)
+        if type(step) is Sample:
+            return await self._sample(step)
         if type(step) is Pause:
             await asyncio.sleep(step.seconds)
             return None
         assert type(step) is Call
         return await step.asynchronous()
+
+    async def _sample(self, step: Sample) -> list[tuple[int, list[bytes]]]:
+        if not self.cluster:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.dbsize()
+            for _ in range(step.count):
+                pipe.randomkey()
+            size, *found = await pipe.execute()
+            return [(int(size), [bytes(key) for key in found if key is not None])]
+        # The asyncio Cluster client has no per-node pipeline: the commands go to
+        # the primaries concurrently instead, a few at a time (each holds one of
+        # the pool's connections).
+        cluster = cast("redis.asyncio.cluster.RedisCluster", self.client)
+        gate = asyncio.Semaphore(SAMPLE_CONCURRENCY)
+
+        async def send(command: str, node: Any) -> Any:
+            async with gate:
+                return await cluster.execute_command(command, target_nodes=node)
+
+        async def sample(node: Any) -> tuple[int, list[bytes]]:
+            size, *found = await asyncio.gather(
+                send("DBSIZE", node), *(send("RANDOMKEY", node) for _ in range(step.count))
+            )
+            return int(size), [bytes(key) for key in found if key is not None]
+
+        return list(await asyncio.gather(*(sample(node) for node in cluster.get_primaries())))
 
     async def _pages(self, step: Scan) -> AsyncIterator[list[bytes]]:
         client = self.client

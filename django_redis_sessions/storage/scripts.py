@@ -139,6 +139,17 @@ class ActivityArgs:
 
 
 @dataclass(frozen=True, slots=True)
+class UserPageArgs:
+    user_id: str
+    key_prefix: str
+    absolute_age: int
+    offset: int
+    limit: int
+    #: Digests listed first (netstrings): the caller's own session.
+    first: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimArgs:
     member: str
     score: int
@@ -288,6 +299,10 @@ class Scripts:
         self.load = build("load", LoadArgs, cluster=c, writes=False)
         self.activity = build("activity", ActivityArgs, cluster=c, writes=False,
                               action="read user indexes")  # fmt: skip
+        # One page of a user's sessions (it also drops entries of ended sessions,
+        # which is safe to run twice).
+        self.user_page = build("user_page", UserPageArgs, cluster=c, writes=False,
+                               action="read user index")  # fmt: skip
         self.save = build("save", SaveArgs, cluster=c)
         self.delete = build("delete", DeleteArgs, cluster=c)
         self.cycle = build("cycle", CycleArgs, cluster=c, action="cycle_key")

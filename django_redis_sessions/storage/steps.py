@@ -49,6 +49,17 @@ class Scan:
 
 
 @dataclass(frozen=True, slots=True)
+class Sample:
+    """Random keys of every primary: the reply is one ``(DBSIZE, [RANDOMKEY] * count)``
+    pair per primary (one pipelined round trip each), for estimates that must not
+    walk the store. A Cluster pipeline cannot route keyless commands, so the
+    runner sends them to each primary itself."""
+
+    count: int
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
 class Pause:
     """Wait this long (seconds) before the next step, talking to nobody."""
 
@@ -65,6 +76,6 @@ class Call:
     asynchronous: Callable[[], Awaitable[Any]]
 
 
-Step = Script | Commands | Scan | Pause | Call
+Step = Script | Commands | Scan | Sample | Pause | Call
 #: An operation: a generator of steps returning its result.
 Steps = Generator[Step, Any, _T]

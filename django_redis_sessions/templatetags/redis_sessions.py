@@ -19,7 +19,7 @@ register = template.Library()
 def user_sessions_link(context: dict[str, Any], user: Any) -> dict[str, str] | None:
     """``{"url", "label"}`` for the user's sessions page, if the viewer may see it.
 
-    The count is the user's live sessions (one index read). When Redis cannot be
+    The count is the user's live sessions (one round trip, no record read). When Redis cannot be
     reached the user's page still renders: the button says so instead of a count.
     """
     request = context.get("request")
@@ -32,7 +32,8 @@ def user_sessions_link(context: dict[str, Any], user: Any) -> dict[str, str] | N
     except NoReverseMatch:
         return None  # the sessions admin is not on this admin site
     try:
-        count = str(len(api.list_user_sessions(user)))
+        # limit=0: the count only (Redis reads the headers; no record is sent).
+        count = str(api.user_sessions_page(user, limit=0).total)
     except SessionStoreError:
         count = "unavailable"
     return {"url": url, "label": f"Sessions ({count})"}

@@ -18,16 +18,16 @@ from importlib import import_module
 from typing import Any
 
 from django.conf import settings
-from django.core.management import BaseCommand, CommandError
+from django.core.management import BaseCommand, CommandError, CommandParser
 
 from ...exceptions import SessionStoreError
 from ...storage import Operations, run
 from ...storage.index_ops import CLEANUP_BATCH
 from ...storage.plans import CleanupStats, Progress
 from ...storage.steps import Commands, Steps
+from ..progress import ProgressLine, add_argument, share
 
 ENGINE = "django_redis_sessions.backend"
-BAR_WIDTH = 30
 
 
 def _count(number: int, singular: str, plural: str) -> str:
@@ -35,22 +35,26 @@ def _count(number: int, singular: str, plural: str) -> str:
 
 
 def _clear_expired(
-    ops: Operations, verbosity: int, progress: Callable[[int, int], Progress]
+    ops: Operations, sized: bool, progress: Callable[[int], Progress | None]
 ) -> Steps[CleanupStats]:
     # DBSIZE counts every key of the database: enough to estimate how far the SCAN
-    # has got, which is all a progress bar needs.
-    keys_in_db = 1
-    if verbosity:
+    # has got, which is all progress needs.
+    keys_in_db = 0
+    if sized:
         (size,) = yield Commands([("DBSIZE",)], "dbsize")
-        keys_in_db = max(1, int(size))
-    return (yield from ops.clear_expired(progress(verbosity, keys_in_db)))
+        keys_in_db = int(size)
+    return (yield from ops.clear_expired(progress(keys_in_db)))
 
 
 class Command(BaseCommand):
     help = (
         "Prune the user indexes of sessions that have ended, in SCAN batches "
-        "(never KEYS). Progress is shown on a terminal, or per batch at --verbosity 2."
+        "(never KEYS). Progress is shown on stderr when it is a terminal, or per "
+        "batch at --verbosity 2."
     )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        add_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         if settings.SESSION_ENGINE != ENGINE:
@@ -64,14 +68,17 @@ class Command(BaseCommand):
                 ) from None
             return
         verbosity: int = options["verbosity"]
+        # Per-batch lines (--verbosity 2) take the place of the progress line.
+        line = ProgressLine(self.stderr, enabled=verbosity == 1 and not options["no_progress"])
         started = time.perf_counter()
         try:
-            stats = run(_clear_expired, verbosity, self._progress)
+            with line:
+                sized = line.active or verbosity >= 2
+                stats = run(
+                    _clear_expired, sized, lambda total: self._progress(verbosity, line, total)
+                )
         except SessionStoreError as exc:
             raise CommandError(str(exc)) from exc
-        finally:
-            if self._bar:
-                self.stdout.write("")  # end the progress bar's line
         elapsed = time.perf_counter() - started
         if verbosity:
             rate = stats.entries_examined / elapsed if elapsed > 0 else 0.0
@@ -82,29 +89,34 @@ class Command(BaseCommand):
                 f"{_count(stats.entries_pruned, 'entry', 'entries')} of ended sessions, "
                 f"removed {_count(stats.indexes_removed, 'empty index', 'empty indexes')}."
             )
+            changes = []
+            if stats.users_listed:
+                # After an upgrade: users whose index predates the users index.
+                changes.append(
+                    f"listed {_count(stats.users_listed, 'missing user', 'missing users')}"
+                )
+            if stats.users_removed:
+                changes.append(
+                    f"dropped {_count(stats.users_removed, 'user', 'users')} with no session left"
+                )
+            if changes:
+                self.stdout.write(f"Users index (the admin overview's): {', '.join(changes)}.")
 
-    _bar = False
-
-    def _progress(self, verbosity: int, keys_in_db: int) -> Any:
-        self._bar = verbosity == 1 and self.stdout.isatty()
-        if verbosity < 2 and not self._bar:
+    def _progress(self, verbosity: int, line: ProgressLine, keys_in_db: int) -> Progress | None:
+        if verbosity < 2 and not line.active:
             return None
 
         def report(stats: CleanupStats) -> None:
-            share = min(1.0, stats.scan_calls * CLEANUP_BATCH / keys_in_db)
+            scanned = stats.scan_calls * CLEANUP_BATCH
             if verbosity >= 2:
                 self.stdout.write(
                     f"  batch {stats.scan_calls}: {stats.indexes} indexes, "
                     f"{stats.entries_examined} entries examined, {stats.entries_pruned} pruned "
-                    f"(about {share:.0%} of the keyspace scanned)"
+                    f"(about {min(1.0, scanned / max(1, keys_in_db)):.0%} of the keyspace scanned)"
                 )
-                return
-            filled = round(share * BAR_WIDTH)
-            self.stdout.write(
-                f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {share:4.0%}  "
-                f"{stats.indexes} indexes, {stats.entries_pruned} pruned",
-                ending="",
+            line.show(
+                f"Scanned {share(scanned, keys_in_db)}: "
+                f"{_count(stats.indexes, 'index', 'indexes')}, {stats.entries_pruned:,} pruned"
             )
-            self.stdout.flush()
 
         return report

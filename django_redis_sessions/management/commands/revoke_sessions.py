@@ -11,6 +11,7 @@ from ... import api
 from ...conf import conf
 from ...exceptions import SessionStoreError
 from ...signals import By
+from ..progress import ScanLine, add_argument
 from ..users import NOTHING_CHANGED, label, plural, resolve_users
 
 
@@ -51,6 +52,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="Show what would be ended; change nothing."
         )
+        add_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         names: list[str] = options["users"]
@@ -89,7 +91,8 @@ class Command(BaseCommand):
     def _revoke_everything(self, options: dict[str, Any]) -> None:
         scope = f"every session under prefix '{conf.SESSION_REDIS_PREFIX}'"
         if options["dry_run"]:
-            count = api.revoke_all_sessions(dry_run=True)
+            with self._progress_line("counted", options) as line:
+                count = api.revoke_all_sessions(dry_run=True, progress=line.report)
             self.stdout.write(f"{plural(count)} would be ended ({scope}).")
             return
         if not options["yes"]:
@@ -106,5 +109,9 @@ class Command(BaseCommand):
             if stdin.readline().strip() != "yes":
                 self.stdout.write(f"Cancelled. {NOTHING_CHANGED}")
                 return
-        count = api.revoke_all_sessions(by=By.COMMAND)
+        with self._progress_line("ended", options) as line:
+            count = api.revoke_all_sessions(by=By.COMMAND, progress=line.report)
         self.stdout.write(f"{plural(count)} ended ({scope}).")
+
+    def _progress_line(self, verb: str, options: dict[str, Any]) -> ScanLine:
+        return ScanLine(self.stderr, verb, enabled=not options["no_progress"])
