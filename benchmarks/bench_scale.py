@@ -22,7 +22,8 @@ What it does, on this checkout's ``django_redis_sessions``:
    ``codec.ValueCodec`` (JSON), records through ``storage.record.encode``, key
    names through ``storage.keys``. About 70% of the filler sessions are signed in
    (1 to 6 sessions per user, about 2.1 on average), 30% anonymous; every session
-   carries an IP and a user agent (as ``SessionActivityMiddleware`` records them).
+   carries the metadata ``SessionActivityMiddleware`` records (IP, user agent,
+   device name), made by the engine's ``request_meta.client_meta``.
    Each signed-in session is in its user's index (score = its deadline), each
    user in the users index (score = latest sign-in, unix ms), TTLs as the save
    script sets them (``PXAT`` the sooner of last seen + idle and the deadline;
@@ -105,9 +106,10 @@ IDLE = 14 * 24 * 60 * 60
 CREATED_WITHIN = 13 * 24 * 60 * 60
 #: Commands per pipelined round trip while building.
 BUILD_BATCH = 10_000
-#: Distinct user agents and IPs the filler draws from (the heavy user's are all its own).
+#: Distinct user agents, and (IP, user agent) pairs, the filler draws from (the
+#: heavy user's are all its own).
 AGENT_POOL = 5_000
-IP_POOL = 65_536
+META_POOL = 50_000
 PROGRESS_EVERY = 200_000
 
 #: The overview's page size (RedisSessionAdmin.list_per_page) and the "later" page.
@@ -375,23 +377,32 @@ def _codec() -> Any:
     return ValueCodec(JSONSerializer)
 
 
+def client_meta(ip: str, agent: str) -> dict[str, str]:
+    """The metadata the engine records for a request from ``ip`` with ``agent``:
+    ``request_meta.client_meta`` itself (IP, user agent and, since the engine
+    stores it, the device name parsed from the agent), on a request built for it."""
+    from django.test import RequestFactory
+
+    from django_redis_sessions.request_meta import client_meta as engine_client_meta
+
+    request = RequestFactory().get("/", REMOTE_ADDR=ip, HTTP_USER_AGENT=agent)
+    return engine_client_meta(request)
+
+
 class Sampler:
-    """Fast draws for the filler: pools of user agents and IPs, times in a window."""
+    """Fast draws for the filler: a pool of recorded metadata (IP, user agent,
+    device), times in a window, session digests."""
 
     def __init__(self, rng: random.Random, now: int) -> None:
         self.rng = rng
         self.now = now
-        self.agents = [user_agent(rng) for _ in range(AGENT_POOL)]
-        self.ips = [ip_address(rng) for _ in range(IP_POOL)]
+        agents = [user_agent(rng) for _ in range(AGENT_POOL)]
+        self.metas = [
+            client_meta(ip_address(rng), agents[number % AGENT_POOL]) for number in range(META_POOL)
+        ]
 
-    def meta(self, agent: str | None = None) -> dict[str, str]:
-        from django_redis_sessions.storage import record
-
-        random_ = self.rng.random
-        return {
-            record.META_IP: self.ips[int(random_() * IP_POOL)],
-            record.META_USER_AGENT: agent or self.agents[int(random_() * AGENT_POOL)],
-        }
+    def meta(self) -> dict[str, str]:
+        return self.metas[int(self.rng.random() * META_POOL)]
 
     def times(self) -> tuple[int, int, int, int]:
         """created, seen, deadline and the expiry in ms the save script would set."""
@@ -435,7 +446,7 @@ def write_user(
     top = 0
     for number in range(count):
         created, seen, deadline, expires_ms = sampler.times()
-        meta = sampler.meta(agents[number] if agents else None)
+        meta = client_meta(ip_address(sampler.rng), agents[number]) if agents else sampler.meta()
         raw = record.encode(record.Record(created, seen, deadline, IDLE, user_id, data, meta))
         digest = sampler.digest()
         writer.command("SET", keys.session_redis_key(prefix, digest), raw, "PXAT", expires_ms)
@@ -815,6 +826,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def _terminate(signum: int, frame: Any) -> None:
+    # SIGTERM: stop like Ctrl-C does, through the finally that stops the server.
+    print(f"\nStopped by signal {signum}", file=sys.stderr)
     raise SystemExit(128 + signum)
 
 
