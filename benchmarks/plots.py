@@ -380,8 +380,18 @@ def plot_scale(results: Mapping[str, Any], out_dir: Path) -> Path:
     axes.axhline(100.0, color=COLOURS["floor"], linestyle=":", linewidth=1.0, zorder=1)
     axes.annotate("100 ms (heavy user's page goal)", (sizes[0], 100.0), textcoords="offset points",
                   xytext=(0, 4), fontsize=7.5, color=CAPTION_COLOUR)  # fmt: skip
+    from matplotlib.ticker import FixedLocator, NullLocator
+
     axes.set_xscale("log")
     axes.set_yscale("log")
+    # Round numbers of ms rather than powers of ten.
+    low, high = axes.get_ylim()
+    ticks = [t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4)
+             if low / 1.5 <= t <= high * 1.5]  # fmt: skip
+    axes.yaxis.set_major_locator(FixedLocator(ticks))
+    axes.yaxis.set_minor_locator(NullLocator())
+    axes.set_yticks(ticks, [f"{t:,g}" for t in ticks])
+    axes.set_ylim(low, high)
     axes.set_xlim(sizes[0] / 2.2, sizes[-1] * 2.2)
     axes.set_xticks(sizes, [f"{size:,}" for size in sizes])
     axes.set_xticks([], minor=True)
