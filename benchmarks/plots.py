@@ -6,7 +6,8 @@ that ``--json`` writes, so a saved run can be re-rendered::
     python benchmarks/plots.py results.json [more.json ...] --out DIR
 
 Each file is recognised by its contents: ``bench_sessions.py`` results give
-``latency_by_engine.png``, ``bench_revoke.py`` results ``revoke_vs_store_size.png``.
+``latency_by_engine.png``, ``bench_revoke.py`` results ``revoke_vs_store_size.png``,
+``bench_scale.py`` results ``scale_pages_vs_store_size.png``.
 
 matplotlib is imported only when a plot is drawn, so the scripts run without it;
 ``require_matplotlib()`` lets them refuse ``--plot`` up front when it is missing.
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 LATENCY_FILE = "latency_by_engine.png"
 REVOKE_FILE = "revoke_vs_store_size.png"
+SCALE_FILE = "scale_pages_vs_store_size.png"
 #: About 100 KB per PNG at this resolution and the figure sizes below.
 DPI = 100
 MISSING_MATPLOTLIB = (
@@ -344,6 +346,83 @@ def plot_revoke(results: Mapping[str, Any], out_dir: Path) -> Path:
     return _save(figure, out_dir, REVOKE_FILE)
 
 
+#: bench_scale.py's pages: overview pages in blues, the heavy user's in warm colours.
+SCALE_COLOURS = {
+    "overview_p1": "#1f77b4",
+    "overview_p5": "#6baed6",
+    "overview_last": "#08306b",
+    "heavy_own_page": "#d62728",
+    "heavy_own_api": "#ff7f0e",
+    "heavy_admin_page": "#8c564b",
+}
+
+
+def plot_scale(results: Mapping[str, Any], out_dir: Path) -> Path:
+    """``bench_scale.py`` results: each page's time against store size (log x, log y),
+    medians joined by lines, p95 as a short dash above each point, and the 100 ms
+    goal for the heavy user's page."""
+    config = results["config"]
+    pages: Mapping[str, Any] = results["pages"]
+    figure = _new_figure(9.0, 5.6)
+    axes = figure.add_axes((0.09, 0.22, 0.56, 0.63))
+    sizes: list[int] = []
+    for number, (name, page) in enumerate(pages.items()):
+        rows = page["by_size"]
+        xs = [int(row["size"]) for row in rows]
+        sizes = sorted(set(sizes) | set(xs))
+        medians = [float(row["median_ms"]) for row in rows]
+        p95 = [float(row["p95_ms"]) for row in rows]
+        colour = SCALE_COLOURS.get(name, OTHER_COLOURS[number % len(OTHER_COLOURS)])
+        style = "--" if page.get("heavy") else "-"
+        axes.plot(xs, medians, color=colour, marker="o", linestyle=style, linewidth=1.6,
+                  label=page["label"], zorder=3)  # fmt: skip
+        axes.scatter(xs, p95, color=colour, marker="_", s=120, zorder=3)
+    axes.axhline(100.0, color=COLOURS["floor"], linestyle=":", linewidth=1.0, zorder=1)
+    axes.annotate("100 ms (heavy user's page goal)", (sizes[0], 100.0), textcoords="offset points",
+                  xytext=(0, 4), fontsize=7.5, color=CAPTION_COLOUR)  # fmt: skip
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    # Round numbers of ms rather than powers of ten.
+    low, high = axes.get_ylim()
+    ticks = [t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4)
+             if low / 1.5 <= t <= high * 1.5]  # fmt: skip
+    axes.yaxis.set_major_locator(FixedLocator(ticks))
+    axes.yaxis.set_minor_locator(NullLocator())
+    axes.set_yticks(ticks, [f"{t:,g}" for t in ticks])
+    axes.set_ylim(low, high)
+    axes.set_xlim(sizes[0] / 2.2, sizes[-1] * 2.2)
+    axes.set_xticks(sizes, [f"{size:,}" for size in sizes])
+    axes.set_xticks([], minor=True)
+    axes.set_xlabel("filler sessions in the store (log scale; + the heavy user's)")
+    axes.set_ylabel("ms per request (log scale)")
+    axes.grid(color="#dddddd", linewidth=0.6, which="major", zorder=0)
+    axes.set_axisbelow(True)
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False,
+                title="median (line); p95 (dash)", title_fontsize=8)  # fmt: skip
+    first = pages["overview_p1"]["by_size"]
+    ratio = float(first[-1]["median_ms"]) / float(first[0]["median_ms"])
+    memory = ", ".join(
+        f"{int(step['size']):,}: {int(step['used_memory']) / 2**20:,.0f} MiB"
+        for step in results["build"]
+    )
+    _caption(
+        figure,
+        "Admin overview and a heavy user's pages against store size",
+        _machine(config),
+        f"Django {config['django']}, redis-py {config['redis_py']}. Django test Client, "
+        f"median of {config['reps']} (overview) / {config['heavy_reps']} (heavy user) "
+        "interleaved requests per size. One store grown step by step (70% signed in, ~2.1 "
+        f"sessions per user); the heavy user has {int(config['heavy_sessions']):,} sessions "
+        f"at every size. Overview page 1, largest / smallest: {ratio:.2f}{TIMES}. "
+        f"Redis used_memory: {memory}. benchmarks/bench_scale.py",
+    )
+    return _save(figure, out_dir, SCALE_FILE)
+
+
 def render(results: Mapping[str, Any], out_dir: Path) -> list[Path]:
     """Every plot the results dict has data for (recognised by its keys)."""
     written: list[Path] = []
@@ -351,6 +430,8 @@ def render(results: Mapping[str, Any], out_dir: Path) -> list[Path]:
         written.append(plot_latency(results, out_dir))
     if "revoke" in results:
         written.append(plot_revoke(results, out_dir))
+    if "pages" in results and "build" in results:
+        written.append(plot_scale(results, out_dir))
     return written
 
 
@@ -379,7 +460,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for path in args.results:
         results = json.loads(path.read_text())
         if not write_plots(results, args.out):
-            print(f"{path}: not a bench_sessions.py or bench_revoke.py result", file=sys.stderr)
+            print(
+                f"{path}: not a bench_sessions.py, bench_revoke.py or bench_scale.py result",
+                file=sys.stderr,
+            )
             status = 1
     return status
 
