@@ -49,6 +49,7 @@ import argparse
 import contextlib
 import functools
 import gc
+import io
 import json
 import os
 import platform
@@ -666,6 +667,52 @@ def time_pages(
     return results
 
 
+#: What ``--commands`` times at each size: (label, arguments, largest size to run it at).
+#: The store-wide walks cost what the store holds by nature (they read every key),
+#: so they stop at COMMANDS_WALK_LIMIT to keep the run in minutes.
+COMMANDS_WALK_LIMIT = 1_000_000
+
+
+def command_runs(heavy_uid: int) -> list[tuple[str, list[str], int | None]]:
+    uid = str(heavy_uid)
+    walk = COMMANDS_WALK_LIMIT
+    return [
+        ("list_sessions <heavy> --limit 50 --jsonl",
+         ["list_sessions", "--id", uid, "--limit", "50", "--jsonl"], None),
+        ("list_sessions --all --limit 50 --jsonl",
+         ["list_sessions", "--all", "--limit", "50", "--jsonl"], None),
+        ("revoke_sessions <heavy> --dry-run", ["revoke_sessions", "--id", uid, "--dry-run"], None),
+        ("revoke_sessions --all --dry-run", ["revoke_sessions", "--all", "--dry-run"], walk),
+        ("clearsessions", ["clearsessions"], walk),
+    ]  # fmt: skip
+
+
+def time_commands(heavy_uid: int, size: int) -> list[dict[str, Any]]:
+    """One timed run of each management command (stdout discarded), and its round trips."""
+    from django.core.management import call_command
+
+    rows = []
+    for label, arguments, limit in command_runs(heavy_uid):
+        if limit is not None and size > limit:
+            continue
+        out = io.StringIO()
+        gc.collect()
+        with counting_round_trips() as trips:
+            start = time.perf_counter()
+            call_command(*arguments, stdout=out, stderr=io.StringIO())
+            elapsed = time.perf_counter() - start
+        rows.append(
+            {
+                "command": label,
+                "seconds": elapsed,
+                "round_trips": len(trips),
+                "output_bytes": len(out.getvalue().encode()),
+            }
+        )
+        print(f"  {label}: {elapsed * 1000:,.1f} ms, {len(trips):,} round trips", file=sys.stderr)
+    return rows
+
+
 # -- report ------------------------------------------------------------------------------
 
 
@@ -712,6 +759,14 @@ def print_report(results: dict[str, Any]) -> None:
         print(f"  {page['label']:<38}{cells}")
         trips = "".join(f"{row['round_trips']:>24}" for row in page["by_size"])
         print(f"  {'  round trips':<38}{trips}")
+    if results.get("commands"):
+        print("\nManagement commands (one run each): seconds, round trips")
+        for step in results["commands"]:
+            for row in step["runs"]:
+                print(
+                    f"  {step['size']:>12,}  {row['command']:<44} "
+                    f"{row['seconds']:>9.3f} s {row['round_trips']:>8,}"
+                )
     print("\nGoals")
     for goal in results["goals"]:
         flag = "" if goal["primary"] else " (info)"
@@ -811,6 +866,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help=f"sessions of the heavy user (default: {DEFAULT_HEAVY_SESSIONS:,})",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated store")
+    parser.add_argument(
+        "--commands",
+        action="store_true",
+        help="also time the management commands at each size (the store-wide walks up "
+        f"to {COMMANDS_WALK_LIMIT:,} sessions)",
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--plot", metavar="DIR", help="also draw DIR/scale_pages_vs_store_size.png")
     args = parser.parse_args(argv)
@@ -872,6 +933,7 @@ def run(args: argparse.Namespace, server: Server, started: float) -> int:
         for name, (label, who, is_heavy) in PAGES.items()
     }
     cumulative = 0.0
+    commands: list[dict[str, Any]] = []
     for size in args.sizes:
         print(f"Size {size:,}", file=sys.stderr)
         seconds = grow_to(server.port, build, sampler, size)
@@ -902,6 +964,8 @@ def run(args: argparse.Namespace, server: Server, started: float) -> int:
         timed = time_pages(clients, urls, args.reps, args.heavy_reps)
         for name, row in timed.items():
             pages[name]["by_size"].append({"size": size, **row})
+        if args.commands:
+            commands.append({"size": size, "runs": time_commands(heavy.pk, size)})
     redis_version = client.info("server").get("redis_version")
     results: dict[str, Any] = {
         "config": {
@@ -932,6 +996,7 @@ def run(args: argparse.Namespace, server: Server, started: float) -> int:
         "heavy_build_s": heavy_build_s,
         "build": build.steps,
         "pages": pages,
+        "commands": commands,
     }
     results["goals"] = goals_of(results)
     results["config"]["elapsed_s"] = round(time.monotonic() - started, 1)

@@ -53,6 +53,7 @@ from .exceptions import AmbiguousFingerprint, SessionStoreError
 from .identifiers import user_id_of
 from .models import REVOKE_PERMISSION, VIEW_PERMISSION, RedisSession
 from .signals import By
+from .storage.index_ops import ACTIVITY_READ_CAP
 from .storage.plans import UserActivity
 from .views import sessions_page
 
@@ -83,6 +84,9 @@ class UserRow:
     email: str
     sessions: int
     last_seen: datetime
+    #: ``sessions`` is estimated from a sample (a user with more sessions than a
+    #: page reads: ``ACTIVITY_READ_CAP``).
+    estimated: bool = False
     #: The latest sign-in, from the users index; None when unknown (a user listed
     #: by ``clearsessions`` after an upgrade, or found by a search).
     signed_in_at: datetime | None = None
@@ -267,7 +271,9 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             # cost is the matches', never the store's.
             matches = [user_id_of(pk) for pk in self._search(query)]
             activity = sorted(
-                api.users_activity(matches), key=lambda a: (a.last_seen, a.user_id), reverse=True
+                api.users_activity(matches, exact=False),
+                key=lambda a: (a.last_seen, a.user_id),
+                reverse=True,
             )
             paginator = Paginator(activity, per_page)
             page = paginator.get_page(request.GET.get("p"))
@@ -284,6 +290,7 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 overview = api.session_overview(page.start_index() - 1, per_page)
                 page = Paginator(range(overview.signed_in_users), per_page).get_page(page.number)
             shown = overview.users
+        rows = self._rows(shown)
         context = self._context(
             request,
             "Sessions",
@@ -292,7 +299,9 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             users_with_sessions=overview.signed_in_users,
             query=query,
             page=page,
-            rows=self._rows(shown),
+            rows=rows,
+            rows_estimated=any(row.estimated for row in rows),
+            activity_read_cap=ACTIVITY_READ_CAP,
             **(extra_context or {}),
         )
         return TemplateResponse(request, "django_redis_sessions/admin/overview.html", context)
@@ -331,6 +340,7 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                     label=user.get_username() if user else user_label(None, item.user_id),
                     email=str(getattr(user, email_field, "") or "") if email_field else "",
                     sessions=item.sessions,
+                    estimated=item.estimated,
                     last_seen=datetime.fromtimestamp(item.last_seen, tz=UTC),
                     signed_in_at=(
                         datetime.fromtimestamp(item.signed_in_at, tz=UTC)

@@ -37,7 +37,7 @@ from .policies.audit import AuditEvent
 from .revocation import announce_revocation, announce_store_revocation, announced, revoking
 from .signals import By
 from .storage import Operations, arun, keys, run
-from .storage.index_ops import shown_fingerprint
+from .storage.index_ops import ACTIVITY_READ_CAP, shown_fingerprint
 from .storage.plans import Overview, ScanProgress, ScanReport, UserActivity
 from .storage.record import (
     META_DEVICE,
@@ -459,18 +459,22 @@ async def asession_overview(offset: int = 0, limit: int = 50) -> Overview:
     return await arun(Operations.overview, conf.SESSION_REDIS_ABSOLUTE_AGE or 0, offset, limit)
 
 
-def users_activity(users: Iterable[Any]) -> list[UserActivity]:
-    """:class:`UserActivity` of these users (those with live sessions only)."""
-    return run(_activity_of, [user_id_of(u) for u in users])
+def users_activity(users: Iterable[Any], *, exact: bool = True) -> list[UserActivity]:
+    """:class:`UserActivity` of these users (those with live sessions only).
+
+    ``exact=False`` reads at most ``ACTIVITY_READ_CAP`` of each user's sessions
+    (as the admin overview does) and estimates the rest (``estimated=True``)."""
+    return run(_activity_of, [user_id_of(u) for u in users], exact)
 
 
-async def ausers_activity(users: Iterable[Any]) -> list[UserActivity]:
-    return await arun(_activity_of, [user_id_of(u) for u in users])
+async def ausers_activity(users: Iterable[Any], *, exact: bool = True) -> list[UserActivity]:
+    return await arun(_activity_of, [user_id_of(u) for u in users], exact)
 
 
-def _activity_of(ops: Operations, user_ids: list[str]) -> Steps[list[UserActivity]]:
+def _activity_of(ops: Operations, user_ids: list[str], exact: bool) -> Steps[list[UserActivity]]:
     indexes = [ops.index_key(user_id).encode() for user_id in user_ids]
-    return (yield from ops.users_activity(indexes, conf.SESSION_REDIS_ABSOLUTE_AGE or 0))
+    cap = 0 if exact else ACTIVITY_READ_CAP
+    return (yield from ops.users_activity(indexes, conf.SESSION_REDIS_ABSOLUTE_AGE or 0, cap))
 
 
 def _single(matches: list[str], fingerprint: str) -> str | None:

@@ -335,3 +335,37 @@ def test_readers_pruning_while_users_sign_in_and_out_never_hide_a_live_session(
     assert {row.user_id for row in page.users} == {str(u.pk) for u in (alice, bob, carol)}
     call_command("clearsessions", verbosity=0)
     assert listed_without_index(r) == set()
+
+
+def test_a_user_with_more_sessions_than_a_page_reads_is_estimated_and_marked(
+    r: Any, alice: Any, bob: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The overview reads at most ACTIVITY_READ_CAP headers per user (a kiosk
+    account must not make the page slow): above it the count is estimated from a
+    random sample, and the page says so; the exact API still counts them all."""
+    monkeypatch.setattr(index_ops, "ACTIVITY_READ_CAP", 100)
+    monkeypatch.setattr("django_redis_sessions.admin.ACTIVITY_READ_CAP", 100)
+    keys_ = [session_for(alice) for _ in range(240)]
+    session_for(bob)
+    # 60 of alice's sessions idled out: their keys are gone, their entries not yet.
+    pipe = r.pipeline(transaction=False)
+    for key in keys_[:60]:
+        pipe.delete(redis_key(key))
+    pipe.execute()
+    rows = {row.user_id: row for row in api.session_overview(0, 10).users}
+    estimate = rows[str(alice.pk)]
+    assert estimate.estimated
+    # 50 random entries of 240, three in four alive: 180 give or take 2 sigma.
+    assert 130 <= estimate.sessions <= 230
+    assert not rows[str(bob.pk)].estimated
+    assert rows[str(bob.pk)].sessions == 1
+    (exact,) = api.users_activity([alice])
+    assert (exact.sessions, exact.estimated) == (180, False)
+    # The latest activity is among the newest sessions, which are always read.
+    assert estimate.last_seen == exact.last_seen
+    superuser = get_user_model().objects.create_superuser("root", "root@example.com", "pw-root")
+    admin = Client()
+    admin.force_login(superuser)
+    page = admin.get(CHANGELIST).content.decode()
+    assert 'id="rows-estimated"' in page
+    assert "more than 100 sessions" in page

@@ -30,6 +30,7 @@ and pruning removes it), never a live session missing from its user's index.
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
@@ -97,6 +98,10 @@ EXACT_TOTALS_LIMIT = 10_000
 #: Keys drawn (``RANDOMKEY``, pipelined) to estimate a large store's totals: the
 #: share of sessions among them is known to within a few percent.
 TOTALS_SAMPLE = 400
+#: The most session headers a page of the overview reads per user: a user with
+#: more sessions (a kiosk account) is shown with an estimate from a sample of
+#: them, so a page costs the same whoever is on it (activity.lua).
+ACTIVITY_READ_CAP = 1000
 #: A Cluster draws this many from each primary (one round trip each, sync).
 CLUSTER_SAMPLE = 150
 #: How often the overview reads a page again after pruning users who only had
@@ -646,32 +651,43 @@ class IndexOps(Naming):
             yield Script(self.scripts.unindex, [index.decode()], UnindexArgs(0, tuple(gone)))
 
     def users_activity(
-        self, indexes: Sequence[bytes], absolute_age: int
+        self, indexes: Sequence[bytes], absolute_age: int, cap: int = 0
     ) -> Steps[list[UserActivity]]:
         """Live session count and last activity of the users owning these indexes.
 
         One server: one script call per batch, which reads each session's header
         on the server (``activity.lua``). Cluster: the headers are read across
-        slots and folded here.
+        slots and folded here. ``cap`` (0: none) bounds the headers read per
+        user: a user with more sessions gets an estimate from a sample of them
+        (``UserActivity.estimated``), so a page costs the same whoever is on it.
         """
         if self.cluster:
-            return (yield from self._cluster_activity(indexes, absolute_age))
+            return (yield from self._cluster_activity(indexes, absolute_age, cap=cap))
         rows: list[UserActivity] = []
         for batch in chunks(indexes, OVERVIEW_BATCH):
             reply = yield Script(
                 self.scripts.activity,
                 [index.decode() for index in batch],
-                ActivityArgs(self.key_prefix, absolute_age),
+                ActivityArgs(self.key_prefix, absolute_age, cap),
             )
             rows += [
-                UserActivity(self.index_user(index), int(reply[2 * i]), int(reply[2 * i + 1]))
+                UserActivity(
+                    self.index_user(index),
+                    int(reply[3 * i]),
+                    int(reply[3 * i + 1]),
+                    estimated=bool(int(reply[3 * i + 2])),
+                )
                 for i, index in enumerate(batch)
-                if int(reply[2 * i])
+                if int(reply[3 * i])
             ]
         return rows
 
     def _cluster_activity(
-        self, indexes: Sequence[bytes], absolute_age: int, claimed: set[str] | None = None
+        self,
+        indexes: Sequence[bytes],
+        absolute_age: int,
+        claimed: set[str] | None = None,
+        cap: int = 0,
     ) -> Steps[list[UserActivity]]:
         """``claimed``, when given, collects the users whose index holds a pending
         claim (a sign-in between its steps): not alive yet, not to be pruned."""
@@ -686,7 +702,17 @@ class IndexOps(Naming):
                 for index, reply in zip(indexes, ranges, strict=True)
                 if any(bytes(m).startswith(mark) for m in reply)
             )
-        wanted = [self.session_key(m) for index_members in found for m in index_members]
+        # What is read of each index: all of it, or (above cap, as activity.lua)
+        # a random half-cap to estimate the count and the half-cap of the latest
+        # deadline (ZRANGE is by deadline, ascending) for the last activity.
+        reads: list[tuple[list[str], int]] = []
+        for index_members in found:
+            if cap and len(index_members) > cap:
+                half = cap // 2
+                reads.append((random.sample(index_members, half) + index_members[-half:], half))
+            else:
+                reads.append((index_members, len(index_members)))
+        wanted = [self.session_key(m) for chosen, _counted in reads for m in chosen]
         heads: list[Any] = []
         if wanted:
             heads = yield Commands(
@@ -695,15 +721,16 @@ class IndexOps(Naming):
         now = int(time.time())
         rows: list[UserActivity] = []
         heads_left = iter(heads)
-        for index, index_members in zip(indexes, found, strict=True):
+        for index, index_members, (chosen, counted) in zip(indexes, found, reads, strict=True):
             live = last = 0
-            for head in (next(heads_left) for _ in index_members):
+            for position, head in enumerate([next(heads_left) for _ in chosen]):
+                counts = position < counted
                 if not head:
                     continue
                 try:
                     summary = decode_summary(bytes(head) + b"0:")
                 except CorruptRecord:
-                    live += 1
+                    live += counts
                     continue
                 deadline = summary.deadline
                 if absolute_age > 0 and (
@@ -711,10 +738,13 @@ class IndexOps(Naming):
                 ):
                     deadline = summary.created + absolute_age
                 if deadline == 0 or deadline > now:
-                    live += 1
+                    live += counts
                     last = max(last, summary.seen)
+            estimated = len(chosen) != len(index_members) or counted != len(index_members)
+            if estimated and counted:
+                live = round(len(index_members) * live / counted)
             if live:
-                rows.append(UserActivity(self.index_user(index), live, last))
+                rows.append(UserActivity(self.index_user(index), live, last, estimated=estimated))
         return rows
 
     def classify(self, found: Sequence[bytes]) -> tuple[int, list[bytes]]:
@@ -801,9 +831,13 @@ class IndexOps(Naming):
             indexes = [self.index_key(user_id).encode() for user_id, _score in listed]
             claimed: set[str] = set()
             if self.cluster:
-                activity = yield from self._cluster_activity(indexes, absolute_age, claimed)
+                activity = yield from self._cluster_activity(
+                    indexes, absolute_age, claimed, cap=ACTIVITY_READ_CAP
+                )
             else:
-                activity = yield from self.users_activity(indexes, absolute_age)
+                activity = yield from self.users_activity(
+                    indexes, absolute_age, cap=ACTIVITY_READ_CAP
+                )
             alive = {row.user_id: row for row in activity}
             rows = [
                 replace(alive[user_id], signed_in_at=score // 1000)

@@ -152,6 +152,9 @@ class UserActivity:
     #: Unix seconds of the user's latest sign-in, from the users index (0 when
     #: not read from it).
     signed_in_at: int = 0
+    #: ``sessions`` and ``last_seen`` are estimates from a sample of the user's
+    #: sessions (more of them than a page reads, ``ACTIVITY_READ_CAP``).
+    estimated: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -136,6 +136,7 @@ class AuditArgs:
 class ActivityArgs:
     key_prefix: str
     absolute_age: int
+    cap: int
 
 
 @dataclass(frozen=True, slots=True)

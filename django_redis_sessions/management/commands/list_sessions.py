@@ -119,12 +119,16 @@ class Command(BaseCommand):
             raise CommandError("Name a user, or use --all to list every session.")
         (user,) = resolve_users([options["user"]], options["by_id"])
         try:
-            sessions = api.list_user_sessions(user)
+            if options["limit"] is not None:
+                # The page's records only (Redis sorts the headers): a user with
+                # thousands of sessions costs what is shown.
+                page = api.user_sessions_page(user, 0, options["limit"])
+                sessions, total = list(page.sessions), page.total
+            else:
+                sessions = api.list_user_sessions(user)
+                total = len(sessions)
         except SessionStoreError as exc:
             raise CommandError(str(exc)) from exc
-        total = len(sessions)
-        if options["limit"] is not None:
-            sessions = sessions[: options["limit"]]
         if options["jsonl"]:
             for info in sessions:
                 self.stdout.write(json.dumps(info.as_dict()))
