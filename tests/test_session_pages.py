@@ -130,6 +130,14 @@ def test_pages_follow_last_activity_and_count_every_session(many, alice):
 
     middle = api.user_sessions_page(alice, 35, 7)
     assert [s.fingerprint for s in middle.sessions] == [fp(k) for k in many[35:42]]
+    # A window near the front (offset + limit under an eighth of the sessions)
+    # keeps only its entries in order instead of sorting them all: same order.
+    assert [s.fingerprint for s in api.user_sessions_page(alice, 0, 10).sessions] == [
+        fp(k) for k in many[:10]
+    ]
+    assert [s.fingerprint for s in api.user_sessions_page(alice, 20, 5).sessions] == [
+        fp(k) for k in many[20:25]
+    ]
 
     past = api.user_sessions_page(alice, MANY + 100, 50)
     assert (past.sessions, past.total) == ([], MANY)
@@ -400,3 +408,19 @@ def test_admin_user_page_pages_by_last_activity(many, alice):
     confirm = admin.get(url + "revoke-all/").content.decode()
     assert f"({MANY} sessions)" in confirm
     assert f"and {MANY - 50} more" in confirm
+
+
+def test_a_front_window_and_a_full_sort_agree_on_ties(r, alice):
+    """Sessions with the same last activity: the partial selection of a front
+    window (user_page.lua) breaks ties as the full sort does (created, then
+    digest)."""
+    now = int(time.time())
+    made = [auth_session(alice, recorded_meta(agent(i), "10.1.0.1")) for i in range(90)]
+    for i, key in enumerate(made):
+        set_seen(r, key, now - 60 - 10 * (i % 3))  # three groups of 30 equal values
+    everything = [s.fingerprint for s in api.user_sessions_page(alice, 0, 90).sessions]
+    assert len(everything) == 90
+    front = []
+    for offset in range(0, 10, 2):  # windows of 2: each under an eighth of 90
+        front += [s.fingerprint for s in api.user_sessions_page(alice, offset, 2).sessions]
+    assert front == everything[:10]
