@@ -348,17 +348,15 @@ class SessionStore(SessionBase):
             self._session_key = None
             return {}, False
         try:
-            stored, values, data = self._values.open(raw)
+            fields, values, data = self._values.open(raw)
         except Exception as exc:  # noqa: BLE001 - any serializer may raise anything
             self._log_and_forget(
                 f"stored data could not be decoded ({exc.__class__.__name__}); the record "
                 "was removed"
             )
             return {}, True
-        self._stored = Stored(
-            dict(values), True, stored.created, stored.deadline, stored.idle,
-            stored.user_id, stored.meta,
-        )  # fmt: skip
+        created, _seen, deadline, idle, user_id, meta, _data = fields
+        self._stored = Stored(values, True, created, deadline, idle, user_id, meta)
         return data, False
 
     @sensitive_variables("session_key")

@@ -12,7 +12,7 @@ from django.test import Client
 
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
-from django_redis_sessions.exceptions import SessionStoreUnavailable
+from django_redis_sessions.exceptions import CorruptRecord, SessionStoreUnavailable
 from django_redis_sessions.storage import keys, record
 
 pytestmark = pytest.mark.real_redis
@@ -217,3 +217,61 @@ def test_a_server_that_never_answers_times_out_with_a_clear_error(r, settings):
         assert isinstance(info.value.__cause__, redis.TimeoutError)
     finally:
         listener.close()
+
+
+# -- the load's own parsing, against the reference implementations -------------------
+
+JSON_VALUES = [
+    b'"42"', b"17", b"[]", b"{}", b'{"a":[1,2.5,null,true]}', b"123456789012345678901234567890",
+    b'"caf\xc3\xa9"', b'"\xe9"', b'"\\u00e9\\ud83d\\ude00"', b"1e400", b"-0.0",
+]  # fmt: skip
+NOT_JSON = [b"", b"{", b'\xef\xbb\xbf"x"', b"NaNx", b"'x'", b'"a"b', b"\x00"]
+
+
+@pytest.mark.parametrize("value", JSON_VALUES + NOT_JSON)
+def test_the_json_values_decode_exactly_as_djangos_serializer_decodes_them(value: bytes) -> None:
+    from django.core.signing import JSONSerializer
+
+    from django_redis_sessions.codec import ValueCodec
+
+    raw = record.encode(record.Record(1, 1, 0, 600, "7", {"k": value}))
+    try:
+        expected: object = JSONSerializer().loads(value)
+    except Exception as exc:  # the reference's own error
+        with pytest.raises(type(exc)):
+            ValueCodec(JSONSerializer).open(raw)
+        return
+    fields, values, data = ValueCodec(JSONSerializer).open(raw)
+    assert data == {"k": expected}
+    assert repr(data["k"]) == repr(expected)  # -0.0, inf: the same objects, not just equal
+    assert values == {"k": value}
+    assert fields[:6] == (1, 1, 0, 600, "7", {})
+
+
+@pytest.mark.parametrize(
+    "header",
+    [b"1" + b"0" * 32, b"1" + b"f" * 32, b"1" + b"0123abcd" * 4],
+)
+def test_header_fields_parse_as_field_writes_them(header: bytes) -> None:
+    raw = header + record.encode_meta("u1", {"ip": "10.0.0.1"}) + record.encode_data({"a": b"1"})
+    width = record.FIELD_WIDTH
+    numbers = [int(header[1 + i * width : 1 + (i + 1) * width], 16) for i in range(4)]
+    assert record.decode_fields(raw) == (*numbers, "u1", {"ip": "10.0.0.1"}, {"a": b"1"})
+    summary = record.decode_summary(raw)
+    assert (summary.created, summary.seen, summary.deadline, summary.idle) == tuple(numbers)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"2" + b"0" * 32,
+        b"1" + b"A" * 32,
+        b"1" + b"0" * 31 + b"+",
+        b"1" + b" " * 32,
+        b"1" + b"0" * 31,
+    ],
+)
+def test_a_header_field_writes_nothing_like_is_corrupt(header: bytes) -> None:
+    raw = header + record.encode_meta("") + record.encode_data({"a": b"1"})
+    with pytest.raises(CorruptRecord):
+        record.decode_fields(raw)

@@ -189,6 +189,39 @@ def test_clear_before_load_replaces_data_but_keeps_the_absolute_deadline(r, sett
     assert r.pttl(redis_key(s.session_key)) <= 2_000
 
 
+def _setrange_calls(r) -> int:
+    return int(r.info("commandstats").get("cmdstat_setrange", {}).get("calls", 0))
+
+
+@pytest.mark.single_server  # commandstats of one server
+def test_a_load_in_the_second_last_seen_already_says_writes_nothing_but_slides(r, settings):
+    settings.SESSION_COOKIE_AGE = 100
+    s = saved_session(a=1)
+    key = redis_key(s.session_key)
+    SessionStore(s.session_key).load()  # warm the connection and the script cache
+    for _ in range(5):  # again if the server's second turned between the two steps
+        now = int(r.time()[0])
+        r.setrange(key, record.SEEN_OFFSET, record.field(now))
+        r.pexpire(key, 5_000)
+        before = r.get(key)
+        calls = _setrange_calls(r)
+        assert SessionStore(s.session_key)["a"] == 1
+        if int(r.time()[0]) == now:
+            break
+    else:
+        pytest.fail("the server's clock never held a second for two commands")
+    assert _setrange_calls(r) == calls  # nothing written: last-seen was this second
+    assert r.get(key) == before
+    assert 99_000 < r.pttl(key) <= 100_000  # the expiry slid all the same
+
+    # A second later than last-seen: written, in the same round trip.
+    r.setrange(key, record.SEEN_OFFSET, record.field(now - 5))
+    calls = _setrange_calls(r)
+    assert SessionStore(s.session_key)["a"] == 1
+    assert _setrange_calls(r) == calls + 1
+    assert record.decode(r.get(key)).seen >= now
+
+
 def test_created_and_last_seen_are_kept_beside_the_data(r, settings):
     s = saved_session(a=1)
     key = redis_key(s.session_key)

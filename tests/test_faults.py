@@ -28,7 +28,7 @@ from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
 from django_redis_sessions.exceptions import SessionStoreFull, SessionTooLarge
 from django_redis_sessions.policies import audit
-from django_redis_sessions.storage import keys
+from django_redis_sessions.storage import keys, record
 from django_redis_sessions.storage import ops as store
 from django_redis_sessions.storage.scripts import SINGLE, LuaScript
 
@@ -285,6 +285,9 @@ def test_a_full_redis_still_serves_reads_and_refuses_writes_cleanly(
     client.post("/write/", data=b'{"cart": [1, 2]}', content_type="application/json")
     key = client.cookies["sessionid"].value
     redis_key = keys.session_redis_key(conf.SESSION_REDIS_PREFIX, keys.digest(key))
+    # Last-seen long ago, so each read has it to write (a read in the second
+    # last-seen already says writes nothing, and so cannot see that Redis is full).
+    full.setrange(redis_key, record.SEEN_OFFSET, record.field(int(time.time()) - 60))
     before = full.get(redis_key)
     fill(full)
     full.expire(redis_key, 5)  # the read must slide this back up

@@ -78,6 +78,59 @@ def test_the_record_layout_reaches_the_scripts_only_as_constants() -> None:
     assert f"local META_USER = '{record.META_USER.decode()}'\n" in constants
 
 
+def _code(text: str) -> str:
+    """Lua without its comments."""
+    return re.sub(r"--[^\n]*", "", text)
+
+
+def test_no_script_has_a_comment_marker_inside_a_string() -> None:
+    # scripts.prelude_for strips "--" to the end of the line before it looks for
+    # the helpers a script uses; a "--" inside a string literal would hide code.
+    for name in [*SCRIPT_FILES, "prelude", "receipt"]:
+        for line in _source(name).splitlines():
+            before = line.split("--", 1)[0]
+            assert before.count("'") % 2 == 0, (name, line)
+            assert before.count('"') % 2 == 0, (name, line)
+
+
+@pytest.mark.parametrize("kind", ["SINGLE", "CLUSTER"])
+def test_each_script_defines_every_prelude_helper_it_uses_and_only_those(kind: str) -> None:
+    prelude = _source("prelude")
+    helpers = set(re.findall(r"^local (?:function )?(\w+)", prelude, re.MULTILINE))
+    assert {"ns_read", "expiry_ms", "enforce_limit", "USER_META"} <= helpers
+    for script in getattr(scripts, kind).all():
+        defined = set(re.findall(r"^local (?:function )?(\w+)", script.text, re.MULTILINE))
+        code = _code(script.text)
+        for helper in helpers - defined:
+            # A helper left out must not be used: Lua would look it up as a global.
+            assert not re.search(rf"\b{helper}\b", code), (script.name, helper)
+        for helper in helpers & defined:
+            uses = re.findall(rf"\b{helper}\b", code)
+            assert len(uses) >= 2, (script.name, helper)  # its definition and a use
+    # The hot path's script carries what it calls, not the index helpers.
+    load = getattr(scripts, kind).load.text
+    assert "local function expiry_ms(" in load
+    assert "local function enforce_limit(" not in load
+    assert "local function index_add(" not in load
+
+
+def test_prelude_blocks_keep_each_helper_with_its_comment() -> None:
+    blocks = scripts.prelude_blocks(
+        "-- file comment\n\n-- says a\nlocal function a()\n  return 1\nend\n\n"
+        "local B = {}\n-- says c\nlocal function c()\n  return a() + B\nend\n"
+    )
+    assert blocks == [
+        ("a", "-- says a\nlocal function a()\n  return 1\nend\n\n"),
+        ("B", "local B = {}\n"),
+        ("c", "-- says c\nlocal function c()\n  return a() + B\nend\n"),
+    ]
+    # c needs a and B; a comment naming a helper does not pull it in.
+    assert scripts.prelude_for("-- not c()\nreturn c()", blocks) == "".join(
+        text for _, text in blocks
+    )
+    assert scripts.prelude_for("-- c() here is a comment\nreturn a()", blocks) == blocks[0][1]
+
+
 @pytest.mark.real_redis
 def test_the_scripts_read_a_header_as_record_py_writes_it(r: redis.Redis) -> None:
     raw = record.encode(record.Record(0x1234, 0x5678, 0x9ABC, 600, "42", {}, {"ip": "10.0.0.1"}))

@@ -10,6 +10,8 @@
 -- Redis is full (maxmemory reached with noeviction), {bytes, 'full'}: the expiry
 -- still slid (PEXPIREAT is allowed when full) but last-seen and the metadata were
 -- not written. A read must not fail because a write it does on the side cannot.
+-- (A load that has nothing to write, last-seen being this second already, cannot
+-- tell that Redis is full: the next load that writes does.)
 local raw = redis.call('GET', KEYS[1])
 if not raw then return false end
 local created = tonumber(string.sub(raw, CREATED_AT, CREATED_AT + FIELD_WIDTH - 1), 16)
@@ -32,6 +34,7 @@ if exp <= now then
   redis.call('DEL', KEYS[1])
   return false
 end
+local full = false
 local supplied = argv.meta
 if supplied ~= '' then
   local meta, data_pos = ns_read(raw, HEADER_LENGTH + 1)
@@ -46,13 +49,22 @@ if supplied ~= '' then
         local written = redis.pcall('SET', KEYS[1],
           head .. build_meta(have[META_USER] or '', kept, supplied) .. string.sub(raw, data_pos),
           'PXAT', exp)
-        if type(written) == 'table' and written.err then break end
+        if type(written) == 'table' and written.err then
+          full = true
+          break
+        end
         return raw
       end
     end
   end
 end
-local touched = redis.pcall('SETRANGE', KEYS[1], SEEN_OFFSET, field(now_s))
+-- Last-seen has a resolution of one second: a request in the same second as the
+-- one before it (a page's own requests, mostly) has nothing to write there.
+local seen = field(now_s)
+if full or string.sub(raw, SEEN_AT, SEEN_AT + FIELD_WIDTH - 1) ~= seen then
+  local touched = redis.pcall('SETRANGE', KEYS[1], SEEN_OFFSET, seen)
+  full = type(touched) == 'table' and touched.err ~= nil
+end
 redis.call('PEXPIREAT', KEYS[1], exp)
-if type(touched) == 'table' and touched.err then return {raw, 'full'} end
+if full then return {raw, 'full'} end
 return raw
