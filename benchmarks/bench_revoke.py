@@ -92,6 +92,7 @@ from benchlib import (  # noqa: E402
     new_run_tag,
     packed_commands,
     redacted,
+    session_counts_arg,
 )
 from django.conf import settings  # noqa: E402
 from plots import (  # noqa: E402
@@ -714,16 +715,7 @@ def print_report(results: dict[str, Any]) -> None:
 
 def _store_sizes_arg(text: str) -> list[int]:
     """``--store-sizes``: comma-separated session counts (``1000,10_000,1e5`` too)."""
-    sizes: list[int] = []
-    for part in text.split(","):
-        try:
-            size = int(float(part)) if "e" in part.lower() else int(part)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number of sessions: {part!r}") from None
-        if size < 1:
-            raise argparse.ArgumentTypeError(f"store sizes must be >= 1, got {size}")
-        sizes.append(size)
-    return sizes
+    return session_counts_arg(text)
 
 
 def default_store_sizes(small: int, large: int) -> list[int]:

@@ -77,7 +77,7 @@ if (_REPO_ROOT / "django_redis_sessions").is_dir():
 import django  # noqa: E402
 import hiredis  # noqa: E402
 import redis  # noqa: E402
-from benchlib import new_run_tag, packed_commands  # noqa: E402
+from benchlib import new_run_tag, packed_commands, session_counts_arg  # noqa: E402
 from django.conf import settings  # noqa: E402
 from plots import (  # noqa: E402
     MatplotlibMissing,
@@ -813,17 +813,7 @@ def goals_of(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _sizes_arg(text: str) -> list[int]:
-    sizes: list[int] = []
-    for part in text.split(","):
-        part = part.strip().replace("_", "")
-        try:
-            size = int(float(part)) if "e" in part.lower() else int(part)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number of sessions: {part!r}") from None
-        if size < 1:
-            raise argparse.ArgumentTypeError(f"sizes must be >= 1, got {size}")
-        sizes.append(size)
-    return sorted(set(sizes))
+    return sorted(set(session_counts_arg(text)))
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

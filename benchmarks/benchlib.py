@@ -76,6 +76,24 @@ def packed_commands(packed: bytes) -> list[list[bytes]]:
     return commands
 
 
+def session_counts_arg(text: str) -> list[int]:
+    """A command-line list of session counts: comma-separated, ``1000,10_000,1e5``
+    forms accepted, each at least 1 (an ``argparse`` type)."""
+    import argparse
+
+    sizes: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            size = int(float(part)) if "e" in part.lower() else int(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number of sessions: {part!r}") from None
+        if size < 1:
+            raise argparse.ArgumentTypeError(f"session counts must be >= 1, got {size}")
+        sizes.append(size)
+    return sizes
+
+
 def redacted(url: str) -> str:
     """``url`` without its password, for printing."""
     parts = urlsplit(url)
