@@ -157,9 +157,9 @@ async def test_the_async_twin_reads_the_same_page(many, alice):
     assert [s.current for s in first.sessions] == [True, False, False]
 
 
+# A Cluster reads the headers across slots (test_cluster.py counts its round trips).
+@pytest.mark.single_server
 def test_one_round_trip_on_one_server(many, alice, count_round_trips):
-    if getattr(settings, "SESSION_REDIS_CLUSTER", False):
-        pytest.skip("a Cluster reads the headers across slots (test_cluster.py counts them)")
     load_scripts()
     before = count_round_trips.round_trips
     page = api.user_sessions_page(alice, 100, 50)
