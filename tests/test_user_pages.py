@@ -22,6 +22,7 @@ from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.storage import keys
 
 from .helpers import index_members, login, redis_key
+from .test_commands_at_scale import FIELDS
 
 pytestmark = [pytest.mark.real_redis, pytest.mark.django_db]
 
@@ -47,19 +48,8 @@ DEVICES = [
     (CHROME, "198.51.100.23", "Chrome"),
 ]
 
-JSON_FIELDS = {
-    "fingerprint",
-    "user_id",
-    "created",
-    "last_seen",
-    "idle_expiry",
-    "absolute_expiry",
-    "expires",
-    "ip",
-    "user_agent",
-    "device",
-    "current",
-}
+#: The JSON view's fields: list_sessions --json's, plus the device it shows.
+JSON_FIELDS = FIELDS | {"device"}
 
 
 def revoke_url(fingerprint: str) -> str:
