@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-COPIED = ("tests", "example_project", "manage.py", "pyproject.toml", "README.md")
+COPIED = ("tests", "example_project", "manage.py", "pyproject.toml", "README.md", "docs")
 LINKED = ("test-artifacts", ".hypothesis")
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.sqlite3", ".pytest_cache")
 
