@@ -63,6 +63,12 @@ def _table(
     return table
 
 
+def _note_sources(directive: SphinxDirective, *paths: str) -> None:
+    """Rebuild the page when the code it is generated from, or this code, changes."""
+    for path in (__file__, drs_tables.__file__, *paths):
+        directive.env.note_dependency(path)
+
+
 def _code(text: str) -> list[nodes.Node]:
     return [nodes.literal(text, text)]
 
@@ -71,24 +77,29 @@ class SettingsDirective(SphinxDirective):
     """The table of settings, in ``Conf``'s order."""
 
     def run(self) -> list[nodes.Node]:
-        self.env.note_dependency(drs_tables.conf_module.__file__)
+        _note_sources(self, drs_tables.conf_module.__file__)
         rows = [
             [
                 [nodes.target("", "", ids=[_anchor(row.name)]), *_code(row.name)],
-                _code(row.type),
-                _code(row.default),
-                _inline(row.description),
+                [
+                    nodes.Text("type "),
+                    *_code(row.type),
+                    nodes.Text(", default "),
+                    *_code(row.default),
+                    nodes.Text(". "),
+                    *_inline(row.description),
+                ],
             ]
             for row in drs_tables.settings_rows()
         ]
-        return [_table(("setting", "type", "default", "description"), rows, (30, 16, 20, 34))]
+        return [_table(("setting", "type, default, description"), rows, (35, 65))]
 
 
 class RenamedSettingsDirective(SphinxDirective):
     """The renamed settings; a sentence when there are none."""
 
     def run(self) -> list[nodes.Node]:
-        self.env.note_dependency(drs_tables.conf_module.__file__)
+        _note_sources(self, drs_tables.conf_module.__file__)
         renamed = drs_tables.renamed_rows()
         if not renamed:
             text = "No setting has been renamed."
@@ -103,7 +114,7 @@ class ChecksDirective(SphinxDirective):
     option_spec: ClassVar[dict[str, Any]] = {"deploy": directives.flag}
 
     def run(self) -> list[nodes.Node]:
-        self.env.note_dependency(drs_tables.ids.__file__)
+        _note_sources(self, drs_tables.ids.__file__)
         deploy = "deploy" in self.options
         rows = [
             [
