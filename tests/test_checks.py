@@ -18,6 +18,8 @@ from django_redis_sessions.checks import (
 from django_redis_sessions.checks import ids as check_ids
 from django_redis_sessions.storage import connection
 
+from .docs_helpers import DOCS, load_docs_tables
+
 
 def ids(messages) -> list[str]:
     return [m.id for m in messages]
@@ -377,14 +379,23 @@ def test_the_ids_emitted_are_exactly_the_constants():
         if path.name != "ids.py":
             assert not re.search(r"[EW]\d{3}\"", path.read_text()), path.name
     assert len(check_ids.ALL) == len(
-        [name for name in vars(check_ids) if name.isupper() and name not in ("ALL", "_P")]
+        [name for name in vars(check_ids) if name.isupper() and name not in ("ALL", "DOCS", "_P")]
     )
 
 
-def test_the_readme_lists_exactly_the_constants():
-    readme = (Path(__file__).resolve().parent.parent / "docs" / "checks.md").read_text()
-    listed = set(re.findall(r"\| `(django_redis_sessions\.[EW]\d{3})` \|", readme))
-    assert listed == check_ids.ALL
+def test_the_checks_reference_lists_exactly_the_constants():
+    # docs/checks.md's tables are generated from ids.DOCS (docs/_ext/drs_tables.py):
+    # every constant is declared with its meaning, and the two tables between them
+    # (``check`` and ``check --deploy``) list each id once.
+    assert set(check_ids.DOCS) == check_ids.ALL
+    rows = load_docs_tables().check_rows()
+    assert sorted(row.id for row in rows) == sorted(check_ids.ALL)
+    assert all(row.problem.strip() for row in rows)
+    assert {row.level for row in rows if row.id.split(".")[1].startswith("E")} == {"Error"}
+    assert {row.level for row in rows if row.id.split(".")[1].startswith("W")} == {"Warning"}
+    checks_md = (DOCS / "checks.md").read_text()
+    assert "```{drs-checks}\n```" in checks_md
+    assert "```{drs-checks}\n:deploy:\n```" in checks_md
 
 
 BROKEN = {
