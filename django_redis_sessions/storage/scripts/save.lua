@@ -69,7 +69,9 @@ else
 end
 
 local max_size = tonumber(argv.max_size)
-if max_size > 0 then
+-- The pairs' size never exceeds the string's length (pairs_size counts the keys
+-- and values without their framing), so most saves need not count them.
+if max_size > 0 and #data > max_size then
   local size = pairs_size(data)
   if size > max_size then return {'size', size} end
 end
