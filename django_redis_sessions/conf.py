@@ -160,7 +160,7 @@ class Conf:
     )
 
     # -- lifetime and size ---------------------------------------------------------------
-    SESSION_REDIS_ABSOLUTE_AGE = Setting[int | None](
+    SESSIONS_ABSOLUTE_AGE = Setting[int | None](
         DEFAULT_ABSOLUTE_AGE,
         "Seconds a session lives at most from its creation, however active; None: no limit.",
     )
@@ -171,61 +171,57 @@ class Conf:
     )
 
     # -- request metadata (middleware.SessionActivityMiddleware) -------------------------
-    SESSION_REDIS_RECORD_IP = Setting[bool](
+    SESSIONS_RECORD_IP = Setting[bool](
         True, "Record the client's IP address with the session.", coerce=bool
     )
-    SESSION_REDIS_RECORD_USER_AGENT = Setting[bool](
+    SESSIONS_RECORD_USER_AGENT = Setting[bool](
         True, "Record the client's user agent with the session.", coerce=bool
     )
-    SESSION_REDIS_TRUNCATE_IP = Setting[bool](
+    SESSIONS_TRUNCATE_IP = Setting[bool](
         False, "Zero the host part of recorded addresses (a /24, a /48).", coerce=bool
     )
     # Off: REMOTE_ADDR only, which a client cannot forge.
-    SESSION_REDIS_IP_HEADER = Setting[str | None](
+    SESSIONS_IP_HEADER_NAME = Setting[str | None](
         None,
         "Behind a reverse proxy, the request.META key it sets (e.g. HTTP_X_FORWARDED_FOR); "
         "None: REMOTE_ADDR.",
     )
-    SESSION_REDIS_PROXY_COUNT = Setting[int](
-        1, "How many trusted proxies append to SESSION_REDIS_IP_HEADER."
+    SESSIONS_PROXY_COUNT = Setting[int](
+        1, "How many trusted proxies append to SESSIONS_IP_HEADER_NAME."
     )
     # Real browsers send 100 to 300 characters; the cap bounds what a client can
     # make every session record (and every request's comparison) carry.
-    SESSION_REDIS_USER_AGENT_MAX_LENGTH = Setting[int](
+    SESSIONS_USER_AGENT_MAX_LENGTH = Setting[int](
         256, "The most characters of a user agent recorded."
     )
 
     # -- policies ------------------------------------------------------------------------
-    SESSION_REDIS_USER_AGENT_CHANGE = Setting[str | None](
+    SESSIONS_USER_AGENT_CHANGE = Setting[str | None](
         None, 'None (ignore), "flag" (log and mark) or "end": a session whose browser changes.'
     )
-    SESSION_REDIS_IP_CHANGE = Setting[str | None](
+    SESSIONS_IP_CHANGE = Setting[str | None](
         None, 'None (ignore), "flag" or "end": a session whose IP network changes.'
     )
     # A /24 (IPv4) or /48 (IPv6) is about one site or one access network: a phone
     # moving between cells of one carrier usually stays inside it, a stolen cookie
     # replayed from elsewhere usually does not.
-    SESSION_REDIS_IP_PREFIX_V4 = Setting[int](
-        24, "The IPv4 prefix length SESSION_REDIS_IP_CHANGE compares."
-    )
-    SESSION_REDIS_IP_PREFIX_V6 = Setting[int](
-        48, "The IPv6 prefix length SESSION_REDIS_IP_CHANGE compares."
-    )
-    SESSION_REDIS_MAX_SESSIONS_PER_USER = Setting[int | None](
+    SESSIONS_IP_PREFIX_V4 = Setting[int](24, "The IPv4 prefix length SESSIONS_IP_CHANGE compares.")
+    SESSIONS_IP_PREFIX_V6 = Setting[int](48, "The IPv6 prefix length SESSIONS_IP_CHANGE compares.")
+    SESSIONS_MAX_PER_USER = Setting[int | None](
         None, "The most sessions one user may have at once; None: no limit."
     )
-    SESSION_REDIS_SESSION_LIMIT_ACTION = Setting[str](
+    SESSIONS_LIMIT_ACTION = Setting[str](
         "end_oldest", '"end_oldest" or "refuse": what a login beyond the limit does.'
     )
-    SESSION_REDIS_ROTATE_AFTER = Setting[int | None](
+    SESSIONS_ROTATE_AFTER = Setting[int | None](
         None, "Seconds after which a session's key is renewed; None: never."
     )
     # Long enough for the requests a page fires at once to finish on the old key,
     # short enough that a key copied just before rotation is soon worthless.
-    SESSION_REDIS_ROTATE_GRACE = Setting[float](
+    SESSIONS_ROTATE_GRACE = Setting[float](
         30, "Seconds the old key keeps working after a rotation."
     )
-    SESSION_REDIS_HEADER = Setting[str | None](
+    SESSIONS_HEADER_NAME = Setting[str | None](
         None,
         'The HTTP header API clients send the session key in (e.g. "X-Session-Id"); None: off.',
     )
@@ -235,21 +231,19 @@ class Conf:
     )
 
     # -- audit trail (policies/audit.py) ----------------------------------------------------------
-    SESSION_REDIS_AUDIT = Setting[bool](
+    SESSIONS_AUDIT = Setting[bool](
         False, "Whether session events go to each user's audit log.", coerce=bool
     )
-    SESSION_REDIS_AUDIT_MAX_EVENTS = Setting[int](
+    SESSIONS_AUDIT_MAX_EVENTS = Setting[int](
         100, "The most events a user's audit log keeps (the oldest are dropped)."
     )
-    SESSION_REDIS_AUDIT_RETENTION = Setting[int](
-        90 * 24 * 60 * 60, "Seconds an audit event is kept."
-    )
+    SESSIONS_AUDIT_RETENTION = Setting[int](90 * 24 * 60 * 60, "Seconds an audit event is kept.")
 
     # -- pages ---------------------------------------------------------------------------
-    SESSION_REDIS_ADMIN_SHOW_DATA = Setting[bool](
+    SESSIONS_ADMIN_SHOW_DATA = Setting[bool](
         False, "Whether the admin shows a session's data.", coerce=bool
     )
-    SESSION_REDIS_BASE_TEMPLATE = Setting[str](
+    SESSIONS_BASE_TEMPLATE = Setting[str](
         "django_redis_sessions/base.html", "The template the user's own pages extend."
     )
 

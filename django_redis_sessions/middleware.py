@@ -46,9 +46,9 @@ in ``MIDDLEWARE``::
         "django_redis_sessions.middleware.SessionActivityMiddleware",
         ...
     ]
-    SESSION_REDIS_HEADER = "X-Session-Id"  # request.META["HTTP_X_SESSION_ID"]
+    SESSIONS_HEADER_NAME = "X-Session-Id"  # request.META["HTTP_X_SESSION_ID"]
 
-With ``SESSION_REDIS_HEADER`` unset (``None``, the default) it *is* Django's
+With ``SESSIONS_HEADER_NAME`` unset (``None``, the default) it *is* Django's
 ``SessionMiddleware``: same requests, same responses. With it set:
 
 * **One precedence rule.** A request that carries the session cookie (any value)
@@ -238,7 +238,7 @@ def meta_key(header: str) -> str:
 
 
 def header_name_problem(header: object) -> str | None:
-    """Why ``header`` cannot be ``SESSION_REDIS_HEADER``, or ``None`` if it can."""
+    """Why ``header`` cannot be ``SESSIONS_HEADER_NAME``, or ``None`` if it can."""
     if not isinstance(header, str) or _HEADER_NAME.fullmatch(header) is None:
         return (
             "is not an HTTP header name (letters, digits and '-'; no '_', which servers "
@@ -248,8 +248,8 @@ def header_name_problem(header: object) -> str | None:
     if name in _TAKEN or name.startswith(_TAKEN_PREFIXES):
         return "names a header that has a meaning of its own"
     key = meta_key(header)
-    if key == settings.CSRF_HEADER_NAME or key == conf.SESSION_REDIS_IP_HEADER:
-        return "is already CSRF_HEADER_NAME or SESSION_REDIS_IP_HEADER"
+    if key == settings.CSRF_HEADER_NAME or key == conf.SESSIONS_IP_HEADER_NAME:
+        return "is already CSRF_HEADER_NAME or SESSIONS_IP_HEADER_NAME"
     return None
 
 
@@ -259,7 +259,7 @@ def session_from_header(request: object) -> bool:
 
 
 class HeaderSessionMiddleware(SessionMiddleware):
-    """Django's ``SessionMiddleware``, plus the session key in ``SESSION_REDIS_HEADER``.
+    """Django's ``SessionMiddleware``, plus the session key in ``SESSIONS_HEADER_NAME``.
 
     Sync and async alike: like Django's, it is a ``MiddlewareMixin`` whose hooks do
     no I/O of their own besides the session save Django's ``process_response``
@@ -268,7 +268,7 @@ class HeaderSessionMiddleware(SessionMiddleware):
 
     @sensitive_variables("value", "sent")
     def process_request(self, request: HttpRequest) -> None:
-        header = conf.SESSION_REDIS_HEADER
+        header = conf.SESSIONS_HEADER_NAME
         sent: str | None = None
         if header:
             # Out of request.META (and of a request.headers an earlier middleware
@@ -288,7 +288,7 @@ class HeaderSessionMiddleware(SessionMiddleware):
     @sensitive_variables("sent", "current")
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         response = super().process_response(request, response)
-        header = conf.SESSION_REDIS_HEADER
+        header = conf.SESSIONS_HEADER_NAME
         if not header:
             return response
         sent: str | None = getattr(request, _SENT, None)

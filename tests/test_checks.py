@@ -69,18 +69,18 @@ def test_brace_in_prefix_warns(settings):
 
 @pytest.mark.parametrize("age", [0, -5, "3600", 1.5, True])
 def test_bad_absolute_age(settings, age):
-    settings.SESSION_REDIS_ABSOLUTE_AGE = age
+    settings.SESSIONS_ABSOLUTE_AGE = age
     assert ids(check_settings()) == ["django_redis_sessions.E003"]
 
 
 def test_absolute_shorter_than_idle_warns(settings):
     settings.SESSION_COOKIE_AGE = 3600
-    settings.SESSION_REDIS_ABSOLUTE_AGE = 600
+    settings.SESSIONS_ABSOLUTE_AGE = 600
     assert ids(check_settings()) == ["django_redis_sessions.W002"]
 
 
 def test_absolute_none_is_fine(settings):
-    settings.SESSION_REDIS_ABSOLUTE_AGE = None
+    settings.SESSIONS_ABSOLUTE_AGE = None
     assert check_settings() == []
 
 
@@ -136,7 +136,7 @@ def test_checks_run_through_manage_check(settings):
     from django.core.management import call_command
     from django.core.management.base import SystemCheckError
 
-    settings.SESSION_REDIS_ABSOLUTE_AGE = -1
+    settings.SESSIONS_ABSOLUTE_AGE = -1
     with pytest.raises(SystemCheckError, match=r"django_redis_sessions\.E003"):
         call_command("check")
 
@@ -163,10 +163,10 @@ ACTIVITY_MIDDLEWARE = "django_redis_sessions.middleware.SessionActivityMiddlewar
 @pytest.mark.parametrize(
     "name",
     [
-        "SESSION_REDIS_RECORD_IP",
-        "SESSION_REDIS_RECORD_USER_AGENT",
-        "SESSION_REDIS_TRUNCATE_IP",
-        "SESSION_REDIS_ADMIN_SHOW_DATA",
+        "SESSIONS_RECORD_IP",
+        "SESSIONS_RECORD_USER_AGENT",
+        "SESSIONS_TRUNCATE_IP",
+        "SESSIONS_ADMIN_SHOW_DATA",
     ],
 )
 @pytest.mark.parametrize("value", ["yes", 1, 0, None, "False"])
@@ -180,10 +180,10 @@ def test_boolean_metadata_settings_must_be_booleans(settings, name, value):
 @pytest.mark.parametrize(
     "name",
     [
-        "SESSION_REDIS_RECORD_IP",
-        "SESSION_REDIS_RECORD_USER_AGENT",
-        "SESSION_REDIS_TRUNCATE_IP",
-        "SESSION_REDIS_ADMIN_SHOW_DATA",
+        "SESSIONS_RECORD_IP",
+        "SESSIONS_RECORD_USER_AGENT",
+        "SESSIONS_TRUNCATE_IP",
+        "SESSIONS_ADMIN_SHOW_DATA",
     ],
 )
 @pytest.mark.parametrize("value", [True, False])
@@ -193,8 +193,8 @@ def test_boolean_metadata_settings_accept_booleans(settings, name, value):
 
 
 def test_each_bad_boolean_gets_its_own_error(settings):
-    settings.SESSION_REDIS_RECORD_IP = "no"
-    settings.SESSION_REDIS_TRUNCATE_IP = 1
+    settings.SESSIONS_RECORD_IP = "no"
+    settings.SESSIONS_TRUNCATE_IP = 1
     assert ids(check_settings()) == ["django_redis_sessions.E011"] * 2
 
 
@@ -215,7 +215,7 @@ def test_each_bad_boolean_gets_its_own_error(settings):
     ],
 )
 def test_bad_ip_header(settings, header):
-    settings.SESSION_REDIS_IP_HEADER = header
+    settings.SESSIONS_IP_HEADER_NAME = header
     assert ids(check_settings()) == ["django_redis_sessions.E012"]
 
 
@@ -224,75 +224,75 @@ def test_bad_ip_header(settings, header):
     [None, "HTTP_X_FORWARDED_FOR", "HTTP_X_REAL_IP", "HTTP_CF_CONNECTING_IP", "REMOTE_ADDR"],
 )
 def test_good_ip_header(settings, header):
-    settings.SESSION_REDIS_IP_HEADER = header
+    settings.SESSIONS_IP_HEADER_NAME = header
     assert check_settings() == []
 
 
 @pytest.mark.parametrize("count", [0, -1, "1", 1.0, True, None])
 def test_bad_proxy_count(settings, count):
-    settings.SESSION_REDIS_PROXY_COUNT = count
+    settings.SESSIONS_PROXY_COUNT = count
     assert ids(check_settings()) == ["django_redis_sessions.E013"]
 
 
 @pytest.mark.parametrize("count", [1, 2, 5])
 def test_good_proxy_count(settings, count):
-    settings.SESSION_REDIS_IP_HEADER = "HTTP_X_FORWARDED_FOR"
-    settings.SESSION_REDIS_PROXY_COUNT = count
+    settings.SESSIONS_IP_HEADER_NAME = "HTTP_X_FORWARDED_FOR"
+    settings.SESSIONS_PROXY_COUNT = count
     assert check_settings() == []
 
 
 @pytest.mark.parametrize("length", [0, -1, 4097, "256", 25.5, True, None])
 def test_bad_user_agent_max_length(settings, length):
-    settings.SESSION_REDIS_USER_AGENT_MAX_LENGTH = length
+    settings.SESSIONS_USER_AGENT_MAX_LENGTH = length
     assert ids(check_settings()) == ["django_redis_sessions.E014"]
 
 
 @pytest.mark.parametrize("length", [1, 256, 4096])
 def test_good_user_agent_max_length(settings, length):
-    settings.SESSION_REDIS_USER_AGENT_MAX_LENGTH = length
+    settings.SESSIONS_USER_AGENT_MAX_LENGTH = length
     assert check_settings() == []
 
 
 @pytest.mark.parametrize("policy", ["log", "FLAG", "End", "", True, 1])
 def test_bad_user_agent_change_policy(settings, policy):
-    settings.SESSION_REDIS_USER_AGENT_CHANGE = policy
+    settings.SESSIONS_USER_AGENT_CHANGE = policy
     assert ids(check_settings()) == ["django_redis_sessions.E015"]
 
 
 @pytest.mark.parametrize("policy", [None, "flag", "end"])
 def test_good_user_agent_change_policy(settings, policy):
-    settings.SESSION_REDIS_USER_AGENT_CHANGE = policy
+    settings.SESSIONS_USER_AGENT_CHANGE = policy
     assert check_settings() == []
 
 
 @pytest.mark.parametrize("policy", ["flag", "end"])
 def test_user_agent_policy_without_recording_warns(settings, policy):
-    settings.SESSION_REDIS_USER_AGENT_CHANGE = policy
-    settings.SESSION_REDIS_RECORD_USER_AGENT = False
+    settings.SESSIONS_USER_AGENT_CHANGE = policy
+    settings.SESSIONS_RECORD_USER_AGENT = False
     assert ids(check_settings()) == ["django_redis_sessions.W006"]
 
 
 @pytest.mark.parametrize("policy", ["flag", "end"])
 def test_user_agent_policy_without_the_middleware_warns(settings, policy):
-    settings.SESSION_REDIS_USER_AGENT_CHANGE = policy
+    settings.SESSIONS_USER_AGENT_CHANGE = policy
     settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != ACTIVITY_MIDDLEWARE]
     assert ids(check_settings()) == ["django_redis_sessions.W006"]
 
 
 def test_no_policy_needs_no_recording(settings):
-    settings.SESSION_REDIS_RECORD_USER_AGENT = False
+    settings.SESSIONS_RECORD_USER_AGENT = False
     settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != ACTIVITY_MIDDLEWARE]
     assert check_settings() == []
 
 
 @pytest.mark.parametrize("template", ["", None, 5])
 def test_bad_base_template(settings, template):
-    settings.SESSION_REDIS_BASE_TEMPLATE = template
+    settings.SESSIONS_BASE_TEMPLATE = template
     assert ids(check_settings()) == ["django_redis_sessions.E016"]
 
 
 def test_good_base_template(settings):
-    settings.SESSION_REDIS_BASE_TEMPLATE = "admin/base_site.html"
+    settings.SESSIONS_BASE_TEMPLATE = "admin/base_site.html"
     assert check_settings() == []
 
 
@@ -390,10 +390,10 @@ def test_the_readme_lists_exactly_the_constants():
 BROKEN = {
     "SESSION_REDIS_URL": 42,
     "SESSION_REDIS_PREFIX": "",
-    "SESSION_REDIS_ABSOLUTE_AGE": -1,
-    "SESSION_REDIS_RECORD_IP": "yes",
+    "SESSIONS_ABSOLUTE_AGE": -1,
+    "SESSIONS_RECORD_IP": "yes",
     "SESSION_REDIS_ENCRYPTION_KEYS": ["not a key"],
-    "SESSION_REDIS_IP_CHANGE": "sometimes",
+    "SESSIONS_IP_CHANGE": "sometimes",
     "SESSION_REDIS_CLUSTER": "yes",
     "SESSION_COOKIE_SECURE": False,
 }
@@ -473,6 +473,6 @@ def test_check_tag_security_runs_only_the_security_checks(settings):
     from django.core.checks import Tags, run_checks
 
     settings.SESSION_REDIS_PREFIX = ""  # E002: compatibility
-    settings.SESSION_REDIS_ROTATE_GRACE = -1  # E030: security
+    settings.SESSIONS_ROTATE_GRACE = -1  # E030: security
     found = [m.id for m in run_checks(tags=[Tags.security]) if m.id.startswith("django_r")]
     assert found == ["django_redis_sessions.E030"]

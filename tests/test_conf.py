@@ -14,7 +14,7 @@ from django_redis_sessions.conf import DJANGO_DEFAULT, SETTINGS, Setting, conf
 def test_every_row_has_a_name_a_type_and_one_line_of_doc():
     assert len(SETTINGS) > 40
     for name, setting in SETTINGS.items():
-        assert name.startswith("SESSION_")
+        assert name.startswith(("SESSION_", "SESSIONS_"))
         assert setting.name == name
         assert setting.value_type is not None
         assert setting.doc, name
@@ -43,9 +43,9 @@ def test_a_value_is_read_once_then_kept_until_setting_changed(settings):
 
 
 def test_coercion_applies_to_the_value_not_to_raw(settings):
-    settings.SESSION_REDIS_RECORD_IP = "yes"
-    assert conf.SESSION_REDIS_RECORD_IP is True
-    assert conf.raw("SESSION_REDIS_RECORD_IP") == "yes"
+    settings.SESSIONS_RECORD_IP = "yes"
+    assert conf.SESSIONS_RECORD_IP is True
+    assert conf.raw("SESSIONS_RECORD_IP") == "yes"
 
 
 def test_raw_refuses_a_name_outside_the_table():

@@ -1,4 +1,4 @@
-"""API clients: the session key in ``SESSION_REDIS_HEADER`` instead of the cookie.
+"""API clients: the session key in ``SESSIONS_HEADER_NAME`` instead of the cookie.
 
 Against the real Redis, through the test ``Client`` / ``AsyncClient`` and the full
 middleware stack of ``tests/settings.py`` with Django's ``SessionMiddleware``
@@ -110,7 +110,7 @@ def with_ours(middleware: list[str]) -> list[str]:
 @pytest.fixture
 def on(settings: Any) -> None:
     """The header feature on, our middleware in place of Django's."""
-    settings.SESSION_REDIS_HEADER = H
+    settings.SESSIONS_HEADER_NAME = H
     settings.MIDDLEWARE = with_ours(list(settings.MIDDLEWARE))
 
 
@@ -635,7 +635,7 @@ def ids(messages: list[Any]) -> list[str]:
 @pytest.mark.parametrize("name", ["X-Session-Id", "X-Session-Token", "Session", "X-App-Sid"])
 def test_good_header_names(settings, name):
     settings.MIDDLEWARE = with_ours(list(settings.MIDDLEWARE))
-    settings.SESSION_REDIS_HEADER = name
+    settings.SESSIONS_HEADER_NAME = name
     assert check_settings() == []
     assert header_name_problem(name) is None
 
@@ -667,33 +667,33 @@ def test_good_header_names(settings, name):
 )
 def test_bad_header_names(settings, name):
     settings.MIDDLEWARE = with_ours(list(settings.MIDDLEWARE))
-    settings.SESSION_REDIS_HEADER = name
+    settings.SESSIONS_HEADER_NAME = name
     assert ids(check_settings()) == ["django_redis_sessions.E024"]
 
 
 def test_header_that_is_the_ip_header(settings):
     settings.MIDDLEWARE = with_ours(list(settings.MIDDLEWARE))
-    settings.SESSION_REDIS_IP_HEADER = "HTTP_X_CLIENT"
-    settings.SESSION_REDIS_HEADER = "X-Client"
+    settings.SESSIONS_IP_HEADER_NAME = "HTTP_X_CLIENT"
+    settings.SESSIONS_HEADER_NAME = "X-Client"
     assert ids(check_settings()) == ["django_redis_sessions.E024"]
 
 
 def test_header_that_is_the_csrf_header(settings):
     settings.MIDDLEWARE = with_ours(list(settings.MIDDLEWARE))
     settings.CSRF_HEADER_NAME = "HTTP_X_MY_CSRF"
-    settings.SESSION_REDIS_HEADER = "X-My-Csrf"
+    settings.SESSIONS_HEADER_NAME = "X-My-Csrf"
     assert ids(check_settings()) == ["django_redis_sessions.E024"]
 
 
 def test_header_without_our_middleware(settings):
-    settings.SESSION_REDIS_HEADER = H
+    settings.SESSIONS_HEADER_NAME = H
     [error] = check_settings()
     assert error.id == "django_redis_sessions.E024"
     assert OURS in error.msg
 
 
 def test_header_with_both_session_middlewares(settings):
-    settings.SESSION_REDIS_HEADER = H
+    settings.SESSIONS_HEADER_NAME = H
     settings.MIDDLEWARE = [OURS, *settings.MIDDLEWARE]
     [error] = check_settings()
     assert error.id == "django_redis_sessions.E024"
@@ -706,7 +706,7 @@ def test_our_middleware_with_the_header_off_is_clean(settings):
 
 
 def test_activity_middleware_must_follow_ours(settings):
-    settings.SESSION_REDIS_HEADER = H
+    settings.SESSIONS_HEADER_NAME = H
     middleware = [m for m in with_ours(list(settings.MIDDLEWARE)) if m != ACTIVITY]
     settings.MIDDLEWARE = [ACTIVITY, *middleware]
     assert ids(check_settings()) == ["django_redis_sessions.E017"]

@@ -1,12 +1,12 @@
-"""Binding a session to its client (``SESSION_REDIS_USER_AGENT_CHANGE``,
-``SESSION_REDIS_IP_CHANGE``): whether this request's client differs from the one
+"""Binding a session to its client (``SESSIONS_USER_AGENT_CHANGE``,
+``SESSIONS_IP_CHANGE``): whether this request's client differs from the one
 the session recorded, and what the policy says to do about it.
 
 Pure functions: no request, no Redis. Both settings only see a client with the
 request-metadata middleware, which records the client's IP and user agent with
 the session; off (the default), judging a request costs two attribute reads.
 ``client_network`` cuts an address to the network the setting compares
-(``SESSION_REDIS_IP_PREFIX_V4`` / ``SESSION_REDIS_IP_PREFIX_V6``), so a client
+(``SESSIONS_IP_PREFIX_V4`` / ``SESSIONS_IP_PREFIX_V6``), so a client
 moving within its provider's network keeps its session.
 """
 
@@ -39,8 +39,8 @@ class Violation:
 
 def violations(current: Mapping[str, str], stored: Mapping[str, str]) -> list[Violation]:
     """What the binding policies say about a just-loaded session's client."""
-    ua_policy = conf.SESSION_REDIS_USER_AGENT_CHANGE
-    ip_policy = conf.SESSION_REDIS_IP_CHANGE
+    ua_policy = conf.SESSIONS_USER_AGENT_CHANGE
+    ip_policy = conf.SESSIONS_IP_CHANGE
     if not ua_policy and not ip_policy:
         return []
     found: list[Violation] = []
@@ -62,7 +62,7 @@ def user_agent_differs(current: Mapping[str, str], stored: Mapping[str, str]) ->
     then = stored.get(META_USER_AGENT)
     if not now or not then:
         return False
-    # Both were cut at SESSION_REDIS_USER_AGENT_MAX_LENGTH, which may have changed
+    # Both were cut at SESSIONS_USER_AGENT_MAX_LENGTH, which may have changed
     # since the stored one was recorded: compare what both still hold, or a changed
     # cap would look like every browser changing at once.
     length = min(len(now), len(then))
@@ -87,8 +87,8 @@ def ip_network_change(
 
 
 def client_network(ip: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
-    """The network ``SESSION_REDIS_IP_CHANGE`` compares: ``ip`` cut to the prefix."""
-    return _network(ip, conf.SESSION_REDIS_IP_PREFIX_V4, conf.SESSION_REDIS_IP_PREFIX_V6)
+    """The network ``SESSIONS_IP_CHANGE`` compares: ``ip`` cut to the prefix."""
+    return _network(ip, conf.SESSIONS_IP_PREFIX_V4, conf.SESSIONS_IP_PREFIX_V6)
 
 
 @lru_cache(maxsize=4096)
