@@ -99,8 +99,17 @@ class Setting(Generic[T]):
 
 
 class Conf:
-    """Every setting this app reads, by its name (``conf.SESSION_REDIS_PREFIX``)."""
+    """Every setting this app reads, by its name (``conf.SESSION_REDIS_PREFIX``).
 
+    Two prefixes: ``SESSION_REDIS_`` for what is about Redis itself, what would
+    change or vanish were the store not Redis (where it is and how to reach it,
+    keys, timeouts, retries, an outage, the stored record's size, encryption of
+    what Redis holds); ``SESSIONS_`` for the app's own behaviour (lifetime, request
+    metadata, policies, API clients, audit, pages). Settings renamed before 0.1.0
+    are in :data:`RENAMED`.
+    """
+
+    # == about Redis itself: SESSION_REDIS_ ============================================
     # -- where Redis is ------------------------------------------------------------------
     SESSION_REDIS_URL = Setting[str](
         "redis://localhost:6379/0",
@@ -159,15 +168,22 @@ class Conf:
         {}, "Extra redis-py client options (ssl, max_connections, ...)."
     )
 
-    # -- lifetime and size ---------------------------------------------------------------
-    SESSIONS_ABSOLUTE_AGE = Setting[int | None](
-        DEFAULT_ABSOLUTE_AGE,
-        "Seconds a session lives at most from its creation, however active; None: no limit.",
-    )
+    # -- what Redis holds ---------------------------------------------------------------
     # A session is meant for a cart or a few ids, not files: the cap stops one runaway
     # view from filling Redis (which holds every user's sign-in) one request at a time.
     SESSION_REDIS_MAX_SIZE = Setting[int | None](
         1024 * 1024, "The most bytes a session's serialized data may take; None: no cap."
+    )
+    # None (off) costs nothing and needs no cryptography package.
+    SESSION_REDIS_ENCRYPTION_KEYS = Setting[Sequence[str | bytes] | None](
+        None, "Fernet keys, newest first, encrypting session values at rest; None: off."
+    )
+
+    # == the app's own settings: SESSIONS_ ==============================================
+    # -- lifetime ------------------------------------------------------------------------
+    SESSIONS_ABSOLUTE_AGE = Setting[int | None](
+        DEFAULT_ABSOLUTE_AGE,
+        "Seconds a session lives at most from its creation, however active; None: no limit.",
     )
 
     # -- request metadata (middleware.SessionActivityMiddleware) -------------------------
@@ -196,11 +212,15 @@ class Conf:
     )
 
     # -- policies ------------------------------------------------------------------------
-    SESSIONS_USER_AGENT_CHANGE = Setting[str | None](
-        None, 'None (ignore), "flag" (log and mark) or "end": a session whose browser changes.'
+    SESSIONS_USER_AGENT_CHANGE = Setting[str](
+        "ignore",
+        'A session whose browser changes: "ignore" it (the default), "flag" it (log and '
+        'mark it) or "end" it.',
     )
-    SESSIONS_IP_CHANGE = Setting[str | None](
-        None, 'None (ignore), "flag" or "end": a session whose IP network changes.'
+    SESSIONS_IP_CHANGE = Setting[str](
+        "ignore",
+        'A session whose IP network changes: "ignore" it (the default), "flag" it (log '
+        'and mark it) or "end" it.',
     )
     # A /24 (IPv4) or /48 (IPv6) is about one site or one access network: a phone
     # moving between cells of one carrier usually stays inside it, a stolen cookie
@@ -211,7 +231,9 @@ class Conf:
         None, "The most sessions one user may have at once; None: no limit."
     )
     SESSIONS_LIMIT_ACTION = Setting[str](
-        "end_oldest", '"end_oldest" or "refuse": what a login beyond the limit does.'
+        "end_oldest",
+        'What a login beyond SESSIONS_MAX_PER_USER does: "end_oldest" (end the user\'s '
+        'oldest session, the default) or "refuse" (refuse the login).',
     )
     SESSIONS_ROTATE_AFTER = Setting[int | None](
         None, "Seconds after which a session's key is renewed; None: never."
@@ -221,16 +243,15 @@ class Conf:
     SESSIONS_ROTATE_GRACE = Setting[float](
         30, "Seconds the old key keeps working after a rotation."
     )
+
+    # -- API clients (middleware.HeaderSessionMiddleware) -------------------------------
     SESSIONS_HEADER_NAME = Setting[str | None](
         None,
-        'The HTTP header API clients send the session key in (e.g. "X-Session-Id"); None: off.',
-    )
-    # None (off) costs nothing and needs no cryptography package.
-    SESSION_REDIS_ENCRYPTION_KEYS = Setting[Sequence[str | bytes] | None](
-        None, "Fernet keys, newest first, encrypting session values at rest; None: off."
+        "The request.META key of the header API clients send the session key in "
+        '(e.g. "HTTP_X_SESSION_ID" for X-Session-Id); None: off.',
     )
 
-    # -- audit trail (policies/audit.py) ----------------------------------------------------------
+    # -- audit trail (policies/audit.py) -------------------------------------------------
     SESSIONS_AUDIT = Setting[bool](
         False, "Whether session events go to each user's audit log.", coerce=bool
     )
@@ -301,6 +322,42 @@ class Conf:
 SETTINGS: dict[str, Setting[Any]] = {
     name: value for name, value in vars(Conf).items() if isinstance(value, Setting)
 }
+
+#: Settings renamed before 0.1.0: old name -> (new name, what changed in the value,
+#: "" if nothing). Check E039 reports each old name a project still sets; the
+#: table is docs/settings.md's "Migrating from earlier names". The old names stay
+#: here, and only here, for that check (rename-settings: off).
+RENAMED: dict[str, tuple[str, str]] = {
+    "SESSION_REDIS_ABSOLUTE_AGE": ("SESSIONS_ABSOLUTE_AGE", ""),
+    "SESSION_REDIS_RECORD_IP": ("SESSIONS_RECORD_IP", ""),
+    "SESSION_REDIS_RECORD_USER_AGENT": ("SESSIONS_RECORD_USER_AGENT", ""),
+    "SESSION_REDIS_TRUNCATE_IP": ("SESSIONS_TRUNCATE_IP", ""),
+    "SESSION_REDIS_IP_HEADER": ("SESSIONS_IP_HEADER_NAME", ""),
+    "SESSION_REDIS_PROXY_COUNT": ("SESSIONS_PROXY_COUNT", ""),
+    "SESSION_REDIS_USER_AGENT_MAX_LENGTH": ("SESSIONS_USER_AGENT_MAX_LENGTH", ""),
+    "SESSION_REDIS_USER_AGENT_CHANGE": (
+        "SESSIONS_USER_AGENT_CHANGE",
+        'None (the default) is now "ignore"',
+    ),
+    "SESSION_REDIS_IP_CHANGE": ("SESSIONS_IP_CHANGE", 'None (the default) is now "ignore"'),
+    "SESSION_REDIS_IP_PREFIX_V4": ("SESSIONS_IP_PREFIX_V4", ""),
+    "SESSION_REDIS_IP_PREFIX_V6": ("SESSIONS_IP_PREFIX_V6", ""),
+    "SESSION_REDIS_MAX_SESSIONS_PER_USER": ("SESSIONS_MAX_PER_USER", ""),
+    "SESSION_REDIS_SESSION_LIMIT_ACTION": ("SESSIONS_LIMIT_ACTION", ""),
+    "SESSION_REDIS_ROTATE_AFTER": ("SESSIONS_ROTATE_AFTER", ""),
+    "SESSION_REDIS_ROTATE_GRACE": ("SESSIONS_ROTATE_GRACE", ""),
+    "SESSION_REDIS_HEADER": (
+        "SESSIONS_HEADER_NAME",
+        'takes the request.META key now, as CSRF_HEADER_NAME does: "X-Session-Id" '
+        'becomes "HTTP_X_SESSION_ID"',
+    ),
+    "SESSION_REDIS_AUDIT": ("SESSIONS_AUDIT", ""),
+    "SESSION_REDIS_AUDIT_MAX_EVENTS": ("SESSIONS_AUDIT_MAX_EVENTS", ""),
+    "SESSION_REDIS_AUDIT_RETENTION": ("SESSIONS_AUDIT_RETENTION", ""),
+    "SESSION_REDIS_ADMIN_SHOW_DATA": ("SESSIONS_ADMIN_SHOW_DATA", ""),
+    "SESSION_REDIS_BASE_TEMPLATE": ("SESSIONS_BASE_TEMPLATE", ""),
+}
+# rename-settings: on
 
 _reset_hooks: list[Callable[[], object]] = []
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from django.core.signals import setting_changed
 
 from django_redis_sessions import conf as conf_module
-from django_redis_sessions.conf import DJANGO_DEFAULT, SETTINGS, Setting, conf
+from django_redis_sessions.conf import DJANGO_DEFAULT, RENAMED, SETTINGS, Setting, conf
 
 
 def test_every_row_has_a_name_a_type_and_one_line_of_doc():
@@ -85,3 +86,26 @@ def test_one_setting_changed_receiver_in_the_package():
 
 def test_setting_is_a_descriptor_on_the_class():
     assert isinstance(type(conf).SESSION_REDIS_URL, Setting)
+
+
+# -- the renamed settings (conf.RENAMED) -------------------------------------------------
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_docs_migration_table_is_renamed():
+    """docs/settings.md's "Migrating from earlier names" lists exactly conf.RENAMED."""
+    text = (_ROOT / "docs" / "settings.md").read_text()
+    section = text[text.index("## Migrating from earlier names") :]
+    rows = re.findall(r"^\| `(SESSION_REDIS_\w+)` \| `(SESSIONS_\w+)` \|", section, re.M)
+    assert dict(rows) == {old: new for old, (new, _note) in RENAMED.items()}
+    assert len(rows) == len(RENAMED)
+
+
+def test_the_package_reads_no_old_name():
+    """Only conf.RENAMED (for check E039) still spells an earlier name."""
+    package = Path(conf_module.__file__).parent
+    old_names = re.compile(r"\b(" + "|".join(RENAMED) + r")\b")
+    for path in package.rglob("*"):
+        if path.suffix in (".py", ".html", ".txt", ".lua") and path.name != "conf.py":
+            assert not old_names.search(path.read_text()), path

@@ -5,10 +5,11 @@ from __future__ import annotations
 from django.core.checks import CheckMessage, Error, Warning
 
 from ..conf import conf
+from ..policies.binding import CHOICES, IGNORE
 from . import ids
 from .base import ACTIVITY_MIDDLEWARE, is_int, is_number, middleware, this_engine_only
 
-_CHANGE_POLICIES = (None, "flag", "end")
+_CHOICES = '"ignore", "flag" or "end"'
 
 
 def _recorded(flag: str) -> bool:
@@ -16,17 +17,27 @@ def _recorded(flag: str) -> bool:
     return bool(conf.raw(flag)) and ACTIVITY_MIDDLEWARE in middleware()
 
 
+def _change_policy_error(name: str, policy: object, id: str) -> Error:
+    if policy is None:
+        # None was the way to say "ignore" before 0.1.0.
+        return Error(
+            f'{name} is None, which is no longer a choice: write {name} = "ignore".',
+            hint=f"{_CHOICES}; one vocabulary of verbs for every choice setting.",
+            id=id,
+        )
+    return Error(f"{name} must be {_CHOICES}, not {policy!r}.", id=id)
+
+
 @this_engine_only
 def check_user_agent_change() -> list[CheckMessage]:
     policy = conf.raw("SESSIONS_USER_AGENT_CHANGE")
-    if policy not in _CHANGE_POLICIES:
+    if policy not in CHOICES:
         return [
-            Error(
-                f'SESSIONS_USER_AGENT_CHANGE must be None, "flag" or "end", not {policy!r}.',
-                id=ids.USER_AGENT_CHANGE_INVALID,
+            _change_policy_error(
+                "SESSIONS_USER_AGENT_CHANGE", policy, ids.USER_AGENT_CHANGE_INVALID
             )
         ]
-    if policy and not _recorded("SESSIONS_RECORD_USER_AGENT"):
+    if policy != IGNORE and not _recorded("SESSIONS_RECORD_USER_AGENT"):
         return [
             Warning(
                 f"SESSIONS_USER_AGENT_CHANGE is {policy!r} but user agents are not "
@@ -42,14 +53,9 @@ def check_user_agent_change() -> list[CheckMessage]:
 @this_engine_only
 def check_ip_change() -> list[CheckMessage]:
     policy = conf.raw("SESSIONS_IP_CHANGE")
-    if policy not in _CHANGE_POLICIES:
-        return [
-            Error(
-                f'SESSIONS_IP_CHANGE must be None, "flag" or "end", not {policy!r}.',
-                id=ids.IP_CHANGE_INVALID,
-            )
-        ]
-    if policy and not _recorded("SESSIONS_RECORD_IP"):
+    if policy not in CHOICES:
+        return [_change_policy_error("SESSIONS_IP_CHANGE", policy, ids.IP_CHANGE_INVALID)]
+    if policy != IGNORE and not _recorded("SESSIONS_RECORD_IP"):
         return [
             Warning(
                 f"SESSIONS_IP_CHANGE is {policy!r} but IP addresses are not recorded, "

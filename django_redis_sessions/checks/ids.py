@@ -17,6 +17,10 @@ APP_BELOW_DJANGO_SESSIONS = _P + "W012"
 ACTIVITY_MIDDLEWARE_ORDER = _P + "E017"
 SESSION_HEADER_INVALID = _P + "E024"
 
+# -- the settings' names (names.py) -----------------------------------------------------
+RENAMED_SETTING = _P + "E039"
+UNKNOWN_SETTING = _P + "W013"
+
 # -- where the sessions are and how we reach them (connection.py) -----------------------
 URL_INVALID = _P + "E001"
 PREFIX_INVALID = _P + "E002"

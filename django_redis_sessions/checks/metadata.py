@@ -32,9 +32,14 @@ def check_ip_header() -> list[CheckMessage]:
         and header != "HTTP_FORWARDED"
     ):
         return []
+    from ..middleware import meta_form
+
+    upper = header.upper() if isinstance(header, str) else None
+    written = "REMOTE_ADDR" if upper == "REMOTE_ADDR" else meta_form(header)
+    write = f': write "{written}"' if written and written != "HTTP_FORWARDED" else ""
     return [
         Error(
-            f"SESSIONS_IP_HEADER_NAME must name a request.META key, not {header!r}.",
+            f"SESSIONS_IP_HEADER_NAME must name a request.META key, not {header!r}{write}.",
             hint='Headers appear in request.META as "HTTP_" + the name in upper case '
             'with "_" for "-": X-Forwarded-For is "HTTP_X_FORWARDED_FOR". The RFC 7239 '
             '"Forwarded" header is not supported; use X-Forwarded-For or X-Real-IP.',

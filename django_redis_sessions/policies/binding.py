@@ -4,7 +4,7 @@ the session recorded, and what the policy says to do about it.
 
 Pure functions: no request, no Redis. Both settings only see a client with the
 request-metadata middleware, which records the client's IP and user agent with
-the session; off (the default), judging a request costs two attribute reads.
+the session; "ignore" (the default), judging a request costs two attribute reads.
 ``client_network`` cuts an address to the network the setting compares
 (``SESSIONS_IP_PREFIX_V4`` / ``SESSIONS_IP_PREFIX_V6``), so a client
 moving within its provider's network keeps its session.
@@ -20,6 +20,12 @@ from functools import lru_cache
 from ..conf import conf
 from ..signals import Event
 from ..storage.record import META_IP, META_USER_AGENT
+
+#: The choices of both settings: "ignore" (the default) does nothing.
+IGNORE = "ignore"
+#: The choices that act on a change (anything else is check E015 / E027).
+ACTIONS = ("flag", "end")
+CHOICES = (IGNORE, *ACTIONS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +47,12 @@ def violations(current: Mapping[str, str], stored: Mapping[str, str]) -> list[Vi
     """What the binding policies say about a just-loaded session's client."""
     ua_policy = conf.SESSIONS_USER_AGENT_CHANGE
     ip_policy = conf.SESSIONS_IP_CHANGE
-    if not ua_policy and not ip_policy:
+    if ua_policy == IGNORE and ip_policy == IGNORE:
         return []
     found: list[Violation] = []
-    if ua_policy and user_agent_differs(current, stored):
+    if ua_policy in ACTIONS and user_agent_differs(current, stored):
         found.append(Violation(Event.USER_AGENT_CHANGED, "user agent changed", ua_policy, {}))
-    if ip_policy:
+    if ip_policy in ACTIONS:
         change = ip_network_change(current, stored)
         if change is not None:
             before, after = change
