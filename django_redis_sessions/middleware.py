@@ -256,7 +256,7 @@ def meta_form(value: object) -> str | None:
     if not isinstance(value, str):
         return None
     key = value.upper().replace("-", "_")
-    key = key if key.startswith("HTTP_") else "HTTP_" + key
+    key = key if key.startswith("HTTP_") else meta_key(value)
     return key if _META_KEY.fullmatch(key) else None
 
 
