@@ -679,7 +679,7 @@ def test_good_header_names(settings, key, name):
         "HTTP_X_FORWARDED_FOR",
         "HTTP_SEC_SESSION",
         "HTTP_ACCEPT",
-        # Header names as clients send them: the form SESSION_REDIS_HEADER took.
+        # Header names as clients send them: the form the setting took before 0.1.0.
         "X-Session-Id",
         "Cookie",
         "Authorization",
