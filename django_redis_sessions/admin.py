@@ -13,7 +13,7 @@ a queryset:
   trip a page, ``api.user_sessions_page``): fingerprint, created, last seen,
   idle and absolute expiry, IP, device; revoke the selected ones;
 * revoke all of a user's sessions, behind a confirmation page;
-* with ``SESSION_REDIS_AUDIT``, the user's recent session events (``policies/audit.py``)
+* with ``SESSIONS_AUDIT``, the user's recent session events (``policies/audit.py``)
   below their sessions.
 
 Access: the admin's login for anonymous users, 403 without
@@ -66,7 +66,7 @@ SEARCH_LIMIT = 500
 #: 100 KB ``LIKE`` pattern is an error (SQLite: "LIKE or GLOB pattern too complex").
 SEARCH_MAX_LENGTH = 254
 #: Audit events shown on a user's page (the log keeps up to
-#: SESSION_REDIS_AUDIT_MAX_EVENTS, which may be set far higher).
+#: SESSIONS_AUDIT_MAX_EVENTS, which may be set far higher).
 AUDIT_PAGE_LIMIT = 100
 #: Sign-in scores at or below this (unix seconds) mean "not known": clearsessions
 #: lists users whose index predates the users index with score 1 ms.
@@ -378,7 +378,7 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 self._revoke_selected(request, user_id, fingerprints)
             return HttpResponseRedirect(self._user_url(user_id))
         user = users_by_id([user_id]).get(user_id)
-        show_data = conf.SESSION_REDIS_ADMIN_SHOW_DATA and request.user.is_superuser
+        show_data = conf.SESSIONS_ADMIN_SHOW_DATA and request.user.is_superuser
         per_page = self.list_per_page
         result, page = sessions_page(
             request.GET.get("p"),
@@ -405,7 +405,7 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             page=page,
             show_data=show_data,
             revoke_all_url=self._user_url(user_id, "revoke_all"),
-            audit_events=self._audit_rows(user_id) if conf.SESSION_REDIS_AUDIT else None,
+            audit_events=self._audit_rows(user_id) if conf.SESSIONS_AUDIT else None,
         )
         return TemplateResponse(request, "django_redis_sessions/admin/user_sessions.html", context)
 

@@ -149,9 +149,9 @@ def _info(
     elif summary.user_id != user_id:
         return None  # the entry is stale: the session now belongs to someone else
     deadline = summary.deadline
-    if conf.SESSION_REDIS_ABSOLUTE_AGE:
-        # A lowered SESSION_REDIS_ABSOLUTE_AGE applies at once, as in the load.
-        cap = summary.created + conf.SESSION_REDIS_ABSOLUTE_AGE
+    if conf.SESSIONS_ABSOLUTE_AGE:
+        # A lowered SESSIONS_ABSOLUTE_AGE applies at once, as in the load.
+        cap = summary.created + conf.SESSIONS_ABSOLUTE_AGE
         deadline = min(deadline, cap) if deadline else cap
     idle_expiry = _when(summary.seen + summary.idle) if summary.idle else None
     info = SessionInfo(
@@ -185,11 +185,11 @@ def _infos(records: list[tuple[str, bytes]], user_id: str, current: Any) -> list
 def session_limit_for(user: Any, current: Any = None) -> int | None:
     """The limit ``user`` is at (a new sign-in would be refused), else ``None``.
 
-    Only with ``SESSION_REDIS_SESSION_LIMIT_ACTION = "refuse"``; ``current`` (the
+    Only with ``SESSIONS_LIMIT_ACTION = "refuse"``; ``current`` (the
     signing-in request) is not counted.
     """
-    limit = conf.SESSION_REDIS_MAX_SESSIONS_PER_USER
-    if not limit or conf.SESSION_REDIS_SESSION_LIMIT_ACTION != "refuse":
+    limit = conf.SESSIONS_MAX_PER_USER
+    if not limit or conf.SESSIONS_LIMIT_ACTION != "refuse":
         return None
     others = [info for info in list_user_sessions(user, current=current) if not info.current]
     return limit if len(others) >= limit else None
@@ -269,7 +269,7 @@ def _paging(
     with_data: bool,
 ) -> Steps[SessionPage]:
     offset, limit = max(0, offset), max(0, limit)
-    absolute_age = conf.SESSION_REDIS_ABSOLUTE_AGE or 0
+    absolute_age = conf.SESSIONS_ABSOLUTE_AGE or 0
     page = yield from ops.user_page(user_id, offset, limit, absolute_age, current)
     now = time.time()
     shown = [
@@ -369,7 +369,7 @@ def _decoded(records: list[tuple[str, bytes]], user_id: str) -> dict[str, dict[s
 def sessions_data(user: Any) -> dict[str, dict[str, Any] | None]:
     """The decoded data of each of ``user``'s live sessions, by fingerprint.
 
-    For the admin's optional data view (``SESSION_REDIS_ADMIN_SHOW_DATA``): the
+    For the admin's optional data view (``SESSIONS_ADMIN_SHOW_DATA``): the
     same two round trips as :func:`list_user_sessions`, whatever the number of
     sessions. ``None`` stands for a record that cannot be decoded. Reading does
     not extend any session.
@@ -430,11 +430,11 @@ def _scanning(
 
 
 def user_audit_events(user: Any, limit: int | None = None) -> list[AuditEvent]:
-    """``user``'s audit trail (``SESSION_REDIS_AUDIT``), newest first.
+    """``user``'s audit trail (``SESSIONS_AUDIT``), newest first.
 
     At most ``limit`` events (``None``: all that are kept, up to
-    ``SESSION_REDIS_AUDIT_MAX_EVENTS``), none older than
-    ``SESSION_REDIS_AUDIT_RETENTION``. One round trip. Events recorded before the
+    ``SESSIONS_AUDIT_MAX_EVENTS``), none older than
+    ``SESSIONS_AUDIT_RETENTION``. One round trip. Events recorded before the
     audit was turned off are still returned until they expire.
     """
     return audit.read(user_id_of(user), limit)
@@ -452,11 +452,11 @@ def session_overview(offset: int = 0, limit: int = 50) -> Overview:
     the database holds up to 10,000 keys, and estimated from a random sample of
     keys above that (:class:`~django_redis_sessions.storage.plans.StoreTotals`).
     """
-    return run(Operations.overview, conf.SESSION_REDIS_ABSOLUTE_AGE or 0, offset, limit)
+    return run(Operations.overview, conf.SESSIONS_ABSOLUTE_AGE or 0, offset, limit)
 
 
 async def asession_overview(offset: int = 0, limit: int = 50) -> Overview:
-    return await arun(Operations.overview, conf.SESSION_REDIS_ABSOLUTE_AGE or 0, offset, limit)
+    return await arun(Operations.overview, conf.SESSIONS_ABSOLUTE_AGE or 0, offset, limit)
 
 
 def users_activity(users: Iterable[Any], *, exact: bool = True) -> list[UserActivity]:
@@ -474,7 +474,7 @@ async def ausers_activity(users: Iterable[Any], *, exact: bool = True) -> list[U
 def _activity_of(ops: Operations, user_ids: list[str], exact: bool) -> Steps[list[UserActivity]]:
     indexes = [ops.index_key(user_id).encode() for user_id in user_ids]
     cap = 0 if exact else ACTIVITY_READ_CAP
-    return (yield from ops.users_activity(indexes, conf.SESSION_REDIS_ABSOLUTE_AGE or 0, cap))
+    return (yield from ops.users_activity(indexes, conf.SESSIONS_ABSOLUTE_AGE or 0, cap))
 
 
 def _single(matches: list[str], fingerprint: str) -> str | None:

@@ -25,7 +25,7 @@ class DjangoRedisSessionsConfig(AppConfig):
         user_logged_in.connect(
             limit.enforce_limit_at_login, dispatch_uid="django_redis_sessions.limit"
         )
-        # The audit trail's receivers (no-ops while SESSION_REDIS_AUDIT is off). After
+        # The audit trail's receivers (no-ops while SESSIONS_AUDIT is off). After
         # the session limit's: a sign-in it refuses is "login_refused", not "created".
         from .policies import audit
 

@@ -315,7 +315,7 @@ class SessionStore(SessionBase):
         digest = keys.digest(self.session_key)
         try:
             raw = yield from ops.load(
-                digest, conf.SESSION_REDIS_ABSOLUTE_AGE or 0, self._client_meta_pairs
+                digest, conf.SESSIONS_ABSOLUTE_AGE or 0, self._client_meta_pairs
             )
         except WrongTypeKey:
             self._log_and_forget("its Redis key holds another type of value, not a session")
@@ -337,7 +337,7 @@ class SessionStore(SessionBase):
             note_in_use(digest)
             if hops == 0 and record.META_PENDING in self._stored.meta:
                 yield from self._confirm_rotation(ops, digest)
-            if conf.SESSION_REDIS_ROTATE_AFTER:
+            if conf.SESSIONS_ROTATE_AFTER:
                 yield from self._maybe_rotate(ops)
         return data
 
@@ -421,7 +421,7 @@ class SessionStore(SessionBase):
         old_digest = self._stored.meta.pop(record.META_PENDING)
         try:
             yield from ops.confirm_rotation(
-                digest, old_digest, int(conf.SESSION_REDIS_ROTATE_GRACE * 1000)
+                digest, old_digest, int(conf.SESSIONS_ROTATE_GRACE * 1000)
             )
         except SessionStoreError as exc:
             # The old key just keeps working longer; the next request confirms.
@@ -429,7 +429,7 @@ class SessionStore(SessionBase):
 
     def _maybe_rotate(self, ops: Operations) -> Steps[None]:
         stored = self._stored
-        if not rotation.is_due(conf.SESSION_REDIS_ROTATE_AFTER, stored.created, stored.meta):
+        if not rotation.is_due(conf.SESSIONS_ROTATE_AFTER, stored.created, stored.meta):
             return
         new_key = yield from self._new_key()
         plan = self._rotation_plan(new_key)
@@ -583,7 +583,7 @@ class SessionStore(SessionBase):
         result = outcome.result
         if result == SaveResult.LIMIT:
             # Checked before CreateError: retrying with another key cannot help.
-            raise SessionLimitReached(conf.SESSION_REDIS_MAX_SESSIONS_PER_USER or 0)
+            raise SessionLimitReached(conf.SESSIONS_MAX_PER_USER or 0)
         if result == SaveResult.TOO_LARGE:
             # The merge with what concurrent requests stored would pass the cap.
             fingerprint = keys.fingerprint_of_digest(plan.digest)

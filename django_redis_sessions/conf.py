@@ -99,8 +99,17 @@ class Setting(Generic[T]):
 
 
 class Conf:
-    """Every setting this app reads, by its name (``conf.SESSION_REDIS_PREFIX``)."""
+    """Every setting this app reads, by its name (``conf.SESSION_REDIS_PREFIX``).
 
+    Two prefixes: ``SESSION_REDIS_`` for what is about Redis itself, what would
+    change or vanish were the store not Redis (where it is and how to reach it,
+    keys, timeouts, retries, an outage, the stored record's size, encryption of
+    what Redis holds); ``SESSIONS_`` for the app's own behaviour (lifetime, request
+    metadata, policies, API clients, audit, pages). Settings renamed before 0.1.0
+    are in :data:`RENAMED`.
+    """
+
+    # == about Redis itself: SESSION_REDIS_ ============================================
     # -- where Redis is ------------------------------------------------------------------
     SESSION_REDIS_URL = Setting[str](
         "redis://localhost:6379/0",
@@ -159,97 +168,103 @@ class Conf:
         {}, "Extra redis-py client options (ssl, max_connections, ...)."
     )
 
-    # -- lifetime and size ---------------------------------------------------------------
-    SESSION_REDIS_ABSOLUTE_AGE = Setting[int | None](
-        DEFAULT_ABSOLUTE_AGE,
-        "Seconds a session lives at most from its creation, however active; None: no limit.",
-    )
+    # -- what Redis holds ---------------------------------------------------------------
     # A session is meant for a cart or a few ids, not files: the cap stops one runaway
     # view from filling Redis (which holds every user's sign-in) one request at a time.
     SESSION_REDIS_MAX_SIZE = Setting[int | None](
         1024 * 1024, "The most bytes a session's serialized data may take; None: no cap."
-    )
-
-    # -- request metadata (middleware.SessionActivityMiddleware) -------------------------
-    SESSION_REDIS_RECORD_IP = Setting[bool](
-        True, "Record the client's IP address with the session.", coerce=bool
-    )
-    SESSION_REDIS_RECORD_USER_AGENT = Setting[bool](
-        True, "Record the client's user agent with the session.", coerce=bool
-    )
-    SESSION_REDIS_TRUNCATE_IP = Setting[bool](
-        False, "Zero the host part of recorded addresses (a /24, a /48).", coerce=bool
-    )
-    # Off: REMOTE_ADDR only, which a client cannot forge.
-    SESSION_REDIS_IP_HEADER = Setting[str | None](
-        None,
-        "Behind a reverse proxy, the request.META key it sets (e.g. HTTP_X_FORWARDED_FOR); "
-        "None: REMOTE_ADDR.",
-    )
-    SESSION_REDIS_PROXY_COUNT = Setting[int](
-        1, "How many trusted proxies append to SESSION_REDIS_IP_HEADER."
-    )
-    # Real browsers send 100 to 300 characters; the cap bounds what a client can
-    # make every session record (and every request's comparison) carry.
-    SESSION_REDIS_USER_AGENT_MAX_LENGTH = Setting[int](
-        256, "The most characters of a user agent recorded."
-    )
-
-    # -- policies ------------------------------------------------------------------------
-    SESSION_REDIS_USER_AGENT_CHANGE = Setting[str | None](
-        None, 'None (ignore), "flag" (log and mark) or "end": a session whose browser changes.'
-    )
-    SESSION_REDIS_IP_CHANGE = Setting[str | None](
-        None, 'None (ignore), "flag" or "end": a session whose IP network changes.'
-    )
-    # A /24 (IPv4) or /48 (IPv6) is about one site or one access network: a phone
-    # moving between cells of one carrier usually stays inside it, a stolen cookie
-    # replayed from elsewhere usually does not.
-    SESSION_REDIS_IP_PREFIX_V4 = Setting[int](
-        24, "The IPv4 prefix length SESSION_REDIS_IP_CHANGE compares."
-    )
-    SESSION_REDIS_IP_PREFIX_V6 = Setting[int](
-        48, "The IPv6 prefix length SESSION_REDIS_IP_CHANGE compares."
-    )
-    SESSION_REDIS_MAX_SESSIONS_PER_USER = Setting[int | None](
-        None, "The most sessions one user may have at once; None: no limit."
-    )
-    SESSION_REDIS_SESSION_LIMIT_ACTION = Setting[str](
-        "end_oldest", '"end_oldest" or "refuse": what a login beyond the limit does.'
-    )
-    SESSION_REDIS_ROTATE_AFTER = Setting[int | None](
-        None, "Seconds after which a session's key is renewed; None: never."
-    )
-    # Long enough for the requests a page fires at once to finish on the old key,
-    # short enough that a key copied just before rotation is soon worthless.
-    SESSION_REDIS_ROTATE_GRACE = Setting[float](
-        30, "Seconds the old key keeps working after a rotation."
-    )
-    SESSION_REDIS_HEADER = Setting[str | None](
-        None,
-        'The HTTP header API clients send the session key in (e.g. "X-Session-Id"); None: off.',
     )
     # None (off) costs nothing and needs no cryptography package.
     SESSION_REDIS_ENCRYPTION_KEYS = Setting[Sequence[str | bytes] | None](
         None, "Fernet keys, newest first, encrypting session values at rest; None: off."
     )
 
-    # -- audit trail (policies/audit.py) ----------------------------------------------------------
-    SESSION_REDIS_AUDIT = Setting[bool](
-        False, "Whether session events go to each user's audit log.", coerce=bool
-    )
-    SESSION_REDIS_AUDIT_MAX_EVENTS = Setting[int](
-        100, "The most events a user's audit log keeps (the oldest are dropped)."
-    )
-    SESSION_REDIS_AUDIT_RETENTION = Setting[int](
-        90 * 24 * 60 * 60, "Seconds an audit event is kept."
+    # == the app's own settings: SESSIONS_ ==============================================
+    # -- lifetime ------------------------------------------------------------------------
+    SESSIONS_ABSOLUTE_AGE = Setting[int | None](
+        DEFAULT_ABSOLUTE_AGE,
+        "Seconds a session lives at most from its creation, however active; None: no limit.",
     )
 
+    # -- request metadata (middleware.SessionActivityMiddleware) -------------------------
+    SESSIONS_RECORD_IP = Setting[bool](
+        True, "Record the client's IP address with the session.", coerce=bool
+    )
+    SESSIONS_RECORD_USER_AGENT = Setting[bool](
+        True, "Record the client's user agent with the session.", coerce=bool
+    )
+    SESSIONS_TRUNCATE_IP = Setting[bool](
+        False, "Zero the host part of recorded addresses (a /24, a /48).", coerce=bool
+    )
+    # Off: REMOTE_ADDR only, which a client cannot forge.
+    SESSIONS_IP_HEADER_NAME = Setting[str | None](
+        None,
+        "Behind a reverse proxy, the request.META key it sets (e.g. HTTP_X_FORWARDED_FOR); "
+        "None: REMOTE_ADDR.",
+    )
+    SESSIONS_PROXY_COUNT = Setting[int](
+        1, "How many trusted proxies append to SESSIONS_IP_HEADER_NAME."
+    )
+    # Real browsers send 100 to 300 characters; the cap bounds what a client can
+    # make every session record (and every request's comparison) carry.
+    SESSIONS_USER_AGENT_MAX_LENGTH = Setting[int](
+        256, "The most characters of a user agent recorded."
+    )
+
+    # -- policies ------------------------------------------------------------------------
+    SESSIONS_USER_AGENT_CHANGE = Setting[str](
+        "ignore",
+        'A session whose browser changes: "ignore" it (the default), "flag" it (log and '
+        'mark it) or "end" it.',
+    )
+    SESSIONS_IP_CHANGE = Setting[str](
+        "ignore",
+        'A session whose IP network changes: "ignore" it (the default), "flag" it (log '
+        'and mark it) or "end" it.',
+    )
+    # A /24 (IPv4) or /48 (IPv6) is about one site or one access network: a phone
+    # moving between cells of one carrier usually stays inside it, a stolen cookie
+    # replayed from elsewhere usually does not.
+    SESSIONS_IP_PREFIX_V4 = Setting[int](24, "The IPv4 prefix length SESSIONS_IP_CHANGE compares.")
+    SESSIONS_IP_PREFIX_V6 = Setting[int](48, "The IPv6 prefix length SESSIONS_IP_CHANGE compares.")
+    SESSIONS_MAX_PER_USER = Setting[int | None](
+        None, "The most sessions one user may have at once; None: no limit."
+    )
+    SESSIONS_LIMIT_ACTION = Setting[str](
+        "end_oldest",
+        'What a login beyond SESSIONS_MAX_PER_USER does: "end_oldest" (end the user\'s '
+        'oldest session, the default) or "refuse" (refuse the login).',
+    )
+    SESSIONS_ROTATE_AFTER = Setting[int | None](
+        None, "Seconds after which a session's key is renewed; None: never."
+    )
+    # Long enough for the requests a page fires at once to finish on the old key,
+    # short enough that a key copied just before rotation is soon worthless.
+    SESSIONS_ROTATE_GRACE = Setting[float](
+        30, "Seconds the old key keeps working after a rotation."
+    )
+
+    # -- API clients (middleware.HeaderSessionMiddleware) -------------------------------
+    SESSIONS_HEADER_NAME = Setting[str | None](
+        None,
+        "The request.META key of the header API clients send the session key in "
+        '(e.g. "HTTP_X_SESSION_ID" for X-Session-Id); None: off.',
+    )
+
+    # -- audit trail (policies/audit.py) -------------------------------------------------
+    SESSIONS_AUDIT = Setting[bool](
+        False, "Whether session events go to each user's audit log.", coerce=bool
+    )
+    SESSIONS_AUDIT_MAX_EVENTS = Setting[int](
+        100, "The most events a user's audit log keeps (the oldest are dropped)."
+    )
+    SESSIONS_AUDIT_RETENTION = Setting[int](90 * 24 * 60 * 60, "Seconds an audit event is kept.")
+
     # -- pages ---------------------------------------------------------------------------
-    SESSION_REDIS_ADMIN_SHOW_DATA = Setting[bool](
+    SESSIONS_ADMIN_SHOW_DATA = Setting[bool](
         False, "Whether the admin shows a session's data.", coerce=bool
     )
-    SESSION_REDIS_BASE_TEMPLATE = Setting[str](
+    SESSIONS_BASE_TEMPLATE = Setting[str](
         "django_redis_sessions/base.html", "The template the user's own pages extend."
     )
 
@@ -307,6 +322,42 @@ class Conf:
 SETTINGS: dict[str, Setting[Any]] = {
     name: value for name, value in vars(Conf).items() if isinstance(value, Setting)
 }
+
+#: Settings renamed before 0.1.0: old name -> (new name, what changed in the value,
+#: "" if nothing). Check E039 reports each old name a project still sets; the
+#: table is docs/settings.md's "Migrating from earlier names". The old names stay
+#: here, and only here, for that check (rename-settings: off).
+RENAMED: dict[str, tuple[str, str]] = {
+    "SESSION_REDIS_ABSOLUTE_AGE": ("SESSIONS_ABSOLUTE_AGE", ""),
+    "SESSION_REDIS_RECORD_IP": ("SESSIONS_RECORD_IP", ""),
+    "SESSION_REDIS_RECORD_USER_AGENT": ("SESSIONS_RECORD_USER_AGENT", ""),
+    "SESSION_REDIS_TRUNCATE_IP": ("SESSIONS_TRUNCATE_IP", ""),
+    "SESSION_REDIS_IP_HEADER": ("SESSIONS_IP_HEADER_NAME", ""),
+    "SESSION_REDIS_PROXY_COUNT": ("SESSIONS_PROXY_COUNT", ""),
+    "SESSION_REDIS_USER_AGENT_MAX_LENGTH": ("SESSIONS_USER_AGENT_MAX_LENGTH", ""),
+    "SESSION_REDIS_USER_AGENT_CHANGE": (
+        "SESSIONS_USER_AGENT_CHANGE",
+        'None (the default) is now "ignore"',
+    ),
+    "SESSION_REDIS_IP_CHANGE": ("SESSIONS_IP_CHANGE", 'None (the default) is now "ignore"'),
+    "SESSION_REDIS_IP_PREFIX_V4": ("SESSIONS_IP_PREFIX_V4", ""),
+    "SESSION_REDIS_IP_PREFIX_V6": ("SESSIONS_IP_PREFIX_V6", ""),
+    "SESSION_REDIS_MAX_SESSIONS_PER_USER": ("SESSIONS_MAX_PER_USER", ""),
+    "SESSION_REDIS_SESSION_LIMIT_ACTION": ("SESSIONS_LIMIT_ACTION", ""),
+    "SESSION_REDIS_ROTATE_AFTER": ("SESSIONS_ROTATE_AFTER", ""),
+    "SESSION_REDIS_ROTATE_GRACE": ("SESSIONS_ROTATE_GRACE", ""),
+    "SESSION_REDIS_HEADER": (
+        "SESSIONS_HEADER_NAME",
+        'takes the request.META key now, as CSRF_HEADER_NAME does: "X-Session-Id" '
+        'becomes "HTTP_X_SESSION_ID"',
+    ),
+    "SESSION_REDIS_AUDIT": ("SESSIONS_AUDIT", ""),
+    "SESSION_REDIS_AUDIT_MAX_EVENTS": ("SESSIONS_AUDIT_MAX_EVENTS", ""),
+    "SESSION_REDIS_AUDIT_RETENTION": ("SESSIONS_AUDIT_RETENTION", ""),
+    "SESSION_REDIS_ADMIN_SHOW_DATA": ("SESSIONS_ADMIN_SHOW_DATA", ""),
+    "SESSION_REDIS_BASE_TEMPLATE": ("SESSIONS_BASE_TEMPLATE", ""),
+}
+# rename-settings: on
 
 _reset_hooks: list[Callable[[], object]] = []
 

@@ -64,7 +64,7 @@ class SessionTooLarge(ValueError):
 
 
 class SessionLimitReached(PermissionDenied):
-    """A login would exceed ``SESSION_REDIS_MAX_SESSIONS_PER_USER`` (action "refuse").
+    """A login would exceed ``SESSIONS_MAX_PER_USER`` (action "refuse").
 
     A ``PermissionDenied``, so an unhandled one is Django's 403 page; a login view
     can catch it and show its message (or use ``forms.SessionLimitAuthenticationForm``,

@@ -1,4 +1,4 @@
-"""A login form that refuses a sign-in beyond ``SESSION_REDIS_MAX_SESSIONS_PER_USER``."""
+"""A login form that refuses a sign-in beyond ``SESSIONS_MAX_PER_USER``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from .exceptions import SessionLimitReached
 class SessionLimitAuthenticationForm(AuthenticationForm):
     """``AuthenticationForm`` that shows the session limit as a form error.
 
-    With ``SESSION_REDIS_SESSION_LIMIT_ACTION = "refuse"`` it counts the user's
+    With ``SESSIONS_LIMIT_ACTION = "refuse"`` it counts the user's
     other live sessions before signing in and refuses with a normal form error
     (code ``"session_limit"``). The save script still enforces the limit
     atomically; this check only turns the common case into a friendly message.

@@ -46,9 +46,11 @@ in ``MIDDLEWARE``::
         "django_redis_sessions.middleware.SessionActivityMiddleware",
         ...
     ]
-    SESSION_REDIS_HEADER = "X-Session-Id"  # request.META["HTTP_X_SESSION_ID"]
+    SESSIONS_HEADER_NAME = "HTTP_X_SESSION_ID"  # clients send "X-Session-Id"
 
-With ``SESSION_REDIS_HEADER`` unset (``None``, the default) it *is* Django's
+``SESSIONS_HEADER_NAME`` is the header's ``request.META`` key, as Django's
+``CSRF_HEADER_NAME`` is; responses carry the header under its HTTP name
+(``X-Session-Id``). With it unset (``None``, the default) it *is* Django's
 ``SessionMiddleware``: same requests, same responses. With it set:
 
 * **One precedence rule.** A request that carries the session cookie (any value)
@@ -197,10 +199,12 @@ FROM_HEADER = "session_from_header"
 #: Kept on the request, not in request.META, so error reports never show it.
 _SENT = "_django_redis_sessions_header_value"
 
-#: RFC 9110 ``token`` characters, less "_": WSGI and ASGI servers fold "-" and "_"
-#: into the same request.META key, so nginx and Django's runserver drop headers
-#: with underscores (one could pose as another), and the client's would vanish.
-_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^`|~-]+")
+#: A header's request.META key, as WSGI and ASGI servers build it: "HTTP_" and the
+#: name in upper case with "-" as "_". Letters and digits only between the "_": a
+#: server folds "-" and "_" into the same key, so nginx and Django's runserver drop
+#: headers whose names hold "_" (one could pose as another), and the header's HTTP
+#: name (for responses) is this key read back, "_" as "-".
+_META_KEY = re.compile(r"HTTP_[A-Z0-9]+(?:_[A-Z0-9]+)*")
 #: Headers with a meaning of their own (or that browsers forbid scripts to set).
 _TAKEN = frozenset(
     {
@@ -237,19 +241,47 @@ def meta_key(header: str) -> str:
     return "HTTP_" + header.upper().replace("-", "_")
 
 
-def header_name_problem(header: object) -> str | None:
-    """Why ``header`` cannot be ``SESSION_REDIS_HEADER``, or ``None`` if it can."""
-    if not isinstance(header, str) or _HEADER_NAME.fullmatch(header) is None:
+@functools.lru_cache(maxsize=8)
+def http_header_name(key: str) -> str:
+    """The HTTP name of a ``request.META`` key: ``HTTP_X_SESSION_ID`` -> ``X-Session-Id``."""
+    return "-".join(part.capitalize() for part in key.removeprefix("HTTP_").split("_"))
+
+
+def meta_form(value: object) -> str | None:
+    """The ``request.META`` key a header name (or a near miss) means, if any.
+
+    ``"X-Session-Id"`` and ``"http_x_session_id"`` -> ``"HTTP_X_SESSION_ID"``; what
+    cannot be a header (a space, a non-ASCII letter) -> ``None``.
+    """
+    if not isinstance(value, str):
+        return None
+    key = value.upper().replace("-", "_")
+    key = key if key.startswith("HTTP_") else meta_key(value)
+    return key if _META_KEY.fullmatch(key) else None
+
+
+def header_name_problem(key: object) -> str | None:
+    """Why ``key`` cannot be ``SESSIONS_HEADER_NAME``, or ``None`` if it can.
+
+    A header name in its raw form (``"X-Session-Id"``) gets a problem that says
+    the ``request.META`` key to write instead (``"HTTP_X_SESSION_ID"``).
+    """
+    if not isinstance(key, str) or _META_KEY.fullmatch(key) is None:
+        if written := meta_form(key):
+            return (
+                "is not a request.META key (the form CSRF_HEADER_NAME takes): write "
+                f'"{written}" for the header {http_header_name(written)}'
+            )
         return (
-            "is not an HTTP header name (letters, digits and '-'; no '_', which servers "
-            "drop, and no 'HTTP_' prefix: name the header as clients send it)"
+            'is not a request.META key: "HTTP_" and the header\'s name in upper case, '
+            'letters and digits with "_" for "-", e.g. "HTTP_X_SESSION_ID" for '
+            "X-Session-Id"
         )
-    name = header.lower()
+    name = http_header_name(key).lower()
     if name in _TAKEN or name.startswith(_TAKEN_PREFIXES):
         return "names a header that has a meaning of its own"
-    key = meta_key(header)
-    if key == settings.CSRF_HEADER_NAME or key == conf.SESSION_REDIS_IP_HEADER:
-        return "is already CSRF_HEADER_NAME or SESSION_REDIS_IP_HEADER"
+    if key == settings.CSRF_HEADER_NAME or key == conf.SESSIONS_IP_HEADER_NAME:
+        return "is already CSRF_HEADER_NAME or SESSIONS_IP_HEADER_NAME"
     return None
 
 
@@ -259,7 +291,7 @@ def session_from_header(request: object) -> bool:
 
 
 class HeaderSessionMiddleware(SessionMiddleware):
-    """Django's ``SessionMiddleware``, plus the session key in ``SESSION_REDIS_HEADER``.
+    """Django's ``SessionMiddleware``, plus the session key in ``SESSIONS_HEADER_NAME``.
 
     Sync and async alike: like Django's, it is a ``MiddlewareMixin`` whose hooks do
     no I/O of their own besides the session save Django's ``process_response``
@@ -268,12 +300,12 @@ class HeaderSessionMiddleware(SessionMiddleware):
 
     @sensitive_variables("value", "sent")
     def process_request(self, request: HttpRequest) -> None:
-        header = conf.SESSION_REDIS_HEADER
+        header = conf.SESSIONS_HEADER_NAME
         sent: str | None = None
         if header:
             # Out of request.META (and of a request.headers an earlier middleware
             # built) before a view, a log line or an error report can see it.
-            value = request.META.pop(meta_key(header), None)
+            value = request.META.pop(header, None)
             request.__dict__.pop("headers", None)
             if value is not None and settings.SESSION_COOKIE_NAME not in request.COOKIES:
                 sent = value if isinstance(value, str) else ""
@@ -288,9 +320,10 @@ class HeaderSessionMiddleware(SessionMiddleware):
     @sensitive_variables("sent", "current")
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         response = super().process_response(request, response)
-        header = conf.SESSION_REDIS_HEADER
-        if not header:
+        key = conf.SESSIONS_HEADER_NAME
+        if not key:
             return response
+        header = http_header_name(key)
         sent: str | None = getattr(request, _SENT, None)
         answered = False
         if sent is not None:

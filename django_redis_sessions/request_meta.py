@@ -5,10 +5,10 @@ Read from the request (``REMOTE_ADDR``, or the trusted proxies' header) by
 trail's receivers (``policies/audit.py``); kept apart from ``middleware.py``, which
 imports the engine, so that policies can read a request without depending on it.
 Shaped by the privacy settings:
-``SESSION_REDIS_RECORD_IP`` / ``SESSION_REDIS_RECORD_USER_AGENT`` turn either off,
-``SESSION_REDIS_TRUNCATE_IP`` zeroes the host part (last IPv4 octet, last 80 bits
+``SESSIONS_RECORD_IP`` / ``SESSIONS_RECORD_USER_AGENT`` turn either off,
+``SESSIONS_TRUNCATE_IP`` zeroes the host part (last IPv4 octet, last 80 bits
 of IPv6, as Google Analytics' IP anonymisation does), and
-``SESSION_REDIS_USER_AGENT_MAX_LENGTH`` caps what a client can make us store.
+``SESSIONS_USER_AGENT_MAX_LENGTH`` caps what a client can make us store.
 With the user agent goes the device name parsed from it (``devices.device_name``).
 """
 
@@ -49,17 +49,17 @@ def _normalised(raw: str, truncate: bool) -> str:
 def client_ip(request: HttpRequest) -> str:
     """The client's IP address as we trust it, or ``""`` when it is not known.
 
-    Without ``SESSION_REDIS_IP_HEADER`` only ``REMOTE_ADDR`` counts: a header is
+    Without ``SESSIONS_IP_HEADER_NAME`` only ``REMOTE_ADDR`` counts: a header is
     whatever the client wants it to be unless a proxy we trust overwrote it. With
     the setting, the header's entry added by the outermost trusted proxy is taken:
-    for ``X-Forwarded-For`` that is the ``SESSION_REDIS_PROXY_COUNT``-th from the
+    for ``X-Forwarded-For`` that is the ``SESSIONS_PROXY_COUNT``-th from the
     right, since each proxy appends the address it received the request from and
     anything further left came from the client.
     """
-    header = conf.SESSION_REDIS_IP_HEADER
+    header = conf.SESSIONS_IP_HEADER_NAME
     if header:
         entries = [e for e in request.META.get(header, "").split(",") if e.strip()]
-        count = conf.SESSION_REDIS_PROXY_COUNT
+        count = conf.SESSIONS_PROXY_COUNT
         raw = entries[-count] if len(entries) >= count else ""
     else:
         raw = request.META.get("REMOTE_ADDR", "")
@@ -67,11 +67,11 @@ def client_ip(request: HttpRequest) -> str:
     # caching); the longest IPv6 text form is 45 characters.
     if not raw or len(raw) > 64:
         return ""
-    return _normalised(raw, conf.SESSION_REDIS_TRUNCATE_IP)
+    return _normalised(raw, conf.SESSIONS_TRUNCATE_IP)
 
 
 def user_agent(request: HttpRequest) -> str:
-    """The request's ``User-Agent``, capped at ``SESSION_REDIS_USER_AGENT_MAX_LENGTH``."""
+    """The request's ``User-Agent``, capped at ``SESSIONS_USER_AGENT_MAX_LENGTH``."""
     value = request.META.get("HTTP_USER_AGENT", "")
     if not isinstance(value, str):
         return ""
@@ -79,17 +79,17 @@ def user_agent(request: HttpRequest) -> str:
     # a hostile header cannot put control characters into an admin page or log.
     if not value.isprintable():
         value = "".join(ch for ch in value if ch.isprintable())
-    return value[: conf.SESSION_REDIS_USER_AGENT_MAX_LENGTH]
+    return value[: conf.SESSIONS_USER_AGENT_MAX_LENGTH]
 
 
 def client_meta(request: HttpRequest) -> dict[str, str]:
     """The metadata pairs to record for this request, as the settings allow."""
     meta: dict[str, str] = {}
-    if conf.SESSION_REDIS_RECORD_IP:
+    if conf.SESSIONS_RECORD_IP:
         ip = client_ip(request)
         if ip:
             meta[META_IP] = ip
-    if conf.SESSION_REDIS_RECORD_USER_AGENT:
+    if conf.SESSIONS_RECORD_USER_AGENT:
         agent = user_agent(request)
         if agent:
             meta[META_USER_AGENT] = agent

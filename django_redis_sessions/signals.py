@@ -47,7 +47,7 @@ class By:
     ADMIN: Final = "admin"
     USER: Final = "user"
     PASSWORD_CHANGE: Final = "password_change"  # noqa: S105 - a label, not a password
-    #: ``SESSION_REDIS_MAX_SESSIONS_PER_USER`` ended it at a new sign-in.
+    #: ``SESSIONS_MAX_PER_USER`` ended it at a new sign-in.
     LIMIT: Final = "limit"
 
     # Events the audit trail records itself.

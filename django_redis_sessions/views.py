@@ -127,7 +127,7 @@ def session_list(request: HttpRequest) -> HttpResponse:
             ],
             "total": result.total,
             "page": page,
-            "base_template": conf.SESSION_REDIS_BASE_TEMPLATE,
+            "base_template": conf.SESSIONS_BASE_TEMPLATE,
         },
     )
 

@@ -114,6 +114,6 @@ else:
     SESSION_REDIS_CLIENT_FACTORY = "example_project.redis_clients.make_client"
 SESSION_REDIS_PREFIX = os.environ.get("SESSION_REDIS_PREFIX", "example")
 SESSION_COOKIE_AGE = 30 * 60  # idle timeout: signed out after 30 minutes without a request
-SESSION_REDIS_ABSOLUTE_AGE = 12 * 60 * 60  # and after 12 hours whatever the activity
+SESSIONS_ABSOLUTE_AGE = 12 * 60 * 60  # and after 12 hours whatever the activity
 # The "your sessions" page (account/sessions/) sits inside this site's layout.
-SESSION_REDIS_BASE_TEMPLATE = "base.html"
+SESSIONS_BASE_TEMPLATE = "base.html"

@@ -88,7 +88,7 @@ async def home(request: HttpRequest) -> HttpResponse:
         await session.asave()
     user = await request.auser()
     now = datetime.now(UTC)
-    absolute_age: int | None = getattr(settings, "SESSION_REDIS_ABSOLUTE_AGE", None)
+    absolute_age: int | None = getattr(settings, "SESSIONS_ABSOLUTE_AGE", None)
     info = await _current_session_info(request, user)
     if info is not None:
         # Signed in: the session is in the user's index, and the listing has it

@@ -87,7 +87,7 @@ def sync_walk() -> None:
     check(signin["Location"] == "/account/sessions/", signin["Location"])
     sessions = client.get("/account/sessions/").content.decode()
     check("Your sessions" in sessions and "(this device)" in sessions, "sessions page", sessions)
-    # SESSION_REDIS_BASE_TEMPLATE: the page sits inside the site's layout.
+    # SESSIONS_BASE_TEMPLATE: the page sits inside the site's layout.
     check("django_redis_sessions demo" in sessions, "the site's base template", sessions)
     elsewhere = client.post(
         "/accounts/login/",

@@ -295,7 +295,7 @@ def test_save_with_ip_recording_off_keeps_the_stored_ip(r, settings):
     client = browser()
     write(client, {"a": 1})
     key = cookie_of(client)
-    settings.SESSION_REDIS_RECORD_IP = False
+    settings.SESSIONS_RECORD_IP = False
     write(client, {"b": 2}, REMOTE_ADDR=IP_B, headers={"user-agent": UA_B})
     rec = stored(r, key)
     assert rec.meta == {"ip": IP_A, "ua": UA_B, "dv": DV_B}
@@ -402,8 +402,8 @@ def test_spoofed_forwarded_for_does_not_change_the_recorded_ip(r):
 def test_trusted_proxy_header_takes_the_entry_of_the_outermost_proxy(
     r, settings, count, forwarded_for, expected
 ):
-    settings.SESSION_REDIS_IP_HEADER = "HTTP_X_FORWARDED_FOR"
-    settings.SESSION_REDIS_PROXY_COUNT = count
+    settings.SESSIONS_IP_HEADER_NAME = "HTTP_X_FORWARDED_FOR"
+    settings.SESSIONS_PROXY_COUNT = count
     meta = recorded_meta(r, REMOTE_ADDR="10.9.9.9", HTTP_X_FORWARDED_FOR=forwarded_for)
     assert meta == {"ip": expected}
 
@@ -425,15 +425,15 @@ def test_trusted_proxy_header_takes_the_entry_of_the_outermost_proxy(
 def test_trusted_proxy_header_without_a_usable_entry_records_no_ip(
     r, settings, count, forwarded_for
 ):
-    settings.SESSION_REDIS_IP_HEADER = "HTTP_X_FORWARDED_FOR"
-    settings.SESSION_REDIS_PROXY_COUNT = count
+    settings.SESSIONS_IP_HEADER_NAME = "HTTP_X_FORWARDED_FOR"
+    settings.SESSIONS_PROXY_COUNT = count
     extra = {} if forwarded_for is None else {"HTTP_X_FORWARDED_FOR": forwarded_for}
     meta = recorded_meta(r, REMOTE_ADDR="10.9.9.9", HTTP_USER_AGENT=UA_A, **extra)
     assert meta == {"ua": UA_A, "dv": DV_A}
 
 
 def test_unusable_address_keeps_the_ip_recorded_earlier(r, settings):
-    settings.SESSION_REDIS_IP_HEADER = "HTTP_X_FORWARDED_FOR"
+    settings.SESSIONS_IP_HEADER_NAME = "HTTP_X_FORWARDED_FOR"
     client = Client()
     write(client, {"a": 1}, HTTP_X_FORWARDED_FOR="198.51.100.7")
     key = cookie_of(client)
@@ -457,7 +457,7 @@ def test_addresses_are_normalised(r, remote_addr, expected):
 
 
 def test_ip_recording_off_stores_no_ip(r, settings):
-    settings.SESSION_REDIS_RECORD_IP = False
+    settings.SESSIONS_RECORD_IP = False
     client = browser()
     write(client, {"a": 1})
     key = cookie_of(client)
@@ -466,7 +466,7 @@ def test_ip_recording_off_stores_no_ip(r, settings):
 
 
 def test_user_agent_recording_off_stores_no_user_agent(r, settings):
-    settings.SESSION_REDIS_RECORD_USER_AGENT = False
+    settings.SESSIONS_RECORD_USER_AGENT = False
     client = browser()
     write(client, {"a": 1})
     key = cookie_of(client)
@@ -475,8 +475,8 @@ def test_user_agent_recording_off_stores_no_user_agent(r, settings):
 
 
 def test_both_off_store_nothing(r, settings, alice):
-    settings.SESSION_REDIS_RECORD_IP = False
-    settings.SESSION_REDIS_RECORD_USER_AGENT = False
+    settings.SESSIONS_RECORD_IP = False
+    settings.SESSIONS_RECORD_USER_AGENT = False
     client = browser()
     key = login(client)
     client.get("/read/", REMOTE_ADDR=IP_B, headers={"user-agent": UA_B})
@@ -496,13 +496,13 @@ def test_both_off_store_nothing(r, settings, alice):
     ],
 )
 def test_truncate_ip_zeroes_the_host_part(r, settings, remote_addr, expected):
-    settings.SESSION_REDIS_TRUNCATE_IP = True
+    settings.SESSIONS_TRUNCATE_IP = True
     assert recorded_meta(r, REMOTE_ADDR=remote_addr) == {"ip": expected}
 
 
 def test_truncate_ip_applies_to_proxy_header_addresses(r, settings):
-    settings.SESSION_REDIS_TRUNCATE_IP = True
-    settings.SESSION_REDIS_IP_HEADER = "HTTP_X_FORWARDED_FOR"
+    settings.SESSIONS_TRUNCATE_IP = True
+    settings.SESSIONS_IP_HEADER_NAME = "HTTP_X_FORWARDED_FOR"
     meta = recorded_meta(r, HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.77")
     assert meta == {"ip": "203.0.113.0"}
 
@@ -512,7 +512,7 @@ def test_turning_truncation_on_rewrites_a_full_address_at_the_next_read(r, setti
     write(client, {"a": 1})
     key = cookie_of(client)
     assert stored(r, key).meta["ip"] == "203.0.113.77"
-    settings.SESSION_REDIS_TRUNCATE_IP = True
+    settings.SESSIONS_TRUNCATE_IP = True
     client.get("/read/")
     assert stored(r, key).meta["ip"] == "203.0.113.0"
 
@@ -523,7 +523,7 @@ def test_user_agent_is_capped_at_the_default_length(r):
 
 
 def test_user_agent_is_capped_at_the_configured_length(r, settings):
-    settings.SESSION_REDIS_USER_AGENT_MAX_LENGTH = 10
+    settings.SESSIONS_USER_AGENT_MAX_LENGTH = 10
     meta = recorded_meta(r, HTTP_USER_AGENT=UA_A)
     assert meta["ua"] == UA_A[:10]
 
@@ -534,7 +534,7 @@ def test_control_characters_are_dropped_from_the_user_agent(r):
 
 
 def test_control_characters_are_dropped_before_the_cap(r, settings):
-    settings.SESSION_REDIS_USER_AGENT_MAX_LENGTH = 5
+    settings.SESSIONS_USER_AGENT_MAX_LENGTH = 5
     meta = recorded_meta(r, HTTP_USER_AGENT="\x01\x02\x03\x04\x05abcdefgh")
     assert meta["ua"] == "abcde"
 
@@ -626,7 +626,7 @@ def test_max_age_is_capped_by_the_absolute_deadline_of_an_old_session(r):
 
 def test_max_age_is_capped_by_a_small_absolute_age(r, settings):
     settings.SESSION_COOKIE_AGE = 3600
-    settings.SESSION_REDIS_ABSOLUTE_AGE = 600
+    settings.SESSIONS_ABSOLUTE_AGE = 600
     client = browser()
     write(client, {"a": 1})
     key = cookie_of(client)
@@ -640,14 +640,14 @@ def test_lowered_absolute_age_applies_to_the_cookie_at_once(r, settings):
     client = browser()
     write(client, {"a": 1})
     key = cookie_of(client)
-    settings.SESSION_REDIS_ABSOLUTE_AGE = 900
+    settings.SESSIONS_ABSOLUTE_AGE = 900
     morsel = client.get("/read/").cookies[COOKIE]
     assert morsel.value == key
     assert abs(morsel["max-age"] - 900) <= 2
 
 
 def test_no_absolute_age_gives_the_idle_window(r, settings):
-    settings.SESSION_REDIS_ABSOLUTE_AGE = None
+    settings.SESSIONS_ABSOLUTE_AGE = None
     client = browser()
     write(client, {"a": 1})
     age_session(r, cookie_of(client), 365 * DAY)
@@ -736,7 +736,7 @@ def test_no_cookie_when_a_writing_view_fails(r):
 
 def test_modified_session_gets_the_cookie_from_session_middleware(r, settings):
     settings.SESSION_COOKIE_AGE = 3600
-    settings.SESSION_REDIS_ABSOLUTE_AGE = 600
+    settings.SESSIONS_ABSOLUTE_AGE = 600
     client = browser()
     write(client, {"a": 1})
     key = cookie_of(client)
@@ -860,7 +860,7 @@ def test_policy_none_lets_a_new_user_agent_through_silently(r, alice, caplog):
 
 
 def test_policy_flag_keeps_the_session_and_logs_the_fingerprint(r, alice, settings, caplog):
-    settings.SESSION_REDIS_USER_AGENT_CHANGE = "flag"
+    settings.SESSIONS_USER_AGENT_CHANGE = "flag"
     client = browser()
     key = login(client)
     with caplog.at_level(logging.WARNING, logger=SECURITY_LOGGER):
@@ -888,7 +888,7 @@ def test_policy_flag_keeps_the_session_and_logs_the_fingerprint(r, alice, settin
 
 
 def test_policy_end_signs_out_a_request_with_another_user_agent(r, alice, settings, caplog):
-    settings.SESSION_REDIS_USER_AGENT_CHANGE = "end"
+    settings.SESSIONS_USER_AGENT_CHANGE = "end"
     client = browser()
     key = login(client)
     assert index_members(r, alice.pk) == {keys.digest(key)}
@@ -908,7 +908,7 @@ def test_policy_end_signs_out_a_request_with_another_user_agent(r, alice, settin
 
 
 def test_policy_end_with_a_write_starts_a_fresh_anonymous_session(r, alice, settings):
-    settings.SESSION_REDIS_USER_AGENT_CHANGE = "end"
+    settings.SESSIONS_USER_AGENT_CHANGE = "end"
     client = browser()
     key = login(client)
     response = write(client, {"b": 2}, headers={"user-agent": UA_B})
@@ -922,7 +922,7 @@ def test_policy_end_with_a_write_starts_a_fresh_anonymous_session(r, alice, sett
 
 
 def test_policy_end_leaves_the_same_user_agent_alone(r, alice, settings, caplog):
-    settings.SESSION_REDIS_USER_AGENT_CHANGE = "end"
+    settings.SESSIONS_USER_AGENT_CHANGE = "end"
     client = browser()
     key = login(client)
     with caplog.at_level(logging.WARNING, logger=SECURITY_LOGGER):
@@ -937,12 +937,12 @@ def test_policy_end_leaves_the_same_user_agent_alone(r, alice, settings, caplog)
 @pytest.mark.parametrize("new_cap", [24, 4096])
 def test_policy_end_survives_a_changed_user_agent_cap(r, alice, settings, caplog, new_cap):
     # Stored cut at the default 256, compared cut at the new cap: the same browser.
-    settings.SESSION_REDIS_USER_AGENT_CHANGE = "end"
+    settings.SESSIONS_USER_AGENT_CHANGE = "end"
     long_agent = UA_A + " " + "x" * 300
     client = browser(ua=long_agent)
     key = login(client)
     assert len(stored(r, key).meta["ua"]) == 256
-    settings.SESSION_REDIS_USER_AGENT_MAX_LENGTH = new_cap
+    settings.SESSIONS_USER_AGENT_MAX_LENGTH = new_cap
     with caplog.at_level(logging.WARNING, logger=SECURITY_LOGGER):
         response = client.get("/read/", headers={"user-agent": long_agent})
     assert response.json()["user"] == "alice"
@@ -954,7 +954,7 @@ def test_policy_end_survives_a_changed_user_agent_cap(r, alice, settings, caplog
 
 
 def test_policy_end_needs_both_user_agents(r, alice, settings, caplog):
-    settings.SESSION_REDIS_USER_AGENT_CHANGE = "end"
+    settings.SESSIONS_USER_AGENT_CHANGE = "end"
     client = browser()
     key = login(client)
     with caplog.at_level(logging.WARNING, logger=SECURITY_LOGGER):
@@ -965,7 +965,7 @@ def test_policy_end_needs_both_user_agents(r, alice, settings, caplog):
 
 
 def test_policy_end_ignores_sessions_without_a_recorded_user_agent(r, settings, caplog):
-    settings.SESSION_REDIS_USER_AGENT_CHANGE = "end"
+    settings.SESSIONS_USER_AGENT_CHANGE = "end"
     key = saved_key(a=1)  # saved without the middleware: no ua stored
     client = browser()
     client.cookies[COOKIE] = key
@@ -988,7 +988,7 @@ def _signed_in_record(user_id: str, agent: str) -> str:
 
 
 async def test_async_policy_end(r, settings, caplog):
-    settings.SESSION_REDIS_USER_AGENT_CHANGE = "end"
+    settings.SESSIONS_USER_AGENT_CHANGE = "end"
     key = _signed_in_record("4242", UA_A)
     assert index_members(r, "4242") == {keys.digest(key)}
     with caplog.at_level(logging.WARNING, logger=SECURITY_LOGGER):
@@ -1003,7 +1003,7 @@ async def test_async_policy_end(r, settings, caplog):
 
 
 async def test_async_policy_end_same_user_agent_unaffected(r, settings, caplog):
-    settings.SESSION_REDIS_USER_AGENT_CHANGE = "end"
+    settings.SESSIONS_USER_AGENT_CHANGE = "end"
     key = _signed_in_record("4242", UA_A)
     with caplog.at_level(logging.WARNING, logger=SECURITY_LOGGER):
         response = await aget(async_browser(key), "/aread/", UA_A)
@@ -1014,7 +1014,7 @@ async def test_async_policy_end_same_user_agent_unaffected(r, settings, caplog):
 
 
 async def test_async_policy_flag(r, settings, caplog):
-    settings.SESSION_REDIS_USER_AGENT_CHANGE = "flag"
+    settings.SESSIONS_USER_AGENT_CHANGE = "flag"
     key = _signed_in_record("4242", UA_A)
     with caplog.at_level(logging.WARNING, logger=SECURITY_LOGGER):
         response = await aget(async_browser(key), "/aread/", UA_B)

@@ -400,7 +400,7 @@ def test_overview_skips_a_session_past_its_absolute_deadline(r, root_client, ali
     # The absolute lifetime shrinks below the session's age: it is over now,
     # although Redis still holds it until its next load deletes it.
     r.setrange(redis_key(old), 1, b"%08x" % (int(time.time()) - 7200))
-    settings.SESSION_REDIS_ABSOLUTE_AGE = 3600
+    settings.SESSIONS_ABSOLUTE_AGE = 3600
 
     response = root_client.get(CHANGELIST)
     assert ("alice", "alice@example.com", 1) in overview_rows(response)
@@ -580,7 +580,7 @@ def test_user_page_shows_the_raw_user_agent_without_ua_parser(root_client, alice
 
 
 def test_user_page_escapes_what_clients_and_sessions_hold(root_client, alice, settings):
-    settings.SESSION_REDIS_ADMIN_SHOW_DATA = True
+    settings.SESSIONS_ADMIN_SHOW_DATA = True
     client = Client(HTTP_USER_AGENT='<script>alert("ua")</script>')
     key = login(client)
     client.post(
@@ -860,7 +860,7 @@ def test_session_data_is_hidden_by_default_even_from_superusers(root_client, ali
 
 
 def test_session_data_is_shown_to_superusers_when_enabled(root_client, alice, settings):
-    settings.SESSION_REDIS_ADMIN_SHOW_DATA = True
+    settings.SESSIONS_ADMIN_SHOW_DATA = True
     client = Client()
     login(client)
     client.post(
@@ -876,7 +876,7 @@ def test_session_data_is_shown_to_superusers_when_enabled(root_client, alice, se
 
 
 def test_session_data_stays_hidden_from_other_staff_when_enabled(alice, settings):
-    settings.SESSION_REDIS_ADMIN_SHOW_DATA = True
+    settings.SESSIONS_ADMIN_SHOW_DATA = True
     key = signed_in(alice, secret_note="launch-code-1234")
     client = client_of(staff("revoker", VIEW, REVOKE))
     response = client.get(user_url(alice))

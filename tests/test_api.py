@@ -44,7 +44,7 @@ def test_list_shows_each_live_session_newest_activity_first_and_marks_the_curren
     r, alice, settings
 ):
     settings.SESSION_COOKIE_AGE = 600
-    settings.SESSION_REDIS_ABSOLUTE_AGE = 3600
+    settings.SESSIONS_ABSOLUTE_AGE = 3600
     old = signed_in(alice.pk)
     time.sleep(1.1)
     new = signed_in(alice.pk)
@@ -114,9 +114,9 @@ def test_list_prunes_entries_of_ended_sessions_and_skips_unreadable_ones(r, alic
 
 
 def test_list_applies_a_lowered_absolute_age_at_once(r, alice, settings):
-    settings.SESSION_REDIS_ABSOLUTE_AGE = 3600
+    settings.SESSIONS_ABSOLUTE_AGE = 3600
     signed_in(alice.pk)
-    settings.SESSION_REDIS_ABSOLUTE_AGE = 1800
+    settings.SESSIONS_ABSOLUTE_AGE = 1800
     (info,) = api.list_user_sessions(alice)
     assert info.absolute_expiry is not None
     assert (info.absolute_expiry - info.created).total_seconds() == 1800

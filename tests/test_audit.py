@@ -1,4 +1,4 @@
-"""The audit trail (``SESSION_REDIS_AUDIT``) against the real Redis.
+"""The audit trail (``SESSIONS_AUDIT``) against the real Redis.
 
 Events come from real flows: sign-in through the test views (``login`` and
 ``alogin``), sign-out, revocations through the API, the admin and the command,
@@ -47,7 +47,7 @@ STORED_FIELDS = {"t", "e", "fp", "by", "actor", "ip", "ua", "detail"}
 @pytest.fixture(autouse=True)
 def audit_on(r: redis.Redis, settings: Any) -> None:
     """The audit is on in every test here (a test turns it off to check "off")."""
-    settings.SESSION_REDIS_AUDIT = True
+    settings.SESSIONS_AUDIT = True
 
 
 @pytest.fixture
@@ -123,8 +123,8 @@ def test_login_records_created_with_fingerprint_ip_and_device(r, alice):
 
 
 def test_login_follows_the_privacy_settings(r, alice, settings):
-    settings.SESSION_REDIS_TRUNCATE_IP = True
-    settings.SESSION_REDIS_RECORD_USER_AGENT = False
+    settings.SESSIONS_TRUNCATE_IP = True
+    settings.SESSIONS_RECORD_USER_AGENT = False
     login(browser("203.0.113.77"))
     [event] = stored(r, alice)
     assert (event["ip"], event["ua"]) == ("203.0.113.0", None)
@@ -365,7 +365,7 @@ def test_no_session_key_is_ever_stored(r, alice, root):
 
 
 def test_the_log_keeps_the_newest_max_events(r, alice, settings):
-    settings.SESSION_REDIS_AUDIT_MAX_EVENTS = 5
+    settings.SESSIONS_AUDIT_MAX_EVENTS = 5
     for n in range(8):
         send_event(alice, f"event_{n}")
     assert names(r, alice) == [f"event_{n}" for n in (7, 6, 5, 4, 3)]
@@ -373,10 +373,10 @@ def test_the_log_keeps_the_newest_max_events(r, alice, settings):
 
 
 def test_the_log_expires_retention_after_its_newest_event(r, alice, settings):
-    settings.SESSION_REDIS_AUDIT_RETENTION = 3600
+    settings.SESSIONS_AUDIT_RETENTION = 3600
     send_event(alice)
     assert 3590 <= r.ttl(audit_key(alice)) <= 3600
-    settings.SESSION_REDIS_AUDIT_RETENTION = 7200
+    settings.SESSIONS_AUDIT_RETENTION = 7200
     send_event(alice)
     assert 7190 <= r.ttl(audit_key(alice)) <= 7200
 
@@ -386,7 +386,7 @@ def test_events_older_than_the_retention_are_not_read(r, alice, settings):
     r.lpush(audit_key(alice), old)
     send_event(alice, "rotated")
     assert len(api.user_audit_events(alice)) == 2
-    settings.SESSION_REDIS_AUDIT_RETENTION = 3600
+    settings.SESSIONS_AUDIT_RETENTION = 3600
     assert [e.event for e in api.user_audit_events(alice)] == ["rotated"]
 
 
@@ -425,7 +425,7 @@ def test_one_round_trip_per_recorded_signal(r, alice, count_round_trips):
 
 
 def test_off_writes_nothing_and_sends_no_command(r, alice, root, settings, count_round_trips):
-    settings.SESSION_REDIS_AUDIT = False
+    settings.SESSIONS_AUDIT = False
     request = RequestFactory().get("/")
     request.session = SessionStore(signed_in(alice))
     count_round_trips.round_trips = 0
@@ -577,12 +577,12 @@ def test_api_of_a_user_without_events_is_empty(r, alice):
 
 def test_api_still_reads_after_the_audit_is_turned_off(r, alice, settings):
     send_event(alice)
-    settings.SESSION_REDIS_AUDIT = False
+    settings.SESSIONS_AUDIT = False
     assert [e.event for e in api.user_audit_events(alice)] == ["rotated"]
 
 
 async def test_arecord_does_nothing_when_off(r, alice, settings):
-    settings.SESSION_REDIS_AUDIT = False
+    settings.SESSIONS_AUDIT = False
     await audit.arecord(str(alice.pk), [audit.make_event("created")])
     assert audit_keys(r) == []
 
@@ -655,7 +655,7 @@ def test_admin_page_says_when_there_is_no_event(r, alice, root):
 
 def test_admin_page_without_the_audit_has_no_events_section(r, alice, root, settings):
     send_event(alice, "rotated")
-    settings.SESSION_REDIS_AUDIT = False
+    settings.SESSIONS_AUDIT = False
     admin = Client()
     admin.force_login(root)
     page = admin.get(f"{CHANGELIST}user/{alice.pk}/").content.decode()
@@ -672,13 +672,11 @@ def ids() -> list[str]:
 
 @pytest.mark.parametrize("value", ["yes", 1, None])
 def test_check_e022_audit_must_be_a_bool(settings, value):
-    settings.SESSION_REDIS_AUDIT = value
+    settings.SESSIONS_AUDIT = value
     assert "django_redis_sessions.E022" in ids()
 
 
-@pytest.mark.parametrize(
-    "name", ["SESSION_REDIS_AUDIT_MAX_EVENTS", "SESSION_REDIS_AUDIT_RETENTION"]
-)
+@pytest.mark.parametrize("name", ["SESSIONS_AUDIT_MAX_EVENTS", "SESSIONS_AUDIT_RETENTION"])
 @pytest.mark.parametrize("value", [0, -5, 1.5, "100", True, None])
 def test_check_e023_bounds_must_be_positive_ints(settings, name, value):
     setattr(settings, name, value)

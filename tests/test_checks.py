@@ -16,6 +16,7 @@ from django_redis_sessions.checks import (
     check_settings,
 )
 from django_redis_sessions.checks import ids as check_ids
+from django_redis_sessions.conf import RENAMED, SETTINGS, conf
 from django_redis_sessions.storage import connection
 
 from .docs_helpers import DOCS, load_docs_tables
@@ -71,18 +72,18 @@ def test_brace_in_prefix_warns(settings):
 
 @pytest.mark.parametrize("age", [0, -5, "3600", 1.5, True])
 def test_bad_absolute_age(settings, age):
-    settings.SESSION_REDIS_ABSOLUTE_AGE = age
+    settings.SESSIONS_ABSOLUTE_AGE = age
     assert ids(check_settings()) == ["django_redis_sessions.E003"]
 
 
 def test_absolute_shorter_than_idle_warns(settings):
     settings.SESSION_COOKIE_AGE = 3600
-    settings.SESSION_REDIS_ABSOLUTE_AGE = 600
+    settings.SESSIONS_ABSOLUTE_AGE = 600
     assert ids(check_settings()) == ["django_redis_sessions.W002"]
 
 
 def test_absolute_none_is_fine(settings):
-    settings.SESSION_REDIS_ABSOLUTE_AGE = None
+    settings.SESSIONS_ABSOLUTE_AGE = None
     assert check_settings() == []
 
 
@@ -138,7 +139,7 @@ def test_checks_run_through_manage_check(settings):
     from django.core.management import call_command
     from django.core.management.base import SystemCheckError
 
-    settings.SESSION_REDIS_ABSOLUTE_AGE = -1
+    settings.SESSIONS_ABSOLUTE_AGE = -1
     with pytest.raises(SystemCheckError, match=r"django_redis_sessions\.E003"):
         call_command("check")
 
@@ -165,10 +166,10 @@ ACTIVITY_MIDDLEWARE = "django_redis_sessions.middleware.SessionActivityMiddlewar
 @pytest.mark.parametrize(
     "name",
     [
-        "SESSION_REDIS_RECORD_IP",
-        "SESSION_REDIS_RECORD_USER_AGENT",
-        "SESSION_REDIS_TRUNCATE_IP",
-        "SESSION_REDIS_ADMIN_SHOW_DATA",
+        "SESSIONS_RECORD_IP",
+        "SESSIONS_RECORD_USER_AGENT",
+        "SESSIONS_TRUNCATE_IP",
+        "SESSIONS_ADMIN_SHOW_DATA",
     ],
 )
 @pytest.mark.parametrize("value", ["yes", 1, 0, None, "False"])
@@ -182,10 +183,10 @@ def test_boolean_metadata_settings_must_be_booleans(settings, name, value):
 @pytest.mark.parametrize(
     "name",
     [
-        "SESSION_REDIS_RECORD_IP",
-        "SESSION_REDIS_RECORD_USER_AGENT",
-        "SESSION_REDIS_TRUNCATE_IP",
-        "SESSION_REDIS_ADMIN_SHOW_DATA",
+        "SESSIONS_RECORD_IP",
+        "SESSIONS_RECORD_USER_AGENT",
+        "SESSIONS_TRUNCATE_IP",
+        "SESSIONS_ADMIN_SHOW_DATA",
     ],
 )
 @pytest.mark.parametrize("value", [True, False])
@@ -195,8 +196,8 @@ def test_boolean_metadata_settings_accept_booleans(settings, name, value):
 
 
 def test_each_bad_boolean_gets_its_own_error(settings):
-    settings.SESSION_REDIS_RECORD_IP = "no"
-    settings.SESSION_REDIS_TRUNCATE_IP = 1
+    settings.SESSIONS_RECORD_IP = "no"
+    settings.SESSIONS_TRUNCATE_IP = 1
     assert ids(check_settings()) == ["django_redis_sessions.E011"] * 2
 
 
@@ -217,8 +218,24 @@ def test_each_bad_boolean_gets_its_own_error(settings):
     ],
 )
 def test_bad_ip_header(settings, header):
-    settings.SESSION_REDIS_IP_HEADER = header
+    settings.SESSIONS_IP_HEADER_NAME = header
     assert ids(check_settings()) == ["django_redis_sessions.E012"]
+
+
+@pytest.mark.parametrize(
+    ("header", "meant"),
+    [
+        ("X-Forwarded-For", "HTTP_X_FORWARDED_FOR"),
+        ("x-real-ip", "HTTP_X_REAL_IP"),
+        ("http_x_forwarded_for", "HTTP_X_FORWARDED_FOR"),
+        ("remote_addr", "REMOTE_ADDR"),
+    ],
+)
+def test_a_raw_ip_header_gets_the_meta_key_to_write(settings, header, meant):
+    settings.SESSIONS_IP_HEADER_NAME = header
+    [error] = check_settings()
+    assert error.id == "django_redis_sessions.E012"
+    assert f'write "{meant}"' in error.msg
 
 
 @pytest.mark.parametrize(
@@ -226,75 +243,93 @@ def test_bad_ip_header(settings, header):
     [None, "HTTP_X_FORWARDED_FOR", "HTTP_X_REAL_IP", "HTTP_CF_CONNECTING_IP", "REMOTE_ADDR"],
 )
 def test_good_ip_header(settings, header):
-    settings.SESSION_REDIS_IP_HEADER = header
+    settings.SESSIONS_IP_HEADER_NAME = header
     assert check_settings() == []
 
 
 @pytest.mark.parametrize("count", [0, -1, "1", 1.0, True, None])
 def test_bad_proxy_count(settings, count):
-    settings.SESSION_REDIS_PROXY_COUNT = count
+    settings.SESSIONS_PROXY_COUNT = count
     assert ids(check_settings()) == ["django_redis_sessions.E013"]
 
 
 @pytest.mark.parametrize("count", [1, 2, 5])
 def test_good_proxy_count(settings, count):
-    settings.SESSION_REDIS_IP_HEADER = "HTTP_X_FORWARDED_FOR"
-    settings.SESSION_REDIS_PROXY_COUNT = count
+    settings.SESSIONS_IP_HEADER_NAME = "HTTP_X_FORWARDED_FOR"
+    settings.SESSIONS_PROXY_COUNT = count
     assert check_settings() == []
 
 
 @pytest.mark.parametrize("length", [0, -1, 4097, "256", 25.5, True, None])
 def test_bad_user_agent_max_length(settings, length):
-    settings.SESSION_REDIS_USER_AGENT_MAX_LENGTH = length
+    settings.SESSIONS_USER_AGENT_MAX_LENGTH = length
     assert ids(check_settings()) == ["django_redis_sessions.E014"]
 
 
 @pytest.mark.parametrize("length", [1, 256, 4096])
 def test_good_user_agent_max_length(settings, length):
-    settings.SESSION_REDIS_USER_AGENT_MAX_LENGTH = length
+    settings.SESSIONS_USER_AGENT_MAX_LENGTH = length
     assert check_settings() == []
 
 
 @pytest.mark.parametrize("policy", ["log", "FLAG", "End", "", True, 1])
 def test_bad_user_agent_change_policy(settings, policy):
-    settings.SESSION_REDIS_USER_AGENT_CHANGE = policy
+    settings.SESSIONS_USER_AGENT_CHANGE = policy
     assert ids(check_settings()) == ["django_redis_sessions.E015"]
 
 
-@pytest.mark.parametrize("policy", [None, "flag", "end"])
+@pytest.mark.parametrize("policy", ["ignore", "flag", "end"])
 def test_good_user_agent_change_policy(settings, policy):
-    settings.SESSION_REDIS_USER_AGENT_CHANGE = policy
+    settings.SESSIONS_USER_AGENT_CHANGE = policy
     assert check_settings() == []
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("SESSIONS_USER_AGENT_CHANGE", "django_redis_sessions.E015"),
+        ("SESSIONS_IP_CHANGE", "django_redis_sessions.E027"),
+    ],
+)
+def test_none_the_old_ignore_says_to_write_ignore(settings, name, expected):
+    setattr(settings, name, None)
+    [error] = check_settings()
+    assert error.id == expected
+    assert f'write {name} = "ignore"' in error.msg
+
+
+def test_the_change_policies_default_to_ignore():
+    assert conf.SESSIONS_USER_AGENT_CHANGE == conf.SESSIONS_IP_CHANGE == "ignore"
 
 
 @pytest.mark.parametrize("policy", ["flag", "end"])
 def test_user_agent_policy_without_recording_warns(settings, policy):
-    settings.SESSION_REDIS_USER_AGENT_CHANGE = policy
-    settings.SESSION_REDIS_RECORD_USER_AGENT = False
+    settings.SESSIONS_USER_AGENT_CHANGE = policy
+    settings.SESSIONS_RECORD_USER_AGENT = False
     assert ids(check_settings()) == ["django_redis_sessions.W006"]
 
 
 @pytest.mark.parametrize("policy", ["flag", "end"])
 def test_user_agent_policy_without_the_middleware_warns(settings, policy):
-    settings.SESSION_REDIS_USER_AGENT_CHANGE = policy
+    settings.SESSIONS_USER_AGENT_CHANGE = policy
     settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != ACTIVITY_MIDDLEWARE]
     assert ids(check_settings()) == ["django_redis_sessions.W006"]
 
 
 def test_no_policy_needs_no_recording(settings):
-    settings.SESSION_REDIS_RECORD_USER_AGENT = False
+    settings.SESSIONS_RECORD_USER_AGENT = False
     settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != ACTIVITY_MIDDLEWARE]
     assert check_settings() == []
 
 
 @pytest.mark.parametrize("template", ["", None, 5])
 def test_bad_base_template(settings, template):
-    settings.SESSION_REDIS_BASE_TEMPLATE = template
+    settings.SESSIONS_BASE_TEMPLATE = template
     assert ids(check_settings()) == ["django_redis_sessions.E016"]
 
 
 def test_good_base_template(settings):
-    settings.SESSION_REDIS_BASE_TEMPLATE = "admin/base_site.html"
+    settings.SESSIONS_BASE_TEMPLATE = "admin/base_site.html"
     assert check_settings() == []
 
 
@@ -401,10 +436,10 @@ def test_the_checks_reference_lists_exactly_the_constants():
 BROKEN = {
     "SESSION_REDIS_URL": 42,
     "SESSION_REDIS_PREFIX": "",
-    "SESSION_REDIS_ABSOLUTE_AGE": -1,
-    "SESSION_REDIS_RECORD_IP": "yes",
+    "SESSIONS_ABSOLUTE_AGE": -1,
+    "SESSIONS_RECORD_IP": "yes",
     "SESSION_REDIS_ENCRYPTION_KEYS": ["not a key"],
-    "SESSION_REDIS_IP_CHANGE": "sometimes",
+    "SESSIONS_IP_CHANGE": "sometimes",
     "SESSION_REDIS_CLUSTER": "yes",
     "SESSION_COOKIE_SECURE": False,
 }
@@ -436,14 +471,26 @@ def test_checks_are_silent_with_another_engine(settings, engine):
     assert ours == []
 
 
-#: The checks that guard security: what is trusted from a request, what a stolen
-#: key can do, what someone who can write to Redis can do, the cookie, the link.
+#: The checks that guard security: lifetimes, what is trusted from a request, what
+#: a stolen key can do, what someone who can write to Redis can do, what Redis
+#: holds and the admin shows, bounds a client could push, the cookie, the link, and
+#: a setting that is silently ignored (an old or mistyped name).
 SECURITY_CHECKS = {
+    "check_renamed_settings",
+    "check_unknown_settings",
+    "check_absolute_age",
+    "check_idle_age",
+    "check_absolute_against_idle",
     "check_serializer",
     "check_encryption_keys",
+    "check_recording_flags",
+    "check_admin_show_data",
     "check_ip_header",
     "check_proxy_count",
+    "check_user_agent_max_length",
     "check_user_agent_change",
+    "check_max_size",
+    "check_activity_middleware",
     "check_session_header",
     "check_session_limit",
     "check_session_limit_action",
@@ -456,6 +503,8 @@ SECURITY_CHECKS = {
     "check_cookie_flags",
     "check_redis_tls",
 }
+#: Django's compatibility tag means a setting from an earlier version: E039 only.
+COMPATIBILITY_CHECKS = {"check_renamed_settings"}
 
 
 def _name(check: object) -> str:
@@ -474,8 +523,10 @@ def test_security_checks_are_tagged_security():
     assert set(registered) == listed
     security = {name for name, check in registered.items() if Tags.security in check.tags}
     assert security == SECURITY_CHECKS
-    for name, check in registered.items():
-        assert check.tags, name  # every other one is at least "compatibility"
+    compatibility = {name for name, check in registered.items() if Tags.compatibility in check.tags}
+    assert compatibility == COMPATIBILITY_CHECKS
+    assert Tags.templates in registered["check_base_template"].tags
+    assert Tags.caches in registered["check_cache_alias"].tags
     deploy = {_name(check) for check in registry.registry.deployment_checks}
     assert {"check_cookie_flags", "check_redis_tls"} <= deploy
 
@@ -483,7 +534,99 @@ def test_security_checks_are_tagged_security():
 def test_check_tag_security_runs_only_the_security_checks(settings):
     from django.core.checks import Tags, run_checks
 
-    settings.SESSION_REDIS_PREFIX = ""  # E002: compatibility
-    settings.SESSION_REDIS_ROTATE_GRACE = -1  # E030: security
+    settings.SESSION_REDIS_PREFIX = ""  # E002: not security
+    settings.SESSIONS_ROTATE_GRACE = -1  # E030: security
     found = [m.id for m in run_checks(tags=[Tags.security]) if m.id.startswith("django_r")]
     assert found == ["django_redis_sessions.E030"]
+
+
+# -- the settings' names: renamed (E039) and unknown (W013) ----------------------------
+# rename-settings: off (to the end: these tests set earlier names on purpose)
+
+
+@pytest.mark.parametrize("old", sorted(RENAMED))
+def test_each_renamed_setting_is_an_error_naming_the_new_one(settings, old):
+    new, note = RENAMED[old]
+    setattr(settings, old, getattr(settings, new, conf.default(new)))
+    messages = check_settings()
+    assert ids(messages) == ["django_redis_sessions.E039"]
+    assert messages[0].msg.startswith(f"{old} was renamed to {new}")
+    assert note in messages[0].msg
+    assert new in (messages[0].hint or "")
+
+
+def test_the_renamed_table_maps_old_names_to_settings_of_the_table():
+    assert len(RENAMED) == 21
+    for old, (new, note) in RENAMED.items():
+        assert old.startswith("SESSION_REDIS_"), old
+        assert old not in SETTINGS, old
+        assert new in SETTINGS, new
+        assert new.startswith("SESSIONS_"), new
+        assert "\n" not in note
+    assert len({new for new, _note in RENAMED.values()}) == len(RENAMED)
+
+
+@pytest.mark.parametrize(
+    ("old", "value", "write"),
+    [
+        ("SESSION_REDIS_HEADER", "X-Session-Key", 'SESSIONS_HEADER_NAME = "HTTP_X_SESSION_KEY"'),
+        ("SESSION_REDIS_IP_CHANGE", None, 'SESSIONS_IP_CHANGE = "ignore"'),
+        ("SESSION_REDIS_USER_AGENT_CHANGE", None, 'SESSIONS_USER_AGENT_CHANGE = "ignore"'),
+    ],
+)
+def test_a_renamed_setting_with_an_old_value_says_the_new_value(settings, old, value, write):
+    setattr(settings, old, value)
+    [error] = check_settings()
+    assert error.id == "django_redis_sessions.E039"
+    assert f"Write {write}." in (error.hint or "")
+
+
+def test_every_old_name_set_at_once_is_one_error_each(settings):
+    for old, (new, _note) in RENAMED.items():
+        setattr(settings, old, conf.default(new))
+    assert ids(check_settings()) == ["django_redis_sessions.E039"] * len(RENAMED)
+
+
+def test_a_renamed_setting_fails_manage_check(settings):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    settings.SESSION_REDIS_RECORD_IP = False
+    with pytest.raises(
+        SystemCheckError, match="SESSION_REDIS_RECORD_IP was renamed to SESSIONS_RECORD_IP"
+    ):
+        call_command("check")
+
+
+@pytest.mark.parametrize(
+    ("typo", "meant"),
+    [
+        ("SESSIONS_RECORD_IPS", "SESSIONS_RECORD_IP"),
+        ("SESSIONS_ABSOLUTE_AGES", "SESSIONS_ABSOLUTE_AGE"),
+        ("SESSIONS_MAX_SESSIONS_PER_USER", "SESSIONS_MAX_PER_USER"),
+        ("SESSIONS_HEADER", "SESSIONS_HEADER_NAME"),
+        ("SESSIONS_URL", "SESSION_REDIS_URL"),
+        ("SESSION_REDIS_SOCKET_TIMOUT", "SESSION_REDIS_SOCKET_TIMEOUT"),
+        # A typo of an old name points at its new one.
+        ("SESSION_REDIS_ROTATE_AFTR", "SESSIONS_ROTATE_AFTER"),
+    ],
+)
+def test_an_unknown_setting_with_our_prefix_warns_with_did_you_mean(settings, typo, meant):
+    setattr(settings, typo, 1)
+    messages = check_settings()
+    assert ids(messages) == ["django_redis_sessions.W013"]
+    assert typo in messages[0].msg
+    assert messages[0].hint == f"Did you mean {meant}?"
+
+
+def test_an_unknown_setting_without_a_close_name_still_warns(settings):
+    settings.SESSIONS_XYZZY = 1
+    [warning] = check_settings()
+    assert warning.id == "django_redis_sessions.W013"
+    assert "Did you mean" not in (warning.hint or "")
+
+
+def test_names_outside_our_prefixes_are_not_ours(settings):
+    settings.SESSION_SAVE_EVERY_REQUEST = True  # Django's
+    settings.SESSIONREDIS_URL = "x"  # no prefix of ours: not our business
+    assert check_settings() == []

@@ -230,12 +230,12 @@ def _revoke(user: User) -> None:
 
 def _limit(user: User) -> None:
     # conf keeps each value in its own __dict__: set one without setting_changed.
-    conf.__dict__["SESSION_REDIS_MAX_SESSIONS_PER_USER"] = 1
+    conf.__dict__["SESSIONS_MAX_PER_USER"] = 1
     try:
         _signed_in(user)
         _sign_in(user)
     finally:
-        conf.__dict__.pop("SESSION_REDIS_MAX_SESSIONS_PER_USER")
+        conf.__dict__.pop("SESSIONS_MAX_PER_USER")
 
 
 def _rotate(user: User) -> None:
@@ -329,8 +329,8 @@ def test_a_prune_during_a_sign_in_keeps_its_claimed_entry(rc: Any, alice: User) 
 def test_the_session_limit_holds_on_the_cluster(
     rc: Any, alice: User, settings: Any, action: str
 ) -> None:
-    settings.SESSION_REDIS_MAX_SESSIONS_PER_USER = 2
-    settings.SESSION_REDIS_SESSION_LIMIT_ACTION = action
+    settings.SESSIONS_MAX_PER_USER = 2
+    settings.SESSIONS_LIMIT_ACTION = action
     first, second = Client(), Client()
     first_key = login(first)
     time.sleep(1.05)  # distinct creation seconds: "oldest" is well defined
@@ -456,7 +456,7 @@ def test_round_trips_of_the_steps_that_cross_slots(
     assert api.revoke_user_sessions(alice) == 3
     revoke_three = count_round_trips.round_trips
 
-    settings.SESSION_REDIS_ROTATE_AFTER = 60
+    settings.SESSIONS_ROTATE_AFTER = 60
     rotating = Client()
     key = login(rotating)
     age(rc, key)

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from django.core.signals import setting_changed
 
 from django_redis_sessions import conf as conf_module
-from django_redis_sessions.conf import DJANGO_DEFAULT, SETTINGS, Setting, conf
+from django_redis_sessions.conf import DJANGO_DEFAULT, RENAMED, SETTINGS, Setting, conf
 
 
 def test_every_row_has_a_name_a_type_and_one_line_of_doc():
     assert len(SETTINGS) > 40
     for name, setting in SETTINGS.items():
-        assert name.startswith("SESSION_")
+        assert name.startswith(("SESSION_", "SESSIONS_"))
         assert setting.name == name
         assert setting.value_type is not None
         assert setting.doc, name
@@ -43,9 +44,9 @@ def test_a_value_is_read_once_then_kept_until_setting_changed(settings):
 
 
 def test_coercion_applies_to_the_value_not_to_raw(settings):
-    settings.SESSION_REDIS_RECORD_IP = "yes"
-    assert conf.SESSION_REDIS_RECORD_IP is True
-    assert conf.raw("SESSION_REDIS_RECORD_IP") == "yes"
+    settings.SESSIONS_RECORD_IP = "yes"
+    assert conf.SESSIONS_RECORD_IP is True
+    assert conf.raw("SESSIONS_RECORD_IP") == "yes"
 
 
 def test_raw_refuses_a_name_outside_the_table():
@@ -85,3 +86,25 @@ def test_one_setting_changed_receiver_in_the_package():
 
 def test_setting_is_a_descriptor_on_the_class():
     assert isinstance(type(conf).SESSION_REDIS_URL, Setting)
+
+
+# -- the renamed settings (conf.RENAMED) -------------------------------------------------
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_docs_migration_section_shows_the_generated_table():
+    """docs/settings.md's "Migrating from earlier names" renders conf.RENAMED itself
+    (the ``drs-renamed-settings`` directive, tests/test_docs.py), so it cannot drift."""
+    text = (_ROOT / "docs" / "settings.md").read_text()
+    section = text[text.index("## Migrating from earlier names") :]
+    assert "```{drs-renamed-settings}\n```" in section
+
+
+def test_the_package_reads_no_old_name():
+    """Only conf.RENAMED (for check E039) still spells an earlier name."""
+    package = Path(conf_module.__file__).parent
+    old_names = re.compile(r"\b(" + "|".join(RENAMED) + r")\b")
+    for path in package.rglob("*"):
+        if path.suffix in (".py", ".html", ".txt", ".lua") and path.name != "conf.py":
+            assert not old_names.search(path.read_text()), path

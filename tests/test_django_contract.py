@@ -338,7 +338,7 @@ def test_cycle_key_then_save_keeps_new_key(r):
     assert SessionStore(new_key).load() == {"a": 1, "b": 2}
 
 
-@override_settings(SESSION_REDIS_ABSOLUTE_AGE=100, SESSION_COOKIE_AGE=1000)
+@override_settings(SESSIONS_ABSOLUTE_AGE=100, SESSION_COOKIE_AGE=1000)
 def test_cycle_key_starts_a_new_absolute_lifetime(r):
     # Engine choice (3): the new key's absolute lifetime counts from the cycle.
     key = saved_session(a=1).session_key
@@ -661,7 +661,7 @@ def test_expiry_kwargs_override_stored_expiry_without_loading(r):
 
 
 def test_long_custom_expiry_is_capped_by_absolute_age():
-    # Engine choice (2): SESSION_REDIS_ABSOLUTE_AGE (30 days) caps the age.
+    # Engine choice (2): SESSIONS_ABSOLUTE_AGE (30 days) caps the age.
     session = SessionStore()
     session.set_expiry(60 * 86400)
     assert 30 * 86400 - 2 <= session.get_expiry_age() <= 30 * 86400
@@ -672,7 +672,7 @@ def test_long_custom_expiry_is_capped_by_absolute_age():
     assert date <= modification + timedelta(days=30, seconds=1)
 
 
-@override_settings(SESSION_REDIS_ABSOLUTE_AGE=None)
+@override_settings(SESSIONS_ABSOLUTE_AGE=None)
 def test_long_custom_expiry_without_absolute_age(r):
     session = SessionStore()
     modification = timezone.now()
@@ -683,7 +683,7 @@ def test_long_custom_expiry_without_absolute_age(r):
     assert 60 * 86400 - 2 <= r.ttl(redis_key(session.session_key)) <= 60 * 86400
 
 
-@override_settings(SESSION_REDIS_ABSOLUTE_AGE=90 * 86400)
+@override_settings(SESSIONS_ABSOLUTE_AGE=90 * 86400)
 def test_long_custom_expiry_within_larger_absolute_age(r):
     session = SessionStore()
     modification = timezone.now()

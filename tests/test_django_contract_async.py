@@ -311,7 +311,7 @@ async def test_acycle_key_of_unsaved_session_keeps_data(r):
 
 async def test_acycle_key_starts_a_new_absolute_lifetime(r):
     # Engine choice (3): the new key's absolute lifetime counts from the cycle.
-    with override_settings(SESSION_REDIS_ABSOLUTE_AGE=100, SESSION_COOKIE_AGE=1000):
+    with override_settings(SESSIONS_ABSOLUTE_AGE=100, SESSION_COOKIE_AGE=1000):
         key = (await asaved_session(a=1)).session_key
         raw = r.get(redis_key(key))
         created = record.read_field(raw, record.CREATED_OFFSET)
@@ -535,7 +535,7 @@ async def test_aexpiry_kwargs_override_stored_expiry_without_loading(r):
 
 
 async def test_long_custom_expiry_is_capped_by_absolute_age_async():
-    # Engine choice (2): SESSION_REDIS_ABSOLUTE_AGE (30 days) caps the age.
+    # Engine choice (2): SESSIONS_ABSOLUTE_AGE (30 days) caps the age.
     session = SessionStore()
     await session.aset_expiry(60 * 86400)
     assert 30 * 86400 - 2 <= await session.aget_expiry_age() <= 30 * 86400
@@ -547,7 +547,7 @@ async def test_long_custom_expiry_is_capped_by_absolute_age_async():
 
 
 async def test_long_custom_expiry_without_absolute_age_async(r):
-    with override_settings(SESSION_REDIS_ABSOLUTE_AGE=None):
+    with override_settings(SESSIONS_ABSOLUTE_AGE=None):
         session = SessionStore()
         modification = timezone.now()
         await session.aset_expiry(60 * 86400)

@@ -58,7 +58,7 @@ def test_idle_session_expires_and_activity_keeps_it_alive(r, settings):
 
 def test_absolute_lifetime_ends_an_active_session(r, settings):
     settings.SESSION_COOKIE_AGE = 60
-    settings.SESSION_REDIS_ABSOLUTE_AGE = 2
+    settings.SESSIONS_ABSOLUTE_AGE = 2
     # Creation time is stored in whole seconds: start just after one begins, so
     # the deadline is a full 2 s away and the read after 1 s cannot race it.
     time.sleep(1.02 - time.time() % 1)
@@ -75,13 +75,13 @@ def test_absolute_lifetime_ends_an_active_session(r, settings):
 
 def test_lowering_the_absolute_age_applies_to_existing_sessions(r, settings):
     settings.SESSION_COOKIE_AGE = 600
-    settings.SESSION_REDIS_ABSOLUTE_AGE = 3600
+    settings.SESSIONS_ABSOLUTE_AGE = 3600
     s = saved_session(a=1)
     key = redis_key(s.session_key)
-    settings.SESSION_REDIS_ABSOLUTE_AGE = 30
+    settings.SESSIONS_ABSOLUTE_AGE = 30
     assert SessionStore(s.session_key).get("a") == 1
     assert r.pttl(key) <= 30_000
-    settings.SESSION_REDIS_ABSOLUTE_AGE = 1
+    settings.SESSIONS_ABSOLUTE_AGE = 1
     time.sleep(1.1)
     assert SessionStore(s.session_key).get("a") is None
     assert r.exists(key) == 0
@@ -89,7 +89,7 @@ def test_lowering_the_absolute_age_applies_to_existing_sessions(r, settings):
 
 def test_absolute_age_none_turns_the_cap_off(r, settings):
     settings.SESSION_COOKIE_AGE = 1000
-    settings.SESSION_REDIS_ABSOLUTE_AGE = None
+    settings.SESSIONS_ABSOLUTE_AGE = None
     s = saved_session(a=1)
     assert SessionStore(s.session_key).get_expiry_age() == 1000
     assert 999_000 < r.pttl(redis_key(s.session_key)) <= 1_000_000
@@ -97,7 +97,7 @@ def test_absolute_age_none_turns_the_cap_off(r, settings):
 
 def test_expiry_age_and_date_never_exceed_remaining_absolute(r, settings):
     settings.SESSION_COOKIE_AGE = 14 * 86400
-    settings.SESSION_REDIS_ABSOLUTE_AGE = 3600
+    settings.SESSIONS_ABSOLUTE_AGE = 3600
     s = saved_session(a=1)
     loaded = SessionStore(s.session_key)
     assert 3590 <= loaded.get_expiry_age() <= 3600
@@ -152,7 +152,7 @@ def test_expiry_in_the_past_ends_the_session_now(r, settings):
 @pytest.mark.django_db
 def test_cookie_max_age_is_capped_by_the_absolute_deadline(client, settings, r):
     settings.SESSION_COOKIE_AGE = 14 * 86400
-    settings.SESSION_REDIS_ABSOLUTE_AGE = 100
+    settings.SESSIONS_ABSOLUTE_AGE = 100
     response = client.post("/write/", data=b'{"x": 1}', content_type="application/json")
     morsel = response.cookies[settings.SESSION_COOKIE_NAME]
     assert 98 <= int(morsel["max-age"]) <= 100
@@ -163,7 +163,7 @@ def test_cookie_max_age_is_capped_by_the_absolute_deadline(client, settings, r):
 
 async def test_async_load_slides_and_caps(r, settings):
     settings.SESSION_COOKIE_AGE = 100
-    settings.SESSION_REDIS_ABSOLUTE_AGE = 50
+    settings.SESSIONS_ABSOLUTE_AGE = 50
     s = SessionStore()
     await s.aset("a", 1)
     await s.asave()
@@ -177,7 +177,7 @@ async def test_async_load_slides_and_caps(r, settings):
 
 def test_clear_before_load_replaces_data_but_keeps_the_absolute_deadline(r, settings):
     settings.SESSION_COOKIE_AGE = 600
-    settings.SESSION_REDIS_ABSOLUTE_AGE = 3
+    settings.SESSIONS_ABSOLUTE_AGE = 3
     s = saved_session(a=1, b=2)
     time.sleep(1.1)
     other = SessionStore(s.session_key)

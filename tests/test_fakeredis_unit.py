@@ -62,7 +62,7 @@ def test_cycle_moves_data_and_index(fake):
 
 def test_ttl_is_min_of_idle_and_absolute(fake, settings):
     settings.SESSION_COOKIE_AGE = 600
-    settings.SESSION_REDIS_ABSOLUTE_AGE = 60
+    settings.SESSIONS_ABSOLUTE_AGE = 60
     s = SessionStore()
     s["a"] = 1
     s.save()

@@ -200,7 +200,7 @@ def test_rotation_whose_reply_is_lost_delivers_the_new_key(
 ) -> None:
     """Case 2: the resend of a rotation must report the rotation, not "key taken"."""
     key = new_session({"_auth_user_id": "11", "x": 1})
-    settings.SESSION_REDIS_ROTATE_AFTER = 60
+    settings.SESSIONS_ROTATE_AFTER = 60
     direct.setrange(  # created two minutes ago, so this load rotates
         keys.session_redis_key(conf.SESSION_REDIS_PREFIX, keys.digest(key)),
         1,
@@ -240,7 +240,7 @@ def test_revocation_whose_reply_is_lost_counts_what_it_ended(
 def test_audit_append_whose_reply_is_lost_logs_once(
     proxy: FaultProxy, direct: redis.Redis, sync: bool, settings: Any, fault: str
 ) -> None:
-    settings.SESSION_REDIS_AUDIT = True
+    settings.SESSIONS_AUDIT = True
     event = audit.make_event("revoked", fingerprint="0123456789ab", by="api")
     inject(proxy, fault, AUDIT)
     if sync:

@@ -1,4 +1,4 @@
-"""API clients: the session key in ``SESSION_REDIS_HEADER`` instead of the cookie.
+"""API clients: the session key in ``SESSIONS_HEADER_NAME`` instead of the cookie.
 
 Against the real Redis, through the test ``Client`` / ``AsyncClient`` and the full
 middleware stack of ``tests/settings.py`` with Django's ``SessionMiddleware``
@@ -27,6 +27,7 @@ from django_redis_sessions.middleware import (
     HeaderSessionMiddleware,
     csrf_exempt_for_header_clients,
     header_name_problem,
+    http_header_name,
     meta_key,
     session_from_header,
 )
@@ -110,7 +111,7 @@ def with_ours(middleware: list[str]) -> list[str]:
 @pytest.fixture
 def on(settings: Any) -> None:
     """The header feature on, our middleware in place of Django's."""
-    settings.SESSION_REDIS_HEADER = H
+    settings.SESSIONS_HEADER_NAME = META
     settings.MIDDLEWARE = with_ours(list(settings.MIDDLEWARE))
 
 
@@ -607,7 +608,8 @@ def test_no_session_key_in_logs_or_error_reports(r, on, alice, caplog):
     for text in logged:
         for session_key in seen:
             assert session_key not in text
-        assert META not in text
+        # Not in the report's META (the settings it lists name the key: that is fine).
+        assert f"{META} =" not in text
 
 
 def test_an_error_report_does_not_show_the_header(r, on):
@@ -632,68 +634,108 @@ def ids(messages: list[Any]) -> list[str]:
     return [m.id for m in messages]
 
 
-@pytest.mark.parametrize("name", ["X-Session-Id", "X-Session-Token", "Session", "X-App-Sid"])
-def test_good_header_names(settings, name):
+@pytest.mark.parametrize(
+    ("key", "name"),
+    [
+        ("HTTP_X_SESSION_ID", "X-Session-Id"),
+        ("HTTP_X_SESSION_TOKEN", "X-Session-Token"),
+        ("HTTP_SESSION", "Session"),
+        ("HTTP_X_APP_SID", "X-App-Sid"),
+        ("HTTP_X_SESSION2", "X-Session2"),
+    ],
+)
+def test_good_header_names(settings, key, name):
     settings.MIDDLEWARE = with_ours(list(settings.MIDDLEWARE))
-    settings.SESSION_REDIS_HEADER = name
+    settings.SESSIONS_HEADER_NAME = key
     assert check_settings() == []
-    assert header_name_problem(name) is None
+    assert header_name_problem(key) is None
+    assert http_header_name(key) == name
+    assert meta_key(name) == key
 
 
 @pytest.mark.parametrize(
-    "name",
+    "key",
     [
         "",
-        "X_Session_Id",
-        "HTTP_X_SESSION_ID",
+        "HTTP_",
+        "HTTP_X__ID",
+        "HTTP_X_SESSION_ID_",
+        "HTTP_X SESSION",
+        "HTTP_X_SÉSSION",
+        "HTTP_X_SESSION_ID:",
         "X Session",
-        "X-Session-Id:",
         "X-Séssion",
         42,
-        b"X-Session-Id",
+        b"HTTP_X_SESSION_ID",
+        "CONTENT_TYPE",
+        "HTTP_COOKIE",
+        "HTTP_AUTHORIZATION",
+        "HTTP_PROXY_AUTHORIZATION",
+        "HTTP_HOST",
+        "HTTP_ORIGIN",
+        "HTTP_CONTENT_TYPE",
+        "HTTP_CONTENT_LENGTH",
+        "HTTP_X_CSRFTOKEN",
+        "HTTP_X_FORWARDED_FOR",
+        "HTTP_SEC_SESSION",
+        "HTTP_ACCEPT",
+        # Header names as clients send them: the form the setting took before 0.1.0.
+        "X-Session-Id",
         "Cookie",
-        "cookie",
         "Authorization",
-        "Proxy-Authorization",
-        "Host",
-        "Origin",
-        "Content-Type",
-        "Content-Length",
-        "X-CSRFToken",
-        "X-Forwarded-For",
-        "Sec-Session",
-        "Accept",
     ],
 )
-def test_bad_header_names(settings, name):
+def test_bad_header_names(settings, key):
     settings.MIDDLEWARE = with_ours(list(settings.MIDDLEWARE))
-    settings.SESSION_REDIS_HEADER = name
+    settings.SESSIONS_HEADER_NAME = key
     assert ids(check_settings()) == ["django_redis_sessions.E024"]
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        ("X-Session-Key", "HTTP_X_SESSION_KEY"),
+        ("x-session-key", "HTTP_X_SESSION_KEY"),
+        ("X_Session_Key", "HTTP_X_SESSION_KEY"),
+        ("http_x_session_key", "HTTP_X_SESSION_KEY"),
+        ("HTTP_X-SESSION-KEY", "HTTP_X_SESSION_KEY"),
+        ("Session", "HTTP_SESSION"),
+    ],
+)
+def test_a_raw_header_name_gets_the_meta_key_to_write(settings, written, meant):
+    settings.MIDDLEWARE = with_ours(list(settings.MIDDLEWARE))
+    settings.SESSIONS_HEADER_NAME = written
+    [error] = check_settings()
+    assert error.id == "django_redis_sessions.E024"
+    assert f'write "{meant}"' in error.msg
+    assert repr(written) in error.msg
+    settings.SESSIONS_HEADER_NAME = meant  # and what it says to write is accepted
+    assert check_settings() == []
 
 
 def test_header_that_is_the_ip_header(settings):
     settings.MIDDLEWARE = with_ours(list(settings.MIDDLEWARE))
-    settings.SESSION_REDIS_IP_HEADER = "HTTP_X_CLIENT"
-    settings.SESSION_REDIS_HEADER = "X-Client"
+    settings.SESSIONS_IP_HEADER_NAME = "HTTP_X_CLIENT"
+    settings.SESSIONS_HEADER_NAME = "HTTP_X_CLIENT"
     assert ids(check_settings()) == ["django_redis_sessions.E024"]
 
 
 def test_header_that_is_the_csrf_header(settings):
     settings.MIDDLEWARE = with_ours(list(settings.MIDDLEWARE))
     settings.CSRF_HEADER_NAME = "HTTP_X_MY_CSRF"
-    settings.SESSION_REDIS_HEADER = "X-My-Csrf"
+    settings.SESSIONS_HEADER_NAME = "HTTP_X_MY_CSRF"
     assert ids(check_settings()) == ["django_redis_sessions.E024"]
 
 
 def test_header_without_our_middleware(settings):
-    settings.SESSION_REDIS_HEADER = H
+    settings.SESSIONS_HEADER_NAME = META
     [error] = check_settings()
     assert error.id == "django_redis_sessions.E024"
     assert OURS in error.msg
 
 
 def test_header_with_both_session_middlewares(settings):
-    settings.SESSION_REDIS_HEADER = H
+    settings.SESSIONS_HEADER_NAME = META
     settings.MIDDLEWARE = [OURS, *settings.MIDDLEWARE]
     [error] = check_settings()
     assert error.id == "django_redis_sessions.E024"
@@ -706,7 +748,7 @@ def test_our_middleware_with_the_header_off_is_clean(settings):
 
 
 def test_activity_middleware_must_follow_ours(settings):
-    settings.SESSION_REDIS_HEADER = H
+    settings.SESSIONS_HEADER_NAME = META
     middleware = [m for m in with_ours(list(settings.MIDDLEWARE)) if m != ACTIVITY]
     settings.MIDDLEWARE = [ACTIVITY, *middleware]
     assert ids(check_settings()) == ["django_redis_sessions.E017"]
@@ -715,3 +757,25 @@ def test_activity_middleware_must_follow_ours(settings):
 def test_meta_key():
     assert meta_key("X-Session-Id") == "HTTP_X_SESSION_ID"
     assert meta_key("session") == "HTTP_SESSION"
+
+
+def test_http_header_name():
+    assert http_header_name("HTTP_X_SESSION_ID") == "X-Session-Id"
+    assert http_header_name("HTTP_SESSION") == "Session"
+
+
+def test_the_setting_names_the_meta_key_end_to_end(r, settings, alice):
+    """SESSIONS_HEADER_NAME = "HTTP_X_SESSION_KEY": clients send X-Session-Key."""
+    settings.SESSIONS_HEADER_NAME = "HTTP_X_SESSION_KEY"
+    settings.MIDDLEWARE = with_ours(list(settings.MIDDLEWARE))
+    assert check_settings() == []
+    client = Client()
+    response = client.post("/login/", CREDENTIALS, headers={"X-Session-Key": ""})
+    assert response.status_code == 200
+    assert COOKIE not in response.cookies
+    key = response["X-Session-Key"]  # answered under the header's HTTP name
+    assert "X-Session-Key" in response.headers["Vary"]
+    assert keys.is_valid_session_key(key)
+    response = client.get("/read/", headers={"X-Session-Key": key})
+    assert response.json()["user"] == "alice"
+    assert client.get("/read/", headers={H: key}).json()["user"] is None  # another header

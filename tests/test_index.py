@@ -141,7 +141,7 @@ def test_entries_of_idle_expired_sessions_are_pruned_on_read_and_by_clear_expire
     r, alice, settings
 ):
     settings.SESSION_COOKIE_AGE = 1
-    settings.SESSION_REDIS_ABSOLUTE_AGE = 3600
+    settings.SESSIONS_ABSOLUTE_AGE = 3600
     stale = login(Client())
     time.sleep(1.2)
     assert index_members(r, alice.pk) == {digest_of(stale)}  # deadline not reached yet
@@ -167,14 +167,14 @@ def test_a_new_login_sweeps_entries_of_sessions_that_ended_by_idleness(r, alice,
 
 
 def test_index_ttl_follows_the_longest_deadline_and_none_means_persist(r, alice, settings):
-    settings.SESSION_REDIS_ABSOLUTE_AGE = 500
+    settings.SESSIONS_ABSOLUTE_AGE = 500
     login(Client())
     index = keys.user_index_key(conf.SESSION_REDIS_PREFIX, str(alice.pk))
     assert 490 <= r.ttl(index) <= 501
-    settings.SESSION_REDIS_ABSOLUTE_AGE = 5000
+    settings.SESSIONS_ABSOLUTE_AGE = 5000
     login(Client())
     assert 4990 <= r.ttl(index) <= 5001
-    settings.SESSION_REDIS_ABSOLUTE_AGE = None
+    settings.SESSIONS_ABSOLUTE_AGE = None
     login(Client())
     assert r.ttl(index) == -1
     scores = [score for _, score in r.zrange(index, 0, -1, withscores=True)]

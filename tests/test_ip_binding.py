@@ -1,4 +1,4 @@
-"""SESSION_REDIS_IP_CHANGE: flag or end a session whose client network changes."""
+"""SESSIONS_IP_CHANGE: flag or end a session whose client network changes."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def test_off_by_default_a_new_network_changes_nothing(
 def test_end_signs_out_a_request_from_another_network(
     r: redis.Redis, alice: Any, settings: Any, caplog: Any, policy_events: list[dict[str, Any]]
 ) -> None:
-    settings.SESSION_REDIS_IP_CHANGE = "end"
+    settings.SESSIONS_IP_CHANGE = "end"
     client, key = signed_in()
     with caplog.at_level(logging.WARNING, logger=SECURITY_LOGGER):
         assert user_from(client, "198.51.100.9") is None
@@ -62,7 +62,7 @@ def test_end_signs_out_a_request_from_another_network(
 def test_end_keeps_a_session_that_moves_inside_its_network(
     r: redis.Redis, alice: Any, settings: Any, policy_events: list[dict[str, Any]]
 ) -> None:
-    settings.SESSION_REDIS_IP_CHANGE = "end"
+    settings.SESSIONS_IP_CHANGE = "end"
     client, _key = signed_in()
     assert user_from(client, "203.0.113.250") == "alice"  # same /24
     assert policy_events == []
@@ -71,7 +71,7 @@ def test_end_keeps_a_session_that_moves_inside_its_network(
 def test_flag_keeps_the_session_and_marks_it(
     r: redis.Redis, alice: Any, settings: Any, caplog: Any, policy_events: list[dict[str, Any]]
 ) -> None:
-    settings.SESSION_REDIS_IP_CHANGE = "flag"
+    settings.SESSIONS_IP_CHANGE = "flag"
     client, _key = signed_in()
     with caplog.at_level(logging.WARNING, logger=SECURITY_LOGGER):
         response = client.get("/ip-changed/", REMOTE_ADDR="198.51.100.9")
@@ -90,15 +90,15 @@ def test_flag_keeps_the_session_and_marks_it(
 def test_a_wider_prefix_lets_a_mobile_user_move_between_cells(
     r: redis.Redis, alice: Any, settings: Any
 ) -> None:
-    settings.SESSION_REDIS_IP_CHANGE = "end"
-    settings.SESSION_REDIS_IP_PREFIX_V4 = 16
+    settings.SESSIONS_IP_CHANGE = "end"
+    settings.SESSIONS_IP_PREFIX_V4 = 16
     client, _key = signed_in("10.20.1.5")
     assert user_from(client, "10.20.200.9") == "alice"
     assert user_from(client, "10.21.0.1") is None
 
 
 def test_ipv6_compares_the_configured_prefix(r: redis.Redis, alice: Any, settings: Any) -> None:
-    settings.SESSION_REDIS_IP_CHANGE = "end"
+    settings.SESSIONS_IP_CHANGE = "end"
     client, _key = signed_in("2001:db8:1:2::5")
     assert user_from(client, "2001:db8:1:ffff::9") == "alice"  # same /48
     assert user_from(client, "2001:db8:2::1") is None
@@ -107,7 +107,7 @@ def test_ipv6_compares_the_configured_prefix(r: redis.Redis, alice: Any, setting
 def test_a_switch_between_ipv4_and_ipv6_is_not_judged(
     r: redis.Redis, alice: Any, settings: Any
 ) -> None:
-    settings.SESSION_REDIS_IP_CHANGE = "end"
+    settings.SESSIONS_IP_CHANGE = "end"
     client, _key = signed_in()
     assert user_from(client, "2001:db8::1") == "alice"
     assert user_from(client, HOME) == "alice"
@@ -116,8 +116,8 @@ def test_a_switch_between_ipv4_and_ipv6_is_not_judged(
 def test_truncated_addresses_compare_the_same_way(
     r: redis.Redis, alice: Any, settings: Any
 ) -> None:
-    settings.SESSION_REDIS_IP_CHANGE = "end"
-    settings.SESSION_REDIS_TRUNCATE_IP = True
+    settings.SESSIONS_IP_CHANGE = "end"
+    settings.SESSIONS_TRUNCATE_IP = True
     client, _key = signed_in()
     assert user_from(client, "203.0.113.99") == "alice"
     assert user_from(client, "198.51.100.1") is None
@@ -125,9 +125,9 @@ def test_truncated_addresses_compare_the_same_way(
 
 @pytest.mark.django_db(transaction=True)
 async def test_the_async_path_applies_it_too(r: redis.Redis, alice: Any, settings: Any) -> None:
-    settings.SESSION_REDIS_IP_CHANGE = "end"
+    settings.SESSIONS_IP_CHANGE = "end"
     # The test AsyncClient's address is fixed; a trusted proxy header moves it.
-    settings.SESSION_REDIS_IP_HEADER = "HTTP_X_FORWARDED_FOR"
+    settings.SESSIONS_IP_HEADER_NAME = "HTTP_X_FORWARDED_FOR"
     client = AsyncClient()
     credentials = {"username": "alice", "password": "pw-alice"}
     home = {"x-forwarded-for": HOME}
@@ -141,7 +141,7 @@ async def test_the_async_path_applies_it_too(r: redis.Redis, alice: Any, setting
 def test_flag_costs_no_extra_round_trip(
     r: redis.Redis, alice: Any, settings: Any, count_round_trips: Any
 ) -> None:
-    settings.SESSION_REDIS_IP_CHANGE = "flag"
+    settings.SESSIONS_IP_CHANGE = "flag"
     client, _key = signed_in()
     count_round_trips.round_trips = 0
     assert user_from(client, "198.51.100.9") == "alice"
@@ -151,10 +151,10 @@ def test_flag_costs_no_extra_round_trip(
 @pytest.mark.parametrize(
     ("name", "value", "check"),
     [
-        ("SESSION_REDIS_IP_CHANGE", "block", "E027"),
-        ("SESSION_REDIS_IP_PREFIX_V4", 33, "E028"),
-        ("SESSION_REDIS_IP_PREFIX_V6", -1, "E028"),
-        ("SESSION_REDIS_IP_PREFIX_V6", "48", "E028"),
+        ("SESSIONS_IP_CHANGE", "block", "E027"),
+        ("SESSIONS_IP_PREFIX_V4", 33, "E028"),
+        ("SESSIONS_IP_PREFIX_V6", -1, "E028"),
+        ("SESSIONS_IP_PREFIX_V6", "48", "E028"),
     ],
 )
 def test_wrong_settings_are_check_errors(
@@ -166,8 +166,8 @@ def test_wrong_settings_are_check_errors(
 
 
 def test_the_policy_without_recorded_ips_warns(settings: Any) -> None:
-    settings.SESSION_REDIS_IP_CHANGE = "flag"
-    settings.SESSION_REDIS_RECORD_IP = False
+    settings.SESSIONS_IP_CHANGE = "flag"
+    settings.SESSIONS_RECORD_IP = False
     found = [m.id for m in run_checks() if m.id.startswith("django_redis_sessions.")]
     assert found == ["django_redis_sessions.W011"]
 
@@ -178,8 +178,8 @@ async def test_the_async_path_sends_events_with_asend(
 ) -> None:
     # An async receiver (an audit log on redis.asyncio, say) gets the event on the
     # request's own loop: send() from inside a loop could not run it.
-    settings.SESSION_REDIS_IP_CHANGE = "flag"
-    settings.SESSION_REDIS_IP_HEADER = "HTTP_X_FORWARDED_FOR"
+    settings.SESSIONS_IP_CHANGE = "flag"
+    settings.SESSIONS_IP_HEADER_NAME = "HTTP_X_FORWARDED_FOR"
     seen: list[str] = []
 
     async def receiver(sender: Any, event: str, **kwargs: Any) -> None:

@@ -178,7 +178,7 @@ def test_delete(lost: LostReplies, sync: bool, r: redis.Redis) -> None:
 
 @both
 def test_rotation(lost: LostReplies, sync: bool, r: Any, settings: Any) -> None:
-    settings.SESSION_REDIS_ROTATE_AFTER = 60
+    settings.SESSIONS_ROTATE_AFTER = 60
     key = signed_in("25", x=1)
     age(r, key)
     session = SessionStore(key)
@@ -209,7 +209,7 @@ def test_revoke_user_sessions(lost: LostReplies, sync: bool, alice: Any) -> None
 
 @both
 def test_audit_append(lost: LostReplies, sync: bool, r: Any, settings: Any) -> None:
-    settings.SESSION_REDIS_AUDIT = True
+    settings.SESSIONS_AUDIT = True
     event = audit.make_event("revoked", fingerprint="0123456789ab", by="api")
     lost.arm("audit")
     call(sync, audit, "record", "26", [event])
@@ -258,7 +258,7 @@ def test_discard_of_a_corrupt_record(lost: LostReplies, sync: bool, r: Any) -> N
 @both
 def test_rotation_confirmation(lost: LostReplies, sync: bool, r: Any, settings: Any) -> None:
     """The first request with a rotated key shortens the old key's stub once."""
-    settings.SESSION_REDIS_ROTATE_AFTER = 60
+    settings.SESSIONS_ROTATE_AFTER = 60
     key = signed_in("30")
     age(r, key)
     rotating = SessionStore(key)

@@ -165,7 +165,7 @@ def test_expire_at_browser_close_setting_sets_a_session_cookie(r):
 
 @override_settings(SESSION_COOKIE_AGE=60 * 86400)
 def test_cookie_max_age_is_capped_by_absolute_age(r):
-    # Engine choice (2): SESSION_REDIS_ABSOLUTE_AGE (30 days by default) caps
+    # Engine choice (2): SESSIONS_ABSOLUTE_AGE (30 days by default) caps
     # get_expiry_age(), so the cookie never outlives the server-side session.
     _, response = run(touching_view)
     assert 30 * 86400 - 2 <= response.cookies[COOKIE]["max-age"] <= 30 * 86400

@@ -125,7 +125,7 @@ async def test_a_cycle_key_landing_just_before_an_async_revocation(
 def test_a_rotation_landing_just_before_the_revocation_is_caught(
     r: redis.Redis, alice: Any, settings: Any, before_revoking: list[Callable[[], Any]]
 ) -> None:
-    settings.SESSION_REDIS_ROTATE_AFTER = 60
+    settings.SESSIONS_ROTATE_AFTER = 60
     session = signed_in(alice)
     old_key = session.session_key
     assert old_key is not None
@@ -142,7 +142,7 @@ def test_keeping_the_current_session_while_another_rotates(
     r: redis.Redis, alice: Any, settings: Any, before_revoking: list[Callable[[], Any]]
 ) -> None:
     """Sign out other sessions: the kept one stays, the rotating one ends."""
-    settings.SESSION_REDIS_ROTATE_AFTER = 60
+    settings.SESSIONS_ROTATE_AFTER = 60
     mine = signed_in(alice)
     other = signed_in(alice)
     assert other.session_key is not None
@@ -160,7 +160,7 @@ def test_keeping_the_current_session_while_another_rotates(
 def test_a_fingerprint_shown_before_a_rotation_still_ends_the_session(
     r: redis.Redis, alice: Any, settings: Any, before_revoking: list[Callable[[], Any]]
 ) -> None:
-    settings.SESSION_REDIS_ROTATE_AFTER = 60
+    settings.SESSIONS_ROTATE_AFTER = 60
     session = signed_in(alice)
     assert session.session_key is not None
     [shown] = api.list_user_sessions(alice)
@@ -176,7 +176,7 @@ def test_the_fingerprint_survives_rotation_on_the_users_page(
     r: redis.Redis, alice: Any, settings: Any
 ) -> None:
     """Drawn, rotated, then signed out by the fingerprint drawn: ends it (no 404)."""
-    settings.SESSION_REDIS_ROTATE_AFTER = 60
+    settings.SESSIONS_ROTATE_AFTER = 60
     me, other = Client(), Client()
     login(me)
     other_key = login(other)
@@ -195,7 +195,7 @@ def test_the_fingerprint_survives_rotation_on_the_users_page(
 def test_revoke_session_by_fingerprint_without_a_user_follows_a_rotation(
     r: redis.Redis, alice: Any, settings: Any, before_revoking: list[Callable[[], Any]]
 ) -> None:
-    settings.SESSION_REDIS_ROTATE_AFTER = 60
+    settings.SESSIONS_ROTATE_AFTER = 60
     session = signed_in(alice)
     assert session.session_key is not None
     fingerprint = keys.fingerprint(session.session_key)

@@ -1,4 +1,4 @@
-"""SESSION_REDIS_ROTATE_AFTER: keys renewed in flight, old keys alive for a grace period."""
+"""SESSIONS_ROTATE_AFTER: keys renewed in flight, old keys alive for a grace period."""
 
 from __future__ import annotations
 
@@ -48,8 +48,8 @@ def age(r: redis.Redis, key: str, seconds: int = 120) -> None:
 
 @pytest.fixture
 def rotating(settings: Any) -> Any:
-    settings.SESSION_REDIS_ROTATE_AFTER = 60
-    settings.SESSION_REDIS_ROTATE_GRACE = 30
+    settings.SESSIONS_ROTATE_AFTER = 60
+    settings.SESSIONS_ROTATE_GRACE = 30
     return settings
 
 
@@ -125,7 +125,7 @@ def test_a_request_in_flight_with_the_old_key_continues_on_the_new_one(
 def test_after_the_grace_period_the_old_key_is_dead(
     r: redis.Redis, rotating: Any, alice: Any
 ) -> None:
-    rotating.SESSION_REDIS_ROTATE_GRACE = 0.3
+    rotating.SESSIONS_ROTATE_GRACE = 0.3
     client = Client()
     key = login(client)
     age(r, key)
@@ -158,7 +158,7 @@ def test_a_rotating_request_that_ends_in_a_5xx_leaves_the_old_key_working(
     r: redis.Redis, rotating: Any, alice: Any
 ) -> None:
     """Django sends no cookie with a 5xx: the old key must outlive the grace period."""
-    rotating.SESSION_REDIS_ROTATE_GRACE = 0.3
+    rotating.SESSIONS_ROTATE_GRACE = 0.3
     client = Client(raise_request_exception=False)
     key = login(client)
     age(r, key)
@@ -288,10 +288,10 @@ async def test_the_async_path_rotates_and_follows_too(
 @pytest.mark.parametrize(
     ("name", "value", "check"),
     [
-        ("SESSION_REDIS_ROTATE_AFTER", 0, "E029"),
-        ("SESSION_REDIS_ROTATE_AFTER", "900", "E029"),
-        ("SESSION_REDIS_ROTATE_GRACE", -1, "E030"),
-        ("SESSION_REDIS_ROTATE_GRACE", 7200, "E030"),
+        ("SESSIONS_ROTATE_AFTER", 0, "E029"),
+        ("SESSIONS_ROTATE_AFTER", "900", "E029"),
+        ("SESSIONS_ROTATE_GRACE", -1, "E030"),
+        ("SESSIONS_ROTATE_GRACE", 7200, "E030"),
     ],
 )
 def test_wrong_rotation_settings_are_check_errors(

@@ -1,4 +1,4 @@
-"""SESSION_REDIS_MAX_SESSIONS_PER_USER: end the oldest, or refuse; atomic either way."""
+"""SESSIONS_MAX_PER_USER: end the oldest, or refuse; atomic either way."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def test_a_sign_in_beyond_the_limit_ends_the_oldest_session(
     revocations: list[dict[str, Any]],
     policy_events: list[dict[str, Any]],
 ) -> None:
-    settings.SESSION_REDIS_MAX_SESSIONS_PER_USER = 2
+    settings.SESSIONS_MAX_PER_USER = 2
     first, second, third = Client(), Client(), Client()
     first_key = login(first)
     time.sleep(1.05)  # records keep whole seconds: make "oldest" unambiguous
@@ -66,7 +66,7 @@ def test_a_sign_in_beyond_the_limit_ends_the_oldest_session(
 def test_signing_in_again_on_the_same_browser_does_not_count_twice(
     r: redis.Redis, settings: Any, alice: Any
 ) -> None:
-    settings.SESSION_REDIS_MAX_SESSIONS_PER_USER = 1
+    settings.SESSIONS_MAX_PER_USER = 1
     client = Client()
     login(client)
     key = login(client)  # cycle_key keeps the user: one session still
@@ -77,7 +77,7 @@ def test_signing_in_again_on_the_same_browser_does_not_count_twice(
 def test_other_users_and_anonymous_sessions_do_not_count(
     r: redis.Redis, settings: Any, alice: Any, bob: Any
 ) -> None:
-    settings.SESSION_REDIS_MAX_SESSIONS_PER_USER = 1
+    settings.SESSIONS_MAX_PER_USER = 1
     anonymous = Client()
     anonymous.post("/write/", data=b'{"a": 1}', content_type="application/json")
     bob_client, alice_client = Client(), Client()
@@ -91,7 +91,7 @@ def test_other_users_and_anonymous_sessions_do_not_count(
 def test_simultaneous_sign_ins_with_a_limit_of_one_leave_exactly_one(
     r: redis.Redis, settings: Any, alice: Any
 ) -> None:
-    settings.SESSION_REDIS_MAX_SESSIONS_PER_USER = 1
+    settings.SESSIONS_MAX_PER_USER = 1
     sessions = [signed_in_store(alice) for _ in range(8)]
     start = threading.Barrier(len(sessions))
     errors: list[BaseException] = []
@@ -119,8 +119,8 @@ def test_simultaneous_sign_ins_with_a_limit_of_one_leave_exactly_one(
 def test_simultaneous_sign_ins_under_refuse_let_exactly_one_in(
     r: redis.Redis, settings: Any, alice: Any
 ) -> None:
-    settings.SESSION_REDIS_MAX_SESSIONS_PER_USER = 1
-    settings.SESSION_REDIS_SESSION_LIMIT_ACTION = "refuse"
+    settings.SESSIONS_MAX_PER_USER = 1
+    settings.SESSIONS_LIMIT_ACTION = "refuse"
     sessions = [signed_in_store(alice) for _ in range(8)]
     start = threading.Barrier(len(sessions))
     refused: list[SessionLimitReached] = []
@@ -147,8 +147,8 @@ def test_simultaneous_sign_ins_under_refuse_let_exactly_one_in(
 def test_refuse_keeps_the_first_device_and_turns_the_second_away_with_403(
     r: redis.Redis, settings: Any, alice: Any, policy_events: list[dict[str, Any]]
 ) -> None:
-    settings.SESSION_REDIS_MAX_SESSIONS_PER_USER = 1
-    settings.SESSION_REDIS_SESSION_LIMIT_ACTION = "refuse"
+    settings.SESSIONS_MAX_PER_USER = 1
+    settings.SESSIONS_LIMIT_ACTION = "refuse"
     first = Client()
     first_key = login(first)
     second = Client(raise_request_exception=False)
@@ -167,8 +167,8 @@ def test_refuse_keeps_the_first_device_and_turns_the_second_away_with_403(
 async def test_refuse_applies_to_alogin_too(r: redis.Redis, settings: Any, alice: Any) -> None:
     from django.test import AsyncClient
 
-    settings.SESSION_REDIS_MAX_SESSIONS_PER_USER = 1
-    settings.SESSION_REDIS_SESSION_LIMIT_ACTION = "refuse"
+    settings.SESSIONS_MAX_PER_USER = 1
+    settings.SESSIONS_LIMIT_ACTION = "refuse"
     first, second = AsyncClient(), AsyncClient(raise_request_exception=False)
     credentials = {"username": "alice", "password": "pw-alice"}
     assert (await first.post("/alogin/", credentials)).status_code == 200
@@ -180,8 +180,8 @@ async def test_refuse_applies_to_alogin_too(r: redis.Redis, settings: Any, alice
 def test_the_login_form_shows_the_limit_as_a_form_error(
     r: redis.Redis, settings: Any, alice: Any
 ) -> None:
-    settings.SESSION_REDIS_MAX_SESSIONS_PER_USER = 1
-    settings.SESSION_REDIS_SESSION_LIMIT_ACTION = "refuse"
+    settings.SESSIONS_MAX_PER_USER = 1
+    settings.SESSIONS_LIMIT_ACTION = "refuse"
     first = Client()
     login(first)
     second = Client()
@@ -199,8 +199,8 @@ def test_the_login_form_shows_the_limit_as_a_form_error(
 def test_a_revoked_or_expired_session_frees_its_place(
     r: redis.Redis, settings: Any, alice: Any
 ) -> None:
-    settings.SESSION_REDIS_MAX_SESSIONS_PER_USER = 1
-    settings.SESSION_REDIS_SESSION_LIMIT_ACTION = "refuse"
+    settings.SESSIONS_MAX_PER_USER = 1
+    settings.SESSIONS_LIMIT_ACTION = "refuse"
     first = Client()
     first_key = login(first)
     r.delete(redis_key(first_key))  # it expired: the index entry is stale
@@ -228,8 +228,8 @@ def test_with_the_limit_off_a_login_is_still_three_round_trips(
 def test_with_the_limit_on_a_login_costs_no_extra_round_trip(
     r: redis.Redis, settings: Any, alice: Any, count_round_trips: Any, action: str
 ) -> None:
-    settings.SESSION_REDIS_MAX_SESSIONS_PER_USER = 3
-    settings.SESSION_REDIS_SESSION_LIMIT_ACTION = action
+    settings.SESSIONS_MAX_PER_USER = 3
+    settings.SESSIONS_LIMIT_ACTION = action
     login(Client())
     client = Client()
     client.post("/write/", data=b'{"cart": [1]}', content_type="application/json")
@@ -242,10 +242,10 @@ def test_with_the_limit_on_a_login_costs_no_extra_round_trip(
 @pytest.mark.parametrize(
     ("name", "value", "check"),
     [
-        ("SESSION_REDIS_MAX_SESSIONS_PER_USER", 0, "E025"),
-        ("SESSION_REDIS_MAX_SESSIONS_PER_USER", "1", "E025"),
-        ("SESSION_REDIS_MAX_SESSIONS_PER_USER", True, "E025"),
-        ("SESSION_REDIS_SESSION_LIMIT_ACTION", "drop", "E026"),
+        ("SESSIONS_MAX_PER_USER", 0, "E025"),
+        ("SESSIONS_MAX_PER_USER", "1", "E025"),
+        ("SESSIONS_MAX_PER_USER", True, "E025"),
+        ("SESSIONS_LIMIT_ACTION", "drop", "E026"),
     ],
 )
 def test_wrong_limit_settings_are_check_errors(

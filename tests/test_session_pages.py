@@ -218,8 +218,8 @@ def test_the_device_name_is_recorded_with_the_user_agent(r, alice):
 
 
 def test_the_device_name_moves_with_the_session(r, alice, settings):
-    settings.SESSION_REDIS_ROTATE_AFTER = 60
-    settings.SESSION_REDIS_ROTATE_GRACE = 30
+    settings.SESSIONS_ROTATE_AFTER = 60
+    settings.SESSIONS_ROTATE_GRACE = 30
     firefox = Client(HTTP_USER_AGENT=FIREFOX)
     firefox.post("/write/", data=b'{"a": 1}', content_type="application/json")
     anonymous = firefox.cookies[settings.SESSION_COOKIE_NAME].value

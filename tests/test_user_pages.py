@@ -824,7 +824,7 @@ def custom_base(settings):
             },
         }
     ]
-    settings.SESSION_REDIS_BASE_TEMPLATE = "site/custom_base.html"
+    settings.SESSIONS_BASE_TEMPLATE = "site/custom_base.html"
 
 
 def test_base_template_setting(r, alice, custom_base):
@@ -846,5 +846,5 @@ def test_base_template_setting(r, alice, custom_base):
 def test_base_template_setting_change_is_picked_up(r, alice, settings, custom_base):
     client, _ = signed_in_client()
     assert "custom-base-marker" in client.get(PAGE).content.decode()
-    settings.SESSION_REDIS_BASE_TEMPLATE = "django_redis_sessions/base.html"
+    settings.SESSIONS_BASE_TEMPLATE = "django_redis_sessions/base.html"
     assert "custom-base-marker" not in client.get(PAGE).content.decode()

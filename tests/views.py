@@ -108,7 +108,7 @@ def untouched(request: HttpRequest) -> HttpResponse:
 
 
 def ip_changed(request: HttpRequest) -> JsonResponse:
-    """What SESSION_REDIS_IP_CHANGE = "flag" marked on this request's session."""
+    """What SESSIONS_IP_CHANGE = "flag" marked on this request's session."""
     request.session.get("_auth_user_id")  # load it: the policy runs at load
     return JsonResponse(
         {

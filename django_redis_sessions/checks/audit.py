@@ -11,13 +11,11 @@ from .base import is_int, this_engine_only
 
 @this_engine_only
 def check_audit_flag() -> list[CheckMessage]:
-    enabled = conf.raw("SESSION_REDIS_AUDIT")
+    enabled = conf.raw("SESSIONS_AUDIT")
     if isinstance(enabled, bool):
         return []
     return [
-        Error(
-            f"SESSION_REDIS_AUDIT must be True or False, not {enabled!r}.", id=ids.AUDIT_NOT_BOOLEAN
-        )
+        Error(f"SESSIONS_AUDIT must be True or False, not {enabled!r}.", id=ids.AUDIT_NOT_BOOLEAN)
     ]
 
 
@@ -29,6 +27,6 @@ def check_audit_limits() -> list[CheckMessage]:
             hint=f"The default is {conf.default(name)}.",
             id=ids.AUDIT_LIMIT_INVALID,
         )
-        for name in ("SESSION_REDIS_AUDIT_MAX_EVENTS", "SESSION_REDIS_AUDIT_RETENTION")
+        for name in ("SESSIONS_AUDIT_MAX_EVENTS", "SESSIONS_AUDIT_RETENTION")
         if not (is_int(value := conf.raw(name)) and value >= 1)
     ]

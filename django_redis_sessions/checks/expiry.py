@@ -11,12 +11,12 @@ from .base import is_int, this_engine_only
 
 @this_engine_only
 def check_absolute_age() -> list[CheckMessage]:
-    age = conf.raw("SESSION_REDIS_ABSOLUTE_AGE")
+    age = conf.raw("SESSIONS_ABSOLUTE_AGE")
     if age is None or (is_int(age) and age > 0):
         return []
     return [
         Error(
-            "SESSION_REDIS_ABSOLUTE_AGE must be a positive number of seconds, or None.",
+            "SESSIONS_ABSOLUTE_AGE must be a positive number of seconds, or None.",
             hint="For example 30 * 24 * 3600; None turns the absolute lifetime off.",
             id=ids.ABSOLUTE_AGE_INVALID,
         )
@@ -40,15 +40,15 @@ def check_idle_age() -> list[CheckMessage]:
 @this_engine_only
 def check_absolute_against_idle() -> list[CheckMessage]:
     """Both ages valid, but the absolute one shorter: idleness never ends a session."""
-    absolute, idle = conf.raw("SESSION_REDIS_ABSOLUTE_AGE"), conf.raw("SESSION_COOKIE_AGE")
+    absolute, idle = conf.raw("SESSIONS_ABSOLUTE_AGE"), conf.raw("SESSION_COOKIE_AGE")
     if not (is_int(absolute) and is_int(idle) and 0 < absolute < idle):
         return []
     return [
         Warning(
-            f"SESSION_REDIS_ABSOLUTE_AGE ({absolute}s) is shorter than the idle "
+            f"SESSIONS_ABSOLUTE_AGE ({absolute}s) is shorter than the idle "
             f"timeout SESSION_COOKIE_AGE ({idle}s): sessions will always end at "
             "the absolute limit and never by idleness.",
-            hint="Raise SESSION_REDIS_ABSOLUTE_AGE or lower SESSION_COOKIE_AGE.",
+            hint="Raise SESSIONS_ABSOLUTE_AGE or lower SESSION_COOKIE_AGE.",
             id=ids.ABSOLUTE_SHORTER_THAN_IDLE,
         )
     ]

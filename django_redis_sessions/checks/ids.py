@@ -64,10 +64,24 @@ ACTIVITY_MIDDLEWARE_ORDER = _id(
 )
 SESSION_HEADER_INVALID = _id(
     "E024",
-    "`SESSION_REDIS_HEADER` is not a header name (token characters, no `_`), names a header "
-    "with a meaning of its own, is the CSRF or IP header, or is set while "
+    "`SESSIONS_HEADER_NAME` is not a `request.META` key (a header name as clients send it, "
+    '`"X-Session-Id"`, gets a message that says the key to write: `"HTTP_X_SESSION_ID"`), '
+    "names a header with a meaning of its own, is the CSRF or IP header, or is set while "
     "`middleware.HeaderSessionMiddleware` is not in `MIDDLEWARE` (the header would be "
     "ignored) or sits beside Django's `SessionMiddleware`",
+)
+
+# -- the settings' names (names.py) -----------------------------------------------------
+RENAMED_SETTING = _id(
+    "E039",
+    "a setting is set under its name from before 0.1.0 (listed in [Migrating from earlier "
+    "names](settings.md#migrating-from-earlier-names)): the message names the new name "
+    "and, where the value's form changed, what to write",
+)
+UNKNOWN_SETTING = _id(
+    "W013",
+    "a setting whose name starts with `SESSIONS_` or `SESSION_REDIS_` is none of this "
+    "app's (a typo): it has no effect. The hint says which setting it likely meant",
 )
 
 # -- where the sessions are and how we reach them (connection.py) -----------------------
@@ -149,7 +163,7 @@ CLUSTER_DATABASE = _id(
 # -- lifetime and size (expiry.py) -------------------------------------------------------
 ABSOLUTE_AGE_INVALID = _id(
     "E003",
-    "`SESSION_REDIS_ABSOLUTE_AGE` not a positive integer or `None`",
+    "`SESSIONS_ABSOLUTE_AGE` not a positive integer or `None`",
 )
 COOKIE_AGE_INVALID = _id(
     "E008",
@@ -167,61 +181,64 @@ MAX_SIZE_INVALID = _id(
 # -- request metadata (metadata.py) ------------------------------------------------------
 FLAG_NOT_BOOLEAN = _id(
     "E011",
-    "`SESSION_REDIS_RECORD_IP`, `_RECORD_USER_AGENT`, `_TRUNCATE_IP` or `_ADMIN_SHOW_DATA` "
+    "`SESSIONS_RECORD_IP`, `_RECORD_USER_AGENT`, `_TRUNCATE_IP` or `_ADMIN_SHOW_DATA` "
     "is not `True`/`False`",
 )
 IP_HEADER_INVALID = _id(
     "E012",
-    '`SESSION_REDIS_IP_HEADER` is not a `request.META` key (`"HTTP_X_FORWARDED_FOR"`, not '
-    '`"X-Forwarded-For"`), or is RFC 7239\'s `HTTP_FORWARDED`, whose syntax is not parsed',
+    '`SESSIONS_IP_HEADER_NAME` is not a `request.META` key (`"HTTP_X_FORWARDED_FOR"`, '
+    'not `"X-Forwarded-For"`: the message says the key to write), or is RFC 7239\'s '
+    "`HTTP_FORWARDED`, whose syntax is not parsed",
 )
 PROXY_COUNT_INVALID = _id(
     "E013",
-    "`SESSION_REDIS_PROXY_COUNT` not a whole number ≥ 1",
+    "`SESSIONS_PROXY_COUNT` not a whole number ≥ 1",
 )
 USER_AGENT_MAX_LENGTH_INVALID = _id(
     "E014",
-    "`SESSION_REDIS_USER_AGENT_MAX_LENGTH` not a whole number from 1 to 4096",
+    "`SESSIONS_USER_AGENT_MAX_LENGTH` not a whole number from 1 to 4096",
 )
 
 # -- binding, rotation, limits (binding.py) ----------------------------------------------
 USER_AGENT_CHANGE_INVALID = _id(
     "E015",
-    '`SESSION_REDIS_USER_AGENT_CHANGE` not `None`, `"flag"` or `"end"`',
+    '`SESSIONS_USER_AGENT_CHANGE` not `"ignore"`, `"flag"` or `"end"` (`None`, its old '
+    'way of saying `"ignore"`, gets a message that says to write `"ignore"`)',
 )
 USER_AGENT_CHANGE_UNRECORDED = _id(
     "W006",
-    "`SESSION_REDIS_USER_AGENT_CHANGE` is set but user agents are not recorded (no "
-    "middleware, or recording off), so it never applies",
+    '`SESSIONS_USER_AGENT_CHANGE` is not `"ignore"` but user agents are not recorded '
+    "(no middleware, or recording off), so it never applies",
 )
 IP_CHANGE_INVALID = _id(
     "E027",
-    '`SESSION_REDIS_IP_CHANGE` not `None`, `"flag"` or `"end"`',
+    '`SESSIONS_IP_CHANGE` not `"ignore"`, `"flag"` or `"end"` (`None` gets a message '
+    'that says to write `"ignore"`)',
 )
 IP_CHANGE_UNRECORDED = _id(
     "W011",
-    "`SESSION_REDIS_IP_CHANGE` is set but IP addresses are not recorded (no middleware, or "
-    "recording off), so it never applies",
+    '`SESSIONS_IP_CHANGE` is not `"ignore"` but IP addresses are not recorded (no '
+    "middleware, or recording off), so it never applies",
 )
 IP_PREFIX_INVALID = _id(
     "E028",
-    "`SESSION_REDIS_IP_PREFIX_V4` not 0 to 32, or `SESSION_REDIS_IP_PREFIX_V6` not 0 to 128",
+    "`SESSIONS_IP_PREFIX_V4` not 0 to 32, or `SESSIONS_IP_PREFIX_V6` not 0 to 128",
 )
 ROTATE_AFTER_INVALID = _id(
     "E029",
-    "`SESSION_REDIS_ROTATE_AFTER` not a positive whole number of seconds or `None`",
+    "`SESSIONS_ROTATE_AFTER` not a positive whole number of seconds or `None`",
 )
 ROTATE_GRACE_INVALID = _id(
     "E030",
-    "`SESSION_REDIS_ROTATE_GRACE` not a number of seconds from 0 to 3600",
+    "`SESSIONS_ROTATE_GRACE` not a number of seconds from 0 to 3600",
 )
 MAX_SESSIONS_INVALID = _id(
     "E025",
-    "`SESSION_REDIS_MAX_SESSIONS_PER_USER` not a whole number ≥ 1 or `None`",
+    "`SESSIONS_MAX_PER_USER` not a whole number ≥ 1 or `None`",
 )
 LIMIT_ACTION_INVALID = _id(
     "E026",
-    '`SESSION_REDIS_SESSION_LIMIT_ACTION` not `"end_oldest"` or `"refuse"`',
+    '`SESSIONS_LIMIT_ACTION` not `"end_oldest"` or `"refuse"`',
 )
 
 # -- what is stored, and how (serializer.py, encryption.py) ------------------------------
@@ -247,18 +264,17 @@ ENCRYPTION_UNAVAILABLE = _id(
 # -- audit trail (audit.py) --------------------------------------------------------------
 AUDIT_NOT_BOOLEAN = _id(
     "E022",
-    "`SESSION_REDIS_AUDIT` is not `True`/`False`",
+    "`SESSIONS_AUDIT` is not `True`/`False`",
 )
 AUDIT_LIMIT_INVALID = _id(
     "E023",
-    "`SESSION_REDIS_AUDIT_MAX_EVENTS` or `SESSION_REDIS_AUDIT_RETENTION` is not a positive "
-    "whole number",
+    "`SESSIONS_AUDIT_MAX_EVENTS` or `SESSIONS_AUDIT_RETENTION` is not a positive whole number",
 )
 
 # -- pages (pages.py) --------------------------------------------------------------------
 BASE_TEMPLATE_INVALID = _id(
     "E016",
-    "`SESSION_REDIS_BASE_TEMPLATE` not a template name",
+    "`SESSIONS_BASE_TEMPLATE` not a template name",
 )
 
 # -- check --deploy (deploy.py) ----------------------------------------------------------

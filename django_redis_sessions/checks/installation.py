@@ -67,8 +67,8 @@ def check_activity_middleware() -> list[CheckMessage]:
 
 @this_engine_only
 def check_session_header() -> list[CheckMessage]:
-    """``SESSION_REDIS_HEADER``: a header name, and the middleware that reads it."""
-    header = conf.raw("SESSION_REDIS_HEADER")
+    """``SESSIONS_HEADER_NAME``: a request.META key, and the middleware that reads it."""
+    header = conf.raw("SESSIONS_HEADER_NAME")
     if header is None:
         return []
     from ..middleware import header_name_problem
@@ -83,10 +83,10 @@ def check_session_header() -> list[CheckMessage]:
         return []
     return [
         Error(
-            f"SESSION_REDIS_HEADER {header!r} {problem}.",
-            hint=f'Name the header as clients send it, e.g. "X-Session-Id" (request.META '
-            f'"HTTP_X_SESSION_ID"), and put "{HEADER_MIDDLEWARE}" in MIDDLEWARE in place '
-            f'of "{SESSION_MIDDLEWARE}".',
+            f"SESSIONS_HEADER_NAME {header!r} {problem}.",
+            hint='Name the header by its request.META key, e.g. "HTTP_X_SESSION_ID" for '
+            f'X-Session-Id, and put "{HEADER_MIDDLEWARE}" in MIDDLEWARE in place of '
+            f'"{SESSION_MIDDLEWARE}".',
             id=ids.SESSION_HEADER_INVALID,
         )
     ]

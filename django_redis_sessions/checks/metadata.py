@@ -17,14 +17,14 @@ _META_KEY = re.compile(r"REMOTE_ADDR|HTTP_[A-Z0-9_]+")
 @this_engine_only
 def check_recording_flags() -> list[CheckMessage]:
     return boolean_errors(
-        ("SESSION_REDIS_RECORD_IP", "SESSION_REDIS_RECORD_USER_AGENT", "SESSION_REDIS_TRUNCATE_IP")
+        ("SESSIONS_RECORD_IP", "SESSIONS_RECORD_USER_AGENT", "SESSIONS_TRUNCATE_IP")
     )
 
 
 @this_engine_only
 def check_ip_header() -> list[CheckMessage]:
     """Security: the header names where the client's address is trusted from."""
-    header = conf.raw("SESSION_REDIS_IP_HEADER")
+    header = conf.raw("SESSIONS_IP_HEADER_NAME")
     if header is None or (
         isinstance(header, str)
         and _META_KEY.fullmatch(header) is not None
@@ -32,9 +32,14 @@ def check_ip_header() -> list[CheckMessage]:
         and header != "HTTP_FORWARDED"
     ):
         return []
+    from ..middleware import meta_form
+
+    upper = header.upper() if isinstance(header, str) else None
+    written = "REMOTE_ADDR" if upper == "REMOTE_ADDR" else meta_form(header)
+    write = f': write "{written}"' if written and written != "HTTP_FORWARDED" else ""
     return [
         Error(
-            f"SESSION_REDIS_IP_HEADER must name a request.META key, not {header!r}.",
+            f"SESSIONS_IP_HEADER_NAME must name a request.META key, not {header!r}{write}.",
             hint='Headers appear in request.META as "HTTP_" + the name in upper case '
             'with "_" for "-": X-Forwarded-For is "HTTP_X_FORWARDED_FOR". The RFC 7239 '
             '"Forwarded" header is not supported; use X-Forwarded-For or X-Real-IP.',
@@ -46,14 +51,14 @@ def check_ip_header() -> list[CheckMessage]:
 @this_engine_only
 def check_proxy_count() -> list[CheckMessage]:
     """Security: a wrong count trusts an address the client wrote itself."""
-    count = conf.raw("SESSION_REDIS_PROXY_COUNT")
+    count = conf.raw("SESSIONS_PROXY_COUNT")
     if is_int(count) and count >= 1:
         return []
     return [
         Error(
-            f"SESSION_REDIS_PROXY_COUNT must be a whole number of 1 or more, not {count!r}.",
+            f"SESSIONS_PROXY_COUNT must be a whole number of 1 or more, not {count!r}.",
             hint="The number of reverse proxies you run in front of Django that append "
-            "to SESSION_REDIS_IP_HEADER.",
+            "to SESSIONS_IP_HEADER_NAME.",
             id=ids.PROXY_COUNT_INVALID,
         )
     ]
@@ -61,12 +66,12 @@ def check_proxy_count() -> list[CheckMessage]:
 
 @this_engine_only
 def check_user_agent_max_length() -> list[CheckMessage]:
-    length = conf.raw("SESSION_REDIS_USER_AGENT_MAX_LENGTH")
+    length = conf.raw("SESSIONS_USER_AGENT_MAX_LENGTH")
     if is_int(length) and 1 <= length <= 4096:
         return []
     return [
         Error(
-            "SESSION_REDIS_USER_AGENT_MAX_LENGTH must be a whole number from 1 to 4096, "
+            "SESSIONS_USER_AGENT_MAX_LENGTH must be a whole number from 1 to 4096, "
             f"not {length!r}.",
             id=ids.USER_AGENT_MAX_LENGTH_INVALID,
         )

@@ -11,17 +11,17 @@ from .base import boolean_errors, this_engine_only
 
 @this_engine_only
 def check_admin_show_data() -> list[CheckMessage]:
-    return boolean_errors(("SESSION_REDIS_ADMIN_SHOW_DATA",))
+    return boolean_errors(("SESSIONS_ADMIN_SHOW_DATA",))
 
 
 @this_engine_only
 def check_base_template() -> list[CheckMessage]:
-    base = conf.raw("SESSION_REDIS_BASE_TEMPLATE")
+    base = conf.raw("SESSIONS_BASE_TEMPLATE")
     if isinstance(base, str) and base:
         return []
     return [
         Error(
-            f"SESSION_REDIS_BASE_TEMPLATE must be a template name, not {base!r}.",
+            f"SESSIONS_BASE_TEMPLATE must be a template name, not {base!r}.",
             id=ids.BASE_TEMPLATE_INVALID,
         )
     ]

@@ -1,6 +1,6 @@
 """The audit trail: a bounded log of each user's session events, kept in Redis.
 
-Off by default; ``SESSION_REDIS_AUDIT = True`` turns it on. The receivers below
+Off by default; ``SESSIONS_AUDIT = True`` turns it on. The receivers below
 are always connected (``apps.py``) and return at once when it is off, so a site
 without the audit sends no Redis command for it and no request changes.
 
@@ -8,8 +8,8 @@ What is recorded, in the log of the user concerned:
 
 * ``created``: a sign-in (Django's ``user_logged_in``, from ``login()`` and
   ``alogin()``), with the new session's fingerprint and the request's IP address
-  and user agent (as the privacy settings allow: ``SESSION_REDIS_RECORD_IP``,
-  ``SESSION_REDIS_TRUNCATE_IP``...);
+  and user agent (as the privacy settings allow: ``SESSIONS_RECORD_IP``,
+  ``SESSIONS_TRUNCATE_IP``...);
 * ``signed_out``: a sign-out (``user_logged_out``);
 * ``revoked``: each session this package's API, commands, admin, "your
   sessions" page or password-change hook ended (``session_revoked``), with
@@ -36,7 +36,7 @@ each event a compact JSON object::
 
 Sessions appear by fingerprint only, never by key. Each write is one round trip,
 a script (``scripts/audit.lua``) of ``LPUSH`` + ``LTRIM`` (to
-``SESSION_REDIS_AUDIT_MAX_EVENTS``) + ``EXPIRE`` (``SESSION_REDIS_AUDIT_RETENTION``)
+``SESSIONS_AUDIT_MAX_EVENTS``) + ``EXPIRE`` (``SESSIONS_AUDIT_RETENTION``)
 under the receipt protocol (``receipts.py``), so a resend after a lost reply
 appends nothing twice: a log holds at most that many events, and disappears that
 long after its newest event; reads leave out events older than the retention. A
@@ -263,20 +263,20 @@ def _check_limit(limit: int | None) -> None:
 
 def _stop(limit: int | None) -> int:
     """How many events to read for ``limit``."""
-    most = conf.SESSION_REDIS_AUDIT_MAX_EVENTS
+    most = conf.SESSIONS_AUDIT_MAX_EVENTS
     return most if limit is None else min(limit, most)
 
 
 def _append(ops: Operations, user_id: str, events: Sequence[AuditEvent]) -> Steps[None]:
     encoded = [encode_event(event) for event in events]
     yield from ops.append_audit(
-        user_id, encoded, conf.SESSION_REDIS_AUDIT_MAX_EVENTS, conf.SESSION_REDIS_AUDIT_RETENTION
+        user_id, encoded, conf.SESSIONS_AUDIT_MAX_EVENTS, conf.SESSIONS_AUDIT_RETENTION
     )
 
 
 def _read(ops: Operations, user_id: str, limit: int | None) -> Steps[list[AuditEvent]]:
     raws = yield from ops.read_audit(user_id, _stop(limit))
-    return _recent(raws, conf.SESSION_REDIS_AUDIT_RETENTION)
+    return _recent(raws, conf.SESSIONS_AUDIT_RETENTION)
 
 
 def record(user_id: str, events: Sequence[AuditEvent]) -> None:
@@ -285,12 +285,12 @@ def record(user_id: str, events: Sequence[AuditEvent]) -> None:
     Raises :class:`~django_redis_sessions.exceptions.SessionStoreError` when
     Redis fails; the signal receivers catch it.
     """
-    if conf.SESSION_REDIS_AUDIT and events and user_id:
+    if conf.SESSIONS_AUDIT and events and user_id:
         run(_append, user_id, events)
 
 
 async def arecord(user_id: str, events: Sequence[AuditEvent]) -> None:
-    if conf.SESSION_REDIS_AUDIT and events and user_id:
+    if conf.SESSIONS_AUDIT and events and user_id:
         await arun(_append, user_id, events)
 
 
@@ -377,7 +377,7 @@ def _request_event(event: str, by: str, request: Any, user: Any) -> tuple[str, A
 
 def on_user_logged_in(sender: Any, request: Any = None, user: Any = None, **kwargs: Any) -> None:
     """``user_logged_in``: a ``created`` event for the new session."""
-    if not conf.SESSION_REDIS_AUDIT:
+    if not conf.SESSIONS_AUDIT:
         return
     if (found := _request_event(Event.CREATED, By.LOGIN, request, user)) is not None:
         _record_safely(found[0], [found[1]])
@@ -385,7 +385,7 @@ def on_user_logged_in(sender: Any, request: Any = None, user: Any = None, **kwar
 
 def on_user_logged_out(sender: Any, request: Any = None, user: Any = None, **kwargs: Any) -> None:
     """``user_logged_out``: a ``signed_out`` event (sent before Django flushes the session)."""
-    if not conf.SESSION_REDIS_AUDIT:
+    if not conf.SESSIONS_AUDIT:
         return
     if (found := _request_event(Event.SIGNED_OUT, By.LOGOUT, request, user)) is not None:
         _record_safely(found[0], [found[1]])
@@ -400,7 +400,7 @@ def on_session_revoked(
     **kwargs: Any,
 ) -> None:
     """``session_revoked``: one ``revoked`` event per session, in one write."""
-    if not conf.SESSION_REDIS_AUDIT or not user_id or by in _RECORDED_AS_SESSION_EVENTS:
+    if not conf.SESSIONS_AUDIT or not user_id or by in _RECORDED_AS_SESSION_EVENTS:
         return
     now = time.time()
     events = [
@@ -423,7 +423,7 @@ def on_session_event(
     Optional extra arguments are used when present: ``by``, ``actor`` and
     ``request`` (for the IP address and user agent).
     """
-    if not conf.SESSION_REDIS_AUDIT or not user_id or not event:
+    if not conf.SESSIONS_AUDIT or not user_id or not event:
         return
     ip, agent = _client(kwargs.get("request"))
     _record_safely(

@@ -1,12 +1,12 @@
-"""Binding a session to its client (``SESSION_REDIS_USER_AGENT_CHANGE``,
-``SESSION_REDIS_IP_CHANGE``): whether this request's client differs from the one
+"""Binding a session to its client (``SESSIONS_USER_AGENT_CHANGE``,
+``SESSIONS_IP_CHANGE``): whether this request's client differs from the one
 the session recorded, and what the policy says to do about it.
 
 Pure functions: no request, no Redis. Both settings only see a client with the
 request-metadata middleware, which records the client's IP and user agent with
-the session; off (the default), judging a request costs two attribute reads.
+the session; "ignore" (the default), judging a request costs two attribute reads.
 ``client_network`` cuts an address to the network the setting compares
-(``SESSION_REDIS_IP_PREFIX_V4`` / ``SESSION_REDIS_IP_PREFIX_V6``), so a client
+(``SESSIONS_IP_PREFIX_V4`` / ``SESSIONS_IP_PREFIX_V6``), so a client
 moving within its provider's network keeps its session.
 """
 
@@ -20,6 +20,12 @@ from functools import lru_cache
 from ..conf import conf
 from ..signals import Event
 from ..storage.record import META_IP, META_USER_AGENT
+
+#: The choices of both settings: "ignore" (the default) does nothing.
+IGNORE = "ignore"
+#: The choices that act on a change (anything else is check E015 / E027).
+ACTIONS = ("flag", "end")
+CHOICES = (IGNORE, *ACTIONS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,14 +45,14 @@ class Violation:
 
 def violations(current: Mapping[str, str], stored: Mapping[str, str]) -> list[Violation]:
     """What the binding policies say about a just-loaded session's client."""
-    ua_policy = conf.SESSION_REDIS_USER_AGENT_CHANGE
-    ip_policy = conf.SESSION_REDIS_IP_CHANGE
-    if not ua_policy and not ip_policy:
+    ua_policy = conf.SESSIONS_USER_AGENT_CHANGE
+    ip_policy = conf.SESSIONS_IP_CHANGE
+    if ua_policy == IGNORE and ip_policy == IGNORE:
         return []
     found: list[Violation] = []
-    if ua_policy and user_agent_differs(current, stored):
+    if ua_policy in ACTIONS and user_agent_differs(current, stored):
         found.append(Violation(Event.USER_AGENT_CHANGED, "user agent changed", ua_policy, {}))
-    if ip_policy:
+    if ip_policy in ACTIONS:
         change = ip_network_change(current, stored)
         if change is not None:
             before, after = change
@@ -62,7 +68,7 @@ def user_agent_differs(current: Mapping[str, str], stored: Mapping[str, str]) ->
     then = stored.get(META_USER_AGENT)
     if not now or not then:
         return False
-    # Both were cut at SESSION_REDIS_USER_AGENT_MAX_LENGTH, which may have changed
+    # Both were cut at SESSIONS_USER_AGENT_MAX_LENGTH, which may have changed
     # since the stored one was recorded: compare what both still hold, or a changed
     # cap would look like every browser changing at once.
     length = min(len(now), len(then))
@@ -87,8 +93,8 @@ def ip_network_change(
 
 
 def client_network(ip: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
-    """The network ``SESSION_REDIS_IP_CHANGE`` compares: ``ip`` cut to the prefix."""
-    return _network(ip, conf.SESSION_REDIS_IP_PREFIX_V4, conf.SESSION_REDIS_IP_PREFIX_V6)
+    """The network ``SESSIONS_IP_CHANGE`` compares: ``ip`` cut to the prefix."""
+    return _network(ip, conf.SESSIONS_IP_PREFIX_V4, conf.SESSIONS_IP_PREFIX_V6)
 
 
 @lru_cache(maxsize=4096)

@@ -83,7 +83,7 @@ class EventQueue:
         )
 
     def limit_ended(self, user_id: str, new_digest: str, ended: tuple[str, ...]) -> None:
-        """A sign-in ended these sessions for ``SESSION_REDIS_MAX_SESSIONS_PER_USER``."""
+        """A sign-in ended these sessions for ``SESSIONS_MAX_PER_USER``."""
         from .. import revocation
 
         kwargs = revocation.announce_revocation(user_id, list(ended), By.LIMIT, None)
@@ -97,5 +97,5 @@ class EventQueue:
                 event=Event.LIMIT_ENDED,
                 user_id=user_id,
                 fingerprint=keys.fingerprint_of_digest(digest),
-                detail={"limit": str(conf.SESSION_REDIS_MAX_SESSIONS_PER_USER), "new_session": new},
+                detail={"limit": str(conf.SESSIONS_MAX_PER_USER), "new_session": new},
             )

@@ -2,7 +2,7 @@
 what Django's expiry methods report.
 
 ``SESSION_COOKIE_AGE`` (or ``set_expiry(seconds)``) is the idle window, which every
-load slides; ``SESSION_REDIS_ABSOLUTE_AGE`` caps a session's life from its
+load slides; ``SESSIONS_ABSOLUTE_AGE`` caps a session's life from its
 creation whatever the activity; ``set_expiry(datetime)`` fixes an end and stops
 the sliding. The scripts apply the same rules server-side (``load.lua``,
 ``save.lua``), so a client cannot stretch them.
@@ -25,7 +25,7 @@ def clamp(value: int) -> int:
 
 def absolute_deadline(created: int | None) -> int | None:
     """When a session created at ``created`` (now if unknown) must end, if ever."""
-    absolute_age = conf.SESSION_REDIS_ABSOLUTE_AGE
+    absolute_age = conf.SESSIONS_ABSOLUTE_AGE
     if not absolute_age:
         return None
     return (created if created is not None else int(time.time())) + absolute_age
@@ -52,7 +52,7 @@ def cap_date(date: datetime, created: int | None) -> datetime:
 
 def to_store(data: dict[str, Any], created: int, now: int) -> tuple[int, int]:
     """``(idle, deadline)`` to store, from ``set_expiry`` and the settings."""
-    absolute_age = conf.SESSION_REDIS_ABSOLUTE_AGE
+    absolute_age = conf.SESSIONS_ABSOLUTE_AGE
     deadline = created + absolute_age if absolute_age else 0
     idle = conf.SESSION_COOKIE_AGE
     expiry = data.get("_session_expiry")

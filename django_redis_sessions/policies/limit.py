@@ -1,4 +1,4 @@
-"""Session policies that act at sign-in (``SESSION_REDIS_MAX_SESSIONS_PER_USER``).
+"""Session policies that act at sign-in (``SESSIONS_MAX_PER_USER``).
 
 The limit itself is enforced by the save script, atomically: of two simultaneous
 sign-ins with a limit of 1, the second sees the first. With the "end_oldest"
@@ -25,10 +25,7 @@ ENGINE = "django_redis_sessions.backend"
 
 
 def refuses_beyond_limit() -> bool:
-    return (
-        bool(conf.SESSION_REDIS_MAX_SESSIONS_PER_USER)
-        and conf.SESSION_REDIS_SESSION_LIMIT_ACTION == "refuse"
-    )
+    return bool(conf.SESSIONS_MAX_PER_USER) and conf.SESSIONS_LIMIT_ACTION == "refuse"
 
 
 def enforce_limit_at_login(
@@ -55,6 +52,6 @@ def enforce_limit_at_login(
             event=Event.LOGIN_REFUSED,
             user_id=str(user.pk),
             fingerprint=fingerprint,
-            detail={"limit": str(conf.SESSION_REDIS_MAX_SESSIONS_PER_USER)},
+            detail={"limit": str(conf.SESSIONS_MAX_PER_USER)},
         )
         raise

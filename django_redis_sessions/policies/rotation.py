@@ -1,9 +1,9 @@
-"""Periodic key rotation (``SESSION_REDIS_ROTATE_AFTER``): when it is due, and the
+"""Periodic key rotation (``SESSIONS_ROTATE_AFTER``): when it is due, and the
 sealed stub that keeps the old key working during its grace period.
 
 When a session's key is old enough, the engine moves the session to a new key
 (``rotate.lua``, ``storage/ops.py``) and leaves a *stub* at the old key for
-``SESSION_REDIS_ROTATE_GRACE`` seconds: ``>`` + the new key's digest + the new key
+``SESSIONS_ROTATE_GRACE`` seconds: ``>`` + the new key's digest + the new key
 sealed with the old one. A request still carrying the old cookie (one that was in
 flight when another request rotated) opens the stub with the key it holds,
 continues on the new key, and its response carries the new cookie, so concurrent
@@ -27,7 +27,7 @@ _PERSON = b"drs:rotate"
 
 
 def is_due(rotate_after: int | None, created: int | None, meta: dict[str, str]) -> bool:
-    """Whether a session's key is old enough to rotate (``SESSION_REDIS_ROTATE_AFTER``):
+    """Whether a session's key is old enough to rotate (``SESSIONS_ROTATE_AFTER``):
     counted from its last rotation, or from its creation before the first."""
     if not rotate_after or created is None:
         return False

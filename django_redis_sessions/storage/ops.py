@@ -18,7 +18,7 @@ single-slot steps, ordered so that a crash between two steps leaves at worst a
   it meanwhile.
 
 What a single server does atomically and a Cluster cannot: the session limit
-(``SESSION_REDIS_MAX_SESSIONS_PER_USER``) is counted before the sign-in writes, so
+(``SESSIONS_MAX_PER_USER``) is counted before the sign-in writes, so
 two sign-ins of one user within the same few milliseconds can both pass it; and
 the sign-in sweep of a user's oldest entries is left to listings and
 ``clearsessions``.
@@ -181,7 +181,7 @@ class Operations(IndexOps):
             new_index = self.index_key(plan.user_id) if plan.user_id else session
             old_index = self.index_key(plan.expected_user_id) if plan.expected_user_id else session
             keys_ = [session, new_index, old_index, self.users_key]
-            max_sessions = conf.SESSION_REDIS_MAX_SESSIONS_PER_USER or 0
+            max_sessions = conf.SESSIONS_MAX_PER_USER or 0
         args = SaveArgs(
             mode=plan.mode,
             created=plan.created,
@@ -195,9 +195,9 @@ class Operations(IndexOps):
             deleted=plan.deleted,
             key_prefix=self.key_prefix,
             sweep_limit=INDEX_SWEEP_LIMIT,
-            absolute_age=conf.SESSION_REDIS_ABSOLUTE_AGE or 0,
+            absolute_age=conf.SESSIONS_ABSOLUTE_AGE or 0,
             max_sessions=max_sessions,
-            limit_action="r" if conf.SESSION_REDIS_SESSION_LIMIT_ACTION == "refuse" else "e",
+            limit_action="r" if conf.SESSIONS_LIMIT_ACTION == "refuse" else "e",
             max_size=conf.SESSION_REDIS_MAX_SIZE or 0,
             claimed=claimed,
         )
@@ -318,7 +318,7 @@ class Operations(IndexOps):
         rotation), so the users index already lists the user for long enough."""
         ended: tuple[str, ...] = ()
         joins = bool(plan.user_id) and plan.user_id != plan.expected_user_id
-        if joins and limit and conf.SESSION_REDIS_MAX_SESSIONS_PER_USER:
+        if joins and limit and conf.SESSIONS_MAX_PER_USER:
             ended_or_refused = yield from self._cluster_limit(plan.user_id, plan.digest)
             if ended_or_refused is None:
                 return SaveOutcome(SaveResult.LIMIT)
@@ -369,7 +369,7 @@ class Operations(IndexOps):
         return replace(outcome, ended=ended)
 
     def _cluster_limit(self, user_id: str, digest: str) -> Steps[tuple[str, ...] | None]:
-        """``SESSION_REDIS_MAX_SESSIONS_PER_USER`` before ``digest`` joins: the sessions
+        """``SESSIONS_MAX_PER_USER`` before ``digest`` joins: the sessions
         ended to make room, or ``None`` to refuse."""
         records = yield from self.user_records(user_id)
         live = []
@@ -382,10 +382,10 @@ class Operations(IndexOps):
                 continue
             if summary.user_id == user_id:
                 live.append((summary.created, summary.seen, member))
-        maximum = int(conf.SESSION_REDIS_MAX_SESSIONS_PER_USER or 0)
+        maximum = int(conf.SESSIONS_MAX_PER_USER or 0)
         if len(live) < maximum:
             return ()
-        if conf.SESSION_REDIS_SESSION_LIMIT_ACTION == "refuse":
+        if conf.SESSIONS_LIMIT_ACTION == "refuse":
             return None
         oldest = [member for _c, _s, member in sorted(live)[: len(live) - maximum + 1]]
         ended = yield from self.revoke(user_id, oldest)

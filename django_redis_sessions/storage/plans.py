@@ -63,7 +63,7 @@ class SaveResult:
     SAVED = 1
     CONFLICT = 0  # create: key taken; replace/merge: session gone
     CORRUPT = -1
-    LIMIT = -2  # refused: the user already has SESSION_REDIS_MAX_SESSIONS_PER_USER
+    LIMIT = -2  # refused: the user already has SESSIONS_MAX_PER_USER
     MOVED = -3  # the key was rotated meanwhile: follow the stub and save there
     ENDED = -4  # Cluster scripts only: saved with a past expiry, so deleted
     TOO_LARGE = -5  # refused: the merged data would exceed SESSION_REDIS_MAX_SIZE

@@ -11,7 +11,7 @@ A session is one Redis string::
   signed-in session). ``seen`` sits at a fixed offset so the load
   script can refresh it in place with ``SETRANGE`` instead of rewriting the data.
 * ``deadline``: Unix seconds after which the session is dead whatever the activity
-  (``created + SESSION_REDIS_ABSOLUTE_AGE``, or an earlier ``set_expiry(datetime)``);
+  (``created + SESSIONS_ABSOLUTE_AGE``, or an earlier ``set_expiry(datetime)``);
   0 means none.
 * ``idle``: seconds of inactivity that end the session (sliding); 0 means the
   session does not slide and lives until ``deadline``.
@@ -73,7 +73,7 @@ META_USER_AGENT = "ua"
 META_DEVICE = "dv"
 #: The most characters of a device name stored.
 DEVICE_MAX_LENGTH = 64
-#: When the session's key was last rotated (SESSION_REDIS_ROTATE_AFTER), in Unix
+#: When the session's key was last rotated (SESSIONS_ROTATE_AFTER), in Unix
 #: seconds; absent until the first rotation (the creation time counts then).
 META_ROTATED = "r"
 #: The fingerprint a session was first shown under, kept when its key rotates, so

@@ -85,7 +85,7 @@ def test_a_demo_user_sees_the_countdown_and_the_other_devices(
     expect(others.filter(has_text="203.0.113.24")).to_contain_text("Firefox 128 on Windows")
     expect(others.filter(has_text="198.51.100.7")).to_contain_text("iPhone")
     expect(others.filter(has_text="2001:db8:85a3::8a2e:370:7334")).to_contain_text("Android")
-    # The page sits in the site's layout (SESSION_REDIS_BASE_TEMPLATE).
+    # The page sits in the site's layout (SESSIONS_BASE_TEMPLATE).
     expect(page.get_by_role("navigation")).to_contain_text("django_redis_sessions demo")
     shot(page, "your-sessions")
 

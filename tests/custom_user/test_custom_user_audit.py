@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.real_redis, pytest.mark.django_db]
 
 
 def test_events_are_kept_under_the_primary_key_as_django_stores_it(r: Any, settings: Any) -> None:
-    settings.SESSION_REDIS_AUDIT = True
+    settings.SESSIONS_AUDIT = True
     ann = make_user("ann")
     client, key = sign_in(ann)
     _other_client, other = sign_in(ann)

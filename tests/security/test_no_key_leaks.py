@@ -296,8 +296,8 @@ def test_no_session_key_appears_anywhere(
     revocations: list[dict[str, Any]],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    settings.SESSION_REDIS_ADMIN_SHOW_DATA = True  # admin pages show session data too
-    settings.SESSION_REDIS_USER_AGENT_CHANGE = "flag"
+    settings.SESSIONS_ADMIN_SHOW_DATA = True  # admin pages show session data too
+    settings.SESSIONS_USER_AGENT_CHANGE = "flag"
     settings.AUTH_PASSWORD_VALIDATORS = [
         {"NAME": "django_redis_sessions.policies.password_change.RevokeSessionsOnPasswordChange"}
     ]

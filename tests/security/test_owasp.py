@@ -225,7 +225,7 @@ def test_absolute_timeout_is_enforced_whatever_the_cookie_and_ttl_say(
     r: redis.Redis, alice: Any, settings: Any
 ) -> None:
     settings.SESSION_COOKIE_AGE = 3600
-    settings.SESSION_REDIS_ABSOLUTE_AGE = 7200
+    settings.SESSIONS_ABSOLUTE_AGE = 7200
     key = login(Client())
     name = redis_key(key)
     # The deadline passed a second ago, though the record would still live an hour.
@@ -234,7 +234,7 @@ def test_absolute_timeout_is_enforced_whatever_the_cookie_and_ttl_say(
     assert who(replay(key, doctored=True)) is None
     assert r.exists(name) == 0
 
-    # Created longer ago than SESSION_REDIS_ABSOLUTE_AGE: also dead, whatever the TTL.
+    # Created longer ago than SESSIONS_ABSOLUTE_AGE: also dead, whatever the TTL.
     key = login(Client())
     name = redis_key(key)
     r.setrange(name, record.DEADLINE_OFFSET, record.field(0))

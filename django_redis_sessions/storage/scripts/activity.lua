@@ -3,7 +3,7 @@
 -- how many of its sessions are live and when the most recent was last seen. Only
 -- two numbers per user cross the network, instead of one reply per session.
 -- KEYS[1..n] user indexes. key_prefix: session key prefix, absolute_age: current
--- SESSION_REDIS_ABSOLUTE_AGE (0 = off; a lowered setting counts at once, as the
+-- SESSIONS_ABSOLUTE_AGE (0 = off; a lowered setting counts at once, as the
 -- load applies it).
 -- Reads each session's 33-byte header only (GETRANGE), which neither loads its
 -- data nor slides its expiry. A header that cannot be read still counts (the

@@ -1,7 +1,7 @@
 -- ARGV: digest, grace_ms
 -- A rotated session's new key has reached its browser (a request came with it):
 -- the stub at the old key, which kept the old cookie working until then, now
--- lives only SESSION_REDIS_ROTATE_GRACE more (for requests already in flight), and
+-- lives only SESSIONS_ROTATE_GRACE more (for requests already in flight), and
 -- the "rotation not yet confirmed" mark ('p', the old digest) leaves the metadata.
 -- KEYS[1] the session key, KEYS[2] the old key (one server; on a Cluster the client
 -- has run stub_grace.lua on it already, and KEYS[2] repeats KEYS[1]).

@@ -1,7 +1,7 @@
 -- ARGV: absolute_age, meta
 -- Load a session and slide its expiry in the same round trip (the hot path: kept
 -- to the fewest Lua operations; Python validates the record fully).
--- KEYS[1] session key. absolute_age: current SESSION_REDIS_ABSOLUTE_AGE (0 = off): a
+-- KEYS[1] session key. absolute_age: current SESSIONS_ABSOLUTE_AGE (0 = off): a
 -- lowered setting applies to existing sessions at once. meta: metadata pairs
 -- of this request (ip, ua) from the request-metadata middleware, '' without it:
 -- when one differs from the stored value the record is rewritten with it, in

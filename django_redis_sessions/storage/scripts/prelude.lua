@@ -263,7 +263,7 @@ local function index_add(idx, member, deadline, now_s, session_prefix, limit, us
   users_touch(users, user, signin, index_ttl(idx))
 end
 
--- SESSION_REDIS_MAX_SESSIONS_PER_USER, before `member` joins `user`'s index: count
+-- SESSIONS_MAX_PER_USER, before `member` joins `user`'s index: count
 -- the user's other live sessions (records that exist and still name the user;
 -- entries of ended sessions are dropped on the way). Under the limit: {}. At it:
 -- false when refusing (action 'r'), else the oldest sessions (by creation, then

@@ -1,5 +1,5 @@
 -- ARGV: expected_user_id, old_member, new_member, sealed
--- Move a session to a new key, keeping everything but the key (SESSION_REDIS_ROTATE_AFTER),
+-- Move a session to a new key, keeping everything but the key (SESSIONS_ROTATE_AFTER),
 -- and leave a stub at the old key for the grace period (policies/rotation.py).
 -- KEYS[1] old key, KEYS[2] new key, KEYS[3] the user's index (or KEYS[1] again).
 -- expected_user_id: expected user id, old_member: old member, new_member: new member, sealed: the new key sealed

@@ -11,9 +11,9 @@
 --   expected_user_id: expected stored user id, member: index member (digest), data: data pairs (all
 --   for c/r, changed ones for m), deleted: deleted keys (netstrings, m only),
 --   key_prefix: session key prefix, sweep_limit: index sweep limit, absolute_age: current
---   SESSION_REDIS_ABSOLUTE_AGE (0 = off): the deadline is capped at the STORED
+--   SESSIONS_ABSOLUTE_AGE (0 = off): the deadline is capped at the STORED
 --   creation time plus it, whatever the client computed. max_sessions:
---   SESSION_REDIS_MAX_SESSIONS_PER_USER (0 = off), limit_action: 'e' to end the oldest
+--   SESSIONS_MAX_PER_USER (0 = off), limit_action: 'e' to end the oldest
 --   sessions beyond it, 'r' to refuse the save. max_size: SESSION_REDIS_MAX_SIZE (0 =
 --   off): the most the stored data may take once merged (keys plus values, as
 --   stored), checked here so concurrent merges cannot add up past it. claimed:

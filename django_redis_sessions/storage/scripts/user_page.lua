@@ -2,7 +2,7 @@
 -- One page of a user's sessions, most recently active first, in one round trip
 -- (one server only; a Cluster reads the same across slots, index_ops.py).
 -- KEYS[1] the user's index, KEYS[2] the users index. user_id: user id,
--- key_prefix: session key prefix, absolute_age: current SESSION_REDIS_ABSOLUTE_AGE
+-- key_prefix: session key prefix, absolute_age: current SESSIONS_ABSOLUTE_AGE
 -- (0 = off; a lowered setting counts at once, as the load applies it),
 -- offset, limit: the page, first: digests listed before all others (the
 -- caller's own session; netstrings, '' for none).
