@@ -22,6 +22,8 @@ class DjangoRedisSessionsConfig(AppConfig):
         forget = password_change.forget_in_use
         request_started.connect(forget, dispatch_uid="django_redis_sessions.start")
         request_finished.connect(forget, dispatch_uid="django_redis_sessions.finish")
+        # A saved password change ends the user's other sessions (on by default).
+        password_change.connect_receiver()
         user_logged_in.connect(
             limit.enforce_limit_at_login, dispatch_uid="django_redis_sessions.limit"
         )

@@ -234,6 +234,13 @@ class Conf:
         None, "Fernet keys, newest first, encrypting session values at rest; None: off."
     )
 
+    # -- password change (policies/password_change.py) -------------------------------------
+    SESSION_REDIS_REVOKE_ON_PASSWORD_CHANGE = Setting[bool](
+        True,
+        "Whether a saved password change ends the user's other sessions at once.",
+        coerce=bool,
+    )
+
     # -- audit trail (policies/audit.py) ----------------------------------------------------------
     SESSION_REDIS_AUDIT = Setting[bool](
         False, "Whether session events go to each user's audit log.", coerce=bool
