@@ -278,16 +278,16 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             paginator = Paginator(activity, per_page)
             page = paginator.get_page(request.GET.get("p"))
             shown = list(page.object_list)
-            overview = api.session_overview(0, 0)
+            overview = api.session_overview(limit=0)
         else:
             # The users index is paged by Redis: the paginator only checks the page
             # number against its size (a range costs nothing), and the page is read
             # again when the number asked for was past the end.
             number = request.GET.get("p")
-            overview = api.session_overview(self._offset(number, per_page), per_page)
+            overview = api.session_overview(offset=self._offset(number, per_page), limit=per_page)
             page = Paginator(range(overview.signed_in_users), per_page).get_page(number)
             if page.start_index() - 1 != overview.offset and overview.signed_in_users:
-                overview = api.session_overview(page.start_index() - 1, per_page)
+                overview = api.session_overview(offset=page.start_index() - 1, limit=per_page)
                 page = Paginator(range(overview.signed_in_users), per_page).get_page(page.number)
             shown = overview.users
         rows = self._rows(shown)
@@ -384,7 +384,7 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             request.GET.get("p"),
             per_page,
             lambda offset: api.user_sessions_page(
-                user_id, offset, per_page, current=request, with_data=show_data
+                user_id, offset=offset, limit=per_page, current=request, with_data=show_data
             ),
         )
         data = result.data or {}
@@ -428,7 +428,7 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def _revoke_selected(self, request: HttpRequest, user_id: str, fingerprints: list[str]) -> None:
         try:
-            ended = api.revoke_sessions(user_id, fingerprints, by=By.ADMIN, actor=request.user)
+            ended = api.revoke_sessions(fingerprints, user=user_id, by=By.ADMIN, actor=request.user)
         except (ValueError, AmbiguousFingerprint) as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return
@@ -460,7 +460,7 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         user = users_by_id([user_id]).get(user_id)
         # The first page only, and how many there are: the list is a reminder, and
         # a page view never reads every session of a user.
-        first = api.user_sessions_page(user_id, 0, self.list_per_page, current=request)
+        first = api.user_sessions_page(user_id, limit=self.list_per_page, current=request)
         context = self._context(
             request,
             "Are you sure?",

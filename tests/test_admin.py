@@ -948,9 +948,9 @@ async def test_users_activity_sync_and_async_agree(r, populated):
 
 async def test_users_activity_refuses_an_anonymous_user():
     with pytest.raises(ValueError, match="anonymous"):
-        api.users_activity([AnonymousUser()])
+        api.users_activity([AnonymousUser()])  # type: ignore[list-item]
     with pytest.raises(ValueError, match="anonymous"):
-        await api.ausers_activity([AnonymousUser()])
+        await api.ausers_activity([AnonymousUser()])  # type: ignore[list-item]
 
 
 async def test_sessions_data_sync_and_async_agree(r, populated):
@@ -989,21 +989,21 @@ async def test_revoke_sessions_sync_and_async_agree(r, populated, revocations, c
     bob_key = populated["bob_keys"][0]
 
     # Another user's fingerprint ends nothing, sync or async.
-    assert api.revoke_sessions(alice, [fp(bob_key)]) == 0
-    assert await api.arevoke_sessions(alice, [fp(bob_key)]) == 0
+    assert api.revoke_sessions([fp(bob_key)], user=alice) == 0
+    assert await api.arevoke_sessions([fp(bob_key)], user=alice) == 0
     assert r.exists(redis_key(bob_key)) == 1
     # A malformed fingerprint is refused before anything ends.
     with pytest.raises(ValueError, match="not a session fingerprint"):
-        api.revoke_sessions(alice, [fp(first), "nope"])
+        api.revoke_sessions([fp(first), "nope"], user=alice)
     with pytest.raises(ValueError, match="not a session fingerprint"):
-        await api.arevoke_sessions(alice, [fp(first), "nope"])
+        await api.arevoke_sessions([fp(first), "nope"], user=alice)
     assert revocations == []
 
-    assert api.revoke_sessions(alice, [fp(first)], by="admin", actor=bob) == 1
-    assert await api.arevoke_sessions(alice, [fp(second)], by="admin", actor=bob) == 1
+    assert api.revoke_sessions([fp(first)], user=alice, by="admin", actor=bob) == 1
+    assert await api.arevoke_sessions([fp(second)], user=alice, by="admin", actor=bob) == 1
     # Already ended: nothing more.
-    assert api.revoke_sessions(alice, [fp(first)]) == 0
-    assert await api.arevoke_sessions(alice, [fp(second)]) == 0
+    assert api.revoke_sessions([fp(first)], user=alice) == 0
+    assert await api.arevoke_sessions([fp(second)], user=alice) == 0
 
     assert r.exists(redis_key(first)) == 0
     assert r.exists(redis_key(second)) == 0
