@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 
 
 class DjangoRedisSessionsConfig(AppConfig):
@@ -32,3 +32,9 @@ class DjangoRedisSessionsConfig(AppConfig):
         from .policies import audit
 
         audit.connect_receivers()
+        # The user admin's "Sessions (n)" link, without replacing any template: by
+        # now django.contrib.admin (listed before this app) has found every admin.
+        if apps.is_installed("django.contrib.admin") and apps.is_installed("django.contrib.auth"):
+            from .admin import link_user_admin
+
+            link_user_admin()
