@@ -34,6 +34,7 @@ from functools import wraps
 from typing import Any
 
 from django import forms
+from django.apps import apps
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
 from django.contrib.auth import get_user_model
@@ -44,7 +45,8 @@ from django.db import connections, router
 from django.db.models import Field, IntegerField, Model, Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.urls import NoReverseMatch, URLPattern, path, reverse
+from django.utils.html import format_html
 
 from . import api
 from .conf import conf
@@ -164,14 +166,104 @@ class SearchForm(forms.Form):
     q = forms.CharField(required=False, max_length=SEARCH_MAX_LENGTH)
 
 
-class UserSessionsLinkMixin(admin.ModelAdmin):  # type: ignore[type-arg]
-    """For a custom user model's ``ModelAdmin``: a "Sessions (n)" button on its page.
+#: The read-only field the mixin adds to a user's change page.
+SESSIONS_FIELD = "redis_sessions_link"
 
-    ``django.contrib.auth``'s own ``User`` admin gets the button without it
-    (``templates/admin/auth/user/change_form.html``).
+
+def _mentions(fieldsets: Any, field: str) -> bool:
+    for _name, options in fieldsets:
+        for entry in options.get("fields", ()):
+            if entry == field or (isinstance(entry, list | tuple) and field in entry):
+                return True
+    return False
+
+
+def sessions_link(user: Any, site_name: str = "admin") -> str:
+    """``<a id="user-sessions-link">Sessions (n)</a>`` to ``user``'s sessions page.
+
+    The count is the user's live sessions (one round trip, no record read); when
+    Redis cannot be reached the link says so instead of a count, and the user's
+    page still renders. ``""`` when the sessions admin is not on the site.
+    """
+    try:
+        url = reverse(
+            "admin:django_redis_sessions_redissession_user",
+            args=[quote(user_id_of(user))],
+            current_app=site_name,
+        )
+    except NoReverseMatch:
+        return ""
+    try:
+        # limit=0: the count only (Redis reads the headers; no record is sent).
+        count = str(api.user_sessions_page(user, limit=0).total)
+    except SessionStoreError:
+        count = "unavailable"
+    return format_html('<a href="{}" id="user-sessions-link">Sessions ({})</a>', url, count)
+
+
+class UserSessionsAdminMixin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """A "Sessions (n)" link on each user's change page, to their sessions.
+
+    For the ``ModelAdmin`` of the user model. It adds a read-only field
+    (``redis_sessions_link``) in a "Sessions" fieldset at the end of the change
+    page (not the add page), shown to staff with the ``view_sessions``
+    permission. It sets no template, so it composes with any
+    ``change_form_template`` a project chose. A project that places the field in
+    its own ``fieldsets`` (or ``fields``) keeps that place.
+
+    ``AppConfig.ready()`` adds it to whatever ``ModelAdmin`` is registered for the
+    user model on ``django.contrib.admin.site`` (:func:`link_user_admin`); add it
+    yourself to a user admin on another ``AdminSite``.
     """
 
-    change_form_template = "django_redis_sessions/admin/user_change_form.html"
+    def _shows_sessions(self, request: HttpRequest, obj: Any) -> bool:
+        return obj is not None and request.user.has_perm(VIEW_PERMISSION)
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Any = None
+    ) -> list[str] | tuple[str, ...]:
+        fields = super().get_readonly_fields(request, obj)
+        if not self._shows_sessions(request, obj) or SESSIONS_FIELD in fields:
+            return fields
+        return [*fields, SESSIONS_FIELD]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if not self._shows_sessions(request, obj) or _mentions(fieldsets, SESSIONS_FIELD):
+            return fieldsets
+        return [*fieldsets, ("Sessions", {"fields": [SESSIONS_FIELD]})]
+
+    @admin.display(description="Sessions")
+    def redis_sessions_link(self, obj: Any) -> str:
+        if obj is None or getattr(obj, "pk", None) is None:
+            return ""
+        return sessions_link(obj, self.admin_site.name)
+
+
+def link_user_admin(site: admin.AdminSite | None = None) -> bool:
+    """Give the user model's ``ModelAdmin`` on ``site`` the sessions link; whether
+    it was added now.
+
+    Re-registers the user model with a subclass of the registered class that adds
+    :class:`UserSessionsAdminMixin` (same name, module and templates). Nothing
+    happens when the user model is not registered there, or its admin already has
+    the mixin. ``AppConfig.ready()`` calls it for ``django.contrib.admin.site``.
+    """
+    site = admin.site if site is None else site
+    model = get_user_model()
+    if not site.is_registered(model):
+        return False
+    registered = type(site.get_model_admin(model))
+    if issubclass(registered, UserSessionsAdminMixin):
+        return False
+    linked = type(
+        registered.__name__,
+        (UserSessionsAdminMixin, registered),
+        {"__module__": registered.__module__, "__doc__": registered.__doc__},
+    )
+    site.unregister(model)
+    site.register(model, linked)
+    return True
 
 
 @admin.register(RedisSession)
@@ -278,16 +370,16 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             paginator = Paginator(activity, per_page)
             page = paginator.get_page(request.GET.get("p"))
             shown = list(page.object_list)
-            overview = api.session_overview(0, 0)
+            overview = api.session_overview(limit=0)
         else:
             # The users index is paged by Redis: the paginator only checks the page
             # number against its size (a range costs nothing), and the page is read
             # again when the number asked for was past the end.
             number = request.GET.get("p")
-            overview = api.session_overview(self._offset(number, per_page), per_page)
+            overview = api.session_overview(offset=self._offset(number, per_page), limit=per_page)
             page = Paginator(range(overview.signed_in_users), per_page).get_page(number)
             if page.start_index() - 1 != overview.offset and overview.signed_in_users:
-                overview = api.session_overview(page.start_index() - 1, per_page)
+                overview = api.session_overview(offset=page.start_index() - 1, limit=per_page)
                 page = Paginator(range(overview.signed_in_users), per_page).get_page(page.number)
             shown = overview.users
         rows = self._rows(shown)
@@ -384,7 +476,7 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             request.GET.get("p"),
             per_page,
             lambda offset: api.user_sessions_page(
-                user_id, offset, per_page, current=request, with_data=show_data
+                user_id, offset=offset, limit=per_page, current=request, with_data=show_data
             ),
         )
         data = result.data or {}
@@ -428,7 +520,7 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def _revoke_selected(self, request: HttpRequest, user_id: str, fingerprints: list[str]) -> None:
         try:
-            ended = api.revoke_sessions(user_id, fingerprints, by=By.ADMIN, actor=request.user)
+            ended = api.revoke_sessions(fingerprints, user=user_id, by=By.ADMIN, actor=request.user)
         except (ValueError, AmbiguousFingerprint) as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return
@@ -460,7 +552,7 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         user = users_by_id([user_id]).get(user_id)
         # The first page only, and how many there are: the list is a reminder, and
         # a page view never reads every session of a user.
-        first = api.user_sessions_page(user_id, 0, self.list_per_page, current=request)
+        first = api.user_sessions_page(user_id, limit=self.list_per_page, current=request)
         context = self._context(
             request,
             "Are you sure?",
@@ -471,3 +563,10 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             user_url=self._user_url(user_id),
         )
         return TemplateResponse(request, "django_redis_sessions/admin/revoke_all.html", context)
+
+
+# When django.contrib.admin's autodiscover imports this module with the user
+# admin already registered (this app listed after django.contrib.auth); apps.py
+# does it again once every app is ready. Doing it twice changes nothing.
+if apps.is_installed("django.contrib.auth"):
+    link_user_admin()

@@ -1,7 +1,15 @@
 """Seeing and ending sessions: the Python API behind the commands and the admin.
 
-Every function takes a user object or a primary key (integer, UUID, string: any
-user model), and has a native async twin with an ``a`` prefix. Listing and
+Every function has a native async twin with an ``a`` prefix, with the same
+arguments. One rule for the arguments: a function's *subject* comes first and
+positional (the user, as a :data:`UserRef`, for a function about a user's
+sessions; the fingerprint(s) for a function that ends named sessions; the request
+for ``revoke_other_sessions``), then whatever else it cannot do without
+(``record_audit_event``'s event name, ``scan_sessions``' callback); every option is
+keyword-only. A user that only narrows the search for named sessions is the
+keyword ``user=``. A user is a :data:`UserRef`: a user instance or its primary
+key (an integer, a UUID or a string: any user model); anything else raises
+``TypeError``, an anonymous or unsaved user or a malformed key ``ValueError``. Listing and
 revoking a user's sessions reads only that user's index, so the cost follows the
 user's sessions, never the size of the store. A revoked session is deleted from
 Redis before the call returns: its next request is anonymous.
@@ -21,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,7 +39,7 @@ from django.utils.module_loading import import_string
 
 from .conf import conf
 from .exceptions import AmbiguousFingerprint, CorruptRecord
-from .identifiers import check_fingerprint, digests_of, user_id_of
+from .identifiers import UserRef, check_fingerprint, digests_of, user_id_of
 from .policies import audit, encryption
 from .policies.audit import AuditEvent
 from .revocation import announce_revocation, announce_store_revocation, announced, revoking
@@ -55,19 +63,23 @@ __all__ = [
     "ScanProgress",
     "SessionInfo",
     "SessionPage",
+    "UserRef",
     "alist_user_sessions",
+    "arecord_audit_event",
     "arevoke_all_sessions",
     "arevoke_other_sessions",
     "arevoke_session",
     "arevoke_sessions",
     "arevoke_user_sessions",
     "ascan_sessions",
+    "asession_limit_for",
     "asession_overview",
     "asessions_data",
     "auser_audit_events",
     "auser_sessions_page",
     "ausers_activity",
     "list_user_sessions",
+    "record_audit_event",
     "revoke_all_sessions",
     "revoke_other_sessions",
     "revoke_session",
@@ -182,7 +194,7 @@ def _infos(records: list[tuple[str, bytes]], user_id: str, current: Any) -> list
 # -- the API: each sync/async pair is one generator of storage steps, two drivers --
 
 
-def session_limit_for(user: Any, current: Any = None) -> int | None:
+def session_limit_for(user: UserRef, *, current: Any = None) -> int | None:
     """The limit ``user`` is at (a new sign-in would be refused), else ``None``.
 
     Only with ``SESSIONS_LIMIT_ACTION = "refuse"``; ``current`` (the
@@ -195,7 +207,16 @@ def session_limit_for(user: Any, current: Any = None) -> int | None:
     return limit if len(others) >= limit else None
 
 
-def list_user_sessions(user: Any, current: Any = None) -> list[SessionInfo]:
+async def asession_limit_for(user: UserRef, *, current: Any = None) -> int | None:
+    limit = conf.SESSIONS_MAX_PER_USER
+    if not limit or conf.SESSIONS_LIMIT_ACTION != "refuse":
+        return None
+    listed = await alist_user_sessions(user, current=current)
+    others = [info for info in listed if not info.current]
+    return limit if len(others) >= limit else None
+
+
+def list_user_sessions(user: UserRef, *, current: Any = None) -> list[SessionInfo]:
     """The user's live sessions, most recently active first.
 
     ``current`` (a request, a session or a session key) marks the caller's own
@@ -204,7 +225,7 @@ def list_user_sessions(user: Any, current: Any = None) -> list[SessionInfo]:
     return run(_listing, user_id_of(user), current)
 
 
-async def alist_user_sessions(user: Any, current: Any = None) -> list[SessionInfo]:
+async def alist_user_sessions(user: UserRef, *, current: Any = None) -> list[SessionInfo]:
     return await arun(_listing, user_id_of(user), current)
 
 
@@ -236,7 +257,12 @@ class SessionPage:
 
 
 def user_sessions_page(
-    user: Any, offset: int = 0, limit: int = 50, current: Any = None, *, with_data: bool = False
+    user: UserRef,
+    *,
+    offset: int = 0,
+    limit: int = 50,
+    current: Any = None,
+    with_data: bool = False,
 ) -> SessionPage:
     """One page of the user's live sessions and how many there are.
 
@@ -254,7 +280,12 @@ def user_sessions_page(
 
 
 async def auser_sessions_page(
-    user: Any, offset: int = 0, limit: int = 50, current: Any = None, *, with_data: bool = False
+    user: UserRef,
+    *,
+    offset: int = 0,
+    limit: int = 50,
+    current: Any = None,
+    with_data: bool = False,
 ) -> SessionPage:
     user_id = user_id_of(user)
     return await arun(_paging, user_id, offset, limit, digests_of(current), with_data)
@@ -288,9 +319,9 @@ def _paging(
 
 
 def revoke_user_sessions(
-    user: Any,
-    keep: Any = None,
+    user: UserRef,
     *,
+    keep: Any = None,
     keep_newest: bool = False,
     by: str = By.API,
     actor: Any = None,
@@ -305,9 +336,9 @@ def revoke_user_sessions(
 
 
 async def arevoke_user_sessions(
-    user: Any,
-    keep: Any = None,
+    user: UserRef,
     *,
+    keep: Any = None,
     keep_newest: bool = False,
     by: str = By.API,
     actor: Any = None,
@@ -316,7 +347,7 @@ async def arevoke_user_sessions(
 
 
 def revoke_sessions(
-    user: Any, fingerprints: Iterable[str], *, by: str = By.API, actor: Any = None
+    fingerprints: Iterable[str], *, user: UserRef, by: str = By.API, actor: Any = None
 ) -> int:
     """End the sessions of ``user`` with these fingerprints; return how many ended.
 
@@ -329,7 +360,7 @@ def revoke_sessions(
 
 
 async def arevoke_sessions(
-    user: Any, fingerprints: Iterable[str], *, by: str = By.API, actor: Any = None
+    fingerprints: Iterable[str], *, user: UserRef, by: str = By.API, actor: Any = None
 ) -> int:
     wanted = _fingerprints(fingerprints)
     return len(await arun(_revoking_shown, user_id_of(user), wanted, by, actor))
@@ -366,7 +397,7 @@ def _decoded(records: list[tuple[str, bytes]], user_id: str) -> dict[str, dict[s
     return found
 
 
-def sessions_data(user: Any) -> dict[str, dict[str, Any] | None]:
+def sessions_data(user: UserRef) -> dict[str, dict[str, Any] | None]:
     """The decoded data of each of ``user``'s live sessions, by fingerprint.
 
     For the admin's optional data view (``SESSIONS_ADMIN_SHOW_DATA``): the
@@ -377,7 +408,7 @@ def sessions_data(user: Any) -> dict[str, dict[str, Any] | None]:
     return run(_reading_data, user_id_of(user))
 
 
-async def asessions_data(user: Any) -> dict[str, dict[str, Any] | None]:
+async def asessions_data(user: UserRef) -> dict[str, dict[str, Any] | None]:
     return await arun(_reading_data, user_id_of(user))
 
 
@@ -429,7 +460,7 @@ def _scanning(
     return (yield from ops.walk_sessions(shown, limit, progress)).done
 
 
-def user_audit_events(user: Any, limit: int | None = None) -> list[AuditEvent]:
+def user_audit_events(user: UserRef, *, limit: int | None = None) -> list[AuditEvent]:
     """``user``'s audit trail (``SESSIONS_AUDIT``), newest first.
 
     At most ``limit`` events (``None``: all that are kept, up to
@@ -440,11 +471,53 @@ def user_audit_events(user: Any, limit: int | None = None) -> list[AuditEvent]:
     return audit.read(user_id_of(user), limit)
 
 
-async def auser_audit_events(user: Any, limit: int | None = None) -> list[AuditEvent]:
+async def auser_audit_events(user: UserRef, *, limit: int | None = None) -> list[AuditEvent]:
     return await audit.aread(user_id_of(user), limit)
 
 
-def session_overview(offset: int = 0, limit: int = 50) -> Overview:
+def record_audit_event(
+    user: UserRef,
+    event: str,
+    *,
+    fingerprint: str | None = None,
+    by: str | None = By.API,
+    actor: Any = None,
+    request: HttpRequest | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> None:
+    """Add an application's own event (``"mfa_reset"``, say) to ``user``'s audit trail.
+
+    Nothing is recorded while ``SESSIONS_AUDIT`` is off. ``fingerprint`` names
+    the session concerned (a session key given by mistake is stored as its
+    fingerprint), ``actor`` who did it (stored as a username), ``request`` gives
+    the IP address and user agent (as the privacy settings allow), ``detail`` a
+    small dict (at most 16 entries, values cut at 256 characters). One round
+    trip; raises :class:`~django_redis_sessions.exceptions.SessionStoreError` when
+    Redis fails (unlike the trail's own receivers, which only log it).
+    """
+    made = audit.custom_event(
+        event, fingerprint=fingerprint, by=by, actor=actor, request=request, detail=detail
+    )
+    audit.record(user_id_of(user), [made])
+
+
+async def arecord_audit_event(
+    user: UserRef,
+    event: str,
+    *,
+    fingerprint: str | None = None,
+    by: str | None = By.API,
+    actor: Any = None,
+    request: HttpRequest | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> None:
+    made = audit.custom_event(
+        event, fingerprint=fingerprint, by=by, actor=actor, request=request, detail=detail
+    )
+    await audit.arecord(user_id_of(user), [made])
+
+
+def session_overview(*, offset: int = 0, limit: int = 50) -> Overview:
     """One page of signed-in users (most recent sign-in first) and the store's totals.
 
     Reads the users index and the listed users' indexes only, so a page costs the
@@ -455,11 +528,11 @@ def session_overview(offset: int = 0, limit: int = 50) -> Overview:
     return run(Operations.overview, conf.SESSIONS_ABSOLUTE_AGE or 0, offset, limit)
 
 
-async def asession_overview(offset: int = 0, limit: int = 50) -> Overview:
+async def asession_overview(*, offset: int = 0, limit: int = 50) -> Overview:
     return await arun(Operations.overview, conf.SESSIONS_ABSOLUTE_AGE or 0, offset, limit)
 
 
-def users_activity(users: Iterable[Any], *, exact: bool = True) -> list[UserActivity]:
+def users_activity(users: Iterable[UserRef], *, exact: bool = True) -> list[UserActivity]:
     """:class:`UserActivity` of these users (those with live sessions only).
 
     ``exact=False`` reads at most ``ACTIVITY_READ_CAP`` of each user's sessions
@@ -467,7 +540,7 @@ def users_activity(users: Iterable[Any], *, exact: bool = True) -> list[UserActi
     return run(_activity_of, [user_id_of(u) for u in users], exact)
 
 
-async def ausers_activity(users: Iterable[Any], *, exact: bool = True) -> list[UserActivity]:
+async def ausers_activity(users: Iterable[UserRef], *, exact: bool = True) -> list[UserActivity]:
     return await arun(_activity_of, [user_id_of(u) for u in users], exact)
 
 
@@ -487,8 +560,8 @@ def _single(matches: list[str], fingerprint: str) -> str | None:
 
 def revoke_session(
     fingerprint: str,
-    user: Any = None,
     *,
+    user: UserRef | None = None,
     by: str = By.API,
     actor: Any = None,
     progress: ScanReport | None = None,
@@ -509,8 +582,8 @@ def revoke_session(
 
 async def arevoke_session(
     fingerprint: str,
-    user: Any = None,
     *,
+    user: UserRef | None = None,
     by: str = By.API,
     actor: Any = None,
     progress: ScanReport | None = None,

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 
 
 class DjangoRedisSessionsConfig(AppConfig):
@@ -22,6 +22,8 @@ class DjangoRedisSessionsConfig(AppConfig):
         forget = password_change.forget_in_use
         request_started.connect(forget, dispatch_uid="django_redis_sessions.start")
         request_finished.connect(forget, dispatch_uid="django_redis_sessions.finish")
+        # A saved password change ends the user's other sessions (on by default).
+        password_change.connect_receiver()
         user_logged_in.connect(
             limit.enforce_limit_at_login, dispatch_uid="django_redis_sessions.limit"
         )
@@ -30,3 +32,9 @@ class DjangoRedisSessionsConfig(AppConfig):
         from .policies import audit
 
         audit.connect_receivers()
+        # The user admin's "Sessions (n)" link, without replacing any template: by
+        # now django.contrib.admin (listed before this app) has found every admin.
+        if apps.is_installed("django.contrib.admin") and apps.is_installed("django.contrib.auth"):
+            from .admin import link_user_admin
+
+            link_user_admin()

@@ -251,6 +251,13 @@ class Conf:
         '(e.g. "HTTP_X_SESSION_ID" for X-Session-Id); None: off.',
     )
 
+    # -- password change (policies/password_change.py) ---------------------------------
+    SESSIONS_REVOKE_ON_PASSWORD_CHANGE = Setting[bool](
+        True,
+        "Whether a saved password change ends the user's other sessions at once.",
+        coerce=bool,
+    )
+
     # -- audit trail (policies/audit.py) -------------------------------------------------
     SESSIONS_AUDIT = Setting[bool](
         False, "Whether session events go to each user's audit log.", coerce=bool

@@ -8,8 +8,9 @@ which comes back as text and is checked here before it reaches Redis.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.backends.base import SessionBase
@@ -18,26 +19,44 @@ from django.http import HttpRequest
 
 from .storage import keys
 
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+#: A user as every public function takes it: an instance of ``AUTH_USER_MODEL`` or
+#: its primary key (an ``int``, a ``str`` or a ``uuid.UUID``, whichever the user
+#: model's primary key is; a string of digits for an integer key is accepted).
+UserRef: TypeAlias = "AbstractBaseUser | int | str | uuid.UUID"
+
 _FINGERPRINT_DIGITS = frozenset("0123456789abcdef")
 
 
-def user_id_of(user: Any) -> str:
+def user_id_of(user: UserRef) -> str:
     """The id under which ``user``'s sessions are indexed, as Django's login stores it.
 
-    Accepts a user instance or a primary key of ``AUTH_USER_MODEL`` (an ``int``,
-    a ``UUID``, a string). Raises ``ValueError`` for an anonymous or unsaved user
-    and for a value that is not a valid primary key of the user model.
+    Accepts a :data:`UserRef`: a user instance or a primary key of
+    ``AUTH_USER_MODEL`` (an ``int``, a ``UUID``, a string). Raises ``TypeError``
+    for anything else (``None``, a ``bool``, a ``float``, another model's
+    instance...), and ``ValueError`` for an anonymous or unsaved user and for a
+    value that is not a valid primary key of the user model.
     """
     if getattr(user, "is_anonymous", False) is True:
         raise ValueError("An anonymous user has no sessions to list or revoke.")
+    model = get_user_model()
     meta = getattr(user, "_meta", None)
     if meta is not None:
+        if not isinstance(user, model):
+            raise TypeError(
+                f"{user!r} is an instance of {meta.label}, not of {model._meta.label} "
+                "(AUTH_USER_MODEL): pass a user or a user's primary key."
+            )
         if user.pk is None:
             raise ValueError(f"User {user!r} is not saved: it has no sessions.")
         return str(meta.pk.value_to_string(user))
-    if user is None or isinstance(user, bool):
-        raise ValueError(f"{user!r} is not a user or a user's primary key.")
-    model = get_user_model()
+    if isinstance(user, bool) or not isinstance(user, int | str | uuid.UUID):
+        raise TypeError(
+            f"{user!r} is not a user or a user's primary key "
+            "(expected a user instance, an int, a str or a UUID)."
+        )
     try:
         value = model._meta.pk.to_python(user)
     except ValidationError as exc:

@@ -99,7 +99,7 @@ def revoking(
 
 
 def revoke_keeping_digests(
-    user: Any, keep: Collection[str], by: str, actor: Any = None, keep_newest: bool = False
+    user: Any, *, keep: Collection[str], by: str, actor: Any = None, keep_newest: bool = False
 ) -> int:
     """End ``user``'s sessions except those whose digests are in ``keep``; how many ended.
 

@@ -1,28 +1,59 @@
-"""The package's signals, and the words they carry (``by`` and ``event`` values).
+"""The package's signals, one per event as Django's ``user_logged_in`` and
+``user_logged_out`` are, and the words they carry (``by`` and ``action`` values).
 
-``session_revoked`` is sent once per revocation call that ended at least one
-session, after Redis has forgotten them. Its sender is the user model class (as
-with Django's ``user_logged_out``), and it carries:
+Every signal names sessions by *fingerprint* (never their key) and users by
+``user_id``, the primary key as a string (``None`` for a session without a user).
+Receivers take ``**kwargs``: later versions may add arguments.
 
-* ``user_id``: the primary key (a string) whose sessions ended; ``None`` when
-  every session of the store was ended, or for a session without a user;
-* ``fingerprints``: the ended sessions' fingerprints (never their keys); empty
-  for a store-wide revocation, which does not read each session;
-* ``count``: how many sessions ended;
-* ``by``: what ended them, one of :class:`By`'s revocation values: ``"api"``,
-  ``"command"``, ``"admin"``, ``"user"`` (the user's own "your sessions" page),
-  ``"password_change"`` or ``"limit"`` (the session limit, at a new sign-in);
-* ``actor``: the user who asked for it, when known (an admin, the user), else
-  ``None``.
+``session_revoked``
+    Sent once per revocation call that ended at least one session, after Redis has
+    forgotten them. Sender: the user model class (as with ``user_logged_out``).
+    Arguments:
 
-``session_event`` is sent for each session-policy event, for audit trails
-(``policies/audit.py`` listens): ``event`` (one of :class:`Event`'s values, or an
-application's own), ``user_id`` (a string, or ``None``), ``fingerprint`` (never
-the key) and ``detail`` (a small dict of strings: what the policy saw and did).
-The sender is the session store class.
+    * ``user_id``: whose sessions ended; ``None`` when every session of the store
+      was ended, or for a session without a user;
+    * ``fingerprints``: a tuple of the ended sessions' fingerprints; empty for a
+      store-wide revocation, which does not read each session;
+    * ``count``: how many sessions ended;
+    * ``by``: what ended them, one of :class:`By`'s revocation values: ``"api"``,
+      ``"command"``, ``"admin"``, ``"user"`` (the user's own "your sessions"
+      page), ``"password_change"`` or ``"limit"`` (the session limit, at a new
+      sign-in);
+    * ``actor``: the user who asked for it, when known (an admin, the user), else
+      ``None``.
+
+``session_rotated``
+    A session's key was renewed (``SESSIONS_ROTATE_AFTER``). Sender: the
+    session store class. Arguments: ``user_id``, ``fingerprint`` (the new key's),
+    ``old_fingerprint`` (the old key's).
+
+``session_limit_reached``
+    A sign-in found the user at ``SESSIONS_MAX_PER_USER``. Sender:
+    the session store class. Arguments: ``user_id``; ``action``, what the limit did
+    (``"end_oldest"``: it ended ``ended``; ``"refuse"``: it refused the sign-in,
+    which raises ``SessionLimitReached``); ``fingerprint``, the signing-in session
+    (the refused one for ``"refuse"``); ``ended``, a tuple of the fingerprints the
+    limit ended (empty for ``"refuse"``); ``limit``, the limit (an ``int``). With
+    ``"end_oldest"``, ``session_revoked`` (``by="limit"``) is sent as well.
+
+``session_ip_changed``
+    ``SESSIONS_IP_CHANGE`` saw a session's client come from another network.
+    Sender: the session store class. Arguments: ``user_id``, ``fingerprint``,
+    ``old_network`` and ``new_network`` (as ``"203.0.113.0/24"``), ``action``
+    (``"flag"``: the request goes on with ``request.session.ip_changed``;
+    ``"end"``: the session was ended).
+
+``session_user_agent_changed``
+    ``SESSIONS_USER_AGENT_CHANGE`` saw a session's user agent change.
+    Sender: the session store class. Arguments: ``user_id``, ``fingerprint``,
+    ``action`` (``"flag"`` or ``"end"``, as above).
+
+The engine's signals are sent when the load or save that decided them ends, with
+``send()`` under the sync driver and ``asend()`` under the async one.
 
 The values are plain strings (``By.API == "api"``), so receivers compare them with
-either.
+either. :class:`Event` names the audit trail's events (``policies/audit.py``
+records each of these signals, and Django's sign-in and sign-out, as one).
 """
 
 from __future__ import annotations
@@ -31,11 +62,21 @@ from typing import Final
 
 from django.dispatch import Signal
 
-__all__ = ["By", "Event", "session_event", "session_revoked"]
+__all__ = [
+    "By",
+    "Event",
+    "session_ip_changed",
+    "session_limit_reached",
+    "session_revoked",
+    "session_rotated",
+    "session_user_agent_changed",
+]
 
 session_revoked = Signal()
-
-session_event = Signal()
+session_rotated = Signal()
+session_limit_reached = Signal()
+session_ip_changed = Signal()
+session_user_agent_changed = Signal()
 
 
 class By:
@@ -53,21 +94,21 @@ class By:
     # Events the audit trail records itself.
     LOGIN: Final = "login"
     LOGOUT: Final = "logout"
-    #: A ``session_event`` sent without a ``by`` of its own.
+    #: A session policy's event (rotation, the limit, the binding policies).
     POLICY: Final = "policy"
 
 
 class Event:
-    """What happened: ``session_event``'s ``event``, and an audit event's ``event``."""
+    """The audit trail's event names (an :class:`~.policies.audit.AuditEvent`'s ``event``)."""
 
-    # Sent with ``session_event`` by the engine's policies.
-    ROTATED: Final = "rotated"
-    LIMIT_ENDED: Final = "limit_ended"
-    LOGIN_REFUSED: Final = "login_refused"
-    IP_CHANGED: Final = "ip_changed"
-    USER_AGENT_CHANGED: Final = "user_agent_changed"
+    # From the engine's policies' signals.
+    ROTATED: Final = "rotated"  # session_rotated
+    LIMIT_ENDED: Final = "limit_ended"  # session_limit_reached, action "end_oldest"
+    LOGIN_REFUSED: Final = "login_refused"  # session_limit_reached, action "refuse"
+    IP_CHANGED: Final = "ip_changed"  # session_ip_changed
+    USER_AGENT_CHANGED: Final = "user_agent_changed"  # session_user_agent_changed
 
-    # Recorded by the audit trail from Django's and this package's signals.
-    CREATED: Final = "created"
-    SIGNED_OUT: Final = "signed_out"
-    REVOKED: Final = "revoked"
+    # From Django's and this package's other signals.
+    CREATED: Final = "created"  # user_logged_in
+    SIGNED_OUT: Final = "signed_out"  # user_logged_out
+    REVOKED: Final = "revoked"  # session_revoked

@@ -27,7 +27,9 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render, resolve_url
@@ -56,6 +58,14 @@ def _devices(sessions: list[api.SessionInfo]) -> list[tuple[api.SessionInfo, str
     """Each session of a page with its readable device: the one recorded with it;
     parsed now only for records written before device names were recorded."""
     return [(info, shown_device(info.user_agent, info.device)) for info in sessions]
+
+
+def _signed_in(request: HttpRequest) -> AbstractBaseUser:
+    """The request's user, on a page only a signed-in user reaches."""
+    user = request.user
+    if not isinstance(user, AbstractBaseUser):
+        raise PermissionDenied  # AnonymousUser: the page's decorator lets none through
+    return user
 
 
 def page_offset(number: str | None, per_page: int) -> int:
@@ -101,7 +111,9 @@ def _end(request: HttpRequest, fingerprint: str) -> bool:
         logout(request)  # ends it in Redis, with Django's user_logged_out signal
         return True
     # Only the user's own index is searched: anybody else's fingerprint ends nothing.
-    if not api.revoke_sessions(request.user, [fingerprint], by=By.USER, actor=request.user):
+    if not api.revoke_sessions(
+        [fingerprint], user=_signed_in(request), by=By.USER, actor=request.user
+    ):
         raise Http404("No such session.")
     return False
 
@@ -116,7 +128,9 @@ def session_list(request: HttpRequest) -> HttpResponse:
     result, page = sessions_page(
         request.GET.get("page"),
         PAGE_SIZE,
-        lambda offset: api.user_sessions_page(request.user, offset, PAGE_SIZE, current=request),
+        lambda offset: api.user_sessions_page(
+            _signed_in(request), offset=offset, limit=PAGE_SIZE, current=request
+        ),
     )
     return render(
         request,
@@ -177,7 +191,9 @@ def api_session_list(request: HttpRequest) -> HttpResponse:
         offset, limit = _json_window(request)
     except ValueError as exc:
         return JsonResponse({"error": str(exc)}, status=400)
-    result = api.user_sessions_page(request.user, offset, limit, current=request)
+    result = api.user_sessions_page(
+        _signed_in(request), offset=offset, limit=limit, current=request
+    )
     sessions = [{**info.as_dict(), "device": device} for info, device in _devices(result.sessions)]
 
     def link(at: int) -> str:

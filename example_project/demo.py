@@ -194,7 +194,7 @@ def seed_sessions() -> tuple[int, int]:
             if data is not None and DEMO_MARK in data
         ]
         if earlier:
-            replaced += api.revoke_sessions(user, earlier, by=By.COMMAND)
+            replaced += api.revoke_sessions(earlier, user=user, by=By.COMMAND)
         for device in demo.devices:
             client = Client(REMOTE_ADDR=device.ip, HTTP_USER_AGENT=device.user_agent)
             client.force_login(user)  # Django's login() on the engine's SessionStore

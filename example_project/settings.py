@@ -83,8 +83,6 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
-    # A password change (in the admin, say) signs the user's other devices out.
-    {"NAME": "django_redis_sessions.policies.password_change.RevokeSessionsOnPasswordChange"},
 ]
 
 USE_TZ = True

@@ -326,18 +326,29 @@ def revocations() -> Iterator[list[dict[str, Any]]]:
 
 @pytest.fixture
 def policy_events() -> Iterator[list[dict[str, Any]]]:
-    """Every ``session_event`` sent during the test, as its kwargs."""
-    from django_redis_sessions.signals import session_event
+    """Every policy signal sent during the test, as its kwargs plus ``signal``
+    (the signal's name: ``"session_rotated"``, ``"session_ip_changed"``...)."""
+    from django_redis_sessions import signals
 
+    names = (
+        "session_rotated",
+        "session_limit_reached",
+        "session_ip_changed",
+        "session_user_agent_changed",
+    )
     seen: list[dict[str, Any]] = []
+    receivers = []
+    for name in names:
 
-    def receiver(sender: Any, **kwargs: Any) -> None:
-        kwargs.pop("signal")
-        seen.append(kwargs)
+        def receiver(sender: Any, name: str = name, **kwargs: Any) -> None:
+            kwargs.pop("signal")
+            seen.append({"signal": name, "sender": sender, **kwargs})
 
-    session_event.connect(receiver, weak=False)
+        getattr(signals, name).connect(receiver, weak=False)
+        receivers.append((name, receiver))
     yield seen
-    session_event.disconnect(receiver)
+    for name, receiver in receivers:
+        getattr(signals, name).disconnect(receiver)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.contrib.auth.models import AnonymousUser, Permission
 from django.test import Client
 
+from django_redis_sessions import admin as sessions_admin
 from django_redis_sessions import api, devices
 from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.conf import conf
@@ -810,9 +812,7 @@ def test_user_change_page_links_to_the_users_sessions(root_client, alice, bob):
 
     response = root_client.get(f"/admin/auth/user/{alice.pk}/change/")
     assert response.status_code == 200
-    link = re.search(
-        r'<a href="([^"]+)" class="historylink" id="user-sessions-link">([^<]+)</a>', html(response)
-    )
+    link = re.search(r'<a href="([^"]+)" id="user-sessions-link">([^<]+)</a>', html(response))
     assert link, "no sessions link"
     assert link.group(1) == user_url(alice)
     assert link.group(2) == "Sessions (2)"
@@ -846,6 +846,76 @@ def test_user_change_page_survives_an_unreachable_store(root_client, alice, monk
     response = root_client.get(f"/admin/auth/user/{alice.pk}/change/")
     assert response.status_code == 200
     assert ">Sessions (unavailable)</a>" in html(response)
+
+
+def test_installing_the_app_overrides_no_admin_template():
+    from django.contrib.admin import site
+    from django.contrib.auth.admin import UserAdmin
+    from django.template import TemplateDoesNotExist
+    from django.template.loader import get_template
+
+    from django_redis_sessions.admin import UserSessionsAdminMixin
+
+    # Django ships no admin/auth/user/change_form.html, and neither does this app.
+    with pytest.raises(TemplateDoesNotExist):
+        get_template("admin/auth/user/change_form.html")
+    templates = Path(sessions_admin.__file__).parent / "templates"
+    assert not (templates / "admin").exists()
+    # The stock UserAdmin got the link as a mixin, keeping Django's templates.
+    registered = type(site.get_model_admin(get_user_model()))
+    assert issubclass(registered, UserSessionsAdminMixin)
+    assert issubclass(registered, UserAdmin)
+    assert registered.__name__ == "UserAdmin"
+    assert registered.change_form_template is None
+
+
+def test_user_add_page_has_no_sessions_link(root_client):
+    response = root_client.get("/admin/auth/user/add/")
+    assert response.status_code == 200
+    assert "user-sessions-link" not in html(response)
+
+
+def test_user_change_form_still_saves_with_the_link(root_client, alice):
+    signed_in(alice)
+    response = root_client.post(
+        f"/admin/auth/user/{alice.pk}/change/",
+        {
+            "username": "alice",
+            "first_name": "Alicia",
+            "last_name": "",
+            "email": "alice@example.com",
+            "is_active": "on",
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+            "last_login_0": "",
+            "last_login_1": "",
+        },
+    )
+    assert response.status_code == 302, html(response)
+    alice.refresh_from_db()
+    assert alice.first_name == "Alicia"
+
+
+@pytest.mark.urls("tests.urls_custom_admin")
+def test_a_projects_own_user_admin_and_template_get_the_link(root_client, alice):
+    from tests import urls_custom_admin
+
+    assert urls_custom_admin.LINKED is True
+    signed_in(alice)
+    signed_in(alice)
+    response = root_client.get(f"/admin/auth/user/{alice.pk}/change/")
+    assert response.status_code == 200
+    page = html(response)
+    # The project's change form template is the one rendered...
+    assert response.templates[0].name == "project_user_change_form.html"
+    assert 'id="project-tool"' in page
+    # ...and the link is there, to the sessions page of the same admin site.
+    link = re.search(r'<a href="([^"]+)" id="user-sessions-link">([^<]+)</a>', page)
+    assert link, "no sessions link"
+    assert link.groups() == (user_url(alice), "Sessions (2)")
+    assert root_client.get(link.group(1)).status_code == 200
+    # Linking twice changes nothing.
+    assert sessions_admin.link_user_admin(urls_custom_admin.site) is False
 
 
 # -- decoded session data ------------------------------------------------------------
@@ -948,9 +1018,9 @@ async def test_users_activity_sync_and_async_agree(r, populated):
 
 async def test_users_activity_refuses_an_anonymous_user():
     with pytest.raises(ValueError, match="anonymous"):
-        api.users_activity([AnonymousUser()])
+        api.users_activity([AnonymousUser()])  # type: ignore[list-item]
     with pytest.raises(ValueError, match="anonymous"):
-        await api.ausers_activity([AnonymousUser()])
+        await api.ausers_activity([AnonymousUser()])  # type: ignore[list-item]
 
 
 async def test_sessions_data_sync_and_async_agree(r, populated):
@@ -989,21 +1059,21 @@ async def test_revoke_sessions_sync_and_async_agree(r, populated, revocations, c
     bob_key = populated["bob_keys"][0]
 
     # Another user's fingerprint ends nothing, sync or async.
-    assert api.revoke_sessions(alice, [fp(bob_key)]) == 0
-    assert await api.arevoke_sessions(alice, [fp(bob_key)]) == 0
+    assert api.revoke_sessions([fp(bob_key)], user=alice) == 0
+    assert await api.arevoke_sessions([fp(bob_key)], user=alice) == 0
     assert r.exists(redis_key(bob_key)) == 1
     # A malformed fingerprint is refused before anything ends.
     with pytest.raises(ValueError, match="not a session fingerprint"):
-        api.revoke_sessions(alice, [fp(first), "nope"])
+        api.revoke_sessions([fp(first), "nope"], user=alice)
     with pytest.raises(ValueError, match="not a session fingerprint"):
-        await api.arevoke_sessions(alice, [fp(first), "nope"])
+        await api.arevoke_sessions([fp(first), "nope"], user=alice)
     assert revocations == []
 
-    assert api.revoke_sessions(alice, [fp(first)], by="admin", actor=bob) == 1
-    assert await api.arevoke_sessions(alice, [fp(second)], by="admin", actor=bob) == 1
+    assert api.revoke_sessions([fp(first)], user=alice, by="admin", actor=bob) == 1
+    assert await api.arevoke_sessions([fp(second)], user=alice, by="admin", actor=bob) == 1
     # Already ended: nothing more.
-    assert api.revoke_sessions(alice, [fp(first)]) == 0
-    assert await api.arevoke_sessions(alice, [fp(second)]) == 0
+    assert api.revoke_sessions([fp(first)], user=alice) == 0
+    assert await api.arevoke_sessions([fp(second)], user=alice) == 0
 
     assert r.exists(redis_key(first)) == 0
     assert r.exists(redis_key(second)) == 0

@@ -8,7 +8,8 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from django.contrib.auth.models import AnonymousUser
+from asgiref.sync import async_to_sync
+from django.contrib.auth.models import AnonymousUser, Group
 from django.contrib.sessions.backends.base import UpdateError
 from django.test import AsyncClient, Client
 
@@ -394,15 +395,30 @@ def test_user_id_of_accepts_users_and_primary_keys(alice):
     ("value", "message"),
     [
         (AnonymousUser(), "An anonymous user has no sessions"),
-        (None, "is not a user or a user's primary key"),
-        (True, "is not a user or a user's primary key"),
         ("not-a-number", "is not a valid primary key for auth.User"),
         ("12abc", "is not a valid primary key for auth.User"),
     ],
 )
-def test_user_id_of_refuses_what_is_not_a_user(db, value, message):
+def test_user_id_of_refuses_a_value_that_is_no_user(db, value, message):
     with pytest.raises(ValueError, match=message):
         identifiers.user_id_of(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (None, "is not a user or a user's primary key"),
+        (True, "is not a user or a user's primary key"),
+        (3.0, "is not a user or a user's primary key"),
+        ([1], "is not a user or a user's primary key"),
+        (Group(pk=1, name="staff"), r"is an instance of auth\.Group, not of auth\.User"),
+    ],
+)
+def test_user_id_of_refuses_the_wrong_type_with_type_error(db, value, message):
+    with pytest.raises(TypeError, match=message):
+        identifiers.user_id_of(value)
+    with pytest.raises(TypeError, match=message):
+        api.list_user_sessions(value)
 
 
 def test_an_unsaved_user_has_no_sessions(db):
@@ -475,8 +491,54 @@ def test_all_is_exactly_what_api_defines_in_public():
         and (inspect.isfunction(value) or inspect.isclass(value))
         and value.__module__ == api.__name__
     }
-    assert set(api.__all__) == defined | {"AmbiguousFingerprint", "AuditEvent", "ScanProgress"}
+    assert set(api.__all__) == defined | {
+        "AmbiguousFingerprint",
+        "AuditEvent",
+        "ScanProgress",
+        "UserRef",
+    }
     functions = {name for name in defined if inspect.isfunction(getattr(api, name))}
     with_twin = {name for name in functions if f"a{name}" in functions}
-    # session_limit_for is, today, the one function without an async twin.
-    assert functions == with_twin | {f"a{name}" for name in with_twin} | {"session_limit_for"}
+    assert functions == with_twin | {f"a{name}" for name in with_twin}
+
+
+def test_every_function_follows_the_argument_rule():
+    """The subject first and positional, every option keyword-only, a user typed as
+    ``UserRef``, and each async twin with exactly its sync function's arguments."""
+    import inspect
+
+    functions = {
+        name: value
+        for name, value in vars(api).items()
+        if name in api.__all__ and inspect.isfunction(value)
+    }
+    assert len(functions) > 20
+    for name, function in functions.items():
+        signature = inspect.signature(function)
+        for parameter in signature.parameters.values():
+            if parameter.default is not inspect.Parameter.empty:
+                assert parameter.kind is inspect.Parameter.KEYWORD_ONLY, (name, parameter)
+            if parameter.name == "user":
+                assert "UserRef" in str(parameter.annotation), (name, parameter)
+        if not name.startswith("a") or name[1:] not in functions:
+            continue
+        twin = inspect.signature(functions[name[1:]])
+        assert list(signature.parameters.values()) == list(twin.parameters.values()), name
+    # The two that end named sessions: the fingerprint(s) first, the user as a keyword.
+    for name in ("revoke_session", "revoke_sessions"):
+        first, *rest = inspect.signature(functions[name]).parameters.values()
+        assert first.name.startswith("fingerprint")
+        assert next(p for p in rest if p.name == "user").kind is inspect.Parameter.KEYWORD_ONLY
+
+
+def test_session_limit_for_sync_and_async_agree(r, alice, settings):
+    settings.SESSIONS_MAX_PER_USER = 1
+    settings.SESSIONS_LIMIT_ACTION = "refuse"
+    assert api.session_limit_for(alice) is None
+    assert async_to_sync(api.asession_limit_for)(alice) is None
+    session = signed_in(alice.pk)
+    assert api.session_limit_for(alice) == 1
+    assert async_to_sync(api.asession_limit_for)(alice) == 1
+    # The signing-in request's own session is not counted.
+    assert api.session_limit_for(alice, current=session) is None
+    assert async_to_sync(api.asession_limit_for)(alice, current=session) is None

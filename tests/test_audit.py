@@ -2,7 +2,7 @@
 
 Events come from real flows: sign-in through the test views (``login`` and
 ``alogin``), sign-out, revocations through the API, the admin and the command,
-and ``session_event`` sent by hand. What Redis holds is read back raw, so the
+and ``api.record_audit_event``. What Redis holds is read back raw, so the
 stored format (and the absence of any session key) is checked, not just the API.
 """
 
@@ -30,7 +30,7 @@ from django_redis_sessions.backend import SessionStore
 from django_redis_sessions.checks import check_settings
 from django_redis_sessions.conf import conf
 from django_redis_sessions.policies import audit
-from django_redis_sessions.signals import session_event, session_revoked
+from django_redis_sessions.signals import session_revoked, session_rotated
 from django_redis_sessions.storage import keys
 from django_redis_sessions.storage.runner import SyncDriver
 from django_redis_sessions.storage.scripts import CLUSTER, SINGLE
@@ -98,7 +98,9 @@ def every_stored_event(r: redis.Redis) -> bytes:
 
 
 def send_event(user: Any, event: str = "rotated", **kwargs: Any) -> None:
-    session_event.send(sender=SessionStore, event=event, user_id=str(user.pk), **kwargs)
+    """Record ``event`` through the API (``by`` says ``"policy"`` unless given)."""
+    kwargs.setdefault("by", "policy")
+    api.record_audit_event(user, event, **kwargs)
 
 
 # -- what each flow records ----------------------------------------------------------
@@ -283,48 +285,76 @@ def test_revocations_by_the_session_limit_are_left_to_its_own_event(r, alice):
     assert stored(r, alice) == []
 
 
-def test_session_events_are_recorded_as_sent(r, alice):
-    send_event(
+def test_an_applications_own_event_is_recorded_as_given(r, alice):
+    api.record_audit_event(
         alice,
-        "ip_changed",
+        "mfa_reset",
         fingerprint="3f2a9c0d1e2b",
-        detail={"old": "203.0.113.9", "new": "198.51.100.7"},
+        detail={"method": "totp", "count": 2},
     )
     [event] = stored(r, alice)
     assert {k: v for k, v in event.items() if k != "t"} == {
-        "e": "ip_changed",
+        "e": "mfa_reset",
         "fp": "3f2a9c0d1e2b",
-        "by": "policy",
+        "by": "api",
         "actor": None,
         "ip": None,
         "ua": None,
-        "detail": {"old": "203.0.113.9", "new": "198.51.100.7"},
+        "detail": {"method": "totp", "count": "2"},
     }
 
 
-def test_session_event_extras_by_actor_and_request(r, alice, root):
+def test_an_applications_own_event_with_by_actor_and_request(r, alice, root):
     request = RequestFactory().get("/", REMOTE_ADDR="192.0.2.1", HTTP_USER_AGENT=FIREFOX)
-    send_event(alice, "mfa_reset", by="admin", actor=root, request=request, fingerprint=None)
+    api.record_audit_event(alice.pk, "mfa_reset", by="support", actor=root, request=request)
     [event] = stored(r, alice)
     assert (event["e"], event["fp"], event["by"], event["actor"]) == (
         "mfa_reset",
         None,
-        "admin",
+        "support",
         "root",
     )
     assert (event["ip"], event["ua"]) == ("192.0.2.1", FIREFOX)
 
 
-def test_session_events_without_a_user_record_nothing(r):
-    session_event.send(sender=SessionStore, event="rotated", user_id=None, fingerprint=None)
+def test_an_applications_own_event_needs_a_name_and_a_user(r, alice):
+    with pytest.raises(ValueError, match="needs a name"):
+        api.record_audit_event(alice, "")
+    with pytest.raises(TypeError, match="not a user"):
+        api.record_audit_event(None, "mfa_reset")
     assert audit_keys(r) == []
 
 
-async def test_session_event_sent_with_asend_is_recorded(r, alice):
-    await session_event.asend(
-        sender=SessionStore, event="rotated", user_id=str(alice.pk), fingerprint="a81c5e07f4d9"
+def test_an_applications_own_event_is_not_recorded_with_the_audit_off(r, alice, settings):
+    settings.SESSIONS_AUDIT = False
+    api.record_audit_event(alice, "mfa_reset")
+    assert audit_keys(r) == []
+
+
+async def test_an_applications_own_event_recorded_from_async_code(r, alice):
+    await api.arecord_audit_event(alice, "mfa_reset", fingerprint="a81c5e07f4d9")
+    assert [(e["e"], e["fp"], e["by"]) for e in stored(r, alice)] == [
+        ("mfa_reset", "a81c5e07f4d9", "api")
+    ]
+
+
+def test_policy_signals_without_a_user_record_nothing(r):
+    session_rotated.send(
+        sender=SessionStore, user_id=None, fingerprint="a81c5e07f4d9", old_fingerprint=None
     )
-    assert [(e["e"], e["fp"]) for e in stored(r, alice)] == [("rotated", "a81c5e07f4d9")]
+    assert audit_keys(r) == []
+
+
+async def test_a_policy_signal_sent_with_asend_is_recorded(r, alice):
+    await session_rotated.asend(
+        sender=SessionStore,
+        user_id=str(alice.pk),
+        fingerprint="a81c5e07f4d9",
+        old_fingerprint="3f2a9c0d1e2b",
+    )
+    assert [(e["e"], e["fp"], e["by"], e["detail"]) for e in stored(r, alice)] == [
+        ("rotated", "a81c5e07f4d9", "policy", {"from": "3f2a9c0d1e2b"})
+    ]
 
 
 def test_detail_is_bounded(r, alice):

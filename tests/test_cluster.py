@@ -140,7 +140,7 @@ def test_sign_in_list_revoke_and_sign_out_over_http(rc: Any, alice: User) -> Non
     phone_key, laptop_key = login(phone), login(laptop)
     listed = {s.fingerprint for s in api.list_user_sessions(alice)}
     assert listed == {keys.fingerprint(phone_key), keys.fingerprint(laptop_key)}
-    assert api.revoke_session(keys.fingerprint(phone_key), alice)
+    assert api.revoke_session(keys.fingerprint(phone_key), user=alice)
     assert phone.get("/read/").json()["user"] is None
     assert rc.exists(redis_key(phone_key)) == 0
     laptop.post("/logout/")

@@ -138,7 +138,7 @@ def test_primary_failover_keeps_sessions_and_recovers_without_restart(
         assert (read["data"]["cart"], read["data"]["n"], read["user"]) == ([3], 1, "alice")
         fingerprint = keys.fingerprint(key)
         assert fingerprint in {s.fingerprint for s in api.list_user_sessions(alice)}
-        assert api.revoke_sessions(alice, [fingerprint]) == 1
+        assert api.revoke_sessions([fingerprint], user=alice) == 1
         assert browser.get("/read/").json() == {"data": {}, "user": None}
         look.close()
         look = redis.cluster.RedisCluster(host="127.0.0.1", port=ports[PRIMARIES])

@@ -10,7 +10,7 @@ import redis
 from django.core.checks import run_checks
 from django.test import AsyncClient, Client
 
-from django_redis_sessions.signals import session_event
+from django_redis_sessions.signals import session_ip_changed
 from django_redis_sessions.storage import keys
 from tests.helpers import index_members, login, redis_key
 
@@ -52,8 +52,8 @@ def test_end_signs_out_a_request_from_another_network(
     assert "IP network changed (203.0.113.0/24 -> 198.51.100.0/24)" in message
     assert "the session was ended" in message
     assert key not in message
-    assert [(e["event"], e["fingerprint"], e["detail"]["action"]) for e in policy_events] == [
-        ("ip_changed", keys.fingerprint(key), "end")
+    assert [(e["signal"], e["fingerprint"], e["action"]) for e in policy_events] == [
+        ("session_ip_changed", keys.fingerprint(key), "end")
     ]
     # Coming back from home does not bring it back.
     assert user_from(client, HOME) is None
@@ -77,12 +77,13 @@ def test_flag_keeps_the_session_and_marks_it(
         response = client.get("/ip-changed/", REMOTE_ADDR="198.51.100.9")
     assert response.json() == {"ip_changed": True, "user": "alice"}
     assert "flagged" in caplog.text
-    assert policy_events[0]["event"] == "ip_changed"
-    assert policy_events[0]["detail"] == {
-        "from": "203.0.113.0/24",
-        "to": "198.51.100.0/24",
-        "action": "flag",
-    }
+    [event] = policy_events
+    assert event["signal"] == "session_ip_changed"
+    assert (event["old_network"], event["new_network"], event["action"]) == (
+        "203.0.113.0/24",
+        "198.51.100.0/24",
+        "flag",
+    )
     # The new address is now the recorded one: the next request is not flagged.
     assert client.get("/ip-changed/", REMOTE_ADDR="198.51.100.9").json()["ip_changed"] is False
 
@@ -182,15 +183,15 @@ async def test_the_async_path_sends_events_with_asend(
     settings.SESSIONS_IP_HEADER_NAME = "HTTP_X_FORWARDED_FOR"
     seen: list[str] = []
 
-    async def receiver(sender: Any, event: str, **kwargs: Any) -> None:
-        seen.append(event)
+    async def receiver(sender: Any, action: str, **kwargs: Any) -> None:
+        seen.append(action)
 
-    session_event.connect(receiver)
+    session_ip_changed.connect(receiver)
     try:
         client = AsyncClient()
         credentials = {"username": "alice", "password": "pw-alice"}
         await client.post("/alogin/", credentials, headers={"x-forwarded-for": HOME})
         await client.get("/aread/", headers={"x-forwarded-for": "198.51.100.9"})
     finally:
-        session_event.disconnect(receiver)
-    assert seen == ["ip_changed"]
+        session_ip_changed.disconnect(receiver)
+    assert seen == ["flag"]

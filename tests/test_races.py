@@ -167,7 +167,7 @@ def test_a_fingerprint_shown_before_a_rotation_still_ends_the_session(
     age(r, session.session_key)
     rotating = SessionStore(session.session_key)
     before_revoking.append(rotating.load)
-    assert api.revoke_sessions(alice, [shown.fingerprint]) == 1
+    assert api.revoke_sessions([shown.fingerprint], user=alice) == 1
     assert rotating.session_key != session.session_key
     assert user_of(rotating.session_key) is None
 
@@ -202,5 +202,5 @@ def test_revoke_session_by_fingerprint_without_a_user_follows_a_rotation(
     age(r, session.session_key)
     rotating = SessionStore(session.session_key)
     before_revoking.append(rotating.load)
-    assert api.revoke_session(fingerprint, alice) is True
+    assert api.revoke_session(fingerprint, user=alice) is True
     assert user_of(rotating.session_key) is None

@@ -96,8 +96,8 @@ def test_an_old_enough_key_is_renewed_and_keeps_everything(
     assert new_key.encode() not in stub
     read(client)
     assert 0 < r.pttl(redis_key(key)) <= 30_000
-    assert [(e["event"], e["fingerprint"], e["detail"]) for e in policy_events] == [
-        ("rotated", keys.fingerprint(new_key), {"from": keys.fingerprint(key)})
+    assert [(e["signal"], e["fingerprint"], e["old_fingerprint"]) for e in policy_events] == [
+        ("session_rotated", keys.fingerprint(new_key), keys.fingerprint(key))
     ]
     assert f"rotated to {keys.fingerprint(new_key)}" in caplog.text
     assert key not in caplog.text

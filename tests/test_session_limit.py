@@ -57,10 +57,10 @@ def test_a_sign_in_beyond_the_limit_ends_the_oldest_session(
     assert [(e["by"], e["fingerprints"], e["user_id"]) for e in revocations] == [
         ("limit", (keys.fingerprint(first_key),), str(alice.pk))
     ]
-    assert [(e["event"], e["fingerprint"]) for e in policy_events] == [
-        ("limit_ended", keys.fingerprint(first_key))
+    assert [(e["signal"], e["action"], e["ended"]) for e in policy_events] == [
+        ("session_limit_reached", "end_oldest", (keys.fingerprint(first_key),))
     ]
-    assert policy_events[0]["detail"]["new_session"] == keys.fingerprint(third_key)
+    assert policy_events[0]["fingerprint"] == keys.fingerprint(third_key)
 
 
 def test_signing_in_again_on_the_same_browser_does_not_count_twice(
@@ -159,7 +159,9 @@ def test_refuse_keeps_the_first_device_and_turns_the_second_away_with_403(
     assert who(second) is None
     assert who(first) == "alice"
     assert index_members(r, alice.pk) == {keys.digest(first_key)}
-    assert [e["event"] for e in policy_events] == ["login_refused"]
+    assert [(e["signal"], e["action"]) for e in policy_events] == [
+        ("session_limit_reached", "refuse")
+    ]
     assert policy_events[0]["user_id"] == str(alice.pk)
 
 

@@ -116,7 +116,7 @@ def boom(*args: Any, **kwargs: Any) -> str:
 
 
 def test_pages_follow_last_activity_and_count_every_session(many, alice):
-    first = api.user_sessions_page(alice, 0, 50)
+    first = api.user_sessions_page(alice, offset=0, limit=50)
     assert first.total == MANY
     assert (first.offset, first.limit) == (0, 50)
     assert [s.fingerprint for s in first.sessions] == [fp(k) for k in many[:50]]
@@ -124,35 +124,35 @@ def test_pages_follow_last_activity_and_count_every_session(many, alice):
     seen = [s.last_seen for s in first.sessions]
     assert seen == sorted(seen, reverse=True)
 
-    last = api.user_sessions_page(alice, 200, 50)
+    last = api.user_sessions_page(alice, offset=200, limit=50)
     assert [s.fingerprint for s in last.sessions] == [fp(k) for k in many[200:]]
     assert (last.total, last.has_next, last.has_previous) == (MANY, False, True)
 
-    middle = api.user_sessions_page(alice, 35, 7)
+    middle = api.user_sessions_page(alice, offset=35, limit=7)
     assert [s.fingerprint for s in middle.sessions] == [fp(k) for k in many[35:42]]
     # A window near the front (offset + limit under an eighth of the sessions)
     # keeps only its entries in order instead of sorting them all: same order.
-    assert [s.fingerprint for s in api.user_sessions_page(alice, 0, 10).sessions] == [
+    assert [s.fingerprint for s in api.user_sessions_page(alice, offset=0, limit=10).sessions] == [
         fp(k) for k in many[:10]
     ]
-    assert [s.fingerprint for s in api.user_sessions_page(alice, 20, 5).sessions] == [
+    assert [s.fingerprint for s in api.user_sessions_page(alice, offset=20, limit=5).sessions] == [
         fp(k) for k in many[20:25]
     ]
 
-    past = api.user_sessions_page(alice, MANY + 100, 50)
+    past = api.user_sessions_page(alice, offset=MANY + 100, limit=50)
     assert (past.sessions, past.total) == ([], MANY)
     counted = api.user_sessions_page(alice, limit=0)
     assert (counted.sessions, counted.total) == ([], MANY)
 
 
 async def test_the_async_twin_reads_the_same_page(many, alice):
-    page = await api.auser_sessions_page(alice, 50, 25, current=many[120])
+    page = await api.auser_sessions_page(alice, offset=50, limit=25, current=many[120])
     assert page.total == MANY
     # The current session is listed first: on page 1, not on this one.
     assert [s.fingerprint for s in page.sessions] == [
         fp(k) for k in [key for key in many if key != many[120]][49:74]
     ]
-    first = await api.auser_sessions_page(alice, 0, 3, current=many[120])
+    first = await api.auser_sessions_page(alice, offset=0, limit=3, current=many[120])
     assert [s.fingerprint for s in first.sessions] == [fp(many[120]), fp(many[0]), fp(many[1])]
     assert [s.current for s in first.sessions] == [True, False, False]
 
@@ -162,7 +162,7 @@ async def test_the_async_twin_reads_the_same_page(many, alice):
 def test_one_round_trip_on_one_server(many, alice, count_round_trips):
     load_scripts()
     before = count_round_trips.round_trips
-    page = api.user_sessions_page(alice, 100, 50)
+    page = api.user_sessions_page(alice, offset=100, limit=50)
     assert count_round_trips.round_trips - before == 1
     assert len(page.sessions) == 50
 
@@ -171,7 +171,7 @@ def test_an_ended_session_is_pruned_from_the_index(r, many, alice):
     gone = many[3]
     r.delete(redis_key(gone))
     assert keys.digest(gone) in index_members(r, alice.pk)
-    page = api.user_sessions_page(alice, 0, 10)
+    page = api.user_sessions_page(alice, offset=0, limit=10)
     assert page.total == MANY - 1
     assert [s.fingerprint for s in page.sessions] == [fp(k) for k in [*many[:3], *many[4:11]]]
     assert keys.digest(gone) not in index_members(r, alice.pk)
@@ -194,7 +194,7 @@ def test_a_session_now_of_another_user_is_not_listed(r, alice, bob):
 
 
 def test_with_data_decodes_the_page_only(many, alice):
-    page = api.user_sessions_page(alice, 10, 5, with_data=True)
+    page = api.user_sessions_page(alice, offset=10, limit=5, with_data=True)
     assert page.data is not None
     assert set(page.data) == {s.fingerprint for s in page.sessions}
     assert all(value and value[SESSION_KEY] == str(alice.pk) for value in page.data.values())
@@ -418,9 +418,11 @@ def test_a_front_window_and_a_full_sort_agree_on_ties(r, alice):
     made = [auth_session(alice, recorded_meta(agent(i), "10.1.0.1")) for i in range(90)]
     for i, key in enumerate(made):
         set_seen(r, key, now - 60 - 10 * (i % 3))  # three groups of 30 equal values
-    everything = [s.fingerprint for s in api.user_sessions_page(alice, 0, 90).sessions]
+    everything = [s.fingerprint for s in api.user_sessions_page(alice, offset=0, limit=90).sessions]
     assert len(everything) == 90
     front = []
     for offset in range(0, 10, 2):  # windows of 2: each under an eighth of 90
-        front += [s.fingerprint for s in api.user_sessions_page(alice, offset, 2).sessions]
+        front += [
+            s.fingerprint for s in api.user_sessions_page(alice, offset=offset, limit=2).sessions
+        ]
     assert front == everything[:10]

@@ -77,7 +77,7 @@ def test_sign_in_lists_the_user_and_each_sign_in_moves_them_up(
     scores = listed(r)
     assert scores[str(alice.pk)] > first
     assert scores[str(alice.pk)] > scores[str(bob.pk)]
-    page = api.session_overview(0, 10)
+    page = api.session_overview(offset=0, limit=10)
     assert [row.user_id for row in page.users] == [str(alice.pk), str(bob.pk)]
     assert page.signed_in_users == 2
     assert [row.sessions for row in page.users] == [2, 1]
@@ -117,7 +117,7 @@ def test_the_last_sign_out_drops_the_user_and_an_earlier_one_does_not(r: Any, al
         assert str(alice.pk) not in listed(r)
     # (On a Cluster the sign-out does not read the users index, so a score younger
     # than the pending window stays until a reader sees the user has no session.)
-    assert api.session_overview(0, 10).users == []
+    assert api.session_overview(offset=0, limit=10).users == []
     assert str(alice.pk) not in listed(r)
 
 
@@ -126,7 +126,7 @@ def test_revoking_all_of_a_users_sessions_drops_the_user(r: Any, alice: Any, bob
         login(Client())
     login(Client(), "bob", "pw-bob")
     assert api.revoke_user_sessions(alice) == 3
-    assert api.session_overview(0, 10).signed_in_users == 1
+    assert api.session_overview(offset=0, limit=10).signed_in_users == 1
     assert list(listed(r)) == [str(bob.pk)]
 
 
@@ -146,7 +146,7 @@ def test_a_user_whose_sessions_idled_out_is_pruned_by_the_next_overview(
     # carol's only session idles out: Redis drops its key, nothing else runs.
     r.delete(redis_key(carol_key))
     assert str(carol.pk) in listed(r)
-    page = api.session_overview(0, 2)
+    page = api.session_overview(offset=0, limit=2)
     # The page is still full: the reader dropped carol and read the page again.
     assert [row.user_id for row in page.users] == [str(alice.pk), str(bob.pk)]
     assert page.signed_in_users == 2
@@ -171,7 +171,7 @@ def test_a_prune_keeps_a_user_who_signed_in_after_the_reader_looked(
     # Her new sign-in raised her score, so the prune of the score the reader saw
     # left her listed, with her new session.
     assert str(alice.pk) in listed(r)
-    rows = {row.user_id: row.sessions for row in api.session_overview(0, 10).users}
+    rows = {row.user_id: row.sessions for row in api.session_overview(offset=0, limit=10).users}
     assert rows == {str(alice.pk): 1, str(bob.pk): 1}
 
 
@@ -198,7 +198,7 @@ def test_clearsessions_lists_users_missing_from_the_index_and_drops_users_withou
     assert scores == {str(alice.pk): 1, str(bob.pk): 1}
     # And the users index now lives as long as the indexes it lists.
     assert r.expiretime(users_key()) >= r.expiretime(index_key(alice)) > 0
-    overview = api.session_overview(0, 10)
+    overview = api.session_overview(offset=0, limit=10)
     assert {row.user_id for row in overview.users} == {str(alice.pk), str(bob.pk)}
 
 
@@ -213,9 +213,9 @@ def test_the_overview_reads_the_same_round_trips_whatever_the_store_holds(
     monkeypatch.setattr(index_ops, "EXACT_TOTALS_LIMIT", 5)
 
     def cost() -> int:
-        api.session_overview(0, 5)  # warm the scripts
+        api.session_overview(offset=0, limit=5)  # warm the scripts
         count_round_trips.round_trips = 0
-        api.session_overview(0, 5)
+        api.session_overview(offset=0, limit=5)
         return int(count_round_trips.round_trips)
 
     for user in users[:10]:
@@ -248,11 +248,11 @@ def test_totals_are_estimated_above_the_limit_and_the_page_says_so(
         session_for(alice)
     for n in range(30):
         Client().post("/write/", f'{{"n": {n}}}', content_type="application/json")
-    exact = api.session_overview(0, 10).totals
+    exact = api.session_overview(offset=0, limit=10).totals
     assert exact.exact
     assert (exact.sessions, exact.signed_in) == (61, 31)
     monkeypatch.setattr(index_ops, "EXACT_TOTALS_LIMIT", 10)
-    estimate = api.session_overview(0, 10).totals
+    estimate = api.session_overview(offset=0, limit=10).totals
     assert not estimate.exact
     assert estimate.sampled > 0
     # A sample of random keys, most of them sessions: near the truth, not exact
@@ -275,8 +275,8 @@ def two_signed_in(alice: Any, bob: Any) -> None:
 async def test_the_async_overview_reads_the_same_page(two_signed_in: None) -> None:
     from asgiref.sync import sync_to_async
 
-    sync = await sync_to_async(api.session_overview)(0, 10)
-    async_ = await api.asession_overview(0, 10)
+    sync = await sync_to_async(api.session_overview)(offset=0, limit=10)
+    async_ = await api.asession_overview(offset=0, limit=10)
     assert len(sync.users) == 2
     assert [(u.user_id, u.sessions, u.signed_in_at) for u in async_.users] == [
         (u.user_id, u.sessions, u.signed_in_at) for u in sync.users
@@ -314,7 +314,7 @@ def test_readers_pruning_while_users_sign_in_and_out_never_hide_a_live_session(
     def read() -> None:
         try:
             while not stop.is_set():
-                api.session_overview(0, 2)
+                api.session_overview(offset=0, limit=2)
                 call_command("clearsessions", verbosity=0)
         except BaseException as exc:
             errors.append(exc)
@@ -338,7 +338,7 @@ def test_readers_pruning_while_users_sign_in_and_out_never_hide_a_live_session(
         assert hidden == []
     call_command("clearsessions", verbosity=0)
     assert unlisted_users(r) == set()
-    page = api.session_overview(0, 10)
+    page = api.session_overview(offset=0, limit=10)
     assert {row.user_id for row in page.users} == {str(u.pk) for u in (alice, bob, carol)}
     call_command("clearsessions", verbosity=0)
     assert listed_without_index(r) == set()
@@ -359,7 +359,7 @@ def test_a_user_with_more_sessions_than_a_page_reads_is_estimated_and_marked(
     for key in keys_[:60]:
         pipe.delete(redis_key(key))
     pipe.execute()
-    rows = {row.user_id: row for row in api.session_overview(0, 10).users}
+    rows = {row.user_id: row for row in api.session_overview(offset=0, limit=10).users}
     estimate = rows[str(alice.pk)]
     assert estimate.estimated
     # 50 random entries of 240, three in four alive: 180 give or take 2 sigma.

@@ -35,6 +35,11 @@ urlpatterns = [
             next_page="/read/",
         ),
     ),
+    path("signup/", views.SignUpView.as_view()),
+    path(
+        "reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(success_url="/read/"),
+    ),
     path(
         "password_change/",
         auth_views.PasswordChangeView.as_view(success_url="/read/"),

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 from django.contrib.auth import aauthenticate, alogin, authenticate, login, logout
+from django.contrib.auth.forms import UserCreationForm
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from django.views.generic import CreateView
 
 
 def read_session(request: HttpRequest) -> JsonResponse:
@@ -116,3 +118,11 @@ def ip_changed(request: HttpRequest) -> JsonResponse:
             "user": request.user.get_username() if request.user.is_authenticated else None,
         }
     )
+
+
+class SignUpView(CreateView):  # type: ignore[type-arg]
+    """A sign-up page (``UserCreationForm``), as a project would have one."""
+
+    form_class = UserCreationForm
+    template_name = "signup.html"
+    success_url = "/read/"

@@ -12,7 +12,8 @@ asks them, and the Redis work they lead to is done by the storage layer
 * ``outage``: ``SESSION_REDIS_ON_OUTAGE``, what a session does without Redis;
 * ``encryption``: ``SESSION_REDIS_ENCRYPTION_KEYS``, encryption at rest;
 * ``audit``: ``SESSIONS_AUDIT``, the per-user trail of session events;
-* ``password_change``: the password "validator" that signs the other sessions
-  out on a password change;
+* ``password_change``: ``SESSIONS_REVOKE_ON_PASSWORD_CHANGE``, the user
+  model's ``post_save`` receiver that signs the other sessions out on a
+  password change;
 * ``events``: the events these decide during a load or save, sent when it ends.
 """

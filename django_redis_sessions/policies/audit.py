@@ -15,9 +15,14 @@ What is recorded, in the log of the user concerned:
   sessions" page or password-change hook ended (``session_revoked``), with
   ``by`` and the ``actor``'s username. A store-wide revocation has no user and is
   not recorded per user;
-* every ``session_event`` (``rotated``, ``limit_ended``, ``login_refused``,
-  ``ip_changed``, ``user_agent_changed``, or an application's own), with its
-  ``detail``.
+* the policies' events, one receiver per signal: ``rotated``
+  (``session_rotated``), ``limit_ended`` (``session_limit_reached`` with
+  ``action="end_oldest"``, one per ended session), ``login_refused``
+  (``session_limit_reached`` with ``action="refuse"``), ``ip_changed``
+  (``session_ip_changed``) and ``user_agent_changed``
+  (``session_user_agent_changed``), with ``by="policy"`` and a ``detail`` of what
+  the policy saw and did;
+* an application's own events, through ``api.record_audit_event()``.
 
 Expiry is not recorded. Redis ends a session by its TTL and tells nobody; the
 user's index entry is pruned later, mostly inside the Lua scripts (by deadline
@@ -61,21 +66,28 @@ from django.contrib.sessions.backends.base import SessionBase
 from ..conf import conf
 from ..exceptions import SessionStoreError
 from ..request_meta import client_meta
-from ..signals import By, Event, session_event, session_revoked
+from ..signals import (
+    By,
+    Event,
+    session_ip_changed,
+    session_limit_reached,
+    session_revoked,
+    session_rotated,
+    session_user_agent_changed,
+)
 from ..storage import Operations, arun, keys, run
 from ..storage.record import META_IP, META_USER_AGENT
 from ..storage.steps import Steps
 
 logger = logging.getLogger("django_redis_sessions")
 
-# The events this module records itself are ``Event.CREATED``, ``Event.SIGNED_OUT``
-# and ``Event.REVOKED`` (``session_event`` adds its own names), with ``by``
-# ``By.LOGIN`` or ``By.LOGOUT``; a revocation keeps its own ``by`` (``"api"``,
-# ``"admin"``...) and a ``session_event`` says ``By.POLICY`` unless it passes ``by=``.
+# Sign-in and sign-out are recorded with ``by`` ``By.LOGIN`` or ``By.LOGOUT``; a
+# revocation keeps its own ``by`` (``"api"``, ``"admin"``...); a policy's event
+# says ``By.POLICY``; an application's own event says what it passes.
 
-#: Revocations recorded from their policy's own ``session_event`` instead (the
-#: session limit sends ``limit_ended``, which also names the new session), so
-#: that one ended session is one event.
+#: Revocations recorded from their policy's own signal instead (the session limit
+#: sends ``session_limit_reached``, recorded as ``limit_ended``, which also names
+#: the new session), so that one ended session is one event.
 _RECORDED_AS_SESSION_EVENTS = frozenset({By.LIMIT})
 
 #: Bounds on what one event may carry: a ``detail`` comes from code we do not
@@ -410,35 +422,97 @@ def on_session_revoked(
     _record_safely(user_id, events)
 
 
-def on_session_event(
+def _record_policy_event(
+    user_id: str | None, event: str, fingerprint: str | None, detail: Mapping[str, Any]
+) -> None:
+    if conf.SESSIONS_AUDIT and user_id:
+        _record_safely(
+            str(user_id),
+            [make_event(event, fingerprint=fingerprint, by=By.POLICY, detail=detail)],
+        )
+
+
+def on_session_rotated(
     sender: Any,
-    event: str = "",
     user_id: str | None = None,
     fingerprint: str | None = None,
-    detail: Mapping[str, Any] | None = None,
+    old_fingerprint: str | None = None,
     **kwargs: Any,
 ) -> None:
-    """``session_event``: the event as sent (``by`` is ``"policy"`` unless given).
+    """``session_rotated``: a ``rotated`` event under the new fingerprint."""
+    _record_policy_event(user_id, Event.ROTATED, fingerprint, {"from": old_fingerprint})
 
-    Optional extra arguments are used when present: ``by``, ``actor`` and
-    ``request`` (for the IP address and user agent).
-    """
-    if not conf.SESSIONS_AUDIT or not user_id or not event:
+
+def on_session_limit_reached(
+    sender: Any,
+    user_id: str | None = None,
+    action: str = "",
+    fingerprint: str | None = None,
+    ended: Sequence[str] = (),
+    limit: int | None = None,
+    **kwargs: Any,
+) -> None:
+    """``session_limit_reached``: ``login_refused``, or one ``limit_ended`` per ended session."""
+    if not conf.SESSIONS_AUDIT or not user_id:
         return
-    ip, agent = _client(kwargs.get("request"))
-    _record_safely(
-        str(user_id),
-        [
-            make_event(
-                event,
-                fingerprint=fingerprint,
-                by=kwargs.get("by") or By.POLICY,
-                actor=kwargs.get("actor"),
-                ip=ip,
-                user_agent=agent,
-                detail=detail,
-            )
-        ],
+    if action == "refuse":
+        _record_policy_event(user_id, Event.LOGIN_REFUSED, fingerprint, {"limit": limit})
+        return
+    now = time.time()
+    detail = {"limit": limit, "new_session": fingerprint}
+    events = [
+        make_event(Event.LIMIT_ENDED, fingerprint=fp, by=By.POLICY, detail=detail, when=now)
+        for fp in ended
+    ]
+    _record_safely(str(user_id), events)
+
+
+def on_session_ip_changed(
+    sender: Any,
+    user_id: str | None = None,
+    fingerprint: str | None = None,
+    old_network: str | None = None,
+    new_network: str | None = None,
+    action: str | None = None,
+    **kwargs: Any,
+) -> None:
+    """``session_ip_changed``: an ``ip_changed`` event."""
+    detail = {"from": old_network, "to": new_network, "action": action}
+    _record_policy_event(user_id, Event.IP_CHANGED, fingerprint, detail)
+
+
+def on_session_user_agent_changed(
+    sender: Any,
+    user_id: str | None = None,
+    fingerprint: str | None = None,
+    action: str | None = None,
+    **kwargs: Any,
+) -> None:
+    """``session_user_agent_changed``: a ``user_agent_changed`` event."""
+    _record_policy_event(user_id, Event.USER_AGENT_CHANGED, fingerprint, {"action": action})
+
+
+def custom_event(
+    event: str,
+    *,
+    fingerprint: Any = None,
+    by: str | None = None,
+    actor: Any = None,
+    request: Any = None,
+    detail: Mapping[Any, Any] | None = None,
+) -> AuditEvent:
+    """An application's own event (``api.record_audit_event``), bounded and cleaned."""
+    if not isinstance(event, str) or not event:
+        raise ValueError(f"An audit event needs a name (a non-empty string), not {event!r}.")
+    ip, agent = _client(request)
+    return make_event(
+        event,
+        fingerprint=fingerprint,
+        by=by,
+        actor=actor,
+        ip=ip,
+        user_agent=agent,
+        detail=detail,
     )
 
 
@@ -450,4 +524,9 @@ def connect_receivers() -> None:
     user_logged_in.connect(on_user_logged_in, dispatch_uid=f"{uid}.login")
     user_logged_out.connect(on_user_logged_out, dispatch_uid=f"{uid}.logout")
     session_revoked.connect(on_session_revoked, dispatch_uid=f"{uid}.revoked")
-    session_event.connect(on_session_event, dispatch_uid=f"{uid}.event")
+    session_rotated.connect(on_session_rotated, dispatch_uid=f"{uid}.rotated")
+    session_limit_reached.connect(on_session_limit_reached, dispatch_uid=f"{uid}.limit")
+    session_ip_changed.connect(on_session_ip_changed, dispatch_uid=f"{uid}.ip")
+    session_user_agent_changed.connect(
+        on_session_user_agent_changed, dispatch_uid=f"{uid}.user_agent"
+    )

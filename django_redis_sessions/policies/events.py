@@ -13,7 +13,15 @@ from typing import Any
 from django.dispatch import Signal
 
 from ..conf import conf
-from ..signals import By, Event, session_event, session_revoked
+from ..signals import (
+    By,
+    Event,
+    session_ip_changed,
+    session_limit_reached,
+    session_revoked,
+    session_rotated,
+    session_user_agent_changed,
+)
 from ..storage import keys
 from ..storage.steps import Call, Steps
 
@@ -61,25 +69,34 @@ class EventQueue:
             what,
             "the session was ended" if action == "end" else "flagged",
         )
-        self.queue(
-            session_event,
-            self.sender,
-            event=event,
-            user_id=user_id or None,
-            fingerprint=fingerprint,
-            detail={**detail, "action": action},
-        )
+        if event == Event.IP_CHANGED:
+            self.queue(
+                session_ip_changed,
+                self.sender,
+                user_id=user_id or None,
+                fingerprint=fingerprint,
+                old_network=detail["from"],
+                new_network=detail["to"],
+                action=action,
+            )
+        else:
+            self.queue(
+                session_user_agent_changed,
+                self.sender,
+                user_id=user_id or None,
+                fingerprint=fingerprint,
+                action=action,
+            )
 
     def rotated(self, old_digest: str, new_digest: str, user_id: str) -> None:
         old, new = keys.fingerprint_of_digest(old_digest), keys.fingerprint_of_digest(new_digest)
         logger.info("Session %s of user %s rotated to %s.", old, user_id or "(anonymous)", new)
         self.queue(
-            session_event,
+            session_rotated,
             self.sender,
-            event=Event.ROTATED,
             user_id=user_id or None,
             fingerprint=new,
-            detail={"from": old},
+            old_fingerprint=old,
         )
 
     def limit_ended(self, user_id: str, new_digest: str, ended: tuple[str, ...]) -> None:
@@ -89,13 +106,14 @@ class EventQueue:
         kwargs = revocation.announce_revocation(user_id, list(ended), By.LIMIT, None)
         if kwargs is not None:
             self.queue(session_revoked, revocation.user_model(), **kwargs)
-        new = keys.fingerprint_of_digest(new_digest)
-        for digest in ended:
-            self.queue(
-                session_event,
-                self.sender,
-                event=Event.LIMIT_ENDED,
-                user_id=user_id,
-                fingerprint=keys.fingerprint_of_digest(digest),
-                detail={"limit": str(conf.SESSIONS_MAX_PER_USER), "new_session": new},
-            )
+        if not ended:
+            return
+        self.queue(
+            session_limit_reached,
+            self.sender,
+            user_id=user_id,
+            action="end_oldest",
+            fingerprint=keys.fingerprint_of_digest(new_digest),
+            ended=tuple(keys.fingerprint_of_digest(digest) for digest in ended),
+            limit=conf.SESSIONS_MAX_PER_USER,
+        )

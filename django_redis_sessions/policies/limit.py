@@ -18,7 +18,7 @@ from django.http import HttpRequest
 
 from ..conf import conf
 from ..exceptions import SessionLimitReached
-from ..signals import Event, session_event
+from ..signals import session_limit_reached
 from ..storage import keys
 
 ENGINE = "django_redis_sessions.backend"
@@ -47,11 +47,12 @@ def enforce_limit_at_login(
         # response signs the browser out rather than leaving it half signed in.
         session.flush()
         request.user = AnonymousUser()
-        session_event.send(
+        session_limit_reached.send(
             sender=type(session),
-            event=Event.LOGIN_REFUSED,
             user_id=str(user.pk),
+            action="refuse",
             fingerprint=fingerprint,
-            detail={"limit": str(conf.SESSIONS_MAX_PER_USER)},
+            ended=(),
+            limit=conf.SESSIONS_MAX_PER_USER,
         )
         raise

@@ -93,7 +93,7 @@ def revoke(request: HttpRequest) -> HttpResponse:
         return _anonymous()
     fingerprint = request.POST.get("fingerprint")
     if fingerprint:
-        ended = api.revoke_sessions(request.user, [fingerprint])
+        ended = api.revoke_sessions([fingerprint], user=request.user)
     else:
         ended = api.revoke_user_sessions(request.user, keep=request)
     return HttpResponse(str(ended), content_type="text/plain")

@@ -298,9 +298,7 @@ def test_no_session_key_appears_anywhere(
 ) -> None:
     settings.SESSIONS_ADMIN_SHOW_DATA = True  # admin pages show session data too
     settings.SESSIONS_USER_AGENT_CHANGE = "flag"
-    settings.AUTH_PASSWORD_VALIDATORS = [
-        {"NAME": "django_redis_sessions.policies.password_change.RevokeSessionsOnPasswordChange"}
-    ]
+    settings.SESSIONS_REVOKE_ON_PASSWORD_CHANGE = True
     root = get_user_model().objects.create_superuser("root", "root@example.com", "pw-root")
     canary = new_key()  # key-shaped, stored in session data: every capture must see it
     with warnings.catch_warnings(record=True) as caught:

@@ -122,7 +122,7 @@ class Command(BaseCommand):
             if options["limit"] is not None:
                 # The page's records only (Redis sorts the headers): a user with
                 # thousands of sessions costs what is shown.
-                page = api.user_sessions_page(user, 0, options["limit"])
+                page = api.user_sessions_page(user, limit=options["limit"])
                 sessions, total = list(page.sessions), page.total
             else:
                 sessions = api.list_user_sessions(user)
