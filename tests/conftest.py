@@ -206,6 +206,7 @@ NOT_ON_CLUSTER = {
     "test_import_sessions.py": "source stores on the plain server (test_cluster.py imports)",
     "test_load.py": "gunicorn with the load app's own settings",
     "test_outages.py": "a server of its own that it stops and restarts",
+    "test_quickstart.py": "a fresh startproject with README's settings, on the plain server",
     "test_sentinel.py": "a primary, a replica and Sentinels of its own",
 }
 
