@@ -46,7 +46,7 @@ import django_redis_sessions
 from .servers import free_port, stop_process
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-SNIPPET = re.compile(r"<!-- snippet: ([\w-]+) -->\n```(\w+)\n(.*?)\n```", re.DOTALL)
+SNIPPET = re.compile(r"<!-- snippet: ([\w-]+) -->\n```([\w+-]+)\n(.*?)\n```", re.DOTALL)
 APP = "django_redis_sessions"
 PASSWORD = "quick-start-pw-1"  # a throwaway user of a throwaway project
 
