@@ -1,10 +1,14 @@
 """Shared fixtures: the real Redis, round-trip counting, and the CI guard.
 
 Tests marked ``real_redis`` need the Redis server named by ``SESSION_REDIS_URL``
-(127.0.0.1:6379 db 9 by default). On a developer machine without Redis they are
-skipped with a reason; with ``DRS_REQUIRE_REAL_REDIS=1`` (set by tox and CI) a
-missing server is an error and *any* skipped test fails the run, so a green CI
-always means the real-Redis tests ran.
+(``DRS_TEST_REDIS_URL``, 127.0.0.1:6379 db 9 by default). When nothing answers
+there and a ``redis-server`` binary is on PATH, the run starts its own on a free
+loopback port (nothing persisted, its log in a temporary directory), points the
+settings at it, exports its URL as ``DRS_TEST_REDIS_URL`` for subprocesses (and
+xdist workers), and stops it at the end. Without a server or a binary, the
+real-Redis tests are skipped with a reason; with ``DRS_REQUIRE_REAL_REDIS=1`` (set
+by tox and CI) that is an error and *any* skipped test fails the run, so a green
+CI always means the real-Redis tests ran.
 
 With ``DRS_TEST_INSTALLED=1`` (set by tox) the run fails unless
 ``django_redis_sessions`` is the installed wheel in site-packages, not the checkout.
@@ -14,8 +18,11 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import site
+import subprocess
 import sysconfig
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,7 +39,7 @@ import django_redis_sessions
 from django_redis_sessions.conf import conf
 from django_redis_sessions.storage import connection
 
-from .servers import free_port, redis_cluster, redis_server
+from .servers import free_port, redis_cluster, redis_server, start_test_redis, stop_process
 
 REQUIRE_REAL_REDIS = os.environ.get("DRS_REQUIRE_REAL_REDIS") == "1"
 TEST_INSTALLED = os.environ.get("DRS_TEST_INSTALLED") == "1"
@@ -60,12 +67,65 @@ def _installed_package_problems() -> list[str]:
     return problems
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def pytest_report_header(config: pytest.Config) -> list[str]:
     where = Path(django_redis_sessions.__file__).resolve().parent
-    return f"django_redis_sessions: {where}"
+    lines = [f"django_redis_sessions: {where}"]
+    if _OWN_REDIS is not None:
+        lines.append(
+            f"test Redis: none answered at {_OWN_REDIS[1]}; started redis-server at "
+            f"{settings.SESSION_REDIS_URL} (log: {_OWN_REDIS[2]})"
+        )
+    else:
+        lines.append(f"test Redis: {settings.SESSION_REDIS_URL}")
+    return lines
+
+
+def _ping(url: str) -> bool:
+    client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+#: The redis-server this run started (process, the URL that did not answer, its log).
+_OWN_REDIS: tuple[subprocess.Popen[bytes], str, Path] | None = None
+
+
+def _ensure_test_redis() -> None:
+    """No Redis at the configured URL: start one, if there is a binary to start.
+
+    The settings (``SESSION_REDIS_URL``, the ``redis`` cache) are pointed at it, and
+    ``DRS_TEST_REDIS_URL`` is exported, so that the tests' subprocesses and xdist
+    workers (which inherit the environment and import ``tests.settings`` afresh) find
+    this server instead of starting their own.
+    """
+    global _OWN_REDIS
+    configured = settings.SESSION_REDIS_URL
+    if _ping(configured) or shutil.which("redis-server") is None:
+        return
+    # The database number the configured URL names (db 9 by default), on the new port.
+    database = redis.connection.parse_url(configured).get("db", 0)
+    folder = Path(tempfile.mkdtemp(prefix="drs-test-redis-"))
+    process, port = start_test_redis(folder)
+    url = f"redis://127.0.0.1:{port}/{database}"
+    _OWN_REDIS = (process, configured, folder / "redis-server.log")
+    os.environ["DRS_TEST_REDIS_URL"] = url
+    settings.SESSION_REDIS_URL = url
+    caches = settings.CACHES
+    if "redis" in caches:
+        caches["redis"]["LOCATION"] = url
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _OWN_REDIS is not None:
+        stop_process(_OWN_REDIS[0])
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _ensure_test_redis()
     if not TEST_INSTALLED:
         return
     problems = _installed_package_problems()
@@ -119,13 +179,7 @@ def async_client() -> redis.asyncio.Redis:
 
 
 def _redis_available() -> bool:
-    client = redis.Redis.from_url(settings.SESSION_REDIS_URL, socket_timeout=1)
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
-    finally:
-        client.close()
+    return _ping(settings.SESSION_REDIS_URL)
 
 
 _AVAILABLE: bool | None = None
@@ -152,6 +206,7 @@ NOT_ON_CLUSTER = {
     "test_import_sessions.py": "source stores on the plain server (test_cluster.py imports)",
     "test_load.py": "gunicorn with the load app's own settings",
     "test_outages.py": "a server of its own that it stops and restarts",
+    "test_quickstart.py": "a fresh startproject with README's settings, on the plain server",
     "test_sentinel.py": "a primary, a replica and Sentinels of its own",
 }
 
@@ -179,10 +234,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     if REQUIRE_REAL_REDIS:
         raise pytest.UsageError(
-            f"DRS_REQUIRE_REAL_REDIS=1 but Redis at {settings.SESSION_REDIS_URL} is not "
-            "answering: start it (see README) instead of skipping the real-Redis tests."
+            f"DRS_REQUIRE_REAL_REDIS=1 but no Redis answers at {settings.SESSION_REDIS_URL} "
+            "and there is no redis-server binary on PATH to start one: install Redis "
+            "(e.g. apt install redis-server), or point DRS_TEST_REDIS_URL at a running "
+            "server, instead of skipping the real-Redis tests."
         )
-    skip = pytest.mark.skip(reason=f"no Redis at {settings.SESSION_REDIS_URL}")
+    skip = pytest.mark.skip(
+        reason=f"no Redis at {settings.SESSION_REDIS_URL} and no redis-server binary to start"
+    )
     for item in items:
         if "real_redis" in item.keywords:
             item.add_marker(skip)

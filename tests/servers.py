@@ -32,6 +32,44 @@ def stop_process(process: subprocess.Popen[Any], timeout: float = 10) -> None:
         process.wait(timeout=timeout)
 
 
+def start_test_redis(folder: Path, timeout: float = 10) -> tuple[subprocess.Popen[bytes], int]:
+    """Start the suite's own ``redis-server`` on a free loopback port; return it and the port.
+
+    Nothing is persisted (``--save ""``, ``--appendonly no``); its log and working
+    directory are ``folder``. Raises ``RuntimeError`` (with the log's tail) if it does
+    not answer within ``timeout`` seconds.
+    """
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not on PATH")
+    port = free_port()
+    log = folder / "redis-server.log"
+    process = subprocess.Popen(
+        [
+            binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--dir", str(folder), "--logfile", str(log),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + timeout
+    while True:
+        client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=0.5)
+        try:
+            if client.ping():
+                return process, port
+        except redis.RedisError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                stop_process(process)
+                tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+                raise RuntimeError(
+                    f"redis-server on 127.0.0.1:{port} did not answer (log: {log}):\n{tail}"
+                ) from None
+            time.sleep(0.05)
+        finally:
+            client.close()
+
+
 @contextmanager
 def redis_server(*args: str, ping: dict[str, Any] | None = None, tmp: Path) -> Iterator[None]:
     """Run ``redis-server`` with ``args`` until the block ends; wait until it answers."""

@@ -31,11 +31,12 @@ async def around_trip() -> None:
 
 
 def test_url_db_number_is_used(r, settings):
-    settings.SESSION_REDIS_URL = "redis://127.0.0.1:6379/11"
+    # The test server's host and port (the suite may have started its own), db 11.
+    settings.SESSION_REDIS_URL = settings.SESSION_REDIS_URL.rsplit("/", 1)[0] + "/11"
     s = SessionStore()
     s["v"] = 1
     s.save()
-    other_db = redis.Redis(db=11)
+    other_db = redis.Redis.from_url(settings.SESSION_REDIS_URL)
     written = list(other_db.scan_iter(match=f"{settings.SESSION_REDIS_PREFIX}:s:*"))
     other_db.delete(*written)
     assert len(written) == 1
