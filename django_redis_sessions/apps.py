@@ -32,9 +32,30 @@ class DjangoRedisSessionsConfig(AppConfig):
         from .policies import audit
 
         audit.connect_receivers()
-        # The user admin's "Sessions (n)" link, without replacing any template: by
-        # now django.contrib.admin (listed before this app) has found every admin.
+        # The user admin's "Sessions (n)" link, without replacing any template.
         if apps.is_installed("django.contrib.admin") and apps.is_installed("django.contrib.auth"):
             from .admin import link_user_admin
 
+            _discover_admins_first(self)
             link_user_admin()
+
+
+def _discover_admins_first(ours: AppConfig) -> None:
+    """Have every app's ``admin.py`` imported before the user admin is linked.
+
+    ``django.contrib.admin``'s own ``ready()`` imports them (autodiscover), and
+    ready() methods run in INSTALLED_APPS order: listed below the admin, this app
+    finds them done. Listed above it, this app runs autodiscover itself, so the
+    link does not depend on where the app sits (the admin's later call finds the
+    modules imported and registers nothing twice). A project that chose
+    ``SimpleAdminConfig`` (no autodiscover) is left as it is.
+    """
+    from django.contrib.admin import autodiscover
+    from django.contrib.admin.apps import AdminConfig
+
+    names = [config.name for config in apps.get_app_configs()]
+    admin_config = apps.get_app_config("admin")
+    if names.index(ours.name) < names.index(admin_config.name) and isinstance(
+        admin_config, AdminConfig
+    ):
+        autodiscover()

@@ -323,13 +323,24 @@ INSTALLED_APPS = [a for a in INSTALLED_APPS if a != "django_redis_sessions"]
 """
 
 
+#: Prints whether the admin registered for the user model has the sessions link.
+LINKED = (
+    "from django.contrib import admin; from django.contrib.auth import get_user_model; "
+    "from django_redis_sessions.admin import UserSessionsAdminMixin; "
+    "found = admin.site.get_model_admin(get_user_model()); "
+    "print('linked' if isinstance(found, UserSessionsAdminMixin) else 'not linked', "
+    "type(found).__name__)"
+)
+
+
 @pytest.mark.real_redis
 @pytest.mark.parametrize(
     ("placement", "warned"),
     [
         # Below django.contrib.sessions: Django's clearsessions would run, silently.
         ('INSTALLED_APPS.append("django_redis_sessions")', True),
-        # Above everything, even django.contrib.admin and auth: all works.
+        # Above everything, even django.contrib.admin and auth: all works (the app
+        # runs the admin's autodiscover itself before linking the user admin).
         ('INSTALLED_APPS.insert(0, "django_redis_sessions")', False),
     ],
     ids=["last", "first"],
@@ -340,6 +351,9 @@ def test_the_app_elsewhere_in_installed_apps(
     module = f"order_{secrets.token_hex(3)}"
     (project / "mysite" / f"{module}.py").write_text(ORDER_MODULE.format(placement=placement))
     check = run(project, "check", "--settings", f"mysite.{module}")
+    # Wherever the app sits, the user admin gets its "Sessions (n)" link.
+    linked = run(project, "shell", "--settings", f"mysite.{module}", "-c", LINKED).stdout
+    assert linked.strip().splitlines()[-1] == "linked UserAdmin"
     if warned:
         assert f"?: ({APP}.W012)" in check.stderr
         assert f'HINT: Move "{APP}" above "django.contrib.sessions".' in check.stderr
