@@ -478,6 +478,7 @@ def test_checks_are_silent_with_another_engine(settings, engine):
 SECURITY_CHECKS = {
     "check_renamed_settings",
     "check_unknown_settings",
+    "check_removed_validator",
     "check_absolute_age",
     "check_idle_age",
     "check_absolute_against_idle",
@@ -503,8 +504,9 @@ SECURITY_CHECKS = {
     "check_cookie_flags",
     "check_redis_tls",
 }
-#: Django's compatibility tag means a setting from an earlier version: E039 only.
-COMPATIBILITY_CHECKS = {"check_renamed_settings"}
+#: Django's compatibility tag means configuration from an earlier version: E039
+#: (an old setting name) and E040 (the removed password validator).
+COMPATIBILITY_CHECKS = {"check_renamed_settings", "check_removed_validator"}
 
 
 def _name(check: object) -> str:
@@ -630,3 +632,41 @@ def test_names_outside_our_prefixes_are_not_ours(settings):
     settings.SESSION_SAVE_EVERY_REQUEST = True  # Django's
     settings.SESSIONREDIS_URL = "x"  # no prefix of ours: not our business
     assert check_settings() == []
+
+
+# -- the removed password validator (E040) --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "django_redis_sessions.policies.password_change.RevokeSessionsOnPasswordChange",
+        "django_redis_sessions.auth.RevokeSessionsOnPasswordChange",
+    ],
+)
+def test_the_removed_password_validator_is_an_error_saying_to_remove_it(settings, name):
+    from django.core.checks import run_checks
+
+    settings.AUTH_PASSWORD_VALIDATORS = [
+        {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+        {"NAME": name},
+    ]
+    ours = [m for m in run_checks() if m.id.startswith("django_redis_sessions.")]
+    assert [m.id for m in ours] == ["django_redis_sessions.E040"]
+    assert name in ours[0].msg
+    assert ours[0].hint.startswith("Remove the entry")
+    # Even with another session engine: Django would still fail to import it.
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.db"
+    assert [m.id for m in run_checks() if m.id.startswith("django_redis_sessions.")] == [
+        "django_redis_sessions.E040"
+    ]
+
+
+def test_other_password_validators_pass(settings):
+    from django.core.checks import run_checks
+
+    settings.AUTH_PASSWORD_VALIDATORS = [
+        {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+        {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    ]
+    assert not [m for m in run_checks() if m.id == "django_redis_sessions.E040"]

@@ -47,6 +47,7 @@ __all__ = ["DEPLOY_CHECKS", "ENGINE", "SETTINGS_CHECKS", "check_deploy", "check_
 SETTINGS_CHECKS: tuple[tuple[Check, tuple[str, ...]], ...] = (
     (names.check_renamed_settings, (Tags.compatibility, Tags.security)),
     (names.check_unknown_settings, (Tags.security,)),
+    (names.check_removed_validator, (Tags.compatibility, Tags.security)),
     (installation.check_app_order, ()),
     (connection.check_url, ()),
     (connection.check_prefix, ()),

@@ -83,6 +83,12 @@ UNKNOWN_SETTING = _id(
     "a setting whose name starts with `SESSIONS_` or `SESSION_REDIS_` is none of this "
     "app's (a typo): it has no effect. The hint says which setting it likely meant",
 )
+REMOVED_PASSWORD_VALIDATOR = _id(
+    "E040",
+    "`AUTH_PASSWORD_VALIDATORS` still lists the password validator that signed other "
+    "sessions out before 0.1.0 (Django would fail to import it); a `post_save` receiver "
+    "does that now, `SESSIONS_REVOKE_ON_PASSWORD_CHANGE`",
+)
 
 # -- where the sessions are and how we reach them (connection.py) -----------------------
 URL_INVALID = _id(

@@ -90,3 +90,35 @@ def check_unknown_settings() -> list[CheckMessage]:
             )
         )
     return messages
+
+
+#: The password validator that signed other sessions out before 0.1.0, under both
+#: of the paths it had; a ``post_save`` receiver does that now
+#: (``SESSIONS_REVOKE_ON_PASSWORD_CHANGE``).
+REMOVED_VALIDATORS = frozenset(
+    {
+        "django_redis_sessions.policies.password_change.RevokeSessionsOnPasswordChange",
+        "django_redis_sessions.auth.RevokeSessionsOnPasswordChange",
+    }
+)
+
+
+def check_removed_validator(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E040 for the removed validator still in ``AUTH_PASSWORD_VALIDATORS``.
+
+    Whatever the engine: Django imports the validators on the first password form
+    or ``set_password`` check, and would fail there with an ImportError.
+    """
+    listed = getattr(settings, "AUTH_PASSWORD_VALIDATORS", None) or []
+    names = [entry.get("NAME") for entry in listed if isinstance(entry, dict)]
+    return [
+        Error(
+            f"AUTH_PASSWORD_VALIDATORS names {name}, which was removed in 0.1.0: Django "
+            "would fail to import it on the first password form.",
+            hint="Remove the entry: a saved password change signs the other sessions out "
+            "by itself now (SESSIONS_REVOKE_ON_PASSWORD_CHANGE, on by default).",
+            id=ids.REMOVED_PASSWORD_VALIDATOR,
+        )
+        for name in names
+        if name in REMOVED_VALIDATORS
+    ]
