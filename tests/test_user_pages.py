@@ -751,7 +751,7 @@ def test_page_structure_and_accessibility(r, alice, three):
     html = response.content.decode()
     page = Page(html)
 
-    assert '<html lang="en">' in html
+    assert '<html lang="en-us" dir="ltr">' in html  # the active language (LANGUAGE_CODE)
     assert "<title>Your sessions</title>" in html
     assert page.h1 == ["Your sessions"]
     assert page.captions == ["Signed-in sessions"]
