@@ -6,6 +6,7 @@ import json
 
 from django.contrib.auth import aauthenticate, alogin, authenticate, login, logout
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template import RequestContext, Template
 from django.views.decorators.csrf import csrf_exempt
 
 
@@ -116,3 +117,29 @@ def ip_changed(request: HttpRequest) -> JsonResponse:
             "user": request.user.get_username() if request.user.is_authenticated else None,
         }
     )
+
+
+#: A page that shows ``request.session_ended`` itself, then the messages.
+_NOTICE_PAGE = (
+    "{% if request.session_ended %}<p id='ended'>Signed out elsewhere</p>{% endif %}"
+    "{% for message in messages %}<p class='message {{ message.tags }}'>{{ message }}</p>"
+    "{% endfor %}"
+)
+#: A page that shows only the messages.
+_MESSAGES_PAGE = (
+    "{% for message in messages %}<p class='message {{ message.tags }}'>{{ message }}</p>"
+    "{% endfor %}"
+)
+
+
+def notice_page(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(Template(_NOTICE_PAGE).render(RequestContext(request)))
+
+
+def messages_page(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(Template(_MESSAGES_PAGE).render(RequestContext(request)))
+
+
+async def amessages_page(request: HttpRequest) -> HttpResponse:
+    await request.auser()
+    return HttpResponse(Template(_MESSAGES_PAGE).render(RequestContext(request)))
