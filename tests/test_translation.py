@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import translation
 
 import django_redis_sessions
 
@@ -133,6 +134,13 @@ def test_the_wheel_ships_the_catalogues() -> None:
 @pytest.mark.real_redis
 @pytest.mark.django_db
 def test_the_pages_speak_the_browsers_language(r: Any, alice: Any, settings: Any) -> None:
+    # LocaleMiddleware activates the browser's language in this thread and leaves it
+    # active after the response: give the tests that follow theirs back.
+    with translation.override(translation.get_language()):
+        _pages_in_german_and_english(settings)
+
+
+def _pages_in_german_and_english(settings: Any) -> None:
     settings.MIDDLEWARE = [
         *settings.MIDDLEWARE[:2],
         "django.middleware.locale.LocaleMiddleware",

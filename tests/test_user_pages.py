@@ -840,7 +840,10 @@ def test_base_template_setting(r, alice, custom_base):
     page = Page(html)
     assert page.h1 == ["Your sessions"]
     assert page.fingerprints == [fp(key)]
-    assert "visually-hidden {" not in html  # the default base's styles are gone
+    # The default base's frame and styles are gone; the list keeps its own styles.
+    assert 'id="drs-back"' not in html
+    assert "--drs-fg" not in html
+    assert ".drs-sessions td[data-label]::before" in html
 
 
 def test_base_template_setting_change_is_picked_up(r, alice, settings, custom_base):
