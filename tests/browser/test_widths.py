@@ -199,3 +199,55 @@ def test_example_project_fits_a_phone(
     expect(admin.get_by_role("heading", name="Site administration")).to_be_visible()
     check(admin, shot, "/admin/", "demo-admin-index")
     check(admin, shot, OVERVIEW, "demo-admin-overview", table="#result_list")
+
+
+def test_example_project_tells_a_browser_signed_out_elsewhere(
+    demo: ExampleServer, browser_contexts: Callable[..., BrowserContext], shot: Any
+) -> None:
+    laptop = browser_contexts(base_url=demo.url, viewport=DESKTOP).new_page()
+    phone = browser_contexts(
+        base_url=demo.url, viewport=PHONE, user_agent=CHROME_ANDROID
+    ).new_page()
+    for page in (laptop, phone):
+        page.goto("/accounts/login/")
+        page.get_by_label("Username").fill("cho")
+        page.get_by_label("Password").fill("cho-demo")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("heading", name="Hello, cho")).to_be_visible()
+
+    # The laptop signs the phone out from "your sessions".
+    laptop.goto("/account/sessions/")
+    laptop.locator("tr.drs-session", has_text="Pixel 8").get_by_role(
+        "button", name="Sign out"
+    ).click()
+    expect(laptop.get_by_role("status")).to_have_text("That session was signed out.")
+
+    # The phone's next page says so, once.
+    phone.reload()
+    expect(phone.locator("#session-ended")).to_contain_text("You were signed out")
+    expect(phone.get_by_role("heading", name="Hello, visitor")).to_be_visible()
+    fits(phone)
+    shot(phone, "demo-signed-out-elsewhere-390")
+    phone.reload()
+    expect(phone.locator("#session-ended")).to_have_count(0)
+
+    # A page that needs a sign-in sends the next one to the login page, which says it.
+    laptop.context.clear_cookies()
+    laptop.goto("/")
+    laptop.goto("/accounts/login/")
+    laptop.get_by_label("Username").fill("cho")
+    laptop.get_by_label("Password").fill("cho-demo")
+    laptop.get_by_role("button", name="Sign in").click()
+    expect(laptop.get_by_role("heading", name="Hello, cho")).to_be_visible()
+    phone.goto("/accounts/login/")
+    phone.get_by_label("Username").fill("cho")
+    phone.get_by_label("Password").fill("cho-demo")
+    phone.get_by_role("button", name="Sign in").click()
+    expect(phone.get_by_role("heading", name="Hello, cho")).to_be_visible()
+    laptop.goto("/account/sessions/")
+    laptop.get_by_role("button", name="Sign out all other sessions").click()
+    phone.goto("/account/sessions/")
+    expect(phone).to_have_url(re.compile(r"/accounts/login/\?next=/account/sessions/$"))
+    expect(phone.get_by_role("status")).to_have_text("You were signed out. Please sign in again.")
+    fits(phone)
+    shot(phone, "demo-sign-in-after-sign-out-elsewhere-390")
