@@ -126,6 +126,26 @@ def test_a_signed_in_browser_that_signs_itself_out_sees_no_notice(r, alice):
     assert laptop.get("/messages/").content.decode() == ""
 
 
+def test_header_clients_get_no_notice(r, alice, settings):
+    settings.SESSION_REDIS_HEADER = "X-Session-Id"
+    settings.MIDDLEWARE = [
+        "django_redis_sessions.middleware.HeaderSessionMiddleware"
+        if m == "django.contrib.sessions.middleware.SessionMiddleware"
+        else m
+        for m in settings.MIDDLEWARE
+    ]
+    laptop, _, phone, phone_key = two_devices()
+    revoke_from(laptop, phone_key)
+    api_client = Client()
+    response = api_client.get("/notice/", headers={"X-Session-Id": phone_key})
+    assert response["X-Session-Id"] == ""  # "forget your key": it was seen as ended
+    assert response.content.decode() == ""
+    assert "messages" not in response.cookies
+    # The same key as a cookie is told.
+    phone.cookies["sessionid"] = phone_key
+    assert "<p id='ended'>" in phone.get("/notice/").content.decode()
+
+
 def _prefix() -> str:
     from django_redis_sessions.conf import conf
 
