@@ -47,6 +47,8 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from . import api
 from .conf import conf
@@ -94,10 +96,16 @@ class UserRow:
     signed_in_at: datetime | None = None
 
 
+def _revoked(count: int) -> str:
+    return ngettext("%(count)d session revoked.", "%(count)d sessions revoked.", count) % {
+        "count": count
+    }
+
+
 def user_label(user: AbstractBaseUser | None, user_id: str) -> str:
     if user is None:
-        return f"deleted user (id {user_id})"
-    return f"{user.get_username()} (id {user_id})"
+        return _("deleted user (id %(id)s)") % {"id": user_id}
+    return _("%(username)s (id %(id)s)") % {"username": user.get_username(), "id": user_id}
 
 
 def _email_field(model: type[Model]) -> str | None:
@@ -197,8 +205,10 @@ def sessions_link(user: Any, site_name: str = "admin") -> str:
         # limit=0: the count only (Redis reads the headers; no record is sent).
         count = str(api.user_sessions_page(user, limit=0).total)
     except SessionStoreError:
-        count = "unavailable"
-    return format_html('<a href="{}" id="user-sessions-link">Sessions ({})</a>', url, count)
+        count = _("unavailable")
+    # Translators: the link to a user's sessions; {count} is how many, or "unavailable".
+    label = _("Sessions ({count})").format(count=count)
+    return format_html('<a href="{}" id="user-sessions-link">{}</a>', url, label)
 
 
 class UserSessionsAdminMixin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -231,9 +241,9 @@ class UserSessionsAdminMixin(admin.ModelAdmin):  # type: ignore[type-arg]
         fieldsets = super().get_fieldsets(request, obj)
         if not self._shows_sessions(request, obj) or _mentions(fieldsets, SESSIONS_FIELD):
             return fieldsets
-        return [*fieldsets, ("Sessions", {"fields": [SESSIONS_FIELD]})]
+        return [*fieldsets, (gettext_lazy("Sessions"), {"fields": [SESSIONS_FIELD]})]
 
-    @admin.display(description="Sessions")
+    @admin.display(description=gettext_lazy("Sessions"))
     def redis_sessions_link(self, obj: Any) -> str:
         if obj is None or getattr(obj, "pk", None) is None:
             return ""
@@ -271,6 +281,20 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_per_page = 50
 
     # -- permissions -----------------------------------------------------------
+
+    def get_model_perms(self, request: HttpRequest) -> dict[str, bool]:
+        """What the admin index offers: "View", never "Add" or "Change".
+
+        There is nothing to add or change (revoking happens on the pages the
+        "View" link leads to), so the index shows Django's view-only link even to
+        someone who may revoke sessions.
+        """
+        return {
+            "add": False,
+            "change": False,
+            "delete": False,
+            "view": self.has_view_permission(request),
+        }
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm(VIEW_PERMISSION)
@@ -313,7 +337,7 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             try:
                 response: HttpResponse = view(request, *args, **kwargs)
             except SessionStoreError as exc:
-                context = self._context(request, "Session store unavailable", error=str(exc))
+                context = self._context(request, _("Session store unavailable"), error=str(exc))
                 return TemplateResponse(
                     request, "django_redis_sessions/admin/unavailable.html", context, status=503
                 )
@@ -355,7 +379,9 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             # the form's own error (and without echoing the search into the page).
             query = ""
             for error in search.errors.get("q", []):
-                self.message_user(request, f"Search not run: {error}", messages.ERROR)
+                self.message_user(
+                    request, _("Search not run: %(error)s") % {"error": error}, messages.ERROR
+                )
         per_page = self.list_per_page
         page: Page[Any]
         if query:
@@ -385,7 +411,7 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         rows = self._rows(shown)
         context = self._context(
             request,
-            "Sessions",
+            _("Sessions"),
             overview=overview,
             totals=overview.totals,
             users_with_sessions=overview.signed_in_users,
@@ -456,7 +482,7 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         try:
             return user_id_of(user_pk(unquote(quoted)))
         except ValueError:
-            raise Http404("No such user.") from None
+            raise Http404(_("No such user.")) from None
 
     def user_view(self, request: HttpRequest, user_id: str) -> HttpResponse:
         self._require(request, VIEW_PERMISSION)
@@ -465,7 +491,7 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             self._require(request, REVOKE_PERMISSION)
             fingerprints = request.POST.getlist("fingerprint")
             if not fingerprints:
-                self.message_user(request, "No session was selected.", messages.WARNING)
+                self.message_user(request, _("No session was selected."), messages.WARNING)
             else:
                 self._revoke_selected(request, user_id, fingerprints)
             return HttpResponseRedirect(self._user_url(user_id))
@@ -490,7 +516,7 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         ]
         context = self._context(
             request,
-            f"Sessions of {user_label(user, user_id)}",
+            _("Sessions of %(user)s") % {"user": user_label(user, user_id)},
             subject=user_label(user, user_id),
             rows=rows,
             total=result.total,
@@ -525,17 +551,16 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             self.message_user(request, str(exc), messages.ERROR)
             return
         if ended:
-            plural = "session" if ended == 1 else "sessions"
-            self.message_user(request, f"{ended} {plural} revoked.", messages.SUCCESS)
+            self.message_user(request, _revoked(ended), messages.SUCCESS)
         else:
-            self.message_user(request, "Those sessions had already ended.", messages.WARNING)
+            self.message_user(request, _("Those sessions had already ended."), messages.WARNING)
 
     @staticmethod
     def _shown(data: dict[str, Any], fingerprint: str) -> str:
         if fingerprint not in data:
-            return "(the session has ended)"
+            return _("(the session has ended)")
         if data[fingerprint] is None:
-            return "(the stored data cannot be decoded)"
+            return _("(the stored data cannot be decoded)")
         # repr() for anything JSON cannot show (a custom serializer may store any type).
         return json.dumps(data[fingerprint], indent=2, sort_keys=True, default=repr)
 
@@ -546,8 +571,7 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         user_id = self._user_id(user_id)
         if request.method == "POST":
             ended = api.revoke_user_sessions(user_id, by=By.ADMIN, actor=request.user)
-            plural = "session" if ended == 1 else "sessions"
-            self.message_user(request, f"{ended} {plural} revoked.", messages.SUCCESS)
+            self.message_user(request, _revoked(ended), messages.SUCCESS)
             return HttpResponseRedirect(self._user_url(user_id))
         user = users_by_id([user_id]).get(user_id)
         # The first page only, and how many there are: the list is a reminder, and
@@ -555,7 +579,7 @@ class RedisSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         first = api.user_sessions_page(user_id, limit=self.list_per_page, current=request)
         context = self._context(
             request,
-            "Are you sure?",
+            _("Are you sure?"),
             subject=user_label(user, user_id),
             sessions=first.sessions,
             total=first.total,

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from django.apps import AppConfig, apps
+from django.utils.translation import gettext_lazy as _
 
 
 class DjangoRedisSessionsConfig(AppConfig):
     name = "django_redis_sessions"
-    verbose_name = "Redis sessions"
+    verbose_name = _("Redis sessions")
     default_auto_field = "django.db.models.AutoField"
 
     def ready(self) -> None:

@@ -6,6 +6,7 @@ The API re-exports :class:`AmbiguousFingerprint` (``api.AmbiguousFingerprint``).
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
+from django.utils.translation import ngettext
 
 __all__ = [
     "AmbiguousFingerprint",
@@ -72,10 +73,15 @@ class SessionLimitReached(PermissionDenied):
     """
 
     def __init__(self, limit: int) -> None:
-        noun = "session" if limit == 1 else "sessions"
         super().__init__(
-            f"You are already signed in on {limit} {noun}, the most allowed. Sign out "
-            "on another device first."
+            ngettext(
+                "You are already signed in on %(limit)d session, the most allowed. Sign "
+                "out on another device first.",
+                "You are already signed in on %(limit)d sessions, the most allowed. Sign "
+                "out on another device first.",
+                limit,
+            )
+            % {"limit": limit}
         )
         self.limit = limit
 

@@ -34,6 +34,25 @@ On every request that carries a session cookie it
 
 Sync and async: under ASGI it awaits the engine's native async load.
 
+"You were signed out"
+---------------------
+
+A browser whose cookie names a session that has ended (revoked from another
+device or by an admin, signed out by a password change elsewhere, expired) is
+told so on its next page, instead of silently finding itself signed out. The
+load above shows it: the cookie named a session, and Redis had none under it
+(nothing is read for this; an unreachable Redis tells nothing). Then
+
+* ``request.session_ended`` is true (it is false on every other request), for
+  templates: ``{% if request.session_ended %}...{% endif %}``;
+* unless a template showed that, a message (``SESSION_ENDED_MESSAGE``, level
+  ``INFO``) goes to Django's messages framework, when it is installed, for the
+  page the browser opens next (the login page a redirect leads to, typically).
+
+The browser's cookie is then deleted by ``SessionMiddleware`` (the session is
+empty), so the notice comes once. A visitor who never had a session, or whose
+cookie was malformed, sees nothing. Header requests (API clients) get neither.
+
 Sessions by header, for API clients
 -----------------------------------
 
@@ -97,9 +116,12 @@ from typing import Any, TypeVar, cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.messages.storage.base import BaseStorage
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.cache import has_vary_header, patch_vary_headers
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.debug import sensitive_variables
 
@@ -109,13 +131,38 @@ from .request_meta import client_meta
 
 __all__ = [
     "FROM_HEADER",
+    "SESSION_ENDED_MESSAGE",
     "HeaderSessionMiddleware",
     "SessionActivityMiddleware",
+    "SessionEnded",
     "csrf_exempt_for_header_clients",
     "session_from_header",
 ]
 
 _GetResponse = Callable[[HttpRequest], Any]
+
+#: What a browser signed out elsewhere is told (through Django's messages).
+SESSION_ENDED_MESSAGE = _("You were signed out. Please sign in again.")
+
+
+class SessionEnded:
+    """``request.session_ended``: true when the request's cookie named a session that
+    has ended. Reading it as true (``{% if request.session_ended %}``) counts as
+    having told the user, so no message is queued as well."""
+
+    __slots__ = ("ended", "shown")
+
+    def __init__(self, ended: bool = False) -> None:
+        self.ended = ended
+        self.shown = False
+
+    def __bool__(self) -> bool:
+        if self.ended:
+            self.shown = True
+        return self.ended
+
+    def __repr__(self) -> str:
+        return f"<SessionEnded {self.ended}>"
 
 
 class SessionActivityMiddleware:
@@ -134,17 +181,21 @@ class SessionActivityMiddleware:
         session = self._prepare(request)
         if session is not None:
             session.touch()
+        self._note_ended(request, session)
         response: HttpResponseBase = self.get_response(request)
         self._slide_cookie(request, response)
+        self._tell_ended(request, response)
         return response
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         session = self._prepare(request)
         if session is not None:
             await session.atouch()
+        self._note_ended(request, session)
         get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = self.get_response
         response = await get_response(request)
         self._slide_cookie(request, response)
+        self._tell_ended(request, response)
         return response
 
     @staticmethod
@@ -158,6 +209,32 @@ class SessionActivityMiddleware:
         if meta:
             session.record_client(meta)
         return session if session.session_key is not None else None
+
+    @staticmethod
+    def _note_ended(request: HttpRequest, loaded: SessionStore | None) -> None:
+        """``request.session_ended``: ``loaded`` (the session a cookie named, just
+        loaded) came back without its key, and not because Redis failed."""
+        ended = (
+            loaded is not None
+            and loaded.session_key is None
+            and not loaded.degraded
+            and not session_from_header(request)
+        )
+        request.session_ended = SessionEnded(ended)  # type: ignore[attr-defined]
+
+    @staticmethod
+    def _tell_ended(request: HttpRequest, response: HttpResponseBase) -> None:
+        """Queue the "signed out" message for the next page, unless this one said it."""
+        notice = getattr(request, "session_ended", None)
+        if not isinstance(notice, SessionEnded) or not notice.ended or notice.shown:
+            return
+        storage = messages.get_messages(request)
+        if not isinstance(storage, BaseStorage):
+            return  # the messages framework is not installed
+        storage.add(messages.INFO, str(SESSION_ENDED_MESSAGE))
+        # MessageMiddleware (inside this one) has stored the messages already: store
+        # again, with this one. Storing twice is harmless if it runs after us.
+        storage.update(response)
 
     @staticmethod
     def _slide_cookie(request: HttpRequest, response: HttpResponseBase) -> None:

@@ -14,6 +14,7 @@ Superusers have both, as they have every permission.
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 VIEW_PERMISSION = "django_redis_sessions.view_sessions"
 REVOKE_PERMISSION = "django_redis_sessions.revoke_sessions"
@@ -26,11 +27,11 @@ class RedisSession(models.Model):
         # that is not a table, and would clutter the permission picker.
         default_permissions = ()
         permissions = (
-            ("view_sessions", "Can view sessions"),
-            ("revoke_sessions", "Can revoke sessions"),
+            ("view_sessions", _("Can view sessions")),
+            ("revoke_sessions", _("Can revoke sessions")),
         )
-        verbose_name = "session"
-        verbose_name_plural = "sessions"
+        verbose_name = _("session")
+        verbose_name_plural = _("sessions")
 
     def __str__(self) -> str:
         return "session"

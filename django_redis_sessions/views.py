@@ -34,6 +34,8 @@ from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render, resolve_url
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_POST, require_safe
 
@@ -98,7 +100,7 @@ def _end(request: HttpRequest, fingerprint: str) -> bool:
     try:
         fingerprint = check_fingerprint(fingerprint)
     except ValueError:
-        raise Http404("No such session.") from None
+        raise Http404(_("No such session.")) from None
     own_key = request.session.session_key
     # The page shows a session under the fingerprint it had before any key
     # rotation (SessionStore.fingerprint); its current key's names it too.
@@ -114,7 +116,7 @@ def _end(request: HttpRequest, fingerprint: str) -> bool:
     if not api.revoke_sessions(
         [fingerprint], user=_signed_in(request), by=By.USER, actor=request.user
     ):
-        raise Http404("No such session.")
+        raise Http404(_("No such session."))
     return False
 
 
@@ -152,7 +154,7 @@ def session_list(request: HttpRequest) -> HttpResponse:
 def revoke_session(request: HttpRequest, fingerprint: str) -> HttpResponse:
     if _end(request, fingerprint):
         return HttpResponseRedirect(resolve_url(settings.LOGIN_URL))
-    messages.success(request, "That session was signed out.")
+    messages.success(request, _("That session was signed out."))
     return HttpResponseRedirect(reverse("django_redis_sessions:sessions"))
 
 
@@ -161,8 +163,15 @@ def revoke_session(request: HttpRequest, fingerprint: str) -> HttpResponse:
 @login_required
 def revoke_others(request: HttpRequest) -> HttpResponse:
     ended = api.revoke_other_sessions(request)
-    plural = "session was" if ended == 1 else "sessions were"
-    messages.success(request, f"{ended} other {plural} signed out.")
+    messages.success(
+        request,
+        ngettext(
+            "%(count)d other session was signed out.",
+            "%(count)d other sessions were signed out.",
+            ended,
+        )
+        % {"count": ended},
+    )
     return HttpResponseRedirect(reverse("django_redis_sessions:sessions"))
 
 
@@ -175,7 +184,7 @@ def _json_login_required(view: View) -> View:
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.is_authenticated:
-            return JsonResponse({"error": "Authentication required."}, status=401)
+            return JsonResponse({"error": _("Authentication required.")}, status=401)
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -226,15 +235,18 @@ def _json_window(request: HttpRequest) -> tuple[int, int]:
         try:
             value = int(raw)
         except ValueError:
-            raise ValueError(f"{name} must be a whole number.") from None
+            raise ValueError(_("%(name)s must be a whole number.") % {"name": name}) from None
         if not low <= value <= high:
-            raise ValueError(f"{name} must be between {low} and {high}.")
+            raise ValueError(
+                _("%(name)s must be between %(low)d and %(high)d.")
+                % {"name": name, "low": low, "high": high}
+            )
         return value
 
     limit = number("limit", PAGE_SIZE, 1, MAX_PAGE_SIZE)
     if "page" in request.GET:
         if "offset" in request.GET:
-            raise ValueError("Give offset or page, not both.")
+            raise ValueError(_("Give offset or page, not both."))
         return (number("page", 1, 1, MAX_OFFSET) - 1) * limit, limit
     return number("offset", 0, 0, MAX_OFFSET), limit
 
@@ -246,7 +258,7 @@ def api_revoke_session(request: HttpRequest, fingerprint: str) -> HttpResponse:
     try:
         signed_out = _end(request, fingerprint)
     except Http404:
-        return JsonResponse({"error": "No such session."}, status=404)
+        return JsonResponse({"error": _("No such session.")}, status=404)
     return JsonResponse({"revoked": 1, "signed_out": signed_out})
 
 

@@ -101,7 +101,7 @@ def viewer(key: str) -> Client:
 
 def page_rows(html: str) -> list[str]:
     """Fingerprints of the user page's rows, in page order."""
-    return re.findall(r'<tr class="drs-session" data-fingerprint="([0-9a-f]+)">', html)
+    return re.findall(r'<tr class="drs-session" data-fingerprint="([0-9a-f]+)"', html)
 
 
 def admin_rows(html: str) -> list[str]:

@@ -751,7 +751,7 @@ def test_page_structure_and_accessibility(r, alice, three):
     html = response.content.decode()
     page = Page(html)
 
-    assert '<html lang="en">' in html
+    assert '<html lang="en-us" dir="ltr">' in html  # the active language (LANGUAGE_CODE)
     assert "<title>Your sessions</title>" in html
     assert page.h1 == ["Your sessions"]
     assert page.captions == ["Signed-in sessions"]
@@ -840,7 +840,10 @@ def test_base_template_setting(r, alice, custom_base):
     page = Page(html)
     assert page.h1 == ["Your sessions"]
     assert page.fingerprints == [fp(key)]
-    assert "visually-hidden {" not in html  # the default base's styles are gone
+    # The default base's frame and styles are gone; the list keeps its own styles.
+    assert 'id="drs-back"' not in html
+    assert "--drs-fg" not in html
+    assert ".drs-sessions td[data-label]::before" in html
 
 
 def test_base_template_setting_change_is_picked_up(r, alice, settings, custom_base):

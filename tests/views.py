@@ -7,6 +7,7 @@ import json
 from django.contrib.auth import aauthenticate, alogin, authenticate, login, logout
 from django.contrib.auth.forms import UserCreationForm
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template import RequestContext, Template
 from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import CreateView
 
@@ -126,3 +127,29 @@ class SignUpView(CreateView):  # type: ignore[type-arg]
     form_class = UserCreationForm
     template_name = "signup.html"
     success_url = "/read/"
+
+
+#: A page that shows ``request.session_ended`` itself, then the messages.
+_NOTICE_PAGE = (
+    "{% if request.session_ended %}<p id='ended'>Signed out elsewhere</p>{% endif %}"
+    "{% for message in messages %}<p class='message {{ message.tags }}'>{{ message }}</p>"
+    "{% endfor %}"
+)
+#: A page that shows only the messages.
+_MESSAGES_PAGE = (
+    "{% for message in messages %}<p class='message {{ message.tags }}'>{{ message }}</p>"
+    "{% endfor %}"
+)
+
+
+def notice_page(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(Template(_NOTICE_PAGE).render(RequestContext(request)))
+
+
+def messages_page(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(Template(_MESSAGES_PAGE).render(RequestContext(request)))
+
+
+async def amessages_page(request: HttpRequest) -> HttpResponse:
+    await request.auser()
+    return HttpResponse(Template(_MESSAGES_PAGE).render(RequestContext(request)))
