@@ -120,3 +120,78 @@ def test_the_installed_distribution_carries_the_license():
     assert text is not None
     assert text.startswith("BSD 3-Clause License")
     assert "Redistribution and use in source and binary forms" in text
+
+
+# -- settings snippets: applied, then checked -------------------------------------------
+
+
+def _is_settings_block(source: str) -> bool:
+    """A snippet a user pastes into settings.py as it is: only assignments to
+    UPPERCASE names (``X = ...``, ``X += ...``), no ``...`` placeholder (README's
+    placeholder snippets are applied by tests/test_quickstart.py)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False
+    if not tree.body or any(
+        isinstance(node, ast.Constant) and node.value is Ellipsis for node in ast.walk(tree)
+    ):
+        return False
+    for statement in tree.body:
+        targets: list[ast.expr]
+        if isinstance(statement, ast.Assign):
+            targets = statement.targets
+        elif isinstance(statement, ast.AugAssign | ast.AnnAssign):
+            targets = [statement.target]
+        else:
+            return False
+        if not all(isinstance(t, ast.Name) and t.id.isupper() for t in targets):
+            return False
+    return True
+
+
+SETTINGS_BLOCKS = [param for param in BLOCKS if _is_settings_block(param.values[2])]
+
+
+class _Environ(dict[str, str]):
+    """``os.environ`` for the snippets: any variable they read holds a Fernet key
+    (the encryption snippets read their keys from the environment)."""
+
+    def __missing__(self, name: str) -> str:
+        from cryptography.fernet import Fernet
+
+        return Fernet.generate_key().decode()
+
+
+def test_the_settings_snippets_are_found():
+    # Every policy's page shows how to turn it on.
+    assert len(SETTINGS_BLOCKS) >= 15
+    assert {p.values[0].name for p in SETTINGS_BLOCKS} >= {"settings.md", "policies.md"}
+
+
+@pytest.mark.parametrize(("path", "line", "source"), SETTINGS_BLOCKS)
+def test_each_settings_snippet_passes_the_checks(settings, path, line, source):
+    """Pasted into a project's settings (this suite's), a documented settings
+    snippet raises no error of this app's checks and names no unknown setting
+    (``W013`` would catch a documented name that no longer exists)."""
+    import copy
+    import types
+
+    from django.core.checks import ERROR, run_checks
+
+    from django_redis_sessions.checks import ids
+
+    namespace: dict[str, object] = {
+        name: copy.deepcopy(getattr(settings, name)) for name in dir(settings) if name.isupper()
+    }
+    before = dict(namespace)
+    namespace["os"] = types.SimpleNamespace(environ=_Environ())
+    exec(compile(source, f"{path.name}:{line}", "exec"), namespace)  # noqa: S102 - our docs
+    changed = [
+        name for name in namespace if name.isupper() and namespace[name] is not before.get(name)
+    ]
+    assert changed, "the snippet sets nothing"
+    for name in changed:
+        setattr(settings, name, namespace[name])
+    ours = [m for m in run_checks() if m.id and m.id.startswith("django_redis_sessions.")]
+    assert [m for m in ours if m.level >= ERROR or m.id == ids.UNKNOWN_SETTING] == []
