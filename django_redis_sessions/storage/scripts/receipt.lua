@@ -12,7 +12,9 @@ local RECEIPT_MS = table.remove(ARGV)
 -- A reply as bytes and back: nil/false, an integer, a string, or a flat table of
 -- strings and integers (every write script's reply fits).
 local function pack_item(v)
-  if type(v) == 'number' then return 'i' .. string.format('%d', v) end
+  -- Every number a write script returns is an integer below 2^53, which Lua's
+  -- own number-to-string conversion writes without a fraction or exponent.
+  if type(v) == 'number' then return 'i' .. v end
   if type(v) == 'string' then return 's' .. v end
   return 'n'
 end
