@@ -164,7 +164,12 @@ class Operations(IndexOps):
         if self.cluster:
             return (yield from self._cluster_save(plan))
         reply, _ = yield from self._expecting_user(
-            lambda expected: self._save_script(replace(plan, expected_user_id=expected)),
+            # The plan as it is for the first attempt (no copy on the hot path).
+            lambda expected: self._save_script(
+                plan
+                if expected == plan.expected_user_id
+                else replace(plan, expected_user_id=expected)
+            ),
             plan.expected_user_id,
             "save",
         )
