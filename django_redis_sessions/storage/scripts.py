@@ -7,15 +7,16 @@ Every script in ``scripts/`` starts with a line naming its arguments in order::
 and each has a dataclass here whose fields are exactly those names (a trailing
 ``name...`` is a variadic tail, the dataclass's last field, a tuple). The script
 reads its arguments by name (``argv.mode``): the loader turns each name into
-its position (``ARGV[1]``) from the dataclass, and refuses to load a script whose header and dataclass differ, so the
-Python and Lua sides of the contract cannot drift apart. The record layout's
-constants are injected the same way (``record.lua_constants``).
+its position (``ARGV[1]``) from the dataclass, and refuses to load a script whose
+header and dataclass differ, so the Python and Lua sides of the contract cannot
+drift apart. The record layout's constants are injected the same way
+(``record.lua_constants``).
 
 A script is built as: the Cluster flag, the layout constants, the helpers of
 ``prelude.lua`` it uses (``prelude_for``), ``REST`` (where a variadic tail
-starts), then its body with names bound to positions; a write's body becomes the function
-``operation``, which ``receipt.lua`` runs at most once per operation id (see
-``receipts.py``).
+starts), then its body with names bound to positions; a write's body becomes the
+function ``operation``, which ``receipt.lua`` runs at most once per operation id
+(see ``receipts.py``).
 """
 
 from __future__ import annotations
