@@ -107,6 +107,9 @@ class Stored:
     #: The user id the record (and so the index) names.
     user_id: str = ""
     meta: dict[str, str] = field(default_factory=dict)
+    #: ``values`` decoded, as they were read or saved (a copy, never the session's
+    #: own dict): a value still the very object read keeps its encoding.
+    decoded: dict[str, Any] | None = None
 
 
 class _Hidden:
@@ -356,7 +359,7 @@ class SessionStore(SessionBase):
             )
             return {}, True
         created, _seen, deadline, idle, user_id, meta, _data = fields
-        self._stored = Stored(values, True, created, deadline, idle, user_id, meta)
+        self._stored = Stored(values, True, created, deadline, idle, user_id, meta, data.copy())
         return data, False
 
     @sensitive_variables("session_key")
@@ -517,7 +520,7 @@ class SessionStore(SessionBase):
             self._degrade(exc, "save")
             return
         try:
-            self._saved(plan, outcome, encoded)
+            self._saved(plan, outcome, encoded, data)
         finally:
             if self._events.pending:
                 yield from self._events.flush()
@@ -542,10 +545,17 @@ class SessionStore(SessionBase):
             return
         raise RuntimeError("Unable to create a new session key: every attempt collided.")
 
-    def _encode(self, data: dict[str, Any]) -> dict[str, bytes]:
+    def _encode(self, data: dict[str, Any], reuse: bool = False) -> dict[str, bytes]:
         # Checked before any Redis command, so a refused save leaves the stored
-        # session exactly as it was.
-        return self._values.encode(data, lambda: keys.fingerprint(self.session_key or ""))
+        # session exactly as it was. ``reuse``: values unchanged since they were
+        # read keep their stored encoding (only to find what changed).
+        stored = self._stored
+        return self._values.encode(
+            data,
+            lambda: keys.fingerprint(self.session_key or ""),
+            stored.values if reuse else None,
+            stored.decoded if reuse else None,
+        )
 
     def _plan(
         self, data: dict[str, Any], must_create: bool
@@ -553,7 +563,7 @@ class SessionStore(SessionBase):
         """What a save must write, or ``None`` when Redis already holds it all."""
         assert self.session_key is not None
         stored = self._stored
-        encoded = self._encode(data)
+        encoded = self._encode(data, reuse=not must_create)
         now = int(time.time())
         created = now if must_create or stored.created is None else stored.created
         idle, deadline = expiry.to_store(data, created, now)
@@ -579,7 +589,9 @@ class SessionStore(SessionBase):
         )  # fmt: skip
         return plan, encoded
 
-    def _saved(self, plan: WritePlan, outcome: SaveOutcome, encoded: dict[str, bytes]) -> None:
+    def _saved(
+        self, plan: WritePlan, outcome: SaveOutcome, encoded: dict[str, bytes], data: dict[str, Any]
+    ) -> None:
         result = outcome.result
         if result == SaveResult.LIMIT:
             # Checked before CreateError: retrying with another key cannot help.
@@ -595,7 +607,7 @@ class SessionStore(SessionBase):
                 note_in_use(plan.digest)
             self._stored = Stored(
                 encoded, True, plan.created, plan.deadline, plan.idle, plan.user_id,
-                {**self._stored.meta, **self._client_meta},
+                {**self._stored.meta, **self._client_meta}, data.copy(),
             )  # fmt: skip
             return
         if plan.mode == "c":

@@ -27,6 +27,10 @@ _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
 #: so for that exact serializer we call it directly (same values, same errors,
 #: two Python calls fewer per value).
 _JSON_DECODE = json.JSONDecoder().decode
+#: Types whose values cannot change in place: one still the object a load decoded
+#: still encodes to what was stored (``ValueCodec.encode``).
+_IMMUTABLE = frozenset({str, int, float, bool, type(None), bytes})
+_MISSING = object()
 _serializers: dict[type[Any], tuple[Callable[[Any], bytes], Callable[[bytes], Any]]] = {}
 
 
@@ -59,11 +63,33 @@ class ValueCodec:
         # SESSION_REDIS_ENCRYPTION_KEYS: None (off) leaves values as encoded.
         self._cipher = encryption.current()
 
-    def encode(self, data: dict[str, Any], fingerprint: Callable[[], str]) -> dict[str, bytes]:
+    def encode(
+        self,
+        data: dict[str, Any],
+        fingerprint: Callable[[], str],
+        stored: dict[str, bytes] | None = None,
+        decoded: dict[str, Any] | None = None,
+    ) -> dict[str, bytes]:
         """Each value encoded (in plaintext: compared with what was read, to find
-        what changed); raises :class:`SessionTooLarge` past the size cap."""
+        what changed); raises :class:`SessionTooLarge` past the size cap.
+
+        ``stored`` and ``decoded``: the values as encoded and as decoded when they
+        were read (or last saved). A value that is still the very object read, of
+        an immutable type, keeps its stored encoding instead of being encoded
+        again: most saves change one key of several, and encoding every value
+        only to find the unchanged ones was most of a save's Python.
+        """
         dumps = self._dumps
-        encoded = {key: dumps(value) for key, value in data.items()}
+        if stored is None or decoded is None:
+            encoded = {key: dumps(value) for key, value in data.items()}
+        else:
+            encoded = {}
+            missing = _MISSING
+            for key, value in data.items():
+                if decoded.get(key, missing) is value and type(value) in _IMMUTABLE:
+                    encoded[key] = stored[key]
+                else:
+                    encoded[key] = dumps(value)
         limit = conf.SESSION_REDIS_MAX_SIZE
         if limit is not None:
             size = sum(len(key.encode()) + len(value) for key, value in encoded.items())

@@ -267,12 +267,13 @@ def _decode_head(raw: bytes) -> tuple[int, int, int, int, str, dict[str, str], i
     created, seen, deadline, idle = header.groups()
     meta_blob, pos = _read_netstring(raw, HEADER_LENGTH)
     meta: dict[str, str] = {}
+    user_id = ""
     if meta_blob:
         try:
             meta = {k: v.decode("utf-8") for k, v in decode_data(meta_blob, 0).items()}
         except UnicodeDecodeError as exc:
             raise CorruptRecord("metadata is not UTF-8") from exc
-    user_id = meta.pop(_META_USER_KEY, "")
+        user_id = meta.pop(_META_USER_KEY, "")
     return int(created, 16), int(seen, 16), int(deadline, 16), int(idle, 16), user_id, meta, pos
 
 

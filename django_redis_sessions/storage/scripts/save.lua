@@ -36,7 +36,11 @@ local raw = redis.call('GET', KEYS[1])
 local created = tonumber(argv.created)
 local data = argv.data
 local stored_deadline = -1
+local stored_idle = -1
 local kept_meta = ''
+-- The stored metadata netstring, when this save leaves it exactly as it is (same
+-- user, nothing supplied that differs): copied as stored instead of rebuilt.
+local same_meta = nil
 if mode == 'c' then
   if raw then return 0 end
 else
@@ -44,24 +48,44 @@ else
   -- Rotated by another request while this one ran (policies/rotation.py): the client
   -- follows the stub to the new key and saves there.
   if string.byte(raw, 1) == STUB_BYTE then return {'moved', raw} end
-  local h = header(raw)
-  if not h then return -1 end
+  if string.byte(raw, 1) ~= VERSION_BYTE or #raw < HEADER_LENGTH then return -1 end
+  created = tonumber(string.sub(raw, CREATED_AT, CREATED_AT + FIELD_WIDTH - 1), 16)
+  stored_deadline = tonumber(string.sub(raw, DEADLINE_AT, DEADLINE_AT + FIELD_WIDTH - 1), 16)
+  stored_idle = tonumber(string.sub(raw, IDLE_AT, IDLE_AT + FIELD_WIDTH - 1), 16)
+  if not (created and stored_deadline and stored_idle) then return -1 end
   local stored_user, data_pos = meta_user(raw)
   if not stored_user then return -1 end
   if stored_user ~= argv.expected_user_id then return {'uid', stored_user} end
-  created = h.created
-  stored_deadline = h.deadline
   -- Metadata this save does not supply (an IP recorded by an earlier request)
   -- survives it.
-  local supplied = pair_map(argv.meta)
-  local meta = supplied and ns_read(raw, HEADER_LENGTH + 1)
-  kept_meta = meta and pairs_without(meta, 1, supplied, USER_META)
-  if not kept_meta then return -1 end
+  local meta = ns_read(raw, HEADER_LENGTH + 1)
+  local supplied = argv.meta
+  if argv.user_id == stored_user then
+    if supplied == '' then
+      same_meta = string.sub(raw, HEADER_LENGTH + 1, data_pos - 1)
+    else
+      local want = pair_map(supplied)
+      local have = want and pair_map(meta)
+      if not have then return -1 end
+      same_meta = string.sub(raw, HEADER_LENGTH + 1, data_pos - 1)
+      for k, v in pairs(want) do
+        if have[k] ~= v then
+          same_meta = nil
+          break
+        end
+      end
+    end
+  end
+  if not same_meta then
+    local supplied_keys = pair_map(supplied)
+    kept_meta = supplied_keys and pairs_without(meta, 1, supplied_keys, USER_META)
+    if not kept_meta then return -1 end
+  end
   if mode == 'm' then
     -- Keep every stored pair this request did not change or delete, then
     -- append the changed ones: a concurrent request's other keys survive.
     local changed = pair_map(argv.data)
-    local deleted = netstring_set(argv.deleted)
+    local deleted = argv.deleted == '' and NONE or netstring_set(argv.deleted)
     local kept = changed and deleted and pairs_without(raw, data_pos, changed, deleted)
     if not kept then return -1 end
     data = kept .. argv.data
@@ -113,8 +137,17 @@ if max_sessions > 0 and new_user ~= '' and new_user ~= old_user then
   ended = enforce_limit(KEYS[2], member, max_sessions, argv.limit_action, argv.key_prefix, new_user)
   if not ended then return -2 end
 end
-local head = string.char(VERSION_BYTE) .. field(created) .. field(now_s) .. field(deadline) .. field(idle)
-redis.call('SET', KEYS[1], head .. build_meta(argv.user_id, kept_meta, argv.meta) .. data, 'PXAT', exp)
+-- The header: created, deadline and idle copied as stored when unchanged (most
+-- saves), only last-seen formatted.
+local seen = field(now_s)
+local head
+if deadline == stored_deadline and idle == stored_idle then
+  head = string.sub(raw, 1, SEEN_OFFSET) .. seen .. string.sub(raw, DEADLINE_AT, HEADER_LENGTH)
+else
+  head = string.char(VERSION_BYTE) .. field(created) .. seen .. field(deadline) .. field(idle)
+end
+redis.call('SET', KEYS[1], head .. (same_meta or build_meta(new_user, kept_meta, argv.meta)) .. data,
+  'PXAT', exp)
 if CLUSTER then return 1 end
 if old_user ~= '' and old_user ~= new_user then
   redis.call('ZREM', KEYS[3], member)
