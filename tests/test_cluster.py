@@ -400,6 +400,10 @@ def test_an_unreachable_cluster_is_a_clear_error(settings: Any) -> None:
         ),
         ({"SESSION_REDIS_CLUSTER": True, "SESSION_REDIS_PREFIX": "s{x}"}, "E036"),
         ({"SESSION_REDIS_CLUSTER": True, "SESSION_REDIS_URL": "redis://node:7000/3"}, "E037"),
+        (
+            {"SESSION_REDIS_CLUSTER": True, "SESSION_REDIS_URL": "unix:///run/redis/redis.sock"},
+            "E037",
+        ),
     ],
 )
 def test_wrong_cluster_settings_are_check_errors(
@@ -410,6 +414,14 @@ def test_wrong_cluster_settings_are_check_errors(
         setattr(settings, name, value)
     found = {m.id for m in check_settings() if m.id.startswith("django_redis_sessions.E03")}
     assert found == {f"django_redis_sessions.{check_id}"}
+
+
+def test_a_unix_socket_cluster_url_is_called_a_socket_not_a_database(settings: Any) -> None:
+    settings.SESSION_REDIS_CLUSTER = True
+    settings.SESSION_REDIS_URL = "unix:///run/redis/redis.sock"
+    (error,) = [m for m in check_settings() if m.id == "django_redis_sessions.E037"]
+    assert error.msg.startswith("SESSION_REDIS_URL is a unix socket")
+    assert "database" not in error.msg
 
 
 def test_good_cluster_settings_are_clean(settings: Any) -> None:

@@ -288,8 +288,20 @@ def _cluster_url_and_prefix() -> list[CheckMessage]:
     errors: list[CheckMessage] = []
     url: Any = conf.raw("SESSION_REDIS_URL")
     if isinstance(url, str) and not _cluster_others():
-        database = urlsplit(url).path.strip("/")
-        if database not in ("", "0"):
+        parts = urlsplit(url)
+        database = parts.path.strip("/")
+        if parts.scheme == "unix":
+            # redis-py's RedisCluster reaches its nodes by host and port only; the
+            # socket's path is no database, whatever it looks like.
+            errors.append(
+                Error(
+                    "SESSION_REDIS_URL is a unix socket: a Redis Cluster is reached over "
+                    "TCP (its nodes announce host:port addresses).",
+                    hint='Give one node\'s address ("redis://node:7000").',
+                    id=ids.CLUSTER_DATABASE,
+                )
+            )
+        elif database not in ("", "0"):
             errors.append(
                 Error(
                     f"SESSION_REDIS_URL names database {database!r}: a Redis Cluster has "

@@ -163,7 +163,7 @@ CLUSTER_PREFIX_BRACE = _id(
 CLUSTER_DATABASE = _id(
     "E037",
     "`SESSION_REDIS_CLUSTER` is on and `SESSION_REDIS_URL` names a database other than 0 (a "
-    "cluster has only database 0)",
+    "cluster has only database 0), or is a `unix://` socket (a cluster is reached over TCP)",
 )
 
 # -- lifetime and size (expiry.py) -------------------------------------------------------
