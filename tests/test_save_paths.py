@@ -45,6 +45,17 @@ def _age_seen(r: Any, key: str, seconds: int = 100) -> int:
     return old
 
 
+def _saved_with_client() -> str:
+    """The key of a new session holding ``a = 1``, saved with IP and UA recorded."""
+    first = SessionStore()
+    first.record_client({"ip": IP, "ua": UA})
+    first["a"] = 1
+    first.save()
+    key = first.session_key
+    assert key is not None
+    return key
+
+
 def test_a_merge_copies_created_deadline_and_idle_and_writes_last_seen(r, settings):
     settings.SESSIONS_ABSOLUTE_AGE = 86400
     key = saved_key(a=1, b=2)
@@ -95,12 +106,7 @@ def test_a_save_that_changes_the_deadline_rewrites_the_header(r, settings):
 
 
 def test_metadata_equal_to_the_stored_one_is_kept_byte_for_byte(r):
-    first = SessionStore()
-    first.record_client({"ip": IP, "ua": UA})
-    first["a"] = 1
-    first.save()
-    key = first.session_key
-    assert key is not None
+    key = _saved_with_client()
     meta_before = _meta_netstring(_raw(r, key))
     again = SessionStore(key)
     again.record_client({"ip": IP, "ua": UA})
@@ -114,12 +120,7 @@ def test_metadata_equal_to_the_stored_one_is_kept_byte_for_byte(r):
 
 
 def test_metadata_that_differs_is_rebuilt_keeping_what_is_not_supplied(r):
-    first = SessionStore()
-    first.record_client({"ip": IP, "ua": UA})
-    first["a"] = 1
-    first.save()
-    key = first.session_key
-    assert key is not None
+    key = _saved_with_client()
     other = SessionStore(key)
     other.record_client({"ip": "198.51.100.9"})
     other["a"] = 2
@@ -130,12 +131,7 @@ def test_metadata_that_differs_is_rebuilt_keeping_what_is_not_supplied(r):
 
 
 def test_a_save_without_metadata_keeps_the_stored_one(r):
-    first = SessionStore()
-    first.record_client({"ip": IP, "ua": UA})
-    first["a"] = 1
-    first.save()
-    key = first.session_key
-    assert key is not None
+    key = _saved_with_client()
     meta_before = _meta_netstring(_raw(r, key))
     plain = SessionStore(key)
     plain["b"] = 2
