@@ -138,10 +138,10 @@ def test_the_scripts_read_a_header_as_record_py_writes_it(r: redis.Redis) -> Non
         "local CLUSTER = false\n"
         + record.lua_constants()
         + files("django_redis_sessions.storage").joinpath("scripts", "prelude.lua").read_text()
-        + "local h = header(ARGV[1])\n"
+        + "local created, deadline, idle = header(ARGV[1])\n"
         + "local user = meta_user(ARGV[1])\n"
         + "local seen = tonumber(string.sub(ARGV[1], SEEN_AT, SEEN_AT + FIELD_WIDTH - 1), 16)\n"
-        + "return {h.created, seen, h.deadline, h.idle, user}"
+        + "return {created, seen, deadline, idle, user}"
     )
     assert r.eval(probe, 0, raw) == [0x1234, 0x5678, 0x9ABC, 600, b"42"]
 

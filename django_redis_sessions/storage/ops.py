@@ -114,36 +114,6 @@ def index_score(deadline: int) -> int:
     return deadline if deadline > 0 else NO_DEADLINE_SCORE
 
 
-#: The save script's arguments that come from the settings, encoded once per
-#: settings (redis-py's encoder costs about 0.3 us an argument, and a save has 23).
-_save_settings_cache: dict[tuple[Any, ...], tuple[bytes, ...]] = {}
-
-
-def _save_settings(key_prefix: str, max_sessions: int) -> tuple[bytes, ...]:
-    """``key_prefix, sweep_limit, absolute_age, max_sessions, limit_action,
-    max_size`` as the save script receives them."""
-    settings = (
-        key_prefix,
-        max_sessions,
-        conf.SESSIONS_ABSOLUTE_AGE,
-        conf.SESSIONS_LIMIT_ACTION,
-        conf.SESSION_REDIS_MAX_SIZE,
-    )
-    found = _save_settings_cache.get(settings)
-    if found is None:
-        if len(_save_settings_cache) > 16:
-            _save_settings_cache.clear()
-        found = _save_settings_cache[settings] = (
-            key_prefix.encode(),
-            b"%d" % INDEX_SWEEP_LIMIT,
-            b"%d" % (conf.SESSIONS_ABSOLUTE_AGE or 0),
-            b"%d" % max_sessions,
-            b"r" if conf.SESSIONS_LIMIT_ACTION == "refuse" else b"e",
-            b"%d" % (conf.SESSION_REDIS_MAX_SIZE or 0),
-        )
-    return found
-
-
 def _save_outcome(reply: Reply) -> SaveOutcome:
     if reply.tag == "ended":
         return SaveOutcome(SaveResult.SAVED, tuple(d.decode() for d in reply.items))
@@ -217,9 +187,8 @@ class Operations(IndexOps):
             old_index = self.index_key(plan.expected_user_id) if plan.expected_user_id else session
             keys_ = [session, new_index, old_index, self.users_key]
             max_sessions = conf.SESSIONS_MAX_PER_USER or 0
-        prefix, sweep, absolute_age, max_sessions_, action, max_size = _save_settings(
-            self.key_prefix, max_sessions
-        )
+        # Every argument as bytes: redis-py's pure-Python encoder costs about 0.3 us
+        # an argument, and this is the script of every modifying request.
         args = SaveArgs(
             mode=plan.mode.encode(),
             created=b"%d" % plan.created,
@@ -231,12 +200,12 @@ class Operations(IndexOps):
             member=plan.digest.encode(),
             data=plan.data,
             deleted=plan.deleted,
-            key_prefix=prefix,
-            sweep_limit=sweep,
-            absolute_age=absolute_age,
-            max_sessions=max_sessions_,
-            limit_action=action,
-            max_size=max_size,
+            key_prefix=self.key_prefix.encode(),
+            sweep_limit=b"%d" % INDEX_SWEEP_LIMIT,
+            absolute_age=b"%d" % (conf.SESSIONS_ABSOLUTE_AGE or 0),
+            max_sessions=b"%d" % max_sessions,
+            limit_action=b"r" if conf.SESSIONS_LIMIT_ACTION == "refuse" else b"e",
+            max_size=b"%d" % (conf.SESSION_REDIS_MAX_SIZE or 0),
             claimed=b"%d" % claimed,
         )
         return Script(self.scripts.save, keys_, args)

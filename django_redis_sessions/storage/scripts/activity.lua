@@ -25,11 +25,10 @@ local out = {}
 local function read(member)
   local head = redis.call('GETRANGE', prefix .. member, 0, HEADER_LENGTH - 1)
   if head == '' then return 0, 0 end
-  local h = header(head)
-  if not h then return 1, 0 end
-  local deadline = h.deadline
-  if absolute_age > 0 and (deadline == 0 or h.created + absolute_age < deadline) then
-    deadline = h.created + absolute_age
+  local created, deadline = header(head)
+  if not created then return 1, 0 end
+  if absolute_age > 0 and (deadline == 0 or created + absolute_age < deadline) then
+    deadline = created + absolute_age
   end
   if deadline == 0 or deadline > now then
     return 1, tonumber(string.sub(head, SEEN_AT, SEEN_AT + FIELD_WIDTH - 1), 16) or 0

@@ -31,11 +31,11 @@ for _, m in ipairs(members) do
     elseif only == nil or only[string.sub(m, 1, FINGERPRINT_LENGTH)]
         or only[(pair_map(ns_read(raw, HEADER_LENGTH + 1) or '') or {})[META_ORIGIN] or ''] then
       records[#records + 1] = m
-      local h = header(raw)
-      if h then
+      local created = header(raw)
+      if created then
         local seen = tonumber(string.sub(raw, SEEN_AT, SEEN_AT + FIELD_WIDTH - 1), 16) or 0
-        if seen > newest_seen or (seen == newest_seen and h.created > newest_created) then
-          newest, newest_seen, newest_created = m, seen, h.created
+        if seen > newest_seen or (seen == newest_seen and created > newest_created) then
+          newest, newest_seen, newest_created = m, seen, created
         end
       end
     end

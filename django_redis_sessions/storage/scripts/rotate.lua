@@ -16,12 +16,12 @@ if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 2 end
 if string.byte(raw, 1) == STUB_BYTE then return {'moved', raw} end
-local h = header(raw)
+local created, deadline, idle = header(raw)
 local stored_user, data_pos = meta_user(raw)
-if not (h and stored_user) then return -1 end
+if not (created and stored_user) then return -1 end
 if stored_user ~= argv.expected_user_id then return {'uid', stored_user} end
 local now, now_s = now_ms()
-local exp = expiry_ms(now, h.idle, h.deadline)
+local exp = expiry_ms(now, idle, deadline)
 if exp <= now then
   redis.call('DEL', KEYS[1])
   return 2
@@ -35,14 +35,14 @@ if not pair_map(meta)[META_ORIGIN] then
   kept = kept .. ns(META_ORIGIN) .. ns(string.sub(argv.old_member, 1, FINGERPRINT_LENGTH))
 end
 -- Created, deadline and idle timeout carry over: rotation is not a new sign-in.
-local head = string.char(VERSION_BYTE) .. field(h.created) .. field(now_s) .. field(h.deadline) .. field(h.idle)
+local head = string.char(VERSION_BYTE) .. field(created) .. field(now_s) .. field(deadline) .. field(idle)
 redis.call('SET', KEYS[2],
   head .. build_meta(stored_user, kept, ns(META_ROTATED) .. ns(tostring(now_s))) .. string.sub(raw, data_pos),
   'PXAT', exp)
 redis.call('SET', KEYS[1], string.char(STUB_BYTE) .. argv.new_member .. argv.sealed, 'PXAT', exp)
 if stored_user ~= '' then
   redis.call('ZREM', KEYS[3], argv.old_member)
-  local score = h.deadline
+  local score = deadline
   if score <= 0 then score = NO_DEADLINE end
   redis.call('ZADD', KEYS[3], score, argv.new_member)
 end

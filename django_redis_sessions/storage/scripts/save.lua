@@ -48,11 +48,8 @@ else
   -- Rotated by another request while this one ran (policies/rotation.py): the client
   -- follows the stub to the new key and saves there.
   if string.byte(raw, 1) == STUB_BYTE then return {'moved', raw} end
-  if string.byte(raw, 1) ~= VERSION_BYTE or #raw < HEADER_LENGTH then return -1 end
-  created = tonumber(string.sub(raw, CREATED_AT, CREATED_AT + FIELD_WIDTH - 1), 16)
-  stored_deadline = tonumber(string.sub(raw, DEADLINE_AT, DEADLINE_AT + FIELD_WIDTH - 1), 16)
-  stored_idle = tonumber(string.sub(raw, IDLE_AT, IDLE_AT + FIELD_WIDTH - 1), 16)
-  if not (created and stored_deadline and stored_idle) then return -1 end
+  created, stored_deadline, stored_idle = header(raw)
+  if not created then return -1 end
   local stored_user, data_pos = meta_user(raw)
   if not stored_user then return -1 end
   if stored_user ~= argv.expected_user_id then return {'uid', stored_user} end

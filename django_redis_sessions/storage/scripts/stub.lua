@@ -10,10 +10,10 @@ local current = redis.call('GET', KEYS[1])
 if not current or outside_load_touch(current) ~= outside_load_touch(argv.read) then
   return 0
 end
-local h = header(current)
-if not h then return 0 end
+local created, deadline, idle = header(current)
+if not created then return 0 end
 local now = now_ms()
-local stub_exp = expiry_ms(now, h.idle, h.deadline)
+local stub_exp = expiry_ms(now, idle, deadline)
 if tonumber(argv.life_ms) > 0 then stub_exp = math.min(stub_exp, now + tonumber(argv.life_ms)) end
 if stub_exp > now then
   redis.call('SET', KEYS[1], argv.stub, 'PXAT', stub_exp)
