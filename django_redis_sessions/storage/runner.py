@@ -34,6 +34,7 @@ from ..conf import conf
 from ..exceptions import SessionStoreError, SessionStoreFull, SessionStoreUnavailable, WrongTypeKey
 from . import receipts
 from .connection import describe_server, get_async_client, get_client, is_cluster
+from .direct import DirectSender, sender_for
 from .ops import Operations
 from .steps import Call, Commands, Pause, Sample, Scan, Script, Step, Steps
 
@@ -126,6 +127,12 @@ def _unreachable(exc: Exception) -> SessionStoreUnavailable:
 class SyncDriver(_Driver):
     client: redis.Redis
 
+    def __init__(self, client: Any) -> None:
+        super().__init__(client)
+        #: Scripts skip redis-py's per-command layers where that loses nothing
+        #: (``direct.py``); ``None``: every step goes through the client.
+        self.direct: DirectSender | None = None if self.cluster else sender_for(client)
+
     def run(self, steps: Steps[_T]) -> _T:
         scans: dict[int, Iterator[list[bytes]]] = {}
         reply: Any = None
@@ -148,6 +155,9 @@ class SyncDriver(_Driver):
         if type(step) is Script:
             keys, argv = self.script_args(step)
             try:
+                direct = self.direct
+                if direct is not None and direct.usable():
+                    return direct.evalsha(step.script.sha_bytes, keys, argv)
                 return client.evalsha(step.script.sha, len(keys), *keys, *argv)
             except NoScriptError:
                 # First use on this server (or after a restart or failover): EVAL
@@ -315,6 +325,7 @@ class _UnreachableSync(SyncDriver):
     def __init__(self, error: SessionStoreUnavailable) -> None:
         self.error = error
         self.cluster = False
+        self.direct = None
         self.ops = Operations(conf.SESSION_REDIS_PREFIX, False, lambda: error.server)
 
     def perform(self, step: Step, scans: dict[int, Iterator[list[bytes]]]) -> Any:

@@ -312,6 +312,10 @@ class LuaScript:
     #: ARGV in order from an instance of ``args`` (a variadic tail expanded).
     flatten: Any
 
+    @property
+    def sha_bytes(self) -> bytes:
+        return self.sha.encode("ascii")
+
     def argv(self, args: Any) -> list[Any]:
         return self.flatten(args)  # type: ignore[no-any-return]
 

@@ -1,0 +1,230 @@
+"""Scripts sent over a pooled connection directly (``storage/direct.py``).
+
+The hot path skips redis-py's per-command layers only where nothing is lost by
+it: these tests hold it to the same replies, the same retries, the same pool and
+the same visibility to instrumentation as ``Redis.execute_command``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import pytest
+import redis
+import redis.asyncio
+import redis.connection
+from django.conf import settings as django_settings
+
+from django_redis_sessions.backend import SessionStore
+from django_redis_sessions.storage import connection, direct, runner
+
+pytestmark = [pytest.mark.real_redis, pytest.mark.single_server]
+
+TEST_REDIS_URL = django_settings.SESSION_REDIS_URL
+
+
+@pytest.fixture
+def direct_calls(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """The SHA of every script the direct path sent."""
+    sent: list[bytes] = []
+    original = direct.DirectSender.evalsha
+
+    def spy(self: direct.DirectSender, sha: bytes, *args: Any) -> Any:
+        sent.append(sha)
+        return original(self, sha, *args)
+
+    monkeypatch.setattr(direct.DirectSender, "evalsha", spy)
+    return sent
+
+
+@pytest.fixture
+def through_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Command names that went through ``Redis.execute_command``, wrapped the way an
+    APM integration patches it (a plain function of its own in the class)."""
+    seen: list[str] = []
+    original = redis.Redis.execute_command
+
+    def instrumented(self: redis.Redis, *args: Any, **options: Any) -> Any:
+        seen.append(str(args[0]))
+        return original(self, *args, **options)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", instrumented)
+    connection.reset_clients()
+    yield seen
+    connection.reset_clients()
+
+
+def _sign_in_and_read() -> dict[str, Any]:
+    session = SessionStore()
+    session.update({"_auth_user_id": "7", "cart": [1, 2]})
+    session.save()
+    return SessionStore(session.session_key).load()
+
+
+class Recording(redis.Redis):
+    """A project's client class that overrides ``execute_command``."""
+
+    commands: ClassVar[list[str]] = []
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        Recording.commands.append(str(args[0]))
+        return super().execute_command(*args, **options)
+
+
+def recording_factory(*, asynchronous: bool) -> Any:
+    if asynchronous:
+        return redis.asyncio.Redis.from_url(TEST_REDIS_URL)
+    return Recording.from_url(TEST_REDIS_URL)
+
+
+def test_a_plain_client_sends_the_load_and_the_save_directly(
+    r: redis.Redis, direct_calls: list[bytes]
+) -> None:
+    assert _sign_in_and_read() == {"_auth_user_id": "7", "cart": [1, 2]}
+    scripts = runner.sync_driver().ops.scripts
+    assert scripts.save.sha_bytes in direct_calls
+    assert scripts.load.sha_bytes in direct_calls
+    # Every connection went back to the pool.
+    pool = connection.get_client().connection_pool
+    assert not pool._in_use_connections
+
+
+def test_a_patched_execute_command_sees_every_script(
+    r: redis.Redis, direct_calls: list[bytes], through_client: list[str]
+) -> None:
+    assert _sign_in_and_read() == {"_auth_user_id": "7", "cart": [1, 2]}
+    assert direct_calls == []
+    assert through_client.count("EVALSHA") >= 2
+
+
+def test_a_client_class_that_overrides_execute_command_sees_every_script(
+    r: redis.Redis, direct_calls: list[bytes], settings: Any
+) -> None:
+    settings.SESSION_REDIS_CLIENT_FACTORY = recording_factory
+    Recording.commands = []
+    assert _sign_in_and_read() == {"_auth_user_id": "7", "cart": [1, 2]}
+    assert direct_calls == []
+    assert Recording.commands.count("EVALSHA") >= 2
+
+
+def test_redis_py_metrics_switched_on_take_the_client_path(
+    r: redis.Redis, direct_calls: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = direct._recorder
+    if recorder is None:
+        # A redis-py without its own metrics: nothing to keep.
+        assert direct.DirectSender.usable()
+        return
+    redis.Redis.from_url(TEST_REDIS_URL).ping()  # redis-py resolves its collector
+    assert direct.DirectSender.usable()
+    monkeypatch.setattr(recorder, "_metrics_collector", object())
+    assert not direct.DirectSender.usable()
+    session = SessionStore()
+    session["k"] = "v"
+    session.save()
+    assert direct_calls == []
+
+
+def test_clients_it_does_not_serve() -> None:
+    single = redis.Redis.from_url(TEST_REDIS_URL, single_connection_client=True)
+    try:
+        assert direct.sender_for(single) is None
+    finally:
+        single.close()
+    assert direct.sender_for(redis.asyncio.Redis.from_url(TEST_REDIS_URL)) is None
+    assert direct.sender_for(redis.Redis.from_url(TEST_REDIS_URL)) is not None
+
+
+def test_a_killed_connection_is_retried_on_a_new_one(
+    r: redis.Redis, direct_calls: list[bytes], settings: Any
+) -> None:
+    settings.SESSION_REDIS_RETRIES = 2
+    session = SessionStore()
+    session["k"] = "before"
+    session.save()
+    client = connection.get_client()
+    (pooled,) = client.connection_pool._available_connections
+    # The server drops the pooled connection: the next send or read fails, the
+    # connection's Retry reconnects and resends, and the request never notices.
+    r.client_kill_filter(laddr=f"{pooled._sock.getsockname()[0]}:{pooled._sock.getsockname()[1]}")
+    assert SessionStore(session.session_key).load() == {"k": "before"}
+    assert len(direct_calls) == 2
+    assert not client.connection_pool._in_use_connections
+
+
+@pytest.mark.parametrize("retries", [0, 1])
+def test_a_lost_reply_is_resent_as_often_as_the_setting_says(
+    r: redis.Redis,
+    direct_calls: list[bytes],
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    retries: int,
+) -> None:
+    from django_redis_sessions.exceptions import SessionStoreUnavailable
+
+    settings.SESSION_REDIS_RETRIES = retries
+    session = SessionStore()
+    session["k"] = "before"
+    session.save()
+    sends: list[bytes] = []
+    send = redis.connection.AbstractConnection.send_packed_command
+    read = redis.connection.AbstractConnection.read_response
+
+    def counting_send(self: Any, command: Any, *args: Any, **kwargs: Any) -> None:
+        sends.append(b"".join(bytes(part) for part in command))
+        send(self, command, *args, **kwargs)
+
+    def losing_read(self: Any, *args: Any, **kwargs: Any) -> Any:
+        reply = read(self, *args, **kwargs)
+        if len(sends) == 1:
+            self.disconnect()
+            raise redis.ConnectionError("reply lost (injected by the test)")
+        return reply
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting_send)
+    monkeypatch.setattr(redis.connection.AbstractConnection, "read_response", losing_read)
+    store = SessionStore(session.session_key)
+    if retries:
+        assert store.load() == {"k": "before"}
+        # Resent once, byte for byte, on a new connection.
+        evalshas = [sent for sent in sends if b"EVALSHA" in sent]
+        assert len(evalshas) == 2
+        assert evalshas[0] == evalshas[1]
+    else:
+        with pytest.raises(SessionStoreUnavailable, match="unreachable"):
+            store.load()
+        assert len([sent for sent in sends if b"EVALSHA" in sent]) == 1
+    monkeypatch.undo()
+    assert direct_calls  # the direct path was the one retrying
+    assert SessionStore(session.session_key).load() == {"k": "before"}
+    pool = connection.get_client().connection_pool
+    assert not pool._in_use_connections
+
+
+def test_an_unknown_script_is_sent_whole_once(r: redis.Redis, direct_calls: list[bytes]) -> None:
+    session = SessionStore()
+    session["k"] = "v"
+    session.save()
+    r.script_flush()
+    assert SessionStore(session.session_key).load() == {"k": "v"}
+    load = runner.sync_driver().ops.scripts.load
+    assert r.script_exists(load.sha)[0]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (b"EVALSHA", b"abc", b"1", b"key", b""),
+        (b"SET", b"k", b"\r\n\x00binary\r\n", b"PX", b"60000"),
+        (b"X", b"v" * 70000),
+    ],
+    ids=["short", "binary", "long"],
+)
+def test_packing_without_hiredis_matches_redis_py(
+    args: tuple[bytes, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encoder = redis.Redis().get_encoder()
+    expected = b"".join(redis.connection.PythonRespSerializer(6000, encoder.encode).pack(*args))
+    monkeypatch.setattr(direct, "_hiredis_pack", None)
+    assert direct.pack(args) == expected
