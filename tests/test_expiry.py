@@ -16,16 +16,23 @@ from .helpers import redis_key, saved_session
 pytestmark = pytest.mark.real_redis
 
 
+def pretend_idle(r, key: str, remaining_ms: int) -> None:
+    """As if the session's last request was long ago: an expiry ``remaining_ms``
+    away and last-seen a minute back (a real record has both or neither: every
+    script that writes last-seen sets the expiry in the same call)."""
+    r.pexpire(key, remaining_ms)
+    r.setrange(key, record.SEEN_OFFSET, record.field(int(r.time()[0]) - 60))
+
+
 def test_load_slides_ttl_in_the_same_round_trip_without_rewriting_data(
     r, settings, count_round_trips
 ):
     settings.SESSION_COOKIE_AGE = 100
     s = saved_session(cart=[1, 2, 3])
     key = redis_key(s.session_key)
-    r.pexpire(key, 5_000)  # pretend most of the idle window has passed
-    before = r.get(key)
     SessionStore(s.session_key).load()  # warm the connection and script cache
-    r.pexpire(key, 5_000)
+    pretend_idle(r, key, 5_000)  # most of the idle window has passed
+    before = r.get(key)
     count_round_trips.round_trips = 0
 
     loaded = SessionStore(s.session_key)
@@ -124,7 +131,7 @@ def test_custom_idle_from_set_expiry_is_stored_and_slides(r, settings):
     s.save()
     key = redis_key(s.session_key)
     assert 49_000 < r.pttl(key) <= 50_000
-    r.pexpire(key, 1_000)
+    pretend_idle(r, key, 1_000)
     SessionStore(s.session_key).load()
     assert 49_000 < r.pttl(key) <= 50_000
 
@@ -194,7 +201,7 @@ def _setrange_calls(r) -> int:
 
 
 @pytest.mark.single_server  # commandstats of one server
-def test_a_load_in_the_second_last_seen_already_says_writes_nothing_but_slides(r, settings):
+def test_a_load_in_the_second_last_seen_already_says_writes_nothing(r, settings):
     settings.SESSION_COOKIE_AGE = 100
     s = saved_session(a=1)
     key = redis_key(s.session_key)
@@ -212,14 +219,35 @@ def test_a_load_in_the_second_last_seen_already_says_writes_nothing_but_slides(r
         pytest.fail("the server's clock never held a second for two commands")
     assert _setrange_calls(r) == calls  # nothing written: last-seen was this second
     assert r.get(key) == before
-    assert 99_000 < r.pttl(key) <= 100_000  # the expiry slid all the same
+    # Nor the expiry: this second's first touch slid it (one-second resolution).
+    assert r.pttl(key) <= 5_000
 
-    # A second later than last-seen: written, in the same round trip.
+    # A second later than last-seen: both written, in the same round trip.
     r.setrange(key, record.SEEN_OFFSET, record.field(now - 5))
     calls = _setrange_calls(r)
     assert SessionStore(s.session_key)["a"] == 1
     assert _setrange_calls(r) == calls + 1
     assert record.decode(r.get(key)).seen >= now
+    assert 99_000 < r.pttl(key) <= 100_000
+
+
+@pytest.mark.single_server  # the same second on the server for two commands
+def test_a_lowered_absolute_age_applies_within_the_second(r, settings):
+    settings.SESSION_COOKIE_AGE = 1000
+    s = saved_session(a=1)
+    key = redis_key(s.session_key)
+    SessionStore(s.session_key).load()  # warm the connection and the script cache
+    settings.SESSIONS_ABSOLUTE_AGE = 30  # lowered since the session was created
+    for _ in range(5):
+        now = int(r.time()[0])
+        r.setrange(key, record.SEEN_OFFSET, record.field(now))
+        assert SessionStore(s.session_key)["a"] == 1
+        if int(r.time()[0]) == now:
+            break
+    else:
+        pytest.fail("the server's clock never held a second for two commands")
+    # Last-seen said this second, yet the new cap was applied at once.
+    assert 0 < r.pttl(key) <= 30_000
 
 
 def test_created_and_last_seen_are_kept_beside_the_data(r, settings):

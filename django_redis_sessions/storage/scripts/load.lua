@@ -21,7 +21,9 @@ if string.byte(raw, 1) ~= VERSION_BYTE or not (created and deadline and idle) th
   return raw  -- not ours: the client reports and removes it
 end
 local absolute_age = tonumber(argv.absolute_age)
-if absolute_age > 0 and (deadline == 0 or created + absolute_age < deadline) then
+-- A SESSIONS_ABSOLUTE_AGE lowered since the record was written.
+local capped = absolute_age > 0 and (deadline == 0 or created + absolute_age < deadline)
+if capped then
   deadline = created + absolute_age
 end
 local t = redis.call('TIME')
@@ -58,13 +60,18 @@ if supplied ~= '' then
     end
   end
 end
--- Last-seen has a resolution of one second: a request in the same second as the
--- one before it (a page's own requests, mostly) has nothing to write there.
+-- Last-seen and the expiry slide with a resolution of one second. Every script
+-- that writes last-seen sets the expiry from the same header in the same call,
+-- so a record already seen this second (a page's own requests, mostly) was slid
+-- this second too: nothing to write, and the write commands are most of what a
+-- script costs the server (measured in docs/benchmarks.md). Not when a lowered
+-- absolute age moved the deadline: that applies at once.
 local seen = field(now_s)
-if full or string.sub(raw, SEEN_AT, SEEN_AT + FIELD_WIDTH - 1) ~= seen then
-  local touched = redis.pcall('SETRANGE', KEYS[1], SEEN_OFFSET, seen)
-  full = type(touched) == 'table' and touched.err ~= nil
+if not (full or capped) and string.sub(raw, SEEN_AT, SEEN_AT + FIELD_WIDTH - 1) == seen then
+  return raw
 end
+local touched = redis.pcall('SETRANGE', KEYS[1], SEEN_OFFSET, seen)
+full = type(touched) == 'table' and touched.err ~= nil
 redis.call('PEXPIREAT', KEYS[1], exp)
 if full then return {raw, 'full'} end
 return raw
