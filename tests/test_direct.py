@@ -55,6 +55,27 @@ def through_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     connection.reset_clients()
 
 
+@pytest.fixture
+def async_direct_calls(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """The SHA of every script the asyncio direct path sent."""
+    sent: list[bytes] = []
+    original = direct.AsyncDirectSender.evalsha
+
+    async def spy(self: direct.AsyncDirectSender, sha: bytes, *args: Any) -> Any:
+        sent.append(sha)
+        return await original(self, sha, *args)
+
+    monkeypatch.setattr(direct.AsyncDirectSender, "evalsha", spy)
+    return sent
+
+
+async def _asign_in_and_read() -> dict[str, Any]:
+    session = SessionStore()
+    await session.aupdate({"_auth_user_id": "7", "cart": [1, 2]})
+    await session.asave()
+    return await SessionStore(session.session_key).aload()
+
+
 def _sign_in_and_read() -> dict[str, Any]:
     session = SessionStore()
     session.update({"_auth_user_id": "7", "cart": [1, 2]})
@@ -90,6 +111,36 @@ def test_a_plain_client_sends_the_load_and_the_save_directly(
     assert not pool._in_use_connections
 
 
+async def test_an_asyncio_client_sends_the_load_and_the_save_directly(
+    r: redis.Redis, async_direct_calls: list[bytes]
+) -> None:
+    # redis-py resolves whether its metrics are on at its first command; until
+    # then the client's own path runs (and records them if they are).
+    await connection.get_async_client().ping()
+    assert await _asign_in_and_read() == {"_auth_user_id": "7", "cart": [1, 2]}
+    scripts = runner.async_driver().ops.scripts
+    assert scripts.save.sha_bytes in async_direct_calls
+    assert scripts.load.sha_bytes in async_direct_calls
+    pool = connection.get_async_client().connection_pool
+    assert not pool._in_use_connections
+
+
+async def test_a_patched_asyncio_execute_command_sees_every_script(
+    r: redis.Redis, async_direct_calls: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[str] = []
+    original = redis.asyncio.Redis.execute_command
+
+    async def instrumented(self: redis.asyncio.Redis, *args: Any, **options: Any) -> Any:
+        seen.append(str(args[0]))
+        return await original(self, *args, **options)
+
+    monkeypatch.setattr(redis.asyncio.Redis, "execute_command", instrumented)
+    assert await _asign_in_and_read() == {"_auth_user_id": "7", "cart": [1, 2]}
+    assert async_direct_calls == []
+    assert seen.count("EVALSHA") >= 2
+
+
 def test_a_patched_execute_command_sees_every_script(
     r: redis.Redis, direct_calls: list[bytes], through_client: list[str]
 ) -> None:
@@ -111,15 +162,20 @@ def test_a_client_class_that_overrides_execute_command_sees_every_script(
 def test_redis_py_metrics_switched_on_take_the_client_path(
     r: redis.Redis, direct_calls: list[bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    recorder = direct._recorder
-    if recorder is None:
+    recorder, arecorder = direct._recorder, direct._async_recorder
+    if recorder is None or arecorder is None:
         # A redis-py without its own metrics: nothing to keep.
         assert direct.DirectSender.usable()
+        assert direct.AsyncDirectSender.usable()
         return
     redis.Redis.from_url(TEST_REDIS_URL).ping()  # redis-py resolves its collector
     assert direct.DirectSender.usable()
     monkeypatch.setattr(recorder, "_metrics_collector", object())
     assert not direct.DirectSender.usable()
+    monkeypatch.setattr(arecorder, "_async_collector_resolved", True)
+    assert direct.AsyncDirectSender.usable()
+    monkeypatch.setattr(arecorder, "_async_metrics_collector", object())
+    assert not direct.AsyncDirectSender.usable()
     session = SessionStore()
     session["k"] = "v"
     session.save()
@@ -132,8 +188,12 @@ def test_clients_it_does_not_serve() -> None:
         assert direct.sender_for(single) is None
     finally:
         single.close()
+    asingle = redis.asyncio.Redis.from_url(TEST_REDIS_URL, single_connection_client=True)
+    assert direct.async_sender_for(asingle) is None
     assert direct.sender_for(redis.asyncio.Redis.from_url(TEST_REDIS_URL)) is None
+    assert direct.async_sender_for(redis.Redis.from_url(TEST_REDIS_URL)) is None
     assert direct.sender_for(redis.Redis.from_url(TEST_REDIS_URL)) is not None
+    assert direct.async_sender_for(redis.asyncio.Redis.from_url(TEST_REDIS_URL)) is not None
 
 
 def test_a_killed_connection_is_retried_on_a_new_one(

@@ -34,7 +34,7 @@ from ..conf import conf
 from ..exceptions import SessionStoreError, SessionStoreFull, SessionStoreUnavailable, WrongTypeKey
 from . import receipts
 from .connection import describe_server, get_async_client, get_client, is_cluster
-from .direct import DirectSender, sender_for
+from .direct import AsyncDirectSender, DirectSender, async_sender_for, sender_for
 from .ops import Operations
 from .steps import Call, Commands, Pause, Sample, Scan, Script, Step, Steps
 
@@ -225,6 +225,10 @@ class SyncDriver(_Driver):
 class AsyncDriver(_Driver):
     client: redis.asyncio.Redis
 
+    def __init__(self, client: Any) -> None:
+        super().__init__(client)
+        self.direct: AsyncDirectSender | None = None if self.cluster else async_sender_for(client)
+
     async def run(self, steps: Steps[_T]) -> _T:
         scans: dict[int, AsyncIterator[list[bytes]]] = {}
         reply: Any = None
@@ -247,6 +251,9 @@ class AsyncDriver(_Driver):
         if type(step) is Script:
             keys, argv = self.script_args(step)
             try:
+                direct = self.direct
+                if direct is not None and direct.usable():
+                    return await direct.evalsha(step.script.sha_bytes, keys, argv)
                 return await client.evalsha(step.script.sha, len(keys), *keys, *argv)
             except NoScriptError:
                 return await client.eval(step.script.text, len(keys), *keys, *argv)
@@ -338,6 +345,7 @@ class _UnreachableAsync(AsyncDriver):
     def __init__(self, error: SessionStoreUnavailable) -> None:
         self.error = error
         self.cluster = False
+        self.direct = None
         self.ops = Operations(conf.SESSION_REDIS_PREFIX, False, lambda: error.server)
 
     async def perform(self, step: Step, scans: dict[int, AsyncIterator[list[bytes]]]) -> Any:
