@@ -358,7 +358,7 @@ class SessionStore(SessionBase):
                 "was removed"
             )
             return {}, True
-        created, _seen, deadline, idle, user_id, meta, _data = fields
+        created, _seen, deadline, idle, user_id, meta, _data_at = fields
         self._stored = Stored(values, True, created, deadline, idle, user_id, meta, data.copy())
         return data, False
 

@@ -34,8 +34,37 @@ _MISSING = object()
 _serializers: dict[type[Any], tuple[Callable[[Any], bytes], Callable[[bytes], Any]]] = {}
 
 
+#: json's C scanner, which ``decode`` calls after skipping leading whitespace and
+#: before refusing trailing data: what this engine stores has neither.
+_JSON_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
 def _json_loads(value: bytes) -> Any:
-    return _JSON_DECODE(value.decode("latin-1"))
+    text = value.decode("latin-1")
+    try:
+        decoded, end = _JSON_SCAN(text, 0)
+    except StopIteration:
+        end = -1
+    if end != len(text):
+        # Whitespace, trailing data or not JSON at all: json's own full path, for
+        # its exact values and errors.
+        return _JSON_DECODE(text)
+    return decoded
+
+
+#: Types a JSON value decodes to that cannot change in place.
+_JSON_IMMUTABLE = frozenset({str, int, float, bool, type(None)})
+#: Data sections decoded for JSONSerializer without encryption, by their stored
+#: bytes: the values as encoded, the values decoded, and the keys whose value
+#: is a list or a dict (decoded again for every reader: a view may change one
+#: in place). A signed-in user's requests mostly read the same data (a write
+#: changes only last-seen in the header), so most loads decode no value again.
+#: Bounded by entries and by the size of a section; emptied when full, and when
+#: the settings change. Encrypted values are never kept decrypted here.
+_DECODED: dict[bytes, tuple[dict[str, bytes], dict[str, Any], tuple[str, ...]]] = {}
+DECODED_ENTRIES = 1024
+DECODED_MAX_BYTES = 4096
+conf.on_reset(_DECODED.clear)
 
 
 def _serializer_for(serializer: type[Any]) -> tuple[Callable[[Any], bytes], Callable[[bytes], Any]]:
@@ -102,11 +131,36 @@ class ValueCodec:
         randomized, so changes are found in plaintext first)."""
         return record.encode_data(values if self._cipher is None else self._cipher.seal(values))
 
-    def open(self, raw: bytes) -> tuple[record.Fields, dict[str, bytes], dict[str, Any]]:
-        """A stored record's fields (``record.decode_fields``), its values as encoded
-        (decrypted; a new dict, the caller's to keep), and the session data; raises
-        whatever the record layout, the cipher or the serializer raise."""
-        fields = record.decode_fields(raw)
-        values = fields[6] if self._cipher is None else self._cipher.open(fields[6])
+    def open(self, raw: bytes) -> tuple[record.Head, dict[str, bytes], dict[str, Any]]:
+        """A stored record's header and metadata (``record.decode_head``), its values
+        as encoded (decrypted; a new dict, the caller's to keep), and the session
+        data (a new dict of new lists and dicts); raises whatever the record layout,
+        the cipher or the serializer raise."""
+        head = record.decode_head(raw)
+        pos = head[6]
         loads = self._loads
-        return fields, values, {key: loads(value) for key, value in values.items()}
+        if self._cipher is not None or loads is not _json_loads:
+            values = record.decode_data(raw, pos)
+            if self._cipher is not None:
+                values = self._cipher.open(values)
+            return head, values, {key: loads(value) for key, value in values.items()}
+        section = raw[pos:]
+        known = _DECODED.get(section)
+        if known is not None:
+            values, decoded, mutable = known
+            data = dict(decoded)
+            for key in mutable:
+                data[key] = loads(values[key])
+            return head, dict(values), data
+        values = record.decode_data(raw, pos)
+        data = {key: loads(value) for key, value in values.items()}
+        if len(section) <= DECODED_MAX_BYTES:
+            if len(_DECODED) >= DECODED_ENTRIES:
+                _DECODED.clear()
+            mutable = tuple(
+                key for key, value in data.items() if type(value) not in _JSON_IMMUTABLE
+            )
+            _DECODED[section] = (values, data.copy(), mutable)
+            # The caller's own dicts, never the kept ones.
+            values = dict(values)
+        return head, values, data

@@ -301,6 +301,18 @@ def split_record(raw: bytes) -> tuple[Summary, bytes]:
 Fields = tuple[int, int, int, int, str, dict[str, str], dict[str, bytes]]
 
 
+#: A record's header and metadata (created, seen, deadline, idle, user id, other
+#: metadata), and where its data pairs start.
+Head = tuple[int, int, int, int, str, dict[str, str], int]
+
+
+def decode_head(raw: bytes) -> Head:
+    """Header and metadata of a record and where its data pairs start (which
+    :func:`decode_data` then reads): for a reader that may not need the data
+    decoded (``codec.py`` reuses the data it decoded from the same bytes)."""
+    return _decode_head(raw)
+
+
 def decode_fields(raw: bytes) -> Fields:
     """:func:`decode` without building a :class:`Record` (a frozen dataclass costs
     about 1 us to build): what every load parses."""
