@@ -54,14 +54,17 @@ def _json_loads(value: bytes) -> Any:
 
 #: Types a JSON value decodes to that cannot change in place.
 _JSON_IMMUTABLE = frozenset({str, int, float, bool, type(None)})
-#: Data sections decoded for JSONSerializer without encryption, by their stored
-#: bytes: the values as encoded, the values decoded, and the keys whose value
-#: is a list or a dict (decoded again for every reader: a view may change one
-#: in place). A signed-in user's requests mostly read the same data (a write
-#: changes only last-seen in the header), so most loads decode no value again.
-#: Bounded by entries and by the size of a section; emptied when full, and when
-#: the settings change. Encrypted values are never kept decrypted here.
-_DECODED: dict[bytes, tuple[dict[str, bytes], dict[str, Any], tuple[str, ...]]] = {}
+#: What follows a record's header (its metadata and data), decoded for
+#: JSONSerializer without encryption, by those stored bytes: the user id, the
+#: other metadata, where the data starts, the values as encoded, the values
+#: decoded, and the keys whose value is a list or a dict (decoded again for every
+#: reader: a view may change one in place). A signed-in user's requests mostly
+#: read the same bytes there (last-seen, which a load writes, is in the header),
+#: so most loads decode no value again. Bounded by entries and by size; emptied
+#: when full, and when the settings change. Encrypted values are never kept
+#: decrypted here.
+_Decoded = tuple[str, dict[str, str], int, dict[str, bytes], dict[str, Any], tuple[str, ...]]
+_DECODED: dict[bytes, _Decoded] = {}
 DECODED_ENTRIES = 1024
 DECODED_MAX_BYTES = 4096
 conf.on_reset(_DECODED.clear)
@@ -132,35 +135,35 @@ class ValueCodec:
         return record.encode_data(values if self._cipher is None else self._cipher.seal(values))
 
     def open(self, raw: bytes) -> tuple[record.Head, dict[str, bytes], dict[str, Any]]:
-        """A stored record's header and metadata (``record.decode_head``), its values
+        """A stored record's header and metadata (see ``record.Head``), its values
         as encoded (decrypted; a new dict, the caller's to keep), and the session
         data (a new dict of new lists and dicts); raises whatever the record layout,
         the cipher or the serializer raise."""
-        head = record.decode_head(raw)
-        pos = head[6]
+        header = record.decode_header(raw)
         loads = self._loads
-        if self._cipher is not None or loads is not _json_loads:
+        cipher = self._cipher
+        if cipher is not None or loads is not _json_loads:
+            user_id, meta, pos = record.decode_meta(raw)
             values = record.decode_data(raw, pos)
-            if self._cipher is not None:
-                values = self._cipher.open(values)
-            return head, values, {key: loads(value) for key, value in values.items()}
-        section = raw[pos:]
+            if cipher is not None:
+                values = cipher.open(values)
+            data = {key: loads(value) for key, value in values.items()}
+            return (*header, user_id, meta, pos), values, data
+        section = raw[record.HEADER_LENGTH :]
         known = _DECODED.get(section)
         if known is not None:
-            values, decoded, mutable = known
+            user_id, meta, pos, values, decoded, mutable = known
             data = dict(decoded)
             for key in mutable:
                 data[key] = loads(values[key])
-            return head, dict(values), data
+            return (*header, user_id, dict(meta), pos), dict(values), data
+        user_id, meta, pos = record.decode_meta(raw)
         values = record.decode_data(raw, pos)
         data = {key: loads(value) for key, value in values.items()}
         if len(section) <= DECODED_MAX_BYTES:
             if len(_DECODED) >= DECODED_ENTRIES:
                 _DECODED.clear()
-            mutable = tuple(
-                key for key, value in data.items() if type(value) not in _JSON_IMMUTABLE
-            )
-            _DECODED[section] = (values, data.copy(), mutable)
-            # The caller's own dicts, never the kept ones.
-            values = dict(values)
-        return head, values, data
+            mutable = tuple(k for k, v in data.items() if type(v) not in _JSON_IMMUTABLE)
+            _DECODED[section] = (user_id, dict(meta), pos, values, data.copy(), mutable)
+            values = dict(values)  # the caller's own, never the kept one
+        return (*header, user_id, meta, pos), values, data

@@ -54,15 +54,26 @@ def test_what_one_reader_changes_never_reaches_the_next() -> None:
     assert values == {"cart": b"[1,2]", "prefs": b'{"a":[1]}'}
 
 
-def test_only_the_data_section_is_the_key() -> None:
-    # Another header (last-seen moved) and another user: the same data bytes.
+def test_the_key_is_what_follows_the_header() -> None:
+    # Last-seen moved (the header): the same entry, and each caller its own header.
     one = ValueCodec(JSONSerializer).open(stored({"k": b'"v"'}, "7"))
-    other = ValueCodec(JSONSerializer).open(
-        record.encode(record.Record(1, 99, 0, 600, "8", {"k": b'"v"'}))
+    later = ValueCodec(JSONSerializer).open(
+        record.encode(record.Record(1, 99, 0, 600, "7", {"k": b'"v"'}))
     )
     assert len(codec._DECODED) == 1
-    assert one[0][4] == "7"
-    assert other[0][:5] == (1, 99, 0, 600, "8")
+    assert one[0][:5] == (1, 1, 0, 600, "7")
+    assert later[0][:5] == (1, 99, 0, 600, "7")
+    # Another user, or other metadata: another entry.
+    other = ValueCodec(JSONSerializer).open(
+        record.encode(record.Record(1, 1, 0, 600, "8", {"k": b'"v"'}, {"ip": "10.0.0.1"}))
+    )
+    assert len(codec._DECODED) == 2
+    assert other[0][4:6] == ("8", {"ip": "10.0.0.1"})
+    other[0][5]["p"] = "changed by a caller"
+    again = ValueCodec(JSONSerializer).open(
+        record.encode(record.Record(1, 1, 0, 600, "8", {"k": b'"v"'}, {"ip": "10.0.0.1"}))
+    )
+    assert again[0][5] == {"ip": "10.0.0.1"}
 
 
 def test_large_sections_and_other_serializers_are_not_kept() -> None:

@@ -254,9 +254,8 @@ def decode_data(raw: bytes, pos: int) -> dict[str, bytes]:
     return data
 
 
-def _decode_head(raw: bytes) -> tuple[int, int, int, int, str, dict[str, str], int]:
-    """Header fields, user id and other metadata of a record, and where its data
-    pairs start (a tuple: every request parses one, so no intermediate object)."""
+def decode_header(raw: bytes) -> tuple[int, int, int, int]:
+    """A record's header: created, seen, deadline, idle."""
     # Exactly what field() writes. int(..., 16) alone would also take "+", "-",
     # "_", "0x", upper case and spaces, some of which the Lua scripts read
     # differently or not at all: a record adopted here would then be refused by
@@ -265,6 +264,12 @@ def _decode_head(raw: bytes) -> tuple[int, int, int, int, str, dict[str, str], i
     if header is None:
         raise CorruptRecord("bad header")
     created, seen, deadline, idle = header.groups()
+    return int(created, 16), int(seen, 16), int(deadline, 16), int(idle, 16)
+
+
+def decode_meta(raw: bytes) -> tuple[str, dict[str, str], int]:
+    """The user id and other metadata after a record's header, and where its data
+    pairs start."""
     meta_blob, pos = _read_netstring(raw, HEADER_LENGTH)
     meta: dict[str, str] = {}
     user_id = ""
@@ -274,7 +279,13 @@ def _decode_head(raw: bytes) -> tuple[int, int, int, int, str, dict[str, str], i
         except UnicodeDecodeError as exc:
             raise CorruptRecord("metadata is not UTF-8") from exc
         user_id = meta.pop(_META_USER_KEY, "")
-    return int(created, 16), int(seen, 16), int(deadline, 16), int(idle, 16), user_id, meta, pos
+    return user_id, meta, pos
+
+
+def _decode_head(raw: bytes) -> tuple[int, int, int, int, str, dict[str, str], int]:
+    """Header fields, user id and other metadata of a record, and where its data
+    pairs start (a tuple: every request parses one, so no intermediate object)."""
+    return (*decode_header(raw), *decode_meta(raw))
 
 
 def names_a_user(meta_start: bytes) -> bool:
@@ -304,13 +315,6 @@ Fields = tuple[int, int, int, int, str, dict[str, str], dict[str, bytes]]
 #: A record's header and metadata (created, seen, deadline, idle, user id, other
 #: metadata), and where its data pairs start.
 Head = tuple[int, int, int, int, str, dict[str, str], int]
-
-
-def decode_head(raw: bytes) -> Head:
-    """Header and metadata of a record and where its data pairs start (which
-    :func:`decode_data` then reads): for a reader that may not need the data
-    decoded (``codec.py`` reuses the data it decoded from the same bytes)."""
-    return _decode_head(raw)
 
 
 def decode_fields(raw: bytes) -> Fields:
