@@ -125,6 +125,9 @@ PAYLOAD_TITLES = {
 
 GOAL_FLOOR_RATIO = 1.2
 GOAL_SPEEDUP = 2.5
+#: A modifying request: at least as fast as this competitor's.
+GOAL_MODIFY_SPEEDUP = 1.0
+MODIFY_RIVAL = "django-redis-sessions"
 GOAL_ROUND_TRIPS = 1
 GOAL_MEMORY_RATIO = 1.3
 
@@ -1004,31 +1007,45 @@ def _goal(text: str, value: float, ok: bool, *, primary: bool) -> dict[str, Any]
 def _scenario_goals(
     scenario: Scenario, per: dict[str, Timing], trips: dict[str, dict[str, Any]]
 ) -> list[dict[str, Any]]:
+    """A read: within GOAL_FLOOR_RATIO of the floor and GOAL_SPEEDUP times faster
+    than each competitor sliding its expiry. A modifying request: at least as fast
+    as django-redis-sessions (which overwrites the whole session where ours merges
+    the changed keys). Either: one round trip where the engine can choose."""
     name, primary = scenario.name, scenario.primary
     ours = per["ours"].median
-    floor_ratio = ours / per["floor"].median
-    goals = [
-        _goal(
-            f"{name}: ours <= {GOAL_FLOOR_RATIO}x floor",
-            floor_ratio,
-            floor_ratio <= GOAL_FLOOR_RATIO,
-            primary=primary,
-        )
-    ]
-    for competitor in COMPETITORS:
-        speedup = per[competitor].median / ours
+    goals = []
+    if scenario.kind == "read":
+        floor_ratio = ours / per["floor"].median
         goals.append(
             _goal(
-                f"{name}: ours >= {GOAL_SPEEDUP}x faster than {competitor}",
-                speedup,
-                speedup >= GOAL_SPEEDUP,
+                f"{name}: ours <= {GOAL_FLOOR_RATIO}x floor",
+                floor_ratio,
+                floor_ratio <= GOAL_FLOOR_RATIO,
                 primary=primary,
             )
         )
-    if scenario.kind == "read":
+        for competitor in COMPETITORS:
+            speedup = per[competitor].median / ours
+            goals.append(
+                _goal(
+                    f"{name}: ours >= {GOAL_SPEEDUP}x faster than {competitor}",
+                    speedup,
+                    speedup >= GOAL_SPEEDUP,
+                    primary=primary,
+                )
+            )
         value = trips["ours"]["round_trips"]
         text = f"{name}: ours read-only = {GOAL_ROUND_TRIPS} round trip"
     else:
+        speedup = per[MODIFY_RIVAL].median / ours
+        goals.append(
+            _goal(
+                f"{name}: ours >= {GOAL_MODIFY_SPEEDUP}x as fast as {MODIFY_RIVAL}",
+                speedup,
+                speedup >= GOAL_MODIFY_SPEEDUP,
+                primary=primary,
+            )
+        )
         value = trips["ours"]["save_round_trips"]
         text = f"{name}: ours save = {GOAL_ROUND_TRIPS} round trip"
     goals.append(_goal(text, value, value == GOAL_ROUND_TRIPS, primary=primary))
