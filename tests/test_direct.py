@@ -99,16 +99,20 @@ def recording_factory(*, asynchronous: bool) -> Any:
     return Recording.from_url(TEST_REDIS_URL)
 
 
+def _assert_sent_directly(sent: list[bytes], driver: Any, client: Any) -> None:
+    """The save and the load went the direct way, and every connection is back in
+    the pool."""
+    scripts = driver.ops.scripts
+    assert scripts.save.sha_bytes in sent
+    assert scripts.load.sha_bytes in sent
+    assert not client.connection_pool._in_use_connections
+
+
 def test_a_plain_client_sends_the_load_and_the_save_directly(
     r: redis.Redis, direct_calls: list[bytes]
 ) -> None:
     assert _sign_in_and_read() == {"_auth_user_id": "7", "cart": [1, 2]}
-    scripts = runner.sync_driver().ops.scripts
-    assert scripts.save.sha_bytes in direct_calls
-    assert scripts.load.sha_bytes in direct_calls
-    # Every connection went back to the pool.
-    pool = connection.get_client().connection_pool
-    assert not pool._in_use_connections
+    _assert_sent_directly(direct_calls, runner.sync_driver(), connection.get_client())
 
 
 async def test_an_asyncio_client_sends_the_load_and_the_save_directly(
@@ -118,11 +122,7 @@ async def test_an_asyncio_client_sends_the_load_and_the_save_directly(
     # then the client's own path runs (and records them if they are).
     await connection.get_async_client().ping()
     assert await _asign_in_and_read() == {"_auth_user_id": "7", "cart": [1, 2]}
-    scripts = runner.async_driver().ops.scripts
-    assert scripts.save.sha_bytes in async_direct_calls
-    assert scripts.load.sha_bytes in async_direct_calls
-    pool = connection.get_async_client().connection_pool
-    assert not pool._in_use_connections
+    _assert_sent_directly(async_direct_calls, runner.async_driver(), connection.get_async_client())
 
 
 async def test_a_patched_asyncio_execute_command_sees_every_script(
