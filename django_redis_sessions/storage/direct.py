@@ -35,19 +35,20 @@ import redis.asyncio.client
 import redis.client
 
 
-def _find_hiredis_pack() -> Callable[[tuple[bytes, ...]], bytes] | None:
-    try:
-        from hiredis import pack_command
-    except ImportError:  # the [hiredis] extra is optional
-        return None
-    return cast("Callable[[tuple[bytes, ...]], bytes]", pack_command)
-
-
 def _find_module(name: str) -> types.ModuleType | None:
     try:
         return importlib.import_module(name)
     except ImportError:
         return None
+
+
+def _find_hiredis_pack() -> Callable[[tuple[bytes, ...]], bytes] | None:
+    """hiredis's packer (the optional [hiredis] extra; imported by name, so type
+    checking does not need hiredis installed), or ``None``."""
+    return cast(
+        "Callable[[tuple[bytes, ...]], bytes] | None",
+        getattr(_find_module("hiredis"), "pack_command", None),
+    )
 
 
 _hiredis_pack = _find_hiredis_pack()
