@@ -213,6 +213,29 @@ def test_a_killed_connection_is_retried_on_a_new_one(
     assert not client.connection_pool._in_use_connections
 
 
+def _lose_first_reply(monkeypatch: pytest.MonkeyPatch, marker: bytes) -> list[bytes]:
+    """Every command sent from now on (returned); the reply of the first one that
+    contains ``marker`` is read (Redis ran it) and then lost, with its connection."""
+    sends: list[bytes] = []
+    send = redis.connection.AbstractConnection.send_packed_command
+    read = redis.connection.AbstractConnection.read_response
+
+    def counting_send(self: Any, command: Any, *args: Any, **kwargs: Any) -> None:
+        sends.append(b"".join(bytes(part) for part in command))
+        send(self, command, *args, **kwargs)
+
+    def losing_read(self: Any, *args: Any, **kwargs: Any) -> Any:
+        reply = read(self, *args, **kwargs)
+        if sends and marker in sends[-1] and sum(marker in sent for sent in sends) == 1:
+            self.disconnect()
+            raise redis.ConnectionError("reply lost (injected by the test)")
+        return reply
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting_send)
+    monkeypatch.setattr(redis.connection.AbstractConnection, "read_response", losing_read)
+    return sends
+
+
 @pytest.mark.parametrize("retries", [0, 1])
 def test_a_lost_reply_is_resent_as_often_as_the_setting_says(
     r: redis.Redis,
@@ -227,23 +250,7 @@ def test_a_lost_reply_is_resent_as_often_as_the_setting_says(
     session = SessionStore()
     session["k"] = "before"
     session.save()
-    sends: list[bytes] = []
-    send = redis.connection.AbstractConnection.send_packed_command
-    read = redis.connection.AbstractConnection.read_response
-
-    def counting_send(self: Any, command: Any, *args: Any, **kwargs: Any) -> None:
-        sends.append(b"".join(bytes(part) for part in command))
-        send(self, command, *args, **kwargs)
-
-    def losing_read(self: Any, *args: Any, **kwargs: Any) -> Any:
-        reply = read(self, *args, **kwargs)
-        if len(sends) == 1:
-            self.disconnect()
-            raise redis.ConnectionError("reply lost (injected by the test)")
-        return reply
-
-    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting_send)
-    monkeypatch.setattr(redis.connection.AbstractConnection, "read_response", losing_read)
+    sends = _lose_first_reply(monkeypatch, b"EVALSHA")
     store = SessionStore(session.session_key)
     if retries:
         assert store.load() == {"k": "before"}
@@ -260,6 +267,29 @@ def test_a_lost_reply_is_resent_as_often_as_the_setting_says(
     assert SessionStore(session.session_key).load() == {"k": "before"}
     pool = connection.get_client().connection_pool
     assert not pool._in_use_connections
+
+
+def test_a_save_whose_reply_is_lost_is_resent_with_its_receipt(
+    r: redis.Redis, direct_calls: list[bytes], settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.SESSION_REDIS_RETRIES = 1
+    session = SessionStore()
+    session.update({"_auth_user_id": "7", "k": "before"})
+    session.save()
+    save_sha = runner.sync_driver().ops.scripts.save.sha_bytes
+    sends = _lose_first_reply(monkeypatch, save_sha)
+    direct_calls.clear()
+    loaded = SessionStore(session.session_key)
+    loaded["k"] = "after"
+    loaded.save()
+    monkeypatch.undo()
+    saves = [sent for sent in sends if save_sha in sent]
+    # Sent twice, byte for byte: the same receipt key, so the second run only
+    # returned the first one's reply.
+    assert len(saves) == 2
+    assert saves[0] == saves[1]
+    assert save_sha in direct_calls
+    assert SessionStore(session.session_key).load() == {"_auth_user_id": "7", "k": "after"}
 
 
 def test_an_unknown_script_is_sent_whole_once(r: redis.Redis, direct_calls: list[bytes]) -> None:

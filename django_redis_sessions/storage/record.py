@@ -254,6 +254,11 @@ def decode_data(raw: bytes, pos: int) -> dict[str, bytes]:
     return data
 
 
+#: A record's header and metadata (created, seen, deadline, idle, user id, other
+#: metadata), and where its data pairs start.
+Head = tuple[int, int, int, int, str, dict[str, str], int]
+
+
 def decode_header(raw: bytes) -> tuple[int, int, int, int]:
     """A record's header: created, seen, deadline, idle."""
     # Exactly what field() writes. int(..., 16) alone would also take "+", "-",
@@ -282,7 +287,7 @@ def decode_meta(raw: bytes) -> tuple[str, dict[str, str], int]:
     return user_id, meta, pos
 
 
-def _decode_head(raw: bytes) -> tuple[int, int, int, int, str, dict[str, str], int]:
+def _decode_head(raw: bytes) -> Head:
     """Header fields, user id and other metadata of a record, and where its data
     pairs start (a tuple: every request parses one, so no intermediate object)."""
     return (*decode_header(raw), *decode_meta(raw))
@@ -310,11 +315,6 @@ def split_record(raw: bytes) -> tuple[Summary, bytes]:
 #: A parsed record as a plain tuple: created, seen, deadline, idle, user id, other
 #: metadata, data pairs (key -> encoded value).
 Fields = tuple[int, int, int, int, str, dict[str, str], dict[str, bytes]]
-
-
-#: A record's header and metadata (created, seen, deadline, idle, user id, other
-#: metadata), and where its data pairs start.
-Head = tuple[int, int, int, int, str, dict[str, str], int]
 
 
 def decode_fields(raw: bytes) -> Fields:
